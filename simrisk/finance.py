@@ -1,0 +1,399 @@
+"""Cash-flow metrics for many scenarios at once.
+
+Weekly cash flows are float64 arrays of shape ``(scenario, week)`` seen from
+the investor: negative = money out (drawdowns), positive = money in
+(repayments). Rates are annual unless a name says otherwise; a year has
+``WEEKS_PER_YEAR = 365.25 / 7`` weeks.
+
+IRR algorithm (per scenario, in ``x = log(1 + r_week)``, so ``r > -1`` maps to
+all real ``x``). With ``f_t`` the flows between the first and last non-zero
+week, the NPV is a polynomial ``P(v) = sum f_t v**t`` in ``v = exp(-x)``.
+It is evaluated by Horner's rule in ``exp(-x)`` for ``x >= 0`` and, reversed,
+in ``exp(x)`` for ``x < 0`` (``P`` times a positive factor), so it never
+overflows. Roots are counted without searching where possible: on ``x > 0``
+(``0 < v < 1``) ``P(v) / (1 - v)`` is the power series of the cumulative sums
+``C_t``, so by Descartes' rule (with the end signs for parity) its root count
+equals the number of sign changes of ``C`` when that is 0 or 1; on ``x < 0``
+the same holds for the cumulative sums from the end (Norstrom's criterion,
+both ways). This covers every conventional flow (one sign change in the flows
+themselves). Only the remaining cases scan a fixed grid of ``x`` (dense over
+annual -99.9 % .. +10,000 %, sparse geometric tails out to |x| = 700) for sign
+changes; two roots closer than the grid spacing can be missed there. A single
+root is refined by safeguarded Newton/bisection to machine precision.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+WEEKS_PER_YEAR = 365.25 / 7
+
+IRR_OK, IRR_TOTAL_LOSS, IRR_NO_ROOT, IRR_MULTIPLE, IRR_NO_FLOWS = 0, 1, 2, 3, 4
+IRR_STATUS_NAMES = ("ok", "total_loss", "no_root", "multiple_roots", "no_flows")
+
+
+def _make_grid(n_core: int = 400, tail_ratio: float = 1.1, x_max: float = 700.0) -> np.ndarray:
+    lo = math.log(0.001) / WEEKS_PER_YEAR  # annual -99.9 %
+    hi = math.log(101.0) / WEEKS_PER_YEAR  # annual +10,000 %
+    n_up = math.ceil(math.log(x_max / hi) / math.log(tail_ratio))
+    n_dn = math.ceil(math.log(x_max / -lo) / math.log(tail_ratio))
+    up = hi * tail_ratio ** np.arange(1, n_up + 1)
+    dn = lo * tail_ratio ** np.arange(1, n_dn + 1)
+    return np.unique(np.concatenate([np.linspace(lo, hi, n_core), up, dn, [0.0]]))
+
+
+_GRID = _make_grid()
+
+
+def weekly_rate(annual_rate: float) -> float:
+    """Weekly rate equivalent to ``annual_rate``: ``(1 + a)**(1/WEEKS_PER_YEAR) - 1``."""
+    return math.expm1(math.log1p(annual_rate) / WEEKS_PER_YEAR)
+
+
+def annualise(r_week):
+    """Annual rate equivalent to the weekly rate(s) ``r_week`` (scalar or ndarray)."""
+    return np.expm1(np.log1p(r_week) * WEEKS_PER_YEAR)
+
+
+def _as_flows(flows) -> np.ndarray:
+    a = np.ascontiguousarray(flows, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"flows must be 2-D (scenario, week), got ndim={a.ndim}")
+    return a
+
+
+@numba.njit(cache=True)
+def _sgn(v):
+    return 1 if v > 0.0 else (-1 if v < 0.0 else 0)
+
+
+@numba.njit(cache=True, fastmath={"contract"})  # allow FMA in Horner
+def _poly(f, start, n, step, z):
+    """q(z) = sum_k f[start + step*k] z**k (k < n) and q'(z); Horner on even/odd halves."""
+    y = z * z
+    e = de = o = do = 0.0
+    if n % 2 == 1:
+        e = f[start + step * (n - 1)]
+    for j in range(n // 2 - 1, -1, -1):
+        k = start + step * 2 * j
+        de = de * y + e
+        e = e * y + f[k]
+        do = do * y + o
+        o = o * y + f[k + step]
+    return e + z * o, 2.0 * z * de + o + 2.0 * y * do
+
+
+@numba.njit(cache=True)
+def _eval(f, i0, i1, x, neg):
+    """NPV times a positive factor, and its x-derivative, at weekly log rate x.
+
+    ``neg=False``: sum f_t exp(-x (t - i0)); ``neg=True``: sum f_t exp(x (i1 - t)).
+    Use the first for x >= 0 and the second for x < 0, so no power exceeds 1.
+    """
+    if neg:
+        u = math.exp(x)
+        p, dp = _poly(f, i1, i1 - i0 + 1, -1, u)
+        return p, dp * u
+    w = math.exp(-x)
+    p, dp = _poly(f, i0, i1 - i0 + 1, 1, w)
+    return p, -dp * w
+
+
+@numba.njit(cache=True)
+def _solve(f, i0, i1, a, fa, b, fb, x, neg):
+    """Root in [a, b] (fa, fb of opposite sign) from start ``x``: Newton safeguarded by bisection."""
+    if fa == 0.0:
+        return a
+    if fb == 0.0:
+        return b
+    if (fa > 0.0) == (fb > 0.0):  # rounding at the bracket ends
+        return a if abs(fa) < abs(fb) else b
+    xl, xh = (a, b) if fa < 0.0 else (b, a)
+    if not a < x < b:
+        x = 0.5 * (a + b)
+    dxold = abs(b - a)
+    dx = dxold
+    for _ in range(200):
+        fx, dfx = _eval(f, i0, i1, x, neg)
+        if fx == 0.0:
+            return x
+        if fx < 0.0:
+            xl = x
+        else:
+            xh = x
+        if ((x - xh) * dfx - fx) * ((x - xl) * dfx - fx) > 0.0 or abs(2.0 * fx) > abs(dxold * dfx):
+            dxold = dx
+            dx = 0.5 * (xh - xl)
+            x = xl + dx
+            if abs(dx) <= 1e-15 * abs(x) + 1e-300:
+                return x
+        else:
+            dxold = dx
+            dx = fx / dfx
+            x -= dx
+            # quadratic convergence: the error after this step is ~ dx**2
+            if abs(dx) <= 1e-10 * abs(x) + 1e-20:
+                return x
+    return x
+
+
+@numba.njit(cache=True)
+def _solve_region(f, i0, i1, total, slope, neg):
+    """The single root on x > 0 (neg=False) or x < 0 (neg=True); bracket grows from 0.
+
+    ``slope`` is the x-derivative of the scaled NPV at 0; its Newton step starts the search.
+    """
+    x0 = -total / slope if slope != 0.0 else 0.0
+    if (x0 < 0.0) != neg or x0 == 0.0 or abs(x0) > 1e3:
+        x0 = -0.005 if neg else 0.005
+    s0 = _sgn(total)
+    near = 0.0
+    fnear = total
+    far = 2.0 * x0
+    ffar, _ = _eval(f, i0, i1, far, neg)
+    while _sgn(ffar) == s0 and abs(far) < 1e3:
+        near, fnear = far, ffar
+        far *= 4.0
+        ffar, _ = _eval(f, i0, i1, far, neg)
+    if neg:
+        return _solve(f, i0, i1, far, ffar, near, fnear, x0, neg)
+    return _solve(f, i0, i1, near, fnear, far, ffar, x0, neg)
+
+
+@numba.njit(cache=True)
+def _grid_roots(f, i0, i1, grid):
+    """(x, status) from sign changes of the scaled NPV over ``grid``."""
+    cnt = 0
+    prev = 0
+    xp = 0.0
+    fp = 0.0
+    ra = rb = fa = fb = 0.0
+    for k in range(grid.size):
+        x = grid[k]
+        v, _ = _eval(f, i0, i1, x, x < 0.0)
+        s = _sgn(v)
+        if s == 0:  # exact root on a grid point
+            cnt += 1
+            ra = rb = x
+        elif prev != 0 and s != prev:
+            cnt += 1
+            ra, fa, rb, fb = xp, fp, x, v
+        if cnt > 1:
+            return np.nan, IRR_MULTIPLE
+        prev, xp, fp = s, x, v
+    if cnt == 0:
+        return np.nan, IRR_NO_ROOT
+    if ra == rb:
+        return ra, IRR_OK
+    return _solve(f, i0, i1, ra, fa, rb, fb, 0.5 * (ra + rb), rb <= 0.0), IRR_OK
+
+
+@numba.njit(cache=True)
+def _irr_one(f, grid):
+    """Weekly log rate x and status for one scenario's flows ``f``."""
+    i0 = -1
+    i1 = -1
+    npos = 0
+    nneg = 0
+    # one branch-light pass: support, sign changes n1 of the cumulative sums C_t
+    # (root count bound for x > 0), sum of all C_t, sum of t * f_t
+    c = 0.0
+    c_sum = 0.0
+    tf_sum = 0.0
+    prev = 0
+    n1 = 0
+    for t in range(f.size):
+        ft = f[t]
+        nz = ft != 0.0
+        i0 = t if (nz and i0 < 0) else i0
+        i1 = t if nz else i1
+        npos += ft > 0.0
+        nneg += ft < 0.0
+        c += ft
+        c_sum += c
+        tf_sum += t * ft
+        s = _sgn(c)
+        if s != 0 and s != prev:
+            n1 += prev != 0
+            prev = s
+    if i0 < 0:
+        return np.nan, IRR_NO_FLOWS
+    if npos == 0:
+        return np.nan, IRR_TOTAL_LOSS
+    if nneg == 0:
+        return np.nan, IRR_NO_ROOT
+    total = c
+    c_sum -= (f.size - i1) * total  # now the sum of C_t for i0 <= t < i1
+    s1 = tf_sum - i0 * total  # -(d/dx) of the NPV scaled by exp(i0 x), at x = 0
+    if total == 0.0:
+        # P(v) = (1 - v) R(v), R has coefficients C_0 .. C_{T-1}: root at x = 0
+        if n1 == 0:
+            return 0.0, IRR_OK
+        if n1 % 2 == 1 and c_sum != 0.0:
+            return np.nan, IRR_MULTIPLE
+        return _grid_roots(f, i0, i1, grid)
+    # from the end (n2, for x < 0); the last term is the same total as above
+    d = 0.0
+    prev = 0
+    n2 = 0
+    for t in range(i1, i0 - 1, -1):
+        d = total if t == i0 else d + f[t]
+        s = _sgn(d)
+        if s != 0:
+            if prev != 0 and s != prev:
+                n2 += 1
+            prev = s
+    if n1 % 2 + n2 % 2 >= 2:
+        return np.nan, IRR_MULTIPLE
+    if n1 <= 1 and n2 <= 1:
+        if n1 + n2 == 0:
+            return np.nan, IRR_NO_ROOT
+        if n2 == 1:
+            return _solve_region(f, i0, i1, total, (i1 - i0) * total - s1, True), IRR_OK
+        return _solve_region(f, i0, i1, total, -s1, False), IRR_OK
+    return _grid_roots(f, i0, i1, grid)
+
+
+@numba.njit(parallel=True, cache=True)
+def _irr_kernel(flows, grid, weeks_per_year):
+    n = flows.shape[0]
+    out = np.empty(n, np.float64)
+    status = np.empty(n, np.int8)
+    for i in numba.prange(n):
+        x, st = _irr_one(flows[i], grid)
+        if st == IRR_OK:
+            out[i] = math.expm1(x * weeks_per_year)
+        elif st == IRR_TOTAL_LOSS:
+            out[i] = -1.0
+        else:
+            out[i] = np.nan
+        status[i] = st
+    return out, status
+
+
+def irr(flows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Annualised internal rate of return per scenario.
+
+    Parameters
+    ----------
+    flows : ndarray, shape (scenario, week)
+        Weekly cash flows, negative = out, positive = in. Must be finite.
+        Leading and trailing zero weeks do not matter.
+
+    Returns
+    -------
+    rate : ndarray of float64, shape (scenario,)
+        ``(1 + r_week)**WEEKS_PER_YEAR - 1``; -1.0 for ``IRR_TOTAL_LOSS``,
+        NaN for every status other than ``IRR_OK``.
+    status : ndarray of int8, shape (scenario,)
+        ``IRR_OK``, ``IRR_TOTAL_LOSS`` (outflows, no inflow), ``IRR_NO_ROOT``,
+        ``IRR_MULTIPLE`` (more than one rate > -100 % solves NPV = 0) or
+        ``IRR_NO_FLOWS`` (all zero); names in ``IRR_STATUS_NAMES``.
+    """
+    f = _as_flows(flows)
+    if not np.isfinite(f).all():
+        raise ValueError("flows contain NaN or inf")
+    return _irr_kernel(f, _GRID, WEEKS_PER_YEAR)
+
+
+def npv(flows: np.ndarray, annual_rate: float) -> np.ndarray:
+    """Net present value at week 0, discounting at the weekly equivalent of ``annual_rate``.
+
+    Parameters
+    ----------
+    flows : ndarray, shape (scenario, week)
+    annual_rate : float, > -1
+
+    Returns
+    -------
+    ndarray of float64, shape (scenario,)
+    """
+    f = _as_flows(flows)
+    if not annual_rate > -1.0:
+        raise ValueError(f"annual_rate must be > -1, got {annual_rate}")
+    log_v = -math.log1p(annual_rate) / WEEKS_PER_YEAR
+    return f @ np.exp(log_v * np.arange(f.shape[1]))
+
+
+def moic(flows: np.ndarray) -> np.ndarray:
+    """Multiple on invested capital: total inflows / total outflows.
+
+    Parameters
+    ----------
+    flows : ndarray, shape (scenario, week)
+
+    Returns
+    -------
+    ndarray of float64, shape (scenario,)
+        NaN where a scenario has no outflow.
+    """
+    f = _as_flows(flows)
+    inflow = np.where(f > 0.0, f, 0.0).sum(axis=1)
+    outflow = -np.where(f < 0.0, f, 0.0).sum(axis=1)
+    out = np.full(f.shape[0], np.nan)
+    np.divide(inflow, outflow, out=out, where=outflow > 0.0)
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _payback_kernel(flows):
+    n, m = flows.shape
+    out = np.full(n, -1, np.int64)
+    for i in numba.prange(n):
+        c = 0.0
+        was_negative = False
+        for t in range(m):
+            c += flows[i, t]
+            if c < 0.0:
+                was_negative = True
+            elif was_negative:
+                out[i] = t
+                break
+    return out
+
+
+def payback_week(flows: np.ndarray) -> np.ndarray:
+    """First week at which the cumulative cash flow is >= 0 after having been negative.
+
+    Parameters
+    ----------
+    flows : ndarray, shape (scenario, week)
+
+    Returns
+    -------
+    ndarray of int64, shape (scenario,)
+        Week index; -1 if the cumulative flow never recovers or is never negative.
+    """
+    return _payback_kernel(_as_flows(flows))
+
+
+def var_cvar(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Value at risk and conditional value at risk of a sample where negative = loss.
+
+    Parameters
+    ----------
+    x : ndarray, shape (sample,)
+        Outcomes (e.g. a municipality's net budget effect); NaNs are ignored.
+    level : float in (0, 1)
+        Confidence level.
+
+    Returns
+    -------
+    var, cvar : float
+        ``var = -q`` with ``q`` the (linearly interpolated) ``1 - level``
+        quantile, ``cvar = -mean(x[x <= q])``; positive numbers are losses.
+        ``(nan, nan)`` if there is no non-NaN outcome.
+    """
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 1:
+        raise ValueError(f"x must be 1-D, got ndim={a.ndim}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    a = a[~np.isnan(a)]
+    if a.size == 0:
+        return math.nan, math.nan
+    q = float(np.quantile(a, 1.0 - level))
+    return -q, -float(a[a <= q].mean())
