@@ -50,6 +50,8 @@ _GRID = _make_grid()
 
 def weekly_rate(annual_rate: float) -> float:
     """Weekly rate equivalent to ``annual_rate``: ``(1 + a)**(1/WEEKS_PER_YEAR) - 1``."""
+    if not annual_rate > -1.0:
+        raise ValueError(f"annual_rate must be > -1, got {annual_rate}")
     return math.expm1(math.log1p(annual_rate) / WEEKS_PER_YEAR)
 
 
@@ -94,12 +96,11 @@ def _eval(f, i0, i1, x, neg):
     Use the first for x >= 0 and the second for x < 0, so no power exceeds 1.
     """
     if neg:
-        u = math.exp(x)
-        p, dp = _poly(f, i1, i1 - i0 + 1, -1, u)
-        return p, dp * u
-    w = math.exp(-x)
-    p, dp = _poly(f, i0, i1 - i0 + 1, 1, w)
-    return p, -dp * w
+        z, start, step, sign = math.exp(x), i1, -1, 1.0
+    else:
+        z, start, step, sign = math.exp(-x), i0, 1, -1.0
+    p, dp = _poly(f, start, i1 - i0 + 1, step, z)
+    return p, sign * dp * z
 
 
 @numba.njit(cache=True)
@@ -150,17 +151,16 @@ def _solve_region(f, i0, i1, total, slope, neg):
     if (x0 < 0.0) != neg or x0 == 0.0 or abs(x0) > 1e3:
         x0 = -0.005 if neg else 0.005
     s0 = _sgn(total)
-    near = 0.0
-    fnear = total
+    near, fnear = 0.0, total
     far = 2.0 * x0
-    ffar, _ = _eval(f, i0, i1, far, neg)
-    while _sgn(ffar) == s0 and abs(far) < 1e3:
+    while True:  # single call sites keep the inlined kernel small (compile time)
+        ffar, _ = _eval(f, i0, i1, far, neg)
+        if _sgn(ffar) != s0 or abs(far) >= 1e3:
+            break
         near, fnear = far, ffar
         far *= 4.0
-        ffar, _ = _eval(f, i0, i1, far, neg)
-    if neg:
-        return _solve(f, i0, i1, far, ffar, near, fnear, x0, neg)
-    return _solve(f, i0, i1, near, fnear, far, ffar, x0, neg)
+    a, fa, b, fb = (far, ffar, near, fnear) if neg else (near, fnear, far, ffar)
+    return _solve(f, i0, i1, a, fa, b, fb, x0, neg)
 
 
 @numba.njit(cache=True)
@@ -234,26 +234,25 @@ def _irr_one(f, grid):
             return 0.0, IRR_OK
         if n1 % 2 == 1 and c_sum != 0.0:
             return np.nan, IRR_MULTIPLE
-        return _grid_roots(f, i0, i1, grid)
-    # from the end (n2, for x < 0); the last term is the same total as above
-    d = 0.0
-    prev = 0
-    n2 = 0
-    for t in range(i1, i0 - 1, -1):
-        d = total if t == i0 else d + f[t]
-        s = _sgn(d)
-        if s != 0:
-            if prev != 0 and s != prev:
-                n2 += 1
-            prev = s
-    if n1 % 2 + n2 % 2 >= 2:
-        return np.nan, IRR_MULTIPLE
-    if n1 <= 1 and n2 <= 1:
-        if n1 + n2 == 0:
-            return np.nan, IRR_NO_ROOT
-        if n2 == 1:
-            return _solve_region(f, i0, i1, total, (i1 - i0) * total - s1, True), IRR_OK
-        return _solve_region(f, i0, i1, total, -s1, False), IRR_OK
+    else:
+        # from the end (n2, for x < 0); the last term is the same total as above
+        d = 0.0
+        prev = 0
+        n2 = 0
+        for t in range(i1, i0 - 1, -1):
+            d = total if t == i0 else d + f[t]
+            s = _sgn(d)
+            if s != 0 and s != prev:
+                n2 += prev != 0
+                prev = s
+        if n1 % 2 + n2 % 2 >= 2:
+            return np.nan, IRR_MULTIPLE
+        if n1 <= 1 and n2 <= 1:
+            if n1 + n2 == 0:
+                return np.nan, IRR_NO_ROOT
+            neg = n2 == 1
+            slope = (i1 - i0) * total - s1 if neg else -s1
+            return _solve_region(f, i0, i1, total, slope, neg), IRR_OK
     return _grid_roots(f, i0, i1, grid)
 
 
@@ -318,6 +317,21 @@ def npv(flows: np.ndarray, annual_rate: float) -> np.ndarray:
     return f @ np.exp(log_v * np.arange(f.shape[1]))
 
 
+@numba.njit(cache=True)  # memory bound: threads gain little, cost compile time
+def _moic_kernel(flows):
+    n, m = flows.shape
+    out = np.empty(n, np.float64)
+    for i in range(n):
+        inflow = 0.0
+        outflow = 0.0
+        for t in range(m):
+            v = flows[i, t]
+            inflow += max(v, 0.0)
+            outflow += max(-v, 0.0)
+        out[i] = inflow / outflow if outflow > 0.0 else np.nan
+    return out
+
+
 def moic(flows: np.ndarray) -> np.ndarray:
     """Multiple on invested capital: total inflows / total outflows.
 
@@ -330,19 +344,14 @@ def moic(flows: np.ndarray) -> np.ndarray:
     ndarray of float64, shape (scenario,)
         NaN where a scenario has no outflow.
     """
-    f = _as_flows(flows)
-    inflow = np.where(f > 0.0, f, 0.0).sum(axis=1)
-    outflow = -np.where(f < 0.0, f, 0.0).sum(axis=1)
-    out = np.full(f.shape[0], np.nan)
-    np.divide(inflow, outflow, out=out, where=outflow > 0.0)
-    return out
+    return _moic_kernel(_as_flows(flows))
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)  # memory bound: threads gain little, cost compile time
 def _payback_kernel(flows):
     n, m = flows.shape
     out = np.full(n, -1, np.int64)
-    for i in numba.prange(n):
+    for i in range(n):
         c = 0.0
         was_negative = False
         for t in range(m):

@@ -155,7 +155,7 @@ def _record(
     return counter
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, error_model="numpy")
 def simulate_chunk(
     key, scen0, citizen0, do_treatment,
     entry_planned, uptake, delay,
@@ -191,7 +191,8 @@ def simulate_chunk(
     drop_haz : float64 (ns, K), weekly dropout hazard per phase
     hr : float64 (ns, 1 + K + n_fade, 3), hazard ratios by programme context
         (0 none, 1..K phases, K+1.. fade blocks) for job entry, education entry, job loss
-    fade_block, n_fade : int, length and number of fade blocks after completion
+    fade_block : int, length of a fade block after completion
+    n_fade : int64 (ns,), number of fade blocks before the effect ends
     ref_start : int64 (S,), cumulative benefit weeks at which each refusion step starts
     ref_share : float64 (ns, B, S), state share per benefit type and step
     reset_weeks : int, weeks of self-support after which the refusion counter resets
@@ -275,7 +276,7 @@ def simulate_chunk(
                             ctx_end = e + min(phase_end[k], prog_end)
                         elif completed:
                             j = (rel - total_prog) // fade_block
-                            if j < n_fade:
+                            if j < n_fade[s]:
                                 ctx = 1 + K + j
                                 ctx_end = e + total_prog + (j + 1) * fade_block
                     if ctx_end > H:
@@ -391,3 +392,120 @@ def _sustained(events, s, arm, i, spell_start, spell_end):
         events[s, arm, i, EV_SUST26] = spell_start + 25
     if length >= 52 and events[s, arm, i, EV_SUST52] < 0:
         events[s, arm, i, EV_SUST52] = spell_start + 51
+
+
+@nb.njit(parallel=True, cache=True)
+def cap_return(drawdown, payment, weekly_cap_rate):
+    """Cut payments so that the investor's return never exceeds the cap.
+
+    The investor's balance grows at the capped weekly rate and by every drawdown;
+    a payment is made only up to the balance outstanding.
+
+    Parameters
+    ----------
+    drawdown : float64 (scenario, week), capital drawn (positive)
+    payment : float64 (scenario, week), payments due to the investor
+    weekly_cap_rate : float64 (scenario,), ``inf`` for no cap
+
+    Returns
+    -------
+    float64 (scenario, week), the payments made
+    """
+    m, H = payment.shape
+    out = np.empty_like(payment)
+    for s in nb.prange(m):
+        r = weekly_cap_rate[s]
+        if not np.isfinite(r):
+            out[s] = payment[s]
+            continue
+        bal = 0.0
+        for t in range(H):
+            bal = bal * (1.0 + r) + drawdown[s, t]
+            p = payment[s, t]
+            if p > bal:
+                p = max(bal, 0.0)
+            out[s, t] = p
+            bal -= p
+    return out
+
+
+@nb.njit(parallel=True, cache=True)
+def prefix_sum_rows(a):
+    """In-place running sum along the last axis of a C-contiguous 2-D array."""
+    for r in nb.prange(a.shape[0]):
+        acc = 0.0
+        for t in range(a.shape[1]):
+            acc += a[r, t]
+            a[r, t] = acc
+
+
+@nb.njit(parallel=True, cache=True)
+def cap_cumulative(flow, cap):
+    """Cut non-negative weekly flows (scenario, week) so that their running total
+    never exceeds ``cap`` (scenario,)."""
+    out = np.empty_like(flow)
+    for s in nb.prange(flow.shape[0]):
+        room = cap[s]
+        for t in range(flow.shape[1]):
+            p = flow[s, t]
+            if p > room:
+                p = max(room, 0.0)
+            out[s, t] = p
+            room -= p
+    return out
+
+
+@nb.njit(parallel=True, cache=True)
+def rate_card_accrual(events, tariffs, per_citizen_cap, inside):
+    """Weekly tariff accruals of a rate card, each citizen's total capped.
+
+    Parameters
+    ----------
+    events : int32 (scenario, citizen, event), week of first event or -1
+    tariffs : float64 (scenario, event)
+    per_citizen_cap : float64 (scenario,)
+    inside : bool (week,), weeks inside the mechanism's window
+
+    Returns
+    -------
+    float64 (scenario, week), accrued amounts in the week of each event
+    """
+    m, n_cit, n_ev = events.shape
+    H = inside.shape[0]
+    out = np.zeros((m, H))
+    for s in nb.prange(m):
+        order = np.empty(n_ev, np.int64)
+        for i in range(n_cit):
+            # events in time order (insertion sort; ties keep event order)
+            k = 0
+            for e in range(n_ev):
+                w = events[s, i, e]
+                if w < 0 or not inside[w] or tariffs[s, e] == 0.0:
+                    continue
+                j = k
+                while j > 0 and events[s, i, order[j - 1]] > w:
+                    order[j] = order[j - 1]
+                    j -= 1
+                order[j] = e
+                k += 1
+            room = per_citizen_cap[s]
+            for j in range(k):
+                e = order[j]
+                pay = min(tariffs[s, e], room)
+                if pay <= 0.0:
+                    break
+                out[s, events[s, i, e]] += pay
+                room -= pay
+    return out
+
+
+@nb.njit(cache=True)
+def add_histogram(counts, hist):
+    """Add integer-valued counts (scenario, cell) to histograms (cell, value)."""
+    top = hist.shape[1] - 1
+    for s in range(counts.shape[0]):
+        for c in range(counts.shape[1]):
+            v = int(counts[s, c] + 0.5)
+            if v > top:
+                v = top
+            hist[c, v] += 1

@@ -21,6 +21,9 @@ from simrisk.rates import refusion_starts, settlement_periods, weekly_rates
 
 MAX_HAZARD = 50.0  # hazard of a weekly probability of 1 (exp(-50) ~ 2e-22)
 HR_KINDS = ("job_entry", "education_entry", "job_loss")
+FADE_END = 0.01
+"""After completion the excess hazard ratio shrinks by ``persistence`` per fade block and
+ends once it is below this fraction of its value at completion."""
 
 
 class Values:
@@ -190,6 +193,11 @@ def scenario_arrays(cfg: DealConfig, st: Structure, v: Values) -> dict[str, np.n
         excess = hr[:, K, c] - 1.0
         hr[:, 1 + K :, c] = 1.0 + excess[:, None] * pers[:, None] ** j[None, :]
     out["hr"] = hr
+    # the fade ends once the excess is below FADE_END of its value at completion
+    with np.errstate(divide="ignore", invalid="ignore"):
+        blocks = np.ceil(np.log(FADE_END) / np.log(np.clip(pers, 1e-300, 1.0 - 1e-12)))
+    out["n_fade"] = np.minimum(blocks, st.n_fade).astype(np.int64)
+    hr[:, 1 + K :, :][j[None, :] > out["n_fade"][:, None]] = 1.0
     # refusion shares per benefit type and step
     S = len(st.ref_start)
     stair = np.stack(
@@ -270,28 +278,57 @@ def kernel_outputs(n: int, n_citizens: int, st: Structure, n_arms_out: int = 2) 
     }
 
 
+class Workspace:
+    """Kernel output buffers reused from chunk to chunk (no page faults, no re-allocation)."""
+
+    def __init__(self, n: int, n_citizens: int, st: Structure):
+        self.n = n
+        self.bufs = kernel_outputs(n, n_citizens, st)
+
+    def take(self, m: int) -> dict:
+        if m > self.n:
+            raise ValueError(f"workspace holds {self.n} scenarios, not {m}")
+        out = {}
+        for name, buf in self.bufs.items():
+            view = buf[:m]
+            view.fill(0 if name in ("occ", "ben", "ref", "prog") else -1)
+            out[name] = view
+        return out
+
+
 def simulate(
-    key, scen0: int, st: Structure, arr: dict, entry_planned: np.ndarray, control: bool = False
+    key,
+    scen0: int,
+    st: Structure,
+    arr: dict,
+    entry_planned: np.ndarray,
+    control: bool = False,
+    workspace: Workspace | None = None,
 ) -> dict:
     """Run the kernel for one chunk; returns weekly counts (prefix sums applied).
 
     Returns a dict with ``occ`` (n, arm, state, week), ``ben``/``ref`` (n, arm, benefit,
-    week), ``prog`` (n, phase+2, week), ``events``, ``checks`` and ``entry``.
+    week), ``prog`` (n, phase+2, week), ``events``, ``checks`` and ``entry``. With a
+    workspace the arrays are views into it, valid until its next use.
     """
     n = arr["uptake"].shape[0]
-    out = kernel_outputs(n, entry_planned.shape[0], st)
+    if workspace is None:
+        out = kernel_outputs(n, entry_planned.shape[0], st)
+    else:
+        out = workspace.take(n)
     kernel.simulate_chunk(
         key, scen0, kernel.CONTROL_OFFSET if control else 0, not control,
         entry_planned, arr["uptake"], arr["delay"],
         arr["seg_cum"], st.seg_weeks, st.seg_btype, arr["seg_hr"], arr["frailty_var"],
         st.dur_edges, arr["haz"], arr["job_mult"], st.cal_mult, st.cal_next,
-        st.phase_end, arr["drop_haz"], arr["hr"], st.fade_block, st.n_fade,
+        st.phase_end, arr["drop_haz"], arr["hr"], st.fade_block, arr["n_fade"],
         st.ref_start, arr["ref_share"], st.reset_weeks, st.perm_btype,
         st.check_off,
         out["occ"], out["ben"], out["ref"], out["prog"], out["events"], out["checks"],
         out["entry"],
     )
     for name in ("occ", "ben", "ref", "prog"):
-        out[name] = np.cumsum(out[name], axis=-1)[..., :-1]
+        a = out[name]
+        kernel.prefix_sum_rows(a.reshape(-1, a.shape[-1]))
+        out[name] = a[..., :-1]
     return out
-

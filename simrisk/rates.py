@@ -62,8 +62,13 @@ def weekly_rates(
     ndarray of float64, shape (scenario, week), DKK per citizen-week
     """
     idx, years_after = rate_index(valid_from, start, horizon)
-    ix = np.asarray(indexation, dtype=float).reshape(-1, 1)
-    factor = (1.0 + ix) ** years_after[None, :]
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    ix = np.broadcast_to(np.asarray(indexation, dtype=float).reshape(-1), (values.shape[0],))
+    if np.all(values == values[:1]) and np.all(ix == ix[0]):
+        # the same table in every scenario: compute once
+        one = values[0, idx] * (1.0 + ix[0]) ** years_after * UNIT_TO_WEEK[unit]
+        return np.broadcast_to(one, (values.shape[0], horizon))
+    factor = (1.0 + ix[:, None]) ** years_after[None, :]
     return values[:, idx] * factor * UNIT_TO_WEEK[unit]
 
 

@@ -1,0 +1,196 @@
+"""The ``simrisk`` command line: thin wrappers around engine, results and report code.
+
+Tables go to stdout (or JSON with ``--json``); progress and messages to stderr.
+Exit codes: 0 success, 1 bad input (one line per problem, no traceback, nothing
+written), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from contextlib import contextmanager
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from simrisk import __version__
+from simrisk.config import ConfigError, DealConfig, load_deal
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class BadInput(click.ClickException):
+    """Bad input: printed as one line per problem, exit code 1."""
+
+    exit_code = 1
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+    def show(self, file=None) -> None:
+        for line in self.problems:
+            click.echo(f"error: {line}", err=True)
+
+
+@contextmanager
+def bad_input():
+    """Turn input errors into :class:`BadInput` (exit 1, no traceback)."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise BadInput(exc.problems) from None
+    except (FileNotFoundError, FileExistsError, ValueError, OSError) as exc:
+        raise BadInput([str(exc)]) from None
+
+
+def _load(path: str) -> tuple[DealConfig, str]:
+    with bad_input():
+        return load_deal(path)
+
+
+def _fmt(value: float, kind: str) -> str:
+    if value != value:  # NaN
+        return "n/a"
+    if kind == "pct":
+        return f"{100 * value:.1f} %"
+    if kind == "x":
+        return f"{value:.2f}"
+    return f"{value / 1e6:,.2f}"
+
+
+def print_summary(summ: dict, as_json: bool) -> None:
+    """The headline table (or JSON) on stdout."""
+    if as_json:
+        click.echo(json.dumps(summ, indent=2, ensure_ascii=False))
+        return
+    table = Table(
+        title=f"{summ['deal']} — {summ['n_scenarios']:,} scenarios, seed {summ['seed']}",
+        title_justify="left",
+    )
+    table.add_column("metric")
+    for col in ("mean", "P5", "P50", "P95"):
+        table.add_column(col, justify="right")
+    for row in summ["rows"]:
+        label = row["label"] + (" (mio. DKK)" if row["kind"] == "dkk" else "")
+        table.add_row(
+            label, *(_fmt(row[k], row["kind"]) for k in ("mean", "p5", "p50", "p95"))
+        )
+    stdout.print(table)
+    lines = [
+        ("P(investor loss)", f"{100 * summ['p_investor_loss']:.1f} %"),
+        ("P(municipal net < 0)", f"{100 * summ['p_municipal_net_negative']:.1f} %"),
+        (
+            "P(payments > true public savings)",
+            f"{100 * summ['p_payments_exceed_public_savings']:.1f} %",
+        ),
+        ("Municipal VaR 95 % (mio. DKK)", _fmt(summ["municipal_var95"], "dkk")),
+        ("Municipal CVaR 95 % (mio. DKK)", _fmt(summ["municipal_cvar95"], "dkk")),
+        ("Mean deadweight share of payments", f"{100 * summ['mean_deadweight_share']:.1f} %"),
+    ]
+    for label, value in lines:
+        stdout.print(f"{label:<36}{value:>12}")
+    odd = {k: v for k, v in summ["irr_status_counts"].items() if k != "ok" and v}
+    if odd:
+        stdout.print(
+            "IRR undefined or conventional in: "
+            + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in odd.items())
+        )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="simrisk")
+def main() -> None:
+    """Monte Carlo risk engine for social impact investments."""
+
+
+@main.command()
+@click.argument("deal", type=click.Path(dir_okay=False))
+@click.option("-n", "--scenarios", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Number of scenarios.")
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None,
+              help="Random seed (drawn, printed and stored when omitted).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="NetCDF file to write (default: DEAL name with .nc beside the working dir).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Threads for the kernel (default: all cores). Results do not depend on it.")
+@click.option("--chunk", type=click.IntRange(min=1), default=None,
+              help="Scenarios per kernel call. Results do not depend on it.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--detail", is_flag=True, help="Keep weekly series per scenario in the output.")
+def run(deal, scenarios, seed, output, threads, chunk, overwrite, as_json, detail) -> None:
+    """Simulate DEAL (a TOML deal file) and write the results to NetCDF."""
+    from simrisk import engine, results
+
+    cfg, text = _load(deal)
+    if output is None:
+        output = os.path.splitext(os.path.basename(deal))[0] + ".nc"
+    if os.path.exists(output) and not overwrite:
+        raise BadInput([f"--output: {output} exists (use --overwrite to replace it)"])
+    if seed is None:
+        seed = secrets.randbits(32)
+        click.echo(f"seed: {seed} (drawn; pass --seed {seed} to repeat this run)", err=True)
+    if threads is not None:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    with _progress(scenarios) as advance:
+        raw = engine.run(
+            cfg, seed, scenarios, detail=detail, chunk=chunk or engine.CHUNK, progress=advance
+        )
+    ds = results.build_dataset(cfg, raw, seed, text)
+    with bad_input():
+        results.write_netcdf(ds, output, overwrite=overwrite)
+    click.echo(f"wrote {output}", err=True)
+    print_summary(results.summary(ds), as_json)
+
+
+@contextmanager
+def _progress(total: int):
+    """A progress bar on stderr when it is a terminal; a no-op otherwise."""
+    if not sys.stderr.isatty():
+        yield lambda k: None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeRemainingColumn(), console=stderr, transient=True,
+    ) as bar:
+        task = bar.add_task("run", total=total)
+        yield lambda k: bar.advance(task, k)
+
+
+@main.command()
+@click.argument("deal", type=click.Path(dir_okay=False))
+def validate(deal) -> None:
+    """Check DEAL without simulating: every problem, one per line."""
+    cfg, _ = _load(deal)
+    n_unc = len(cfg.uncertainty.parameters)
+    click.echo(
+        f"{deal}: ok — {cfg.deal.name}; {cfg.cohort.size} citizens, "
+        f"{len(cfg.program.phases)} phases, {cfg.deal.horizon_weeks} weeks, "
+        f"{len(cfg.contract.mechanisms)} payment mechanism(s), {n_unc} uncertain parameter(s)"
+    )
+
+
+@main.command()
+@click.argument("result", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def summary(result, as_json) -> None:
+    """Print the headline table of a results file."""
+    from simrisk import results
+
+    with bad_input():
+        ds = results.open_results(result)
+    print_summary(results.summary(ds), as_json)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,189 @@
+"""Payment mechanisms: savings share, rate card and outcome target.
+
+Each mechanism turns simulated outcomes of a chunk of scenarios into weekly
+payments from the municipality, shape (scenario, week). Accruals are settled per
+period (month, quarter or year, from the deal's start date) and paid in the
+period's last week. Caps apply to cumulative payments; nothing is ever clawed
+back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simrisk import kernel
+from simrisk.config import OUTCOME_EVENTS
+
+
+def settle(accrued: np.ndarray, period: np.ndarray, pay_week: np.ndarray) -> np.ndarray:
+    """Sum weekly accruals per settlement period and pay them in the period's last week.
+
+    Parameters
+    ----------
+    accrued : ndarray of float64, shape (scenario, week)
+    period : ndarray of int64, shape (week,), period of each week (non-decreasing)
+    pay_week : ndarray of int64, shape (period,)
+    """
+    starts = np.flatnonzero(np.r_[True, np.diff(period) != 0])
+    per_period = np.add.reduceat(accrued, starts, axis=1)
+    out = np.zeros_like(accrued)
+    out[:, pay_week] = per_period
+    return out
+
+
+def cap_cumulative(flow: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Cut non-negative weekly payments so that their running total never exceeds ``cap``.
+
+    Parameters
+    ----------
+    flow : ndarray of float64, shape (scenario, week)
+    cap : ndarray of float64, shape (scenario,), ``inf`` for no cap
+    """
+    if np.all(np.isinf(cap)):
+        return flow
+    return kernel.cap_cumulative(np.ascontiguousarray(flow), np.ascontiguousarray(cap, float))
+
+
+def window_mask(window: list[int] | None, horizon: int) -> np.ndarray:
+    """Boolean mask of the weeks inside a ``[from, to)`` window (all weeks if None)."""
+    mask = np.ones(horizon, dtype=bool)
+    if window is not None:
+        mask[:] = False
+        mask[window[0] : min(window[1], horizon)] = True
+    return mask
+
+
+def savings_share(
+    measured: np.ndarray,
+    share: np.ndarray,
+    cap: np.ndarray,
+    window: list[int] | None,
+    period: np.ndarray,
+    pay_week: np.ndarray,
+) -> np.ndarray:
+    """Pay ``share`` of cumulative measured savings, settled per period.
+
+    At each settlement the municipality owes ``min(cap, share x cumulative measured
+    savings in the window)``, less what it has paid; a period of negative savings
+    is carried forward (later savings first make it good), and nothing is repaid.
+
+    Parameters
+    ----------
+    measured : ndarray of float64, shape (scenario, week), measured savings per week
+    share, cap : ndarray of float64, shape (scenario,)
+    """
+    H = measured.shape[1]
+    accrued = measured * window_mask(window, H)[None, :]
+    starts = np.flatnonzero(np.r_[True, np.diff(period) != 0])
+    per_period = np.add.reduceat(accrued, starts, axis=1)
+    due = np.clip(share[:, None] * np.cumsum(per_period, axis=1), 0.0, cap[:, None])
+    paid = np.maximum.accumulate(due, axis=1)
+    out = np.zeros_like(measured)
+    out[:, pay_week] = np.diff(paid, axis=1, prepend=0.0)
+    return out
+
+
+def rate_card(
+    events: np.ndarray,
+    tariffs: np.ndarray,
+    per_citizen_cap: np.ndarray,
+    cap: np.ndarray,
+    window: list[int] | None,
+    period: np.ndarray,
+    pay_week: np.ndarray,
+) -> np.ndarray:
+    """Pay a tariff per outcome event, each citizen's total capped, settled per period.
+
+    Parameters
+    ----------
+    events : ndarray of int32, shape (scenario, citizen, event), week of each citizen's
+        first outcome event (order of ``config.OUTCOME_EVENTS``) or -1
+    tariffs : ndarray of float64, shape (scenario, event)
+    per_citizen_cap, cap : ndarray of float64, shape (scenario,)
+    """
+    inside = window_mask(window, period.shape[0])
+    accrued = kernel.rate_card_accrual(
+        np.ascontiguousarray(events), np.ascontiguousarray(tariffs), per_citizen_cap, inside
+    )
+    return cap_cumulative(settle(accrued, period, pay_week), cap)
+
+
+def outcome_rate(
+    checks: np.ndarray,
+    events: np.ndarray,
+    entry: np.ndarray,
+    check_index: int,
+    outcome: str,
+    at_week: int,
+    horizon: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Share of enrolled citizens with an outcome ``at_week`` weeks after their entry.
+
+    Citizens whose measurement week lies beyond the horizon are not counted; nor are
+    citizens who have moved away by then (censored).
+
+    Parameters
+    ----------
+    checks : ndarray of int8, shape (scenario, citizen, check), state at check weeks
+    events : ndarray of int32, shape (scenario, citizen, event)
+    entry : ndarray of int32, shape (scenario, citizen), -1 if not enrolled
+
+    Returns
+    -------
+    rate : ndarray of float64, shape (scenario,), NaN where nobody is measurable
+    measured_week : ndarray of int64, shape (scenario,), the week the last citizen is measured
+    """
+    measurable = (entry >= 0) & (entry + at_week < horizon)
+    state = checks[:, :, check_index]
+    if outcome == "ever_employed":
+        job = events[:, :, OUTCOME_EVENTS.index("job_entry")]
+        hit = (job >= 0) & (job - entry <= at_week)
+        counted = measurable
+    else:
+        counted = measurable & (state != kernel.MOVED)
+        if outcome == "employed":
+            hit = state == kernel.EMPLOYED
+        elif outcome == "self_supporting":
+            hit = (state == kernel.EMPLOYED) | (state == kernel.EDUCATION)
+        elif outcome == "off_benefit":
+            hit = (state == kernel.EMPLOYED) | (state == kernel.EDUCATION)
+            hit |= state == kernel.MOVED
+        else:
+            raise ValueError(f"unknown outcome '{outcome}'")
+    den = counted.sum(axis=1)
+    num = (hit & counted).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(den > 0, num / np.maximum(den, 1), np.nan)
+    last = np.where(measurable, entry + at_week, -1).max(axis=1)
+    return rate, last
+
+
+def target(
+    rate: np.ndarray,
+    measured_week: np.ndarray,
+    threshold: np.ndarray,
+    full: np.ndarray,
+    payment: np.ndarray,
+    period: np.ndarray,
+    pay_week: np.ndarray,
+) -> np.ndarray:
+    """Pay when an outcome rate passes a threshold: a step, or linear up to ``full``.
+
+    Parameters
+    ----------
+    rate : ndarray of float64, shape (scenario,), the measured outcome (rate or difference)
+    measured_week : ndarray of int64, shape (scenario,), -1 if never measurable
+    threshold, full, payment : ndarray of float64, shape (scenario,); ``full`` NaN for a step
+    """
+    m = rate.shape[0]
+    H = period.shape[0]
+    with np.errstate(invalid="ignore"):
+        step = (rate >= threshold).astype(float)
+        linear = np.clip((rate - threshold) / (full - threshold), 0.0, 1.0)
+    fraction = np.where(np.isnan(full), step, linear)
+    fraction = np.where(np.isnan(rate) | (measured_week < 0), 0.0, fraction)
+    out = np.zeros((m, H))
+    ok = measured_week >= 0
+    weeks = pay_week[period[np.clip(measured_week, 0, H - 1)]]
+    out[np.flatnonzero(ok), weeks[ok]] = (fraction * payment)[ok]
+    return out

@@ -1,0 +1,382 @@
+"""Run a deal: draws -> kernel -> money -> payments -> metrics, chunk by chunk.
+
+Scenarios are processed in chunks of fixed size; each chunk's numbers depend
+only on (deal, seed, scenario index), so results are the same for any chunk
+size or thread count. Per-scenario metrics are kept for all scenarios; weekly
+series are aggregated chunk by chunk (running means; exact histograms of the
+integer state counts; a fixed sample of the first scenarios for the quantiles of
+money flows), so memory does not grow with the citizen-level arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simrisk import contracts, finance, kernel, model
+from simrisk.config import LABOUR_STATES, DealConfig
+from simrisk.sampling import Sampler, nominal
+
+CHUNK = 1024
+FLOW_QUANTILE_SCENARIOS = 10_000
+QUANTILES = (0.05, 0.5, 0.95)
+PERSPECTIVES = ("municipality", "state", "public")
+BASELINE_SEED = 0xBA5E11E
+
+SCENARIO_METRICS = {
+    # name: (long_name, units)
+    "savings_true": ("true savings (counterfactual minus treatment cost)", "DKK"),
+    "savings_municipality": ("true savings, municipal perspective", "DKK"),
+    "savings_state": ("true savings, state perspective", "DKK"),
+    "savings_public": ("true savings, public sector total", "DKK"),
+    "savings_measured": ("savings as measured by the contract", "DKK"),
+    "payments_total": ("payments by the municipality", "DKK"),
+    "programme_cost": ("programme cost (investor drawdowns)", "DKK"),
+    "municipal_net": ("municipal net budget effect (true savings minus payments)", "DKK"),
+    "public_net": ("public-sector net effect (true public savings minus payments)", "DKK"),
+    "deadweight_share": ("share of payments not backed by true savings", "1"),
+    "investor_irr": ("investor internal rate of return, annualised", "1"),
+    "investor_irr_status": ("IRR status (0 ok, 1 total loss, 2 no root, 3 multiple, 4 none)", "1"),
+    "investor_moic": ("investor multiple on invested capital", "1"),
+    "investor_npv": ("investor net present value at the discount rate", "DKK"),
+    "investor_profit": ("investor repayments minus drawdowns (undiscounted)", "DKK"),
+    "payback_week": ("week the investor's cumulative cash flow turns non-negative (-1 never)", "week"),
+    "capital_shortfall": ("programme cost beyond the capital commitment", "DKK"),
+    "enrolled": ("citizens enrolled", "citizens"),
+    "ever_employed_treatment": ("share of enrolled with a job entry, treatment arm", "1"),
+    "ever_employed_counterfactual": ("share of enrolled with a job entry, counterfactual arm", "1"),
+}
+FLOW_SERIES = {
+    "savings_weekly": ("true savings per week", "DKK/week"),
+    "measured_savings_weekly": ("measured savings per week", "DKK/week"),
+    "payments_weekly": ("payments per week", "DKK/week"),
+    "programme_cost_weekly": ("programme cost per week", "DKK/week"),
+    "investor_cashflow_weekly": ("investor cash flow per week (repayments - drawdowns)", "DKK/week"),
+    "investor_cumulative": ("investor cumulative cash flow", "DKK"),
+    "municipal_net_cumulative": ("municipal cumulative net (true savings - payments)", "DKK"),
+    "cost_counterfactual_weekly": ("cost per week, counterfactual arm", "DKK/week"),
+    "cost_treatment_weekly": ("cost per week, treatment arm", "DKK/week"),
+}
+
+
+@dataclass
+class Baseline:
+    """Expected counterfactual under the deal's central parameter values."""
+
+    cost: dict[str, np.ndarray]  # perspective -> (week,) expected cost per week
+    enrolled: float
+    rates: dict[int, float] = field(default_factory=dict)  # mechanism -> outcome rate
+
+
+def central_overrides(cfg: DealConfig, n: int) -> dict[tuple, np.ndarray]:
+    """Every uncertain leaf at its distribution's median."""
+    sampler = Sampler(cfg, 0, 1)
+    return {p: np.full(n, nominal(r)) for p, r in zip(sampler.paths, sampler.records, strict=True)}
+
+
+def money(sim: dict, arr: dict) -> dict[str, np.ndarray]:
+    """Weekly cost per arm and perspective, shape (scenario, arm, week)."""
+    gross = np.einsum("sabt,sbt->sat", sim["ben"], arr["rates"])
+    state = np.einsum("sabt,sbt->sat", sim["ref"], arr["rates"])
+    return {"municipality": gross - state, "state": state, "public": gross}
+
+
+def programme_cost(sim: dict, arr: dict, n_phases: int) -> np.ndarray:
+    """Weekly programme cost, shape (scenario, week), set-up cost in week 0."""
+    cost = np.einsum("skt,sk->st", sim["prog"][:, :n_phases], arr["phase_cost"])
+    cost[:, 0] += arr["setup_cost"]
+    return cost
+
+
+def compute_baseline(cfg: DealConfig, st: model.Structure, n: int | None = None) -> Baseline:
+    """Mean counterfactual cost (and outcome rates) at the central parameter values.
+
+    Uses a fixed internal seed, so the baseline is the same in every run of the deal.
+    """
+    n = n or cfg.contract.baseline_scenarios
+    v = model.Values(cfg.model_dump(by_alias=True), central_overrides(cfg, n), n)
+    arr = model.scenario_arrays(cfg, st, v)
+    sim = model.simulate(kernel.seed_key(BASELINE_SEED), 0, st, arr, st.entry_planned)
+    costs = money(sim, arr)
+    base = Baseline(
+        cost={p: costs[p][:, 0].mean(axis=0) for p in PERSPECTIVES},
+        enrolled=float((sim["entry"] >= 0).sum(axis=1).mean()),
+    )
+    for m, mech in enumerate(cfg.contract.mechanisms):
+        if mech.kind == "target":
+            ci = int(np.searchsorted(st.check_off, mech.at_week))
+            rate, _ = contracts.outcome_rate(
+                sim["checks"][:, 0], sim["events"][:, 0], sim["entry"], ci, mech.outcome,
+                mech.at_week, st.horizon,
+            )
+            base.rates[m] = float(np.nanmean(rate))
+    return base
+
+
+def payments(
+    cfg: DealConfig,
+    st: model.Structure,
+    arr: dict,
+    sim: dict,
+    costs: dict,
+    ctl: dict | None,
+    ctl_costs: dict | None,
+    baseline: Baseline | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Measured savings and contract payments, each shape (scenario, week), before the
+    investor's return cap."""
+    persp = cfg.economics.perspective
+    treated = costs[persp][:, 1]
+    enrolled = (sim["entry"] >= 0).sum(axis=1).astype(float)
+    measurement = cfg.contract.measurement
+    if measurement == "counterfactual":
+        reference = costs[persp][:, 0]
+    elif measurement == "control_group":
+        n_ctl = np.maximum((ctl["entry"] >= 0).sum(axis=1), 1).astype(float)
+        reference = ctl_costs[persp][:, 0] * (enrolled / n_ctl)[:, None]
+    else:
+        reference = baseline.cost[persp][None, :] * (enrolled / baseline.enrolled)[:, None]
+    measured = reference - treated
+    total = np.zeros_like(measured)
+    for m, mech in enumerate(cfg.contract.mechanisms):
+        if mech.kind == "savings_share":
+            total += contracts.savings_share(
+                measured, arr[f"m{m}_share"], arr[f"m{m}_cap"], mech.window, st.period,
+                st.pay_week,
+            )
+        elif mech.kind == "rate_card":
+            total += contracts.rate_card(
+                sim["events"][:, 1], arr[f"m{m}_tariffs"], arr[f"m{m}_per_citizen_cap"],
+                arr[f"m{m}_cap"], mech.window, st.period, st.pay_week,
+            )
+        else:
+            ci = int(np.searchsorted(st.check_off, mech.at_week))
+            rate, week = contracts.outcome_rate(
+                sim["checks"][:, 1], sim["events"][:, 1], sim["entry"], ci, mech.outcome,
+                mech.at_week, st.horizon,
+            )
+            if mech.basis == "difference":
+                if measurement == "counterfactual":
+                    ref_rate, _ = contracts.outcome_rate(
+                        sim["checks"][:, 0], sim["events"][:, 0], sim["entry"], ci,
+                        mech.outcome, mech.at_week, st.horizon,
+                    )
+                elif measurement == "control_group":
+                    ref_rate, _ = contracts.outcome_rate(
+                        ctl["checks"][:, 0], ctl["events"][:, 0], ctl["entry"], ci,
+                        mech.outcome, mech.at_week, st.horizon,
+                    )
+                else:
+                    ref_rate = baseline.rates[m]
+                rate = rate - ref_rate
+            total += contracts.target(
+                rate, week, arr[f"m{m}_threshold"], arr[f"m{m}_full"], arr[f"m{m}_payment"],
+                st.period, st.pay_week,
+            )
+    total = contracts.cap_cumulative(total, arr["contract_cap"])
+    return measured, total
+
+
+@dataclass
+class ChunkResult:
+    """Everything one chunk contributes: per-scenario metrics and weekly series."""
+
+    metrics: dict[str, np.ndarray]
+    states: np.ndarray  # (scenario, arm, week, state)
+    programme: np.ndarray  # (scenario, week, phase)
+    flows: dict[str, np.ndarray]  # name -> (scenario, week)
+
+
+def run_chunk(
+    cfg: DealConfig,
+    st: model.Structure,
+    sampler: Sampler,
+    key,
+    scen0: int,
+    n: int,
+    baseline: Baseline | None,
+    workspaces: tuple | None = None,
+) -> tuple[ChunkResult, np.ndarray]:
+    """Simulate scenarios ``[scen0, scen0 + n)``; returns the results and the draws."""
+    draws = sampler.draw(scen0, n)
+    v = model.Values(cfg.model_dump(by_alias=True), sampler.overrides(draws), n)
+    arr = model.scenario_arrays(cfg, st, v)
+    ws, ws_ctl = workspaces or (None, None)
+    sim = model.simulate(key, scen0, st, arr, st.entry_planned, workspace=ws)
+    costs = money(sim, arr)
+    ctl = ctl_costs = None
+    if cfg.contract.measurement == "control_group":
+        ctl = model.simulate(key, scen0, st, arr, st.control_entry, control=True, workspace=ws_ctl)
+        ctl_costs = money(ctl, arr)
+    measured, due = payments(cfg, st, arr, sim, costs, ctl, ctl_costs, baseline)
+    prog_cost = programme_cost(sim, arr, st.n_phases)
+    cap_rate = np.where(
+        np.isfinite(arr["return_cap"]),
+        (1.0 + arr["return_cap"]) ** (1.0 / finance.WEEKS_PER_YEAR) - 1.0,
+        np.inf,
+    )
+    paid = kernel.cap_return(prog_cost, due, cap_rate)
+    investor = paid - prog_cost
+    persp = cfg.economics.perspective
+    savings_weekly = costs[persp][:, 0] - costs[persp][:, 1]
+    irr, status = finance.irr(investor)
+    weeks = np.arange(st.horizon)
+    disc = (1.0 + arr["discount_rate"][:, None]) ** (-weeks[None, :] / finance.WEEKS_PER_YEAR)
+    enrolled = (sim["entry"] >= 0).sum(axis=1)
+    pay_total = paid.sum(axis=1)
+    sav = {p: (costs[p][:, 0] - costs[p][:, 1]).sum(axis=1) for p in PERSPECTIVES}
+    true_sav = sav[persp]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deadweight = np.where(
+            pay_total > 0, np.maximum(pay_total - np.maximum(true_sav, 0.0), 0.0) / pay_total, 0.0
+        )
+        ever = (sim["events"][:, :, :, 0] >= 0).sum(axis=2) / np.maximum(enrolled, 1)[:, None]
+    metrics = {
+        "savings_true": true_sav,
+        "savings_municipality": sav["municipality"],
+        "savings_state": sav["state"],
+        "savings_public": sav["public"],
+        "savings_measured": measured.sum(axis=1),
+        "payments_total": pay_total,
+        "programme_cost": prog_cost.sum(axis=1),
+        "municipal_net": sav["municipality"] - pay_total,
+        "public_net": sav["public"] - pay_total,
+        "deadweight_share": deadweight,
+        "investor_irr": irr,
+        "investor_irr_status": status,
+        "investor_moic": finance.moic(investor),
+        "investor_npv": (investor * disc).sum(axis=1),
+        "investor_profit": investor.sum(axis=1),
+        "payback_week": finance.payback_week(investor),
+        "capital_shortfall": np.maximum(prog_cost.sum(axis=1) - arr["capital"], 0.0),
+        "enrolled": enrolled,
+        "ever_employed_treatment": ever[:, 1],
+        "ever_employed_counterfactual": ever[:, 0],
+    }
+    flows = {
+        "savings_weekly": savings_weekly,
+        "measured_savings_weekly": measured,
+        "payments_weekly": paid,
+        "programme_cost_weekly": prog_cost,
+        "investor_cashflow_weekly": investor,
+        "investor_cumulative": np.cumsum(investor, axis=1),
+        "municipal_net_cumulative": np.cumsum(costs["municipality"][:, 0] - costs["municipality"][:, 1] - paid, axis=1),
+        "cost_counterfactual_weekly": costs[persp][:, 0],
+        "cost_treatment_weekly": costs[persp][:, 1],
+    }
+    states = np.transpose(sim["occ"], (0, 1, 3, 2))
+    programme = np.transpose(sim["prog"], (0, 2, 1))
+    return ChunkResult(metrics, states, programme, flows), draws
+
+
+class Aggregator:
+    """Weekly means and quantiles over scenarios, accumulated chunk by chunk."""
+
+    def __init__(self, n: int, st: model.Structure, cohort: int, detail: bool):
+        H = st.horizon
+        self.n = n
+        self.cohort = cohort
+        self.detail = detail
+        self.state_sum = np.zeros((2, H, len(LABOUR_STATES)))
+        self.prog_sum = np.zeros((H, st.n_phases + 2))
+        self.state_hist = np.zeros((2, H, len(LABOUR_STATES), cohort + 1), np.int64)
+        self.prog_hist = np.zeros((H, st.n_phases + 2, cohort + 1), np.int64)
+        self.flow_sum = {k: np.zeros(H) for k in FLOW_SERIES}
+        self.q_n = min(n, FLOW_QUANTILE_SCENARIOS)
+        self.flow_sample = {k: np.empty((self.q_n, H), np.float32) for k in FLOW_SERIES}
+        self.detail_states = np.empty((n, 2, H, len(LABOUR_STATES)), np.int16) if detail else None
+        self.detail_flows = (
+            {k: np.empty((n, H), np.float32) for k in FLOW_SERIES} if detail else None
+        )
+
+    @staticmethod
+    def _hist(counts: np.ndarray, hist: np.ndarray) -> None:
+        """Add integer counts (scenario, ...) into histograms (..., value)."""
+        flat = np.ascontiguousarray(counts).reshape(counts.shape[0], -1)
+        kernel.add_histogram(flat, hist.reshape(-1, hist.shape[-1]))
+
+    def add(self, scen0: int, res: ChunkResult) -> None:
+        m = res.states.shape[0]
+        self.state_sum += res.states.sum(axis=0)
+        self.prog_sum += res.programme.sum(axis=0)
+        self._hist(res.states, self.state_hist)
+        self._hist(res.programme, self.prog_hist)
+        for k, f in res.flows.items():
+            self.flow_sum[k] += f.sum(axis=0)
+            if scen0 < self.q_n:
+                take = min(m, self.q_n - scen0)
+                self.flow_sample[k][scen0 : scen0 + take] = f[:take]
+            if self.detail:
+                self.detail_flows[k][scen0 : scen0 + m] = f
+        if self.detail:
+            self.detail_states[scen0 : scen0 + m] = np.rint(res.states)
+
+    @staticmethod
+    def hist_quantiles(hist: np.ndarray, qs=QUANTILES) -> np.ndarray:
+        """Quantiles (lower, like numpy's 'inverted_cdf') from histograms (..., value)."""
+        cdf = np.cumsum(hist, axis=-1)
+        total = cdf[..., -1:]
+        out = []
+        for q in qs:
+            out.append(np.argmax(cdf >= q * total, axis=-1))
+        return np.stack(out).astype(float)
+
+
+ProgressFn = Callable[[int], None]
+
+
+def run(
+    cfg: DealConfig,
+    seed: int,
+    n_scenarios: int,
+    *,
+    detail: bool = False,
+    chunk: int = CHUNK,
+    progress: ProgressFn | None = None,
+):
+    """Simulate a deal; returns the raw pieces for :func:`simrisk.results.build_dataset`.
+
+    Parameters
+    ----------
+    cfg : DealConfig
+    seed : int, >= 0
+    n_scenarios : int, > 0
+    detail : keep weekly series per scenario
+    chunk : scenarios per kernel call (does not change any number)
+    progress : called with the number of scenarios finished after each chunk
+    """
+    if n_scenarios < 1:
+        raise ValueError("the number of scenarios must be at least 1")
+    st = model.build_structure(cfg)
+    sampler = Sampler(cfg, seed, n_scenarios)
+    key = kernel.seed_key(seed)
+    baseline = compute_baseline(cfg, st) if cfg.contract.measurement == "baseline" else None
+    metrics = {k: None for k in SCENARIO_METRICS}
+    draws_all = np.empty((n_scenarios, len(sampler.paths)))
+    agg = Aggregator(n_scenarios, st, cfg.cohort.size, detail)
+    size = min(chunk, n_scenarios)
+    workspaces = (
+        model.Workspace(size, len(st.entry_planned), st),
+        model.Workspace(size, len(st.control_entry), st) if st.control_entry is not None else None,
+    )
+    for scen0 in range(0, n_scenarios, chunk):
+        m = min(chunk, n_scenarios - scen0)
+        res, draws = run_chunk(cfg, st, sampler, key, scen0, m, baseline, workspaces)
+        for k, val in res.metrics.items():
+            if metrics[k] is None:
+                metrics[k] = np.empty(n_scenarios, dtype=val.dtype)
+            metrics[k][scen0 : scen0 + m] = val
+        draws_all[scen0 : scen0 + m] = draws
+        agg.add(scen0, res)
+        if progress is not None:
+            progress(m)
+    return {
+        "structure": st,
+        "sampler": sampler,
+        "metrics": metrics,
+        "draws": draws_all,
+        "aggregator": agg,
+        "baseline": baseline,
+    }
