@@ -35,17 +35,18 @@ IRR_OK, IRR_TOTAL_LOSS, IRR_NO_ROOT, IRR_MULTIPLE, IRR_NO_FLOWS = 0, 1, 2, 3, 4
 IRR_STATUS_NAMES = ("ok", "total_loss", "no_root", "multiple_roots", "no_flows")
 
 
-def _make_grid(n_core: int = 400, tail_ratio: float = 1.1, x_max: float = 700.0) -> np.ndarray:
-    lo = math.log(0.001) / WEEKS_PER_YEAR  # annual -99.9 %
-    hi = math.log(101.0) / WEEKS_PER_YEAR  # annual +10,000 %
-    n_up = math.ceil(math.log(x_max / hi) / math.log(tail_ratio))
-    n_dn = math.ceil(math.log(x_max / -lo) / math.log(tail_ratio))
-    up = hi * tail_ratio ** np.arange(1, n_up + 1)
-    dn = lo * tail_ratio ** np.arange(1, n_dn + 1)
-    return np.unique(np.concatenate([np.linspace(lo, hi, n_core), up, dn, [0.0]]))
+def _make_grid(n_core: int = 400) -> np.ndarray:
+    """Weekly log rates: dense from annual -99.9 % to +10,000 %, geometric tails to |x| = 700."""
+    lo = math.log(0.001) / WEEKS_PER_YEAR
+    hi = math.log(101.0) / WEEKS_PER_YEAR
+    far = np.geomspace(5.0, 700.0, 25)
+    up = np.concatenate([np.geomspace(hi, 5.0, 150), far])
+    dn = np.concatenate([np.geomspace(-lo, 5.0, 150), far])
+    return np.unique(np.concatenate([np.linspace(lo, hi, n_core), up, -dn, [0.0]]))
 
 
 _GRID = _make_grid()
+_GRID_ZERO = int(np.searchsorted(_GRID, 0.0))
 
 
 def weekly_rate(annual_rate: float) -> float:
@@ -142,58 +143,52 @@ def _solve(f, i0, i1, a, fa, b, fb, x, neg):
 
 
 @numba.njit(cache=True)
-def _solve_region(f, i0, i1, total, slope, neg):
-    """The single root on x > 0 (neg=False) or x < 0 (neg=True); bracket grows from 0.
+def _region_bracket(f, i0, i1, total, slope, neg):
+    """Bracket (a, fa, b, fb) and start of the one root on x > 0 (x < 0 if ``neg``).
 
-    ``slope`` is the x-derivative of the scaled NPV at 0; its Newton step starts the search.
+    The bracket grows from 0; ``slope`` (x-derivative at 0) gives a Newton start.
     """
     x0 = -total / slope if slope != 0.0 else 0.0
     if (x0 < 0.0) != neg or x0 == 0.0 or abs(x0) > 1e3:
         x0 = -0.005 if neg else 0.005
-    s0 = _sgn(total)
     near, fnear = 0.0, total
     far = 2.0 * x0
-    while True:  # single call sites keep the inlined kernel small (compile time)
+    while True:  # one call site per kernel keeps the inlined code small (compile time)
         ffar, _ = _eval(f, i0, i1, far, neg)
-        if _sgn(ffar) != s0 or abs(far) >= 1e3:
+        if _sgn(ffar) != _sgn(total) or abs(far) >= 1e3:
             break
         near, fnear = far, ffar
         far *= 4.0
-    a, fa, b, fb = (far, ffar, near, fnear) if neg else (near, fnear, far, ffar)
-    return _solve(f, i0, i1, a, fa, b, fb, x0, neg)
+    if neg:
+        return far, ffar, near, fnear, x0
+    return near, fnear, far, ffar, x0
 
 
 @numba.njit(cache=True)
-def _grid_roots(f, i0, i1, grid):
-    """(x, status) from sign changes of the scaled NPV over ``grid``."""
+def _grid_roots(f, i0, i1, grid, k0, k1):
+    """Sign changes over ``grid[k0:k1]``: (count capped at 2, bracket a, fa, b, fb of one)."""
     cnt = 0
     prev = 0
-    xp = 0.0
-    fp = 0.0
-    ra = rb = fa = fb = 0.0
-    for k in range(grid.size):
+    xp = fp = ra = rb = fa = fb = 0.0
+    for k in range(k0, k1):
         x = grid[k]
         v, _ = _eval(f, i0, i1, x, x < 0.0)
         s = _sgn(v)
         if s == 0:  # exact root on a grid point
             cnt += 1
-            ra = rb = x
+            ra, fa, rb, fb = x, 0.0, x, 0.0
         elif prev != 0 and s != prev:
             cnt += 1
             ra, fa, rb, fb = xp, fp, x, v
         if cnt > 1:
-            return np.nan, IRR_MULTIPLE
+            break
         prev, xp, fp = s, x, v
-    if cnt == 0:
-        return np.nan, IRR_NO_ROOT
-    if ra == rb:
-        return ra, IRR_OK
-    return _solve(f, i0, i1, ra, fa, rb, fb, 0.5 * (ra + rb), rb <= 0.0), IRR_OK
+    return cnt, ra, fa, rb, fb
 
 
 @numba.njit(cache=True)
-def _irr_one(f, grid):
-    """Weekly log rate x and status for one scenario's flows ``f``."""
+def _irr_one(f, grid, kz):
+    """Weekly log rate x and status for one scenario's flows ``f``; ``grid[kz] == 0``."""
     i0 = -1
     i1 = -1
     npos = 0
@@ -228,6 +223,8 @@ def _irr_one(f, grid):
     total = c
     c_sum -= (f.size - i1) * total  # now the sum of C_t for i0 <= t < i1
     s1 = tf_sum - i0 * total  # -(d/dx) of the NPV scaled by exp(i0 x), at x = 0
+    # exact root count n_exact on the x side not scanned (neg: x < 0); scan grid[k0:k1]
+    n_exact, neg, k0, k1 = 0, False, 0, grid.size
     if total == 0.0:
         # P(v) = (1 - v) R(v), R has coefficients C_0 .. C_{T-1}: root at x = 0
         if n1 == 0:
@@ -248,21 +245,31 @@ def _irr_one(f, grid):
         if n1 % 2 + n2 % 2 >= 2:
             return np.nan, IRR_MULTIPLE
         if n1 <= 1 and n2 <= 1:
-            if n1 + n2 == 0:
-                return np.nan, IRR_NO_ROOT
-            neg = n2 == 1
-            slope = (i1 - i0) * total - s1 if neg else -s1
-            return _solve_region(f, i0, i1, total, slope, neg), IRR_OK
-    return _grid_roots(f, i0, i1, grid)
+            n_exact, neg, k0, k1 = n1 + n2, n2 == 1, 0, 0
+        elif n1 <= 1:
+            n_exact, neg, k0, k1 = n1, False, 0, kz + 1
+        elif n2 <= 1:
+            n_exact, neg, k0, k1 = n2, True, kz, grid.size
+    cnt, a, fa, b, fb = _grid_roots(f, i0, i1, grid, k0, k1)
+    if cnt + n_exact >= 2:
+        return np.nan, IRR_MULTIPLE
+    if cnt + n_exact == 0:
+        return np.nan, IRR_NO_ROOT
+    x0 = 0.5 * (a + b)
+    neg = b <= 0.0 if cnt == 1 else neg
+    if cnt == 0:
+        slope = (i1 - i0) * total - s1 if neg else -s1
+        a, fa, b, fb, x0 = _region_bracket(f, i0, i1, total, slope, neg)
+    return _solve(f, i0, i1, a, fa, b, fb, x0, neg), IRR_OK
 
 
 @numba.njit(parallel=True, cache=True)
-def _irr_kernel(flows, grid, weeks_per_year):
+def _irr_kernel(flows, grid, kz, weeks_per_year):
     n = flows.shape[0]
     out = np.empty(n, np.float64)
     status = np.empty(n, np.int8)
     for i in numba.prange(n):
-        x, st = _irr_one(flows[i], grid)
+        x, st = _irr_one(flows[i], grid, kz)
         if st == IRR_OK:
             out[i] = math.expm1(x * weeks_per_year)
         elif st == IRR_TOTAL_LOSS:
@@ -295,7 +302,7 @@ def irr(flows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     f = _as_flows(flows)
     if not np.isfinite(f).all():
         raise ValueError("flows contain NaN or inf")
-    return _irr_kernel(f, _GRID, WEEKS_PER_YEAR)
+    return _irr_kernel(f, _GRID, _GRID_ZERO, WEEKS_PER_YEAR)
 
 
 def npv(flows: np.ndarray, annual_rate: float) -> np.ndarray:
