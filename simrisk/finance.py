@@ -1,25 +1,20 @@
 """Cash-flow metrics for many scenarios at once.
 
-Weekly cash flows are float64 arrays of shape ``(scenario, week)`` seen from
-the investor: negative = money out (drawdowns), positive = money in
-(repayments). Rates are annual unless a name says otherwise; a year has
-``WEEKS_PER_YEAR = 365.25 / 7`` weeks.
+Weekly flows are float64 arrays of shape ``(scenario, week)`` seen from the investor:
+negative = money out (drawdowns), positive = money in (repayments). A year has
+``WEEKS_PER_YEAR = 365.25 / 7`` weeks; rates are annual unless named weekly.
 
-IRR algorithm (per scenario, in ``x = log(1 + r_week)``, so ``r > -1`` maps to
-all real ``x``). With ``f_t`` the flows between the first and last non-zero
-week, the NPV is a polynomial ``P(v) = sum f_t v**t`` in ``v = exp(-x)``.
-It is evaluated by Horner's rule in ``exp(-x)`` for ``x >= 0`` and, reversed,
-in ``exp(x)`` for ``x < 0`` (``P`` times a positive factor), so it never
-overflows. Roots are counted without searching where possible: on ``x > 0``
-(``0 < v < 1``) ``P(v) / (1 - v)`` is the power series of the cumulative sums
-``C_t``, so by Descartes' rule (with the end signs for parity) its root count
-equals the number of sign changes of ``C`` when that is 0 or 1; on ``x < 0``
-the same holds for the cumulative sums from the end (Norstrom's criterion,
-both ways). This covers every conventional flow (one sign change in the flows
-themselves). Only the remaining cases scan a fixed grid of ``x`` (dense over
-annual -99.9 % .. +10,000 %, sparse geometric tails out to |x| = 700) for sign
-changes; two roots closer than the grid spacing can be missed there. A single
-root is refined by safeguarded Newton/bisection to machine precision.
+IRR, per scenario, in the weekly log rate ``x = log(1 + r_week)``: the NPV is the
+polynomial ``P(v) = sum f_t v**t`` in ``v = exp(-x)``, evaluated by Horner in
+``exp(-x)`` for ``x >= 0`` and, reversed, in ``exp(x)`` for ``x < 0`` (times a positive
+factor, so it never overflows). Roots are counted exactly where possible: on ``x > 0``,
+``P(v) / (1 - v)`` is the power series of the cumulative sums ``C_t``, so by Descartes'
+rule plus parity it has exactly as many roots as ``C`` has sign changes when that is 0
+or 1 (Norstrom); on ``x < 0`` the same holds for the cumulative sums from the end. This
+covers all conventional flows (one sign change). Otherwise the undecided side is scanned
+on a fixed grid (dense over annual -99.9 % .. +10,000 %, geometric tails to |x| = 700);
+two roots closer than the grid spacing are missed there. A single root is refined by
+Newton's method safeguarded by bisection.
 """
 
 from __future__ import annotations
@@ -36,16 +31,14 @@ IRR_STATUS_NAMES = ("ok", "total_loss", "no_root", "multiple_roots", "no_flows")
 
 
 def _make_grid(n_core: int = 400) -> np.ndarray:
-    """Weekly log rates: dense from annual -99.9 % to +10,000 %, geometric tails to |x| = 700."""
-    lo = math.log(0.001) / WEEKS_PER_YEAR
-    hi = math.log(101.0) / WEEKS_PER_YEAR
+    lo, hi = math.log(0.001) / WEEKS_PER_YEAR, math.log(101.0) / WEEKS_PER_YEAR
     far = np.geomspace(5.0, 700.0, 25)
     up = np.concatenate([np.geomspace(hi, 5.0, 150), far])
     dn = np.concatenate([np.geomspace(-lo, 5.0, 150), far])
     return np.unique(np.concatenate([np.linspace(lo, hi, n_core), up, -dn, [0.0]]))
 
 
-_GRID = _make_grid()
+_GRID = _make_grid()  # sorted weekly log rates, contains 0
 _GRID_ZERO = int(np.searchsorted(_GRID, 0.0))
 
 
@@ -56,8 +49,8 @@ def weekly_rate(annual_rate: float) -> float:
     return math.expm1(math.log1p(annual_rate) / WEEKS_PER_YEAR)
 
 
-def annualise(r_week):
-    """Annual rate equivalent to the weekly rate(s) ``r_week`` (scalar or ndarray)."""
+def annualise(r_week: float | np.ndarray) -> float | np.ndarray:
+    """Annual rate(s) equivalent to weekly rate(s): ``(1 + r)**WEEKS_PER_YEAR - 1``."""
     return np.expm1(np.log1p(r_week) * WEEKS_PER_YEAR)
 
 
@@ -73,9 +66,9 @@ def _sgn(v):
     return 1 if v > 0.0 else (-1 if v < 0.0 else 0)
 
 
-@numba.njit(cache=True, fastmath={"contract"})  # allow FMA in Horner
+@numba.njit(cache=True, fastmath={"contract"})  # FMA only; IEEE semantics otherwise
 def _poly(f, start, n, step, z):
-    """q(z) = sum_k f[start + step*k] z**k (k < n) and q'(z); Horner on even/odd halves."""
+    """q(z) = sum_{k<n} f[start + step*k] z**k and q'(z); Horner on even/odd halves."""
     y = z * z
     e = de = o = do = 0.0
     if n % 2 == 1:
@@ -91,10 +84,10 @@ def _poly(f, start, n, step, z):
 
 @numba.njit(cache=True)
 def _eval(f, i0, i1, x, neg):
-    """NPV times a positive factor, and its x-derivative, at weekly log rate x.
+    """Scaled NPV and its x-derivative at weekly log rate x.
 
-    ``neg=False``: sum f_t exp(-x (t - i0)); ``neg=True``: sum f_t exp(x (i1 - t)).
-    Use the first for x >= 0 and the second for x < 0, so no power exceeds 1.
+    ``neg=False``: sum f_t exp(-x (t - i0)), for x >= 0; ``neg=True``:
+    sum f_t exp(x (i1 - t)), for x < 0. No power exceeds 1 on its side.
     """
     if neg:
         z, start, step, sign = math.exp(x), i1, -1, 1.0
@@ -106,18 +99,13 @@ def _eval(f, i0, i1, x, neg):
 
 @numba.njit(cache=True)
 def _solve(f, i0, i1, a, fa, b, fb, x, neg):
-    """Root in [a, b] (fa, fb of opposite sign) from start ``x``: Newton safeguarded by bisection."""
-    if fa == 0.0:
-        return a
-    if fb == 0.0:
-        return b
-    if (fa > 0.0) == (fb > 0.0):  # rounding at the bracket ends
-        return a if abs(fa) < abs(fb) else b
+    """Root in [a, b] (fa, fb of opposite sign) from ``x``: Newton safeguarded by bisection."""
+    if fa == 0.0 or fb == 0.0 or (fa > 0.0) == (fb > 0.0):  # last: rounding at the ends
+        return a if abs(fa) <= abs(fb) else b
     xl, xh = (a, b) if fa < 0.0 else (b, a)
     if not a < x < b:
         x = 0.5 * (a + b)
-    dxold = abs(b - a)
-    dx = dxold
+    dx = dxold = b - a
     for _ in range(200):
         fx, dfx = _eval(f, i0, i1, x, neg)
         if fx == 0.0:
@@ -126,39 +114,35 @@ def _solve(f, i0, i1, a, fa, b, fb, x, neg):
             xl = x
         else:
             xh = x
-        if ((x - xh) * dfx - fx) * ((x - xl) * dfx - fx) > 0.0 or abs(2.0 * fx) > abs(dxold * dfx):
-            dxold = dx
+        dxold, newton = dx, abs(2.0 * fx) <= abs(dxold * dfx)
+        if ((x - xh) * dfx - fx) * ((x - xl) * dfx - fx) > 0.0 or not newton:
             dx = 0.5 * (xh - xl)
             x = xl + dx
             if abs(dx) <= 1e-15 * abs(x) + 1e-300:
                 return x
         else:
-            dxold = dx
             dx = fx / dfx
             x -= dx
-            # quadratic convergence: the error after this step is ~ dx**2
-            if abs(dx) <= 1e-10 * abs(x) + 1e-20:
+            if abs(dx) <= 1e-10 * abs(x) + 1e-20:  # quadratic: the error is now ~ dx**2
                 return x
     return x
 
 
 @numba.njit(cache=True)
 def _region_bracket(f, i0, i1, total, slope, neg):
-    """Bracket (a, fa, b, fb) and start of the one root on x > 0 (x < 0 if ``neg``).
+    """(a, fa, b, fb, start) for the one root on x > 0 (x < 0 if ``neg``).
 
-    The bracket grows from 0; ``slope`` (x-derivative at 0) gives a Newton start.
+    The bracket grows from 0; the Newton step from 0 (``slope`` = derivative there) starts.
     """
     x0 = -total / slope if slope != 0.0 else 0.0
     if (x0 < 0.0) != neg or x0 == 0.0 or abs(x0) > 1e3:
         x0 = -0.005 if neg else 0.005
-    near, fnear = 0.0, total
-    far = 2.0 * x0
-    while True:  # one call site per kernel keeps the inlined code small (compile time)
+    near, fnear, far = 0.0, total, 2.0 * x0
+    while True:  # one call site per callee keeps the inlined kernel small (compile time)
         ffar, _ = _eval(f, i0, i1, far, neg)
         if _sgn(ffar) != _sgn(total) or abs(far) >= 1e3:
             break
-        near, fnear = far, ffar
-        far *= 4.0
+        near, fnear, far = far, ffar, 4.0 * far
     if neg:
         return far, ffar, near, fnear, x0
     return near, fnear, far, ffar, x0
@@ -167,8 +151,7 @@ def _region_bracket(f, i0, i1, total, slope, neg):
 @numba.njit(cache=True)
 def _grid_roots(f, i0, i1, grid, k0, k1):
     """Sign changes over ``grid[k0:k1]``: (count capped at 2, bracket a, fa, b, fb of one)."""
-    cnt = 0
-    prev = 0
+    cnt, prev = 0, 0
     xp = fp = ra = rb = fa = fb = 0.0
     for k in range(k0, k1):
         x = grid[k]
@@ -188,23 +171,16 @@ def _grid_roots(f, i0, i1, grid, k0, k1):
 
 @numba.njit(cache=True)
 def _irr_one(f, grid, kz):
-    """Weekly log rate x and status for one scenario's flows ``f``; ``grid[kz] == 0``."""
-    i0 = -1
-    i1 = -1
-    npos = 0
-    nneg = 0
-    # one branch-light pass: support, sign changes n1 of the cumulative sums C_t
-    # (root count bound for x > 0), sum of all C_t, sum of t * f_t
-    c = 0.0
-    c_sum = 0.0
-    tf_sum = 0.0
-    prev = 0
-    n1 = 0
+    """(weekly log rate, status) for one scenario; ``grid[kz] == 0``."""
+    # one branch-light pass: support [i0, i1], signs, sign changes n1 of the
+    # cumulative sums C_t (root count on x > 0), sum of all C_t, sum of t * f_t
+    i0 = i1 = -1
+    npos = nneg = prev = n1 = 0
+    c = c_sum = tf_sum = 0.0
     for t in range(f.size):
         ft = f[t]
-        nz = ft != 0.0
-        i0 = t if (nz and i0 < 0) else i0
-        i1 = t if nz else i1
+        i0 = t if (ft != 0.0 and i0 < 0) else i0
+        i1 = t if ft != 0.0 else i1
         npos += ft > 0.0
         nneg += ft < 0.0
         c += ft
@@ -222,20 +198,17 @@ def _irr_one(f, grid, kz):
         return np.nan, IRR_NO_ROOT
     total = c
     c_sum -= (f.size - i1) * total  # now the sum of C_t for i0 <= t < i1
-    s1 = tf_sum - i0 * total  # -(d/dx) of the NPV scaled by exp(i0 x), at x = 0
-    # exact root count n_exact on the x side not scanned (neg: x < 0); scan grid[k0:k1]
+    s1 = tf_sum - i0 * total  # minus the x-derivative at 0 of the neg=False form
+    # n_exact roots known on the side not scanned (x < 0 if neg); scan grid[k0:k1]
     n_exact, neg, k0, k1 = 0, False, 0, grid.size
-    if total == 0.0:
-        # P(v) = (1 - v) R(v), R has coefficients C_0 .. C_{T-1}: root at x = 0
+    if total == 0.0:  # P(v) = (1 - v) R(v), R with coefficients C_0 .. C_{T-1}
         if n1 == 0:
             return 0.0, IRR_OK
-        if n1 % 2 == 1 and c_sum != 0.0:
+        if n1 % 2 == 1 and c_sum != 0.0:  # R has a positive root, not at v = 1
             return np.nan, IRR_MULTIPLE
-    else:
-        # from the end (n2, for x < 0); the last term is the same total as above
+    else:  # sign changes n2 of the sums from the end, ending in the same total
         d = 0.0
-        prev = 0
-        n2 = 0
+        prev = n2 = 0
         for t in range(i1, i0 - 1, -1):
             d = total if t == i0 else d + f[t]
             s = _sgn(d)
@@ -256,8 +229,9 @@ def _irr_one(f, grid, kz):
     if cnt + n_exact == 0:
         return np.nan, IRR_NO_ROOT
     x0 = 0.5 * (a + b)
-    neg = b <= 0.0 if cnt == 1 else neg
-    if cnt == 0:
+    if cnt == 1:
+        neg = b <= 0.0
+    else:
         slope = (i1 - i0) * total - s1 if neg else -s1
         a, fa, b, fb, x0 = _region_bracket(f, i0, i1, total, slope, neg)
     return _solve(f, i0, i1, a, fa, b, fb, x0, neg), IRR_OK
@@ -272,10 +246,8 @@ def _irr_kernel(flows, grid, kz, weeks_per_year):
         x, st = _irr_one(flows[i], grid, kz)
         if st == IRR_OK:
             out[i] = math.expm1(x * weeks_per_year)
-        elif st == IRR_TOTAL_LOSS:
-            out[i] = -1.0
         else:
-            out[i] = np.nan
+            out[i] = -1.0 if st == IRR_TOTAL_LOSS else np.nan
         status[i] = st
     return out, status
 
@@ -286,18 +258,17 @@ def irr(flows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Parameters
     ----------
     flows : ndarray, shape (scenario, week)
-        Weekly cash flows, negative = out, positive = in. Must be finite.
-        Leading and trailing zero weeks do not matter.
+        Finite weekly cash flows; leading and trailing zero weeks do not matter.
 
     Returns
     -------
     rate : ndarray of float64, shape (scenario,)
-        ``(1 + r_week)**WEEKS_PER_YEAR - 1``; -1.0 for ``IRR_TOTAL_LOSS``,
-        NaN for every status other than ``IRR_OK``.
+        ``(1 + r_week)**WEEKS_PER_YEAR - 1``; -1.0 for ``IRR_TOTAL_LOSS``, NaN for
+        the other statuses except ``IRR_OK``.
     status : ndarray of int8, shape (scenario,)
-        ``IRR_OK``, ``IRR_TOTAL_LOSS`` (outflows, no inflow), ``IRR_NO_ROOT``,
-        ``IRR_MULTIPLE`` (more than one rate > -100 % solves NPV = 0) or
-        ``IRR_NO_FLOWS`` (all zero); names in ``IRR_STATUS_NAMES``.
+        ``IRR_OK`` (one rate > -100 % gives NPV 0), ``IRR_TOTAL_LOSS`` (outflows, no
+        inflow), ``IRR_NO_ROOT``, ``IRR_MULTIPLE`` (several rates) or ``IRR_NO_FLOWS``
+        (all zero); names in ``IRR_STATUS_NAMES``.
     """
     f = _as_flows(flows)
     if not np.isfinite(f).all():
@@ -306,12 +277,12 @@ def irr(flows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def npv(flows: np.ndarray, annual_rate: float) -> np.ndarray:
-    """Net present value at week 0, discounting at the weekly equivalent of ``annual_rate``.
+    """Net present value at week 0 at the weekly equivalent of ``annual_rate`` (> -1).
 
     Parameters
     ----------
     flows : ndarray, shape (scenario, week)
-    annual_rate : float, > -1
+    annual_rate : float
 
     Returns
     -------
@@ -320,21 +291,17 @@ def npv(flows: np.ndarray, annual_rate: float) -> np.ndarray:
     f = _as_flows(flows)
     if not annual_rate > -1.0:
         raise ValueError(f"annual_rate must be > -1, got {annual_rate}")
-    log_v = -math.log1p(annual_rate) / WEEKS_PER_YEAR
-    return f @ np.exp(log_v * np.arange(f.shape[1]))
+    return f @ np.exp(-math.log1p(annual_rate) / WEEKS_PER_YEAR * np.arange(f.shape[1]))
 
 
-@numba.njit(cache=True)  # memory bound: threads gain little, cost compile time
+@numba.njit(cache=True)  # memory bound: threads gain little and cost compile time
 def _moic_kernel(flows):
-    n, m = flows.shape
-    out = np.empty(n, np.float64)
-    for i in range(n):
-        inflow = 0.0
-        outflow = 0.0
-        for t in range(m):
-            v = flows[i, t]
-            inflow += max(v, 0.0)
-            outflow += max(-v, 0.0)
+    out = np.empty(flows.shape[0], np.float64)
+    for i in range(flows.shape[0]):
+        inflow = outflow = 0.0
+        for t in range(flows.shape[1]):
+            inflow += max(flows[i, t], 0.0)
+            outflow += max(-flows[i, t], 0.0)
         out[i] = inflow / outflow if outflow > 0.0 else np.nan
     return out
 
@@ -354,14 +321,13 @@ def moic(flows: np.ndarray) -> np.ndarray:
     return _moic_kernel(_as_flows(flows))
 
 
-@numba.njit(cache=True)  # memory bound: threads gain little, cost compile time
+@numba.njit(cache=True)
 def _payback_kernel(flows):
-    n, m = flows.shape
-    out = np.full(n, -1, np.int64)
-    for i in range(n):
+    out = np.full(flows.shape[0], -1, np.int64)
+    for i in range(flows.shape[0]):
         c = 0.0
         was_negative = False
-        for t in range(m):
+        for t in range(flows.shape[1]):
             c += flows[i, t]
             if c < 0.0:
                 was_negative = True
@@ -387,21 +353,19 @@ def payback_week(flows: np.ndarray) -> np.ndarray:
 
 
 def var_cvar(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Value at risk and conditional value at risk of a sample where negative = loss.
+    """Value at risk and conditional value at risk of outcomes where negative = loss.
 
     Parameters
     ----------
     x : ndarray, shape (sample,)
-        Outcomes (e.g. a municipality's net budget effect); NaNs are ignored.
+        Outcomes, e.g. a municipality's net budget effect; NaNs are ignored.
     level : float in (0, 1)
-        Confidence level.
 
     Returns
     -------
     var, cvar : float
-        ``var = -q`` with ``q`` the (linearly interpolated) ``1 - level``
-        quantile, ``cvar = -mean(x[x <= q])``; positive numbers are losses.
-        ``(nan, nan)`` if there is no non-NaN outcome.
+        ``-q`` with ``q`` the (linearly interpolated) ``1 - level`` quantile, and
+        ``-mean(x[x <= q])``; positive = loss. ``(nan, nan)`` without data.
     """
     a = np.asarray(x, dtype=np.float64)
     if a.ndim != 1:

@@ -61,10 +61,13 @@ def _mix64(z):
     return z ^ (z >> _S31)
 
 
-@nb.njit(cache=True)
-def seed_key(seed):
-    """Turn a user seed (int >= 0) into the generator's root key."""
-    return _mix64(np.uint64(seed) ^ _M3)
+def seed_key(seed: int) -> np.uint64:
+    """Turn a user seed (0 <= seed < 2**64) into the generator's root key (splitmix64 mix)."""
+    mask = (1 << 64) - 1
+    z = (int(seed) ^ int(_M3)) & mask
+    z = ((z ^ (z >> 30)) * int(_M1)) & mask
+    z = ((z ^ (z >> 27)) * int(_M2)) & mask
+    return np.uint64(z ^ (z >> 31))
 
 
 @nb.njit(inline="always", cache=True)
