@@ -184,8 +184,8 @@ class ChunkResult:
     """Everything one chunk contributes: per-scenario metrics and weekly series."""
 
     metrics: dict[str, np.ndarray]
-    states: np.ndarray  # (scenario, arm, week, state)
-    programme: np.ndarray  # (scenario, week, phase)
+    states: np.ndarray  # (scenario, arm, state, week)
+    programme: np.ndarray  # (scenario, phase, week)
     flows: dict[str, np.ndarray]  # name -> (scenario, week)
 
 
@@ -266,43 +266,41 @@ def run_chunk(
         "cost_counterfactual_weekly": costs[persp][:, 0],
         "cost_treatment_weekly": costs[persp][:, 1],
     }
-    states = np.transpose(sim["occ"], (0, 1, 3, 2))
-    programme = np.transpose(sim["prog"], (0, 2, 1))
-    return ChunkResult(metrics, states, programme, flows), draws
+    return ChunkResult(metrics, sim["occ"], sim["prog"], flows), draws
 
 
 class Aggregator:
-    """Weekly means and quantiles over scenarios, accumulated chunk by chunk."""
+    """Weekly means and quantiles over scenarios, accumulated chunk by chunk.
+
+    State and programme counts keep the kernel's layout, (arm, state, week) and
+    (phase, week); exact histograms of these integer counts give their quantiles.
+    """
 
     def __init__(self, n: int, st: model.Structure, cohort: int, detail: bool):
         H = st.horizon
+        S = len(LABOUR_STATES)
+        K2 = st.n_phases + 2
         self.n = n
-        self.cohort = cohort
         self.detail = detail
-        self.state_sum = np.zeros((2, H, len(LABOUR_STATES)))
-        self.prog_sum = np.zeros((H, st.n_phases + 2))
-        self.state_hist = np.zeros((2, H, len(LABOUR_STATES), cohort + 1), np.int64)
-        self.prog_hist = np.zeros((H, st.n_phases + 2, cohort + 1), np.int64)
+        self.state_sum = np.zeros((2 * S, H))
+        self.state_hist = np.zeros((2 * S, H, cohort + 1), np.int64)
+        self.prog_sum = np.zeros((K2, H))
+        self.prog_hist = np.zeros((K2, H, cohort + 1), np.int64)
         self.flow_sum = {k: np.zeros(H) for k in FLOW_SERIES}
         self.q_n = min(n, FLOW_QUANTILE_SCENARIOS)
         self.flow_sample = {k: np.empty((self.q_n, H), np.float32) for k in FLOW_SERIES}
-        self.detail_states = np.empty((n, 2, H, len(LABOUR_STATES)), np.int16) if detail else None
+        self.detail_states = np.empty((n, 2, S, H), np.int16) if detail else None
         self.detail_flows = (
             {k: np.empty((n, H), np.float32) for k in FLOW_SERIES} if detail else None
         )
 
-    @staticmethod
-    def _hist(counts: np.ndarray, hist: np.ndarray) -> None:
-        """Add integer counts (scenario, ...) into histograms (..., value)."""
-        flat = np.ascontiguousarray(counts).reshape(counts.shape[0], -1)
-        kernel.add_histogram(flat, hist.reshape(-1, hist.shape[-1]))
-
     def add(self, scen0: int, res: ChunkResult) -> None:
         m = res.states.shape[0]
-        self.state_sum += res.states.sum(axis=0)
-        self.prog_sum += res.programme.sum(axis=0)
-        self._hist(res.states, self.state_hist)
-        self._hist(res.programme, self.prog_hist)
+        S = len(LABOUR_STATES)
+        kernel.accumulate_counts(
+            res.states.reshape(m, 2 * S, -1), self.state_sum, self.state_hist
+        )
+        kernel.accumulate_counts(res.programme, self.prog_sum, self.prog_hist)
         for k, f in res.flows.items():
             self.flow_sum[k] += f.sum(axis=0)
             if scen0 < self.q_n:
@@ -312,6 +310,15 @@ class Aggregator:
                 self.detail_flows[k][scen0 : scen0 + m] = f
         if self.detail:
             self.detail_states[scen0 : scen0 + m] = np.rint(res.states)
+
+    def state_mean(self) -> np.ndarray:
+        """Mean state counts, shape (arm, week, state)."""
+        return (self.state_sum / self.n).reshape(2, len(LABOUR_STATES), -1).transpose(0, 2, 1)
+
+    def state_quantiles(self) -> np.ndarray:
+        """State count quantiles, shape (quantile, arm, week, state)."""
+        q = self.hist_quantiles(self.state_hist)
+        return q.reshape(len(QUANTILES), 2, len(LABOUR_STATES), -1).transpose(0, 1, 3, 2)
 
     @staticmethod
     def hist_quantiles(hist: np.ndarray, qs=QUANTILES) -> np.ndarray:

@@ -110,10 +110,7 @@ def _solve(f, i0, i1, a, fa, b, fb, x, neg):
         fx, dfx = _eval(f, i0, i1, x, neg)
         if fx == 0.0:
             return x
-        if fx < 0.0:
-            xl = x
-        else:
-            xh = x
+        xl, xh = (x, xh) if fx < 0.0 else (xl, x)
         dxold, newton = dx, abs(2.0 * fx) <= abs(dxold * dfx)
         if ((x - xh) * dfx - fx) * ((x - xl) * dfx - fx) > 0.0 or not newton:
             dx = 0.5 * (xh - xl)
@@ -190,12 +187,8 @@ def _irr_one(f, grid, kz):
         if s != 0 and s != prev:
             n1 += prev != 0
             prev = s
-    if i0 < 0:
-        return np.nan, IRR_NO_FLOWS
-    if npos == 0:
-        return np.nan, IRR_TOTAL_LOSS
-    if nneg == 0:
-        return np.nan, IRR_NO_ROOT
+    if i0 < 0 or npos == 0 or nneg == 0:
+        return np.nan, IRR_NO_FLOWS if i0 < 0 else (IRR_TOTAL_LOSS if npos == 0 else IRR_NO_ROOT)
     total = c
     c_sum -= (f.size - i1) * total  # now the sum of C_t for i0 <= t < i1
     s1 = tf_sum - i0 * total  # minus the x-derivative at 0 of the neg=False form
@@ -307,7 +300,7 @@ def _moic_kernel(flows):
 
 
 def moic(flows: np.ndarray) -> np.ndarray:
-    """Multiple on invested capital: total inflows / total outflows.
+    """Multiple on invested capital per scenario: total inflows / total outflows.
 
     Parameters
     ----------
@@ -315,8 +308,7 @@ def moic(flows: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float64, shape (scenario,)
-        NaN where a scenario has no outflow.
+    ndarray of float64, shape (scenario,); NaN where a scenario has no outflow.
     """
     return _moic_kernel(_as_flows(flows))
 
@@ -346,8 +338,8 @@ def payback_week(flows: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    ndarray of int64, shape (scenario,)
-        Week index; -1 if the cumulative flow never recovers or is never negative.
+    ndarray of int64, shape (scenario,); -1 if the cumulative flow never recovers
+    or is never negative.
     """
     return _payback_kernel(_as_flows(flows))
 

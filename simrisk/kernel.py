@@ -502,13 +502,24 @@ def rate_card_accrual(events, tariffs, per_citizen_cap, inside):
     return out
 
 
-@nb.njit(cache=True)
-def add_histogram(counts, hist):
-    """Add integer-valued counts (scenario, cell) to histograms (cell, value)."""
-    top = hist.shape[1] - 1
-    for s in range(counts.shape[0]):
-        for c in range(counts.shape[1]):
-            v = int(counts[s, c] + 0.5)
-            if v > top:
-                v = top
-            hist[c, v] += 1
+@nb.njit(parallel=True, cache=True)
+def accumulate_counts(counts, total, hist):
+    """Add integer-valued weekly counts of a chunk to running sums and histograms.
+
+    Parameters
+    ----------
+    counts : float64 (scenario, cell, week), e.g. cells = arm x state
+    total : float64 (cell, week), running sum over scenarios (updated in place)
+    hist : int64 (cell, week, value), running histogram (updated in place)
+    """
+    m, n_cells, H = counts.shape
+    top = hist.shape[2] - 1
+    for c in nb.prange(n_cells):
+        for s in range(m):
+            for t in range(H):
+                x = counts[s, c, t]
+                total[c, t] += x
+                v = int(x + 0.5)
+                if v > top:
+                    v = top
+                hist[c, t, v] += 1

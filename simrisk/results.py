@@ -54,20 +54,20 @@ def build_dataset(cfg: DealConfig, raw: dict, seed: int, deal_text: str = "") ->
         ("scenario", "parameter"), raw["draws"], "drawn value of an uncertain parameter", "1"
     )
     data["state_count_mean"] = _var(
-        ("arm", "week", "state"), agg.state_sum / n, "citizens in each state, mean", "citizens"
+        ("arm", "week", "state"), agg.state_mean(), "citizens in each state, mean", "citizens"
     )
     data["state_count_quantile"] = _var(
         ("quantile", "arm", "week", "state"),
-        agg.hist_quantiles(agg.state_hist),
+        agg.state_quantiles(),
         "citizens in each state, quantile over scenarios",
         "citizens",
     )
     data["programme_count_mean"] = _var(
-        ("week", "phase"), agg.prog_sum / n, "citizens on the programme track, mean", "citizens"
+        ("week", "phase"), agg.prog_sum.T / n, "citizens on the programme track, mean", "citizens"
     )
     data["programme_count_quantile"] = _var(
         ("quantile", "week", "phase"),
-        agg.hist_quantiles(agg.prog_hist),
+        agg.hist_quantiles(agg.prog_hist).transpose(0, 2, 1),
         "citizens on the programme track, quantile over scenarios",
         "citizens",
     )
@@ -83,7 +83,9 @@ def build_dataset(cfg: DealConfig, raw: dict, seed: int, deal_text: str = "") ->
             data[name] = _var(("scenario", "week"), agg.detail_flows[name], long_name, units)
     if agg.detail:
         data["state_count"] = _var(
-            ("scenario", "arm", "week", "state"), agg.detail_states, "citizens in each state",
+            ("scenario", "arm", "week", "state"),
+            agg.detail_states.transpose(0, 1, 3, 2),
+            "citizens in each state",
             "citizens",
         )
     ds = xr.Dataset(data, coords=coords)

@@ -70,6 +70,17 @@ def test_irr_negative_and_zero_rate():
     assert r[1] == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.parametrize(
+    "amounts", [(-0.4, 0.1, 0.3), (-0.8, 0.2, 0.6), (-0.7, 0.3, 0.4), (-0.9, 0.2, 0.7)]
+)
+def test_irr_zero_rate_with_rounding(amounts):
+    # One sign change and a decimal sum of exactly 0, so the unique root is r = 0;
+    # in floating point the sums forwards and backwards differ in sign or zeroness.
+    r, st = irr(rows(dict(zip((0, 5, 9), amounts, strict=True))))
+    assert st[0] == IRR_OK
+    assert r[0] == pytest.approx(0.0, abs=1e-12)
+
+
 @pytest.mark.parametrize("k", [1, 4, 13])
 def test_irr_three_sign_changes_unique_root(k):
     # Descartes: the number of positive roots has the parity of the sign changes, so
@@ -173,6 +184,40 @@ def test_irr_unconventional_unique_vs_brentq():
     np.testing.assert_allclose(r, expected, rtol=1e-9)
 
 
+def test_irr_small_polynomials_vs_numpy_roots():
+    # Random integer flows over a few weeks (any number of sign changes, random
+    # leading zeros); the roots v = 1 / (1 + r_week) > 0 of the NPV polynomial come
+    # from numpy.roots. Cases numpy cannot resolve clearly, or with two roots closer
+    # than the documented scan grid resolution, are left out.
+    rng = np.random.default_rng(99)
+    flows, expected = [], []
+    while len(flows) < 2000:
+        deg = rng.integers(1, 7)
+        c = rng.integers(-5, 6, deg + 1).astype(float)
+        if c[0] == 0 or c[-1] == 0 or not (c > 0).any() or not (c < 0).any():
+            continue
+        roots = np.roots(c[::-1])
+        real = np.abs(roots.imag) < 1e-9
+        if np.any((np.abs(roots.imag) < 1e-3) & ~real):
+            continue
+        x = np.sort(-np.log(roots.real[real & (roots.real > 0)]))
+        if len(x) > 1 and np.any(np.diff(x) < 0.05 + 0.06 * np.abs(x[1:])):
+            continue
+        row = np.zeros(12)
+        lead = rng.integers(0, 12 - deg)
+        row[lead : lead + deg + 1] = c
+        flows.append(row)
+        expected.append(x)
+    r, st = irr(np.array(flows))
+    for x, rate, status in zip(expected, r, st, strict=True):
+        if len(x) == 1:
+            assert status == IRR_OK
+            assert rate == pytest.approx(np.expm1(x[0] * W), rel=1e-8, abs=1e-11)
+        else:
+            assert status == (IRR_NO_ROOT if len(x) == 0 else IRR_MULTIPLE)
+            assert np.isnan(rate)
+
+
 def test_npv_direct_sum():
     rng = np.random.default_rng(3)
     f = rng.normal(size=(5, 70))
@@ -223,6 +268,9 @@ def test_var_cvar():
     var, cvar = var_cvar(np.arange(1.0, 101.0), 0.9)  # no loss: negative VaR
     assert var == pytest.approx(-(1 + 0.1 * 99), abs=1e-9)
     assert cvar == pytest.approx(-5.5, abs=1e-9)  # -mean(1 .. 10)
+    # quantiles falling exactly on a sample value, which belongs to the tail
+    assert var_cvar(np.arange(5.0), 0.5) == pytest.approx((-2.0, -1.0), abs=1e-12)
+    assert var_cvar(np.arange(-4.0, 5.0), 0.75) == pytest.approx((2.0, 3.0), abs=1e-12)
     assert all(math.isnan(v) for v in var_cvar(np.array([]), 0.95))
     assert all(math.isnan(v) for v in var_cvar(np.array([np.nan]), 0.95))
 

@@ -1,0 +1,459 @@
+"""Bad input on the command line: exit code 1, one ``error:`` line per problem naming
+the field, no traceback, and nothing written.
+
+Bad deal files are built by loading ``configs/holbaek.toml``, changing the dict and
+writing it back with the small TOML writer below (no extra dependency).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from simrisk.cli import main
+from tests.conftest import CONFIGS, load_raw
+
+HOLBAEK = CONFIGS / "holbaek.toml"
+
+
+# ------------------------------------------------------------------ a tiny TOML writer
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(k: str) -> str:
+    return k if _BARE_KEY.match(k) else json.dumps(k, ensure_ascii=False)
+
+
+def _value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        # JSON string escapes (\" \\ \n \t \uXXXX) are valid TOML basic-string escapes.
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, dt.datetime | dt.date | dt.time):
+        return v.isoformat()
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+def _is_table_array(v) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+
+
+def _table(d: dict, prefix: list[str], out: list[str]) -> None:
+    for k, v in d.items():
+        if not isinstance(v, dict) and not _is_table_array(v):
+            out.append(f"{_key(k)} = {_value(v)}")
+    for k, v in d.items():
+        name = ".".join(_key(p) for p in [*prefix, k])
+        if isinstance(v, dict):
+            out.append("")
+            out.append(f"[{name}]")
+            _table(v, [*prefix, k], out)
+        elif _is_table_array(v):
+            for item in v:
+                out.append("")
+                out.append(f"[[{name}]]")
+                _table(item, [*prefix, k], out)
+
+
+def dump_toml(data: dict) -> str:
+    out: list[str] = []
+    _table(data, [], out)
+    return "\n".join(out).lstrip("\n") + "\n"
+
+
+def test_toml_writer_round_trips_the_included_deal():
+    raw = load_raw("holbaek")
+    assert tomllib.loads(dump_toml(raw)) == raw
+    tricky = {"a": {"b c": 'x "y" \\ z\nw', "d": [1, 2.5, True, dt.date(2024, 2, 1)]}}
+    assert tomllib.loads(dump_toml(tricky)) == tricky
+
+
+# ----------------------------------------------------------------------------- helpers
+def run_cli(*args: str):
+    runner = CliRunner()
+    return runner.invoke(main, [str(a) for a in args], catch_exceptions=True)
+
+
+def error_lines(result) -> list[str]:
+    return [ln for ln in result.stderr.splitlines() if ln.startswith("error: ")]
+
+
+def assert_bad_input(result, *needles: str) -> list[str]:
+    """Exit code 1, no traceback, every needle on some ``error:`` line; returns the lines."""
+    text = result.output
+    assert result.exit_code == 1, (result.exit_code, text, result.exception)
+    # an exit of 1 must come from BadInput, not from an escaped exception
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    assert "Traceback" not in text
+    lines = error_lines(result)
+    assert lines, f"no 'error:' line on stderr: {result.stderr!r}"
+    assert result.stdout == "", f"bad input must not print to stdout: {result.stdout!r}"
+    for needle in needles:
+        assert any(needle in ln for ln in lines), f"{needle!r} not in {lines}"
+    return lines
+
+
+def write_deal(path: Path, edit: Callable[[dict], None]) -> Path:
+    raw = load_raw("holbaek")
+    edit(raw)
+    path.write_text(dump_toml(raw), encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------- the bad deals
+def _set(*path, value):
+    def edit(raw):
+        d = raw
+        for p in path[:-1]:
+            d = d[p]
+        d[path[-1]] = value
+
+    return edit
+
+
+def _unc(i: int):
+    def get(raw):
+        return raw["uncertainty"]["parameters"][i]
+
+    return get
+
+
+def _negative_probability(raw):
+    raw["labour"]["transitions"][0]["probability"][0] = -0.1
+
+
+def _phases_beyond_horizon(raw):
+    # the phases last 4 + 10 + 12 + 13 = 39 weeks
+    raw["deal"]["horizon_weeks"] = 35
+
+
+def _unknown_benefit(raw):
+    raw["cohort"]["segments"][1]["benefit"] = "dagpenge_x"
+
+
+def _unknown_key(raw):
+    raw["cohort"]["sizee"] = 180
+
+
+def _shares(raw):
+    raw["cohort"]["segments"][0]["share"] = 0.7  # 0.7 + 0.2 = 0.9
+
+
+def _unknown_distribution(raw):
+    raw["uncertainty"]["parameters"][2] = {
+        "path": "effect.persistence",
+        "distribution": "poisson",
+        "lam": 3.0,
+    }
+
+
+def _bad_date(raw):
+    raw["deal"]["start_date"] = "2024-13-45"
+
+
+def _uncertain_nothing(raw):
+    raw["uncertainty"]["parameters"].append(
+        {"path": "effect.job_entry_x", "distribution": "uniform", "low": 1.0, "high": 2.0}
+    )
+
+
+def _uncertain_out_of_range_index(raw):
+    raw["uncertainty"]["parameters"].append(
+        {"path": "effect.job_entry[9]", "distribution": "uniform", "low": 1.0, "high": 2.0}
+    )
+
+
+def _normal_on_probability(raw):
+    raw["uncertainty"]["parameters"][6] = {
+        "path": "program.phases[1].dropout",
+        "distribution": "normal",
+        "mean": 0.01,
+        "sd": 0.003,
+    }
+
+
+def _uniform_beyond_one(raw):
+    raw["uncertainty"]["parameters"][4] = {
+        "path": "cohort.uptake",
+        "distribution": "uniform",
+        "low": 0.8,
+        "high": 1.2,
+    }
+
+
+# (id, edit, needles that must appear on an error line)
+BAD_DEALS = [
+    (
+        "negative-probability",
+        _negative_probability,
+        ["labour.transitions[0].probability[0]", "greater than or equal to 0"],
+    ),
+    (
+        "probability-above-one",
+        _set("program", "phases", 1, "dropout", value=1.5),
+        ["program.phases[1].dropout", "less than or equal to 1"],
+    ),
+    (
+        "phases-longer-than-horizon",
+        _phases_beyond_horizon,
+        ["program.phases", "39 weeks", "deal.horizon_weeks (35)"],
+    ),
+    (
+        "missing-benefit-rate",
+        _unknown_benefit,
+        ["cohort.segments[1].benefit", "dagpenge_x"],
+    ),
+    ("unknown-key", _unknown_key, ["cohort.sizee", "unknown key"]),
+    ("wrong-type", _set("cohort", "size", value="many"), ["cohort.size", "'many'"]),
+    ("empty-cohort", _set("cohort", "size", value=0), ["cohort.size", "greater than 0"]),
+    ("shares-not-summing-to-one", _shares, ["cohort", "sum to 1", "0.9"]),
+    (
+        "unknown-distribution",
+        _unknown_distribution,
+        ["uncertainty.parameters[2]", "poisson"],
+    ),
+    ("negative-cap", _set("contract", "cap", value=-1), ["contract.cap", "greater than or equal"]),
+    ("unparseable-date", _bad_date, ["deal.start_date", "2024-13-45"]),
+    (
+        "uncertain-path-names-no-field",
+        _uncertain_nothing,
+        ["uncertainty.parameters[7].path", "effect.job_entry_x", "names no field"],
+    ),
+    (
+        "uncertain-index-out-of-range",
+        _uncertain_out_of_range_index,
+        ["uncertainty.parameters[7].path", "effect.job_entry[9]", "names no field"],
+    ),
+    (
+        "uncertain-whole-number",
+        _set("uncertainty", "parameters", 2, "path", value="cohort.size"),
+        ["uncertainty.parameters[2].path", "cohort.size", "whole number"],
+    ),
+    (
+        "normal-on-probability-unbounded",
+        _normal_on_probability,
+        ["uncertainty.parameters[6]", "normal", "program.phases[1].dropout"],
+    ),
+    (
+        "uniform-beyond-one",
+        _uniform_beyond_one,
+        ["uncertainty.parameters[4]", "cohort.uptake", "1.2"],
+    ),
+    (
+        "unknown-rules",
+        _set("economics", "rules", value="narnia"),
+        ["economics.rules", "narnia"],
+    ),
+    (
+        "phase-hazard-ratios-count",
+        lambda raw: raw["effect"]["job_entry"].pop(),
+        ["effect.job_entry", "3 hazard ratios for 4"],
+    ),
+]
+BAD_IDS = [b[0] for b in BAD_DEALS]
+
+
+@pytest.mark.parametrize(("name", "edit", "needles"), BAD_DEALS, ids=BAD_IDS)
+def test_run_rejects_bad_deal(tmp_path, monkeypatch, name, edit, needles):
+    monkeypatch.chdir(tmp_path)
+    deal = write_deal(tmp_path / "bad.toml", edit)
+    out = tmp_path / "out.nc"
+    result = run_cli("run", deal, "-n", "64", "--seed", "1", "-o", out)
+    assert_bad_input(result, *needles)
+    assert not out.exists()
+    # nothing else written either (no default-named output, no temporary file)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+@pytest.mark.parametrize(("name", "edit", "needles"), BAD_DEALS, ids=BAD_IDS)
+def test_validate_rejects_bad_deal(tmp_path, monkeypatch, name, edit, needles):
+    monkeypatch.chdir(tmp_path)
+    deal = write_deal(tmp_path / "bad.toml", edit)
+    result = run_cli("validate", deal)
+    assert_bad_input(result, *needles)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+def test_each_bad_deal_has_one_line_per_problem(tmp_path):
+    """A single problem gives exactly one error line (no duplicates, no union noise)."""
+    single = [b for b in BAD_DEALS if b[0] != "phases-longer-than-horizon"]
+    report = {}
+    for name, edit, _ in single:
+        deal = write_deal(tmp_path / f"{name}.toml", edit)
+        result = run_cli("validate", deal)
+        assert result.exit_code == 1, name
+        report[name] = error_lines(result)
+    several = {k: v for k, v in report.items() if len(v) != 1}
+    assert not several, json.dumps(several, indent=1, ensure_ascii=False)
+
+
+def test_several_problems_give_one_line_each(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def edit(raw):
+        raw["program"]["phases"][1]["dropout"] = 1.5
+        raw["contract"]["cap"] = -1
+        raw["cohort"]["sizee"] = 3
+        raw["cohort"]["size"] = 0
+        raw["investor"]["capital"] = "lots"
+
+    deal = write_deal(tmp_path / "bad.toml", edit)
+    expected = [
+        "program.phases[1].dropout",
+        "contract.cap",
+        "cohort.sizee",
+        "cohort.size:",
+        "investor.capital",
+    ]
+    for args in (["validate", deal], ["run", deal, "-n", "64", "--seed", "1", "-o", "out.nc"]):
+        result = run_cli(*args)
+        lines = assert_bad_input(result, *expected)
+        assert len(lines) == len(expected), lines
+        for field in expected:
+            assert sum(field in ln for ln in lines) == 1, (field, lines)
+    assert not (tmp_path / "out.nc").exists()
+
+
+def test_cross_checks_report_every_problem(tmp_path):
+    """The whole-deal checks list each problem on its own line, each naming a field."""
+
+    def edit(raw):
+        raw["deal"]["horizon_weeks"] = 35  # phases (39 weeks) and enrolment (156) too long
+        raw["cohort"]["segments"][0]["benefit"] = "dagpenge_x"
+        raw["effect"]["education_entry"].pop()
+
+    deal = write_deal(tmp_path / "bad.toml", edit)
+    result = run_cli("validate", deal)
+    lines = assert_bad_input(
+        result,
+        "program.phases:",
+        "cohort.enrolment:",
+        "cohort.segments[0].benefit",
+        "effect.education_entry",
+    )
+    assert len(lines) == 4, lines
+
+
+def test_malformed_toml(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = HOLBAEK.read_text(encoding="utf-8").replace("size = 180", "size = = 180", 1)
+    assert text != HOLBAEK.read_text(encoding="utf-8")
+    deal = tmp_path / "broken.toml"
+    deal.write_text(text, encoding="utf-8")
+    lineno = next(i for i, ln in enumerate(text.splitlines(), 1) if "size = = 180" in ln)
+    for args in (["validate", deal], ["run", deal, "-n", "64", "--seed", "1", "-o", "out.nc"]):
+        result = run_cli(*args)
+        lines = assert_bad_input(result, "broken.toml", "malformed TOML", f"line {lineno}")
+        assert len(lines) == 1, lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.toml"]
+
+
+def test_missing_deal_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for args in (
+        ["validate", "nosuch.toml"],
+        ["run", "nosuch.toml", "-n", "64", "--seed", "1", "-o", "out.nc"],
+    ):
+        result = run_cli(*args)
+        lines = assert_bad_input(result, "nosuch.toml", "no such file")
+        assert len(lines) == 1, lines
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_results_file_for_summary(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("summary", "nosuch.nc")
+    lines = assert_bad_input(result, "nosuch.nc", "no such file")
+    assert len(lines) == 1
+
+
+def test_summary_of_a_file_that_is_not_netcdf(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "deal.nc").write_text("not a netcdf file\n")
+    result = run_cli("summary", "deal.nc")
+    assert_bad_input(result, "deal.nc", "not a readable NetCDF")
+
+
+def test_non_utf8_deal_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    deal = tmp_path / "latin1.toml"
+    deal.write_bytes(HOLBAEK.read_text(encoding="utf-8").encode("latin-1", "replace"))
+    result = run_cli("validate", deal)
+    assert_bad_input(result, "latin1.toml")
+
+
+# ------------------------------------------------------------------------ usage errors
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["-n", "0"],
+        ["-n", "many"],
+        ["--seed", "-1"],
+        ["--seed", str(2**63)],
+        ["--threads", "0"],
+        ["--chunk", "0"],
+        ["--no-such-option"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_bad_option_is_a_usage_error(tmp_path, monkeypatch, extra):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("run", HOLBAEK, *extra, "-o", "out.nc")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    option = extra[0]
+    assert option in result.stderr or option.lstrip("-") in result.stderr, result.stderr
+    assert not (tmp_path / "out.nc").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_without_argument_is_a_usage_error():
+    result = run_cli("validate")
+    assert result.exit_code == 2
+    assert "DEAL" in result.stderr
+
+
+def test_existing_output_is_not_overwritten(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out.nc"
+    out.write_bytes(b"precious")
+    before = out.stat()
+    result = run_cli("run", HOLBAEK, "-n", "64", "--seed", "1", "-o", out)
+    lines = assert_bad_input(result, "--output", "out.nc", "--overwrite")
+    assert len(lines) == 1
+    assert out.read_bytes() == b"precious"
+    assert out.stat().st_mtime_ns == before.st_mtime_ns
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc"]
+
+
+def test_existing_default_output_is_not_overwritten(tmp_path, monkeypatch):
+    """Without -o the output is DEAL's name with .nc in the working directory."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "holbaek.nc"
+    out.write_bytes(b"precious")
+    result = run_cli("run", HOLBAEK, "-n", "64", "--seed", "1")
+    assert_bad_input(result, "holbaek.nc", "--overwrite")
+    assert out.read_bytes() == b"precious"
