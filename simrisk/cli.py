@@ -14,13 +14,14 @@ import sys
 from contextlib import contextmanager
 
 import click
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from simrisk import __version__
 from simrisk.config import ConfigError, DealConfig, load_deal
 
-stdout = Console(highlight=False, soft_wrap=True)
+stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -190,6 +191,68 @@ def summary(result, as_json) -> None:
     with bad_input():
         ds = results.open_results(result)
     print_summary(results.summary(ds), as_json)
+
+
+@main.command()
+@click.argument("deal", type=click.Path(dir_okay=False))
+@click.option("--targets", "targets_path", required=True, type=click.Path(dir_okay=False),
+              help="TOML file of observed outcomes and free parameters.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Calibrated deal file to write.")
+@click.option("-n", "--scenarios", type=click.IntRange(min=10), default=200, show_default=True,
+              help="Scenarios per evaluation (the same ones every time).")
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=20240201,
+              show_default=True, help="Seed of the common random numbers.")
+@click.option("--propagate", is_flag=True,
+              help="Write the fitted parameters' uncertainty into the uncertainty section.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the fit as JSON.")
+def calibrate(deal, targets_path, output, scenarios, seed, propagate, overwrite, as_json) -> None:
+    """Fit free parameters of DEAL to observed outcomes and write a calibrated deal."""
+    from simrisk.analysis import calibrate as cal
+    from simrisk.results import atomic_write_text
+
+    cfg, text = _load(deal)
+    if os.path.exists(output) and not overwrite:
+        raise BadInput([f"--output: {output} exists (use --overwrite to replace it)"])
+    with bad_input():
+        tg = cal.load_targets(targets_path, cfg)
+    fit = cal.calibrate(cfg, tg, scenarios, seed, propagate)
+    with bad_input():
+        new_text = cal.write_calibrated(text, fit, tg, targets_path, propagate)
+        cal.calibrated_config(new_text, output)
+        atomic_write_text(output, new_text)
+    click.echo(f"wrote {output}", err=True)
+    sds = np.sqrt(np.diag(fit.covariance)) if fit.covariance is not None else None
+    if as_json:
+        click.echo(json.dumps({
+            "deal": cfg.deal.name, "targets": tg.name, "table": fit.table,
+            "parameters": [
+                {"path": p, "start": float(s), "estimate": float(e),
+                 "sd": None if sds is None else float(sds[i])}
+                for i, (p, s, e) in enumerate(zip(fit.names, fit.start, fit.estimate, strict=True))
+            ],
+            "deviance": fit.loss, "df": fit.df, "p_value": fit.p_value,
+            "evaluations": fit.evaluations,
+        }, indent=2, ensure_ascii=False, allow_nan=True))
+        return
+    table = Table(title=f"{cfg.deal.name} — fit to {tg.name}", title_justify="left")
+    for col in ("target", "arm", "observed", "fitted", "MC SE", "deviance"):
+        table.add_column(col, justify="left" if col in ("target", "arm") else "right")
+    for r in fit.table:
+        table.add_row(r["target"], r["arm"], f"{r['observed']:.3f}", f"{r['fitted']:.3f}",
+                      f"{r['mc_se']:.3f}", f"{r['deviance']:.2f}")
+    stdout.print(table)
+    for i, (p, s, e) in enumerate(zip(fit.names, fit.start, fit.estimate, strict=True)):
+        sd = f" ± {sds[i]:.3g}" if sds is not None else ""
+        stdout.print(f"{p}: {s:.4g} -> {e:.4g}{sd}")
+    gof = f"deviance {fit.loss:.2f} on {fit.df} df"
+    if fit.df > 0:
+        gof += f", p = {fit.p_value:.3f}"
+    stdout.print(f"goodness of fit: {gof} ({fit.evaluations} evaluations)")
+    if propagate and fit.covariance is None:
+        click.echo("warning: the Hessian was not positive definite; no uncertainty written",
+                   err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

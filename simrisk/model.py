@@ -90,7 +90,9 @@ class Structure:
         return int(self.phase_end.shape[0])
 
 
-def build_structure(cfg: DealConfig) -> Structure:
+def build_structure(cfg: DealConfig, extra_checks: list[int] | None = None) -> Structure:
+    """Scenario-independent arrays; ``extra_checks`` adds weeks since entry at which each
+    citizen's state is recorded (for calibration targets)."""
     H = cfg.deal.horizon_weeks
     used = [s.benefit for s in cfg.cohort.segments]
     if cfg.economics.permanent_benefit:
@@ -113,6 +115,7 @@ def build_structure(cfg: DealConfig) -> Structure:
             nxt = t
     checks = sorted(
         {m.at_week for m in cfg.contract.mechanisms if m.kind == "target"}
+        | set(extra_checks or [])
     )
     period, pay_week = settlement_periods(cfg.deal.start_date, H, cfg.contract.settlement)
     control_entry = None

@@ -129,6 +129,22 @@ def write_netcdf(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> P
     return path
 
 
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write a text file atomically (temporary file beside it, then rename)."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def open_results(path: str | Path) -> xr.Dataset:
     """Open a results file written by :func:`write_netcdf`."""
     path = Path(path)
