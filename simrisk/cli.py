@@ -58,6 +58,8 @@ def _load(path: str) -> tuple[DealConfig, str]:
 def _fmt(value: float, kind: str) -> str:
     if value != value:  # NaN
         return "n/a"
+    if value in (float("inf"), float("-inf")):
+        return "undef."
     if kind == "pct":
         return f"{100 * value:.1f} %"
     if kind == "x":
@@ -65,10 +67,21 @@ def _fmt(value: float, kind: str) -> str:
     return f"{value / 1e6:,.2f}"
 
 
+def _finite(obj):
+    """JSON-safe copy: NaN and infinities become null."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
 def print_summary(summ: dict, as_json: bool) -> None:
     """The headline table (or JSON) on stdout."""
     if as_json:
-        click.echo(json.dumps(summ, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(_finite(summ), indent=2, ensure_ascii=False))
         return
     table = Table(
         title=f"{summ['deal']} — {summ['n_scenarios']:,} scenarios, seed {summ['seed']}",
@@ -101,6 +114,8 @@ def print_summary(summ: dict, as_json: bool) -> None:
         stdout.print(
             "IRR undefined or conventional in: "
             + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in odd.items())
+            + " (total loss = -100 %; 'undef.' quantiles fall among undefined IRRs, ranked"
+            " by the investor's profit; the mean is over defined IRRs)"
         )
 
 
@@ -225,7 +240,7 @@ def calibrate(deal, targets_path, output, scenarios, seed, propagate, overwrite,
     click.echo(f"wrote {output}", err=True)
     sds = np.sqrt(np.diag(fit.covariance)) if fit.covariance is not None else None
     if as_json:
-        click.echo(json.dumps({
+        click.echo(json.dumps(_finite({
             "deal": cfg.deal.name, "targets": tg.name, "table": fit.table,
             "parameters": [
                 {"path": p, "start": float(s), "estimate": float(e),
@@ -234,7 +249,7 @@ def calibrate(deal, targets_path, output, scenarios, seed, propagate, overwrite,
             ],
             "deviance": fit.loss, "df": fit.df, "p_value": fit.p_value,
             "evaluations": fit.evaluations,
-        }, indent=2, ensure_ascii=False, allow_nan=True))
+        }), indent=2, ensure_ascii=False))
         return
     table = Table(title=f"{cfg.deal.name} — fit to {tg.name}", title_justify="left")
     for col in ("target", "arm", "observed", "fitted", "MC SE", "deviance"):

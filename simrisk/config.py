@@ -434,12 +434,6 @@ class DealConfig(Strict):
             problems.append(
                 f"economics.permanent_benefit: no rates for benefit '{pb}' in economics.benefits"
             )
-        for name, ben in self.economics.benefits.items():
-            if ben.rates[0].valid_from > self.deal.start_date:
-                problems.append(
-                    f"economics.benefits.{name}.rates: the first rate is in force from "
-                    f"{ben.rates[0].valid_from}, after the deal starts ({self.deal.start_date})"
-                )
         if self.cohort.enrolment.schedule == "uniform":
             last_entry = self.cohort.enrolment.weeks
         else:

@@ -21,23 +21,27 @@ def week_dates(start: dt.date, horizon: int) -> np.ndarray:
 
 
 def rate_index(valid_from: list[dt.date], start: dt.date, horizon: int) -> tuple:
-    """Which rate point is in force in each week, and how many 1 Januaries have passed
-    since the last point (for indexation).
+    """Which rate point is in force in each week, and the indexation steps to apply.
+
+    After the last point a rate is indexed at every 1 January; before the first
+    point it is the first rate deflated by one step per 1 January back.
 
     Returns
     -------
     idx : ndarray of int64, shape (week,)
-    years_after : ndarray of int64, shape (week,)
+    steps : ndarray of int64, shape (week,), years of indexation (negative: deflation)
     """
     dates = week_dates(start, horizon)
     points = np.array([np.datetime64(d, "D") for d in valid_from])
-    idx = np.searchsorted(points, dates, side="right") - 1
-    idx = np.maximum(idx, 0)
-    last = valid_from[-1]
+    idx = np.maximum(np.searchsorted(points, dates, side="right") - 1, 0)
     years = dates.astype("datetime64[Y]").astype(int) + 1970
-    years_after = np.where(dates > points[-1], years - last.year, 0)
-    # a point dated 1 January already includes that year's adjustment
-    return idx, np.maximum(years_after, 0)
+    first, last = valid_from[0], valid_from[-1]
+    after = np.where(dates > points[-1], years - last.year, 0)
+    # a date in the first point's year but before it is one step back if the point is
+    # dated 1 January, else none
+    back_year = first.year if first.month == 1 and first.day == 1 else first.year + 1
+    before = np.where(dates < points[0], back_year - years, 0)
+    return idx, np.maximum(after, 0) - np.maximum(before, 0)
 
 
 def weekly_rates(
@@ -61,7 +65,7 @@ def weekly_rates(
     -------
     ndarray of float64, shape (scenario, week), DKK per citizen-week
     """
-    idx, years_after = rate_index(valid_from, start, horizon)
+    idx, years_after = rate_index(valid_from, start, horizon)  # signed indexation steps
     values = np.atleast_2d(np.asarray(values, dtype=float))
     ix = np.broadcast_to(np.asarray(indexation, dtype=float).reshape(-1), (values.shape[0],))
     if np.all(values == values[:1]) and np.all(ix == ix[0]):

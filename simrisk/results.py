@@ -177,8 +177,14 @@ def summary(ds: xr.Dataset) -> dict:
     for name, label, kind in SUMMARY_METRICS:
         x = np.asarray(ds[name].values, dtype=float)
         finite = x[np.isfinite(x)]
+        ranked = finite
+        if name == "investor_irr":
+            # an undefined IRR is ranked by the sign of the investor's profit, so that the
+            # quantiles are not those of the defined scenarios only (mostly losses)
+            profit = ds["investor_profit"].values
+            ranked = np.where(np.isfinite(x), x, np.where(profit < 0, -np.inf, np.inf))
         if finite.size:
-            p5, p50, p95 = np.quantile(finite, [0.05, 0.5, 0.95])
+            p5, p50, p95 = np.quantile(ranked, [0.05, 0.5, 0.95], method="inverted_cdf")
             mean = float(finite.mean())
         else:
             p5 = p50 = p95 = mean = float("nan")
