@@ -45,7 +45,11 @@ class ConfigError(Exception):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # strict: no silent coercion ("0.01" is not a number, true is not a size);
+    # no infinities or NaN (TOML allows them; no amount or rate of a deal is infinite)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, strict=True, allow_inf_nan=False
+    )
 
 
 # --------------------------------------------------------------------------- deal
@@ -91,17 +95,20 @@ class Cohort(Strict):
 
     @model_validator(mode="after")
     def _shares_and_counts(self) -> Cohort:
+        problems = []
         total = sum(s.share for s in self.segments)
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"segment shares must sum to 1 (they sum to {total:g})")
+            problems.append(f"segments: the shares must sum to 1 (they sum to {total:g})")
         if self.enrolment.schedule == "counts" and sum(self.enrolment.counts) != self.size:
-            raise ValueError(
-                f"enrolment counts sum to {sum(self.enrolment.counts)}, not the cohort size "
-                f"{self.size}"
+            problems.append(
+                f"enrolment.counts: they sum to {sum(self.enrolment.counts)}, not the cohort "
+                f"size {self.size}"
             )
         names = [s.name for s in self.segments]
         if len(set(names)) != len(names):
-            raise ValueError("segment names must be unique")
+            problems.append("segments: names must be unique")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -482,6 +489,10 @@ _UNION_TAGS = {
 }
 
 
+def _union_branch(loc: tuple) -> bool:
+    return any(isinstance(p, str) and (p in _UNION_TAGS or "[" in p) for p in loc)
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -489,9 +500,24 @@ def _short(value: Any) -> str:
 
 def validation_problems(err: ValidationError, prefix: str = "") -> list[str]:
     """One line per problem, each naming the field."""
+    errors = err.errors(include_url=False)
+    formatted = [format_loc(tuple(e["loc"])) for e in errors]
+    branch_type = [
+        _union_branch(e["loc"]) and e["type"] in ("float_type", "list_type") for e in errors
+    ]
     lines = []
-    for e in err.errors(include_url=False):
-        loc = format_loc(tuple(e["loc"]))
+    said = set()
+    for e, loc, skip in zip(errors, formatted, branch_type, strict=True):
+        # a field that takes a number or a list reports a type error for the branch the
+        # input did not take; keep only the other branch's (real) error
+        if skip:
+            if loc in said or any(
+                not other_skip and (o.startswith(loc) or loc.startswith(o))
+                for o, other_skip in zip(formatted, branch_type, strict=True)
+            ):
+                continue
+            said.add(loc)
+            e = dict(e, msg="Input should be a number or a list of numbers")
         if prefix:
             loc = f"{prefix}.{loc}" if loc else prefix
         msg = e["msg"]
@@ -502,7 +528,13 @@ def validation_problems(err: ValidationError, prefix: str = "") -> list[str]:
         elif e["type"] not in ("missing", "value_error") and "input" in e:
             msg += f" (got {_short(e['input'])})"
         for part in msg.split("\n"):
-            lines.append(f"{loc}: {part}" if loc else part)
+            head, sep, rest = part.partition(": ")
+            if loc and sep and head.replace(".", "").replace("_", "").isalnum() and (
+                e["type"] == "value_error"
+            ):
+                lines.append(f"{loc}.{head}: {rest}")  # the validator named a sub-field
+            else:
+                lines.append(f"{loc}: {part}" if loc else part)
     return lines
 
 
@@ -513,7 +545,10 @@ def read_toml(path: str | Path) -> tuple[dict, str]:
         raise ConfigError(str(path), [f"{path}: no such file"])
     if p.is_dir():
         raise ConfigError(str(path), [f"{path}: is a directory, not a TOML file"])
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -524,7 +559,10 @@ def read_toml(path: str | Path) -> tuple[dict, str]:
 def load_rules(name: str) -> dict:
     """Load shared economic rules (benefit rates, refusion) from package data or a path."""
     if name.endswith(".toml"):
-        data, _ = read_toml(name)
+        try:
+            data, _ = read_toml(name)
+        except ConfigError as exc:
+            raise ConfigError(name, [f"economics.rules: {p}" for p in exc.problems]) from None
         return data
     res = resources.files("simrisk") / "data" / f"{name}.toml"
     if not res.is_file():
@@ -550,8 +588,9 @@ def merge_rules(raw: dict) -> dict:
     base = load_rules(rules)
     benefits = dict(base.get("benefits", {}))
     own = econ.get("benefits", {})
-    if isinstance(own, dict):
-        benefits.update(own)
+    if not isinstance(own, dict):
+        return data  # validation reports the wrong type
+    benefits.update(own)
     econ["benefits"] = benefits
     if "refusion" not in econ and "refusion" in base:
         econ["refusion"] = base["refusion"]

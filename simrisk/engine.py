@@ -302,7 +302,7 @@ class Aggregator:
         )
         kernel.accumulate_counts(res.programme, self.prog_sum, self.prog_hist)
         for k, f in res.flows.items():
-            self.flow_sum[k] += f.sum(axis=0)
+            kernel.accumulate_rows(f, self.flow_sum[k])
             if scen0 < self.q_n:
                 take = min(m, self.q_n - scen0)
                 self.flow_sample[k][scen0 : scen0 + take] = f[:take]

@@ -502,6 +502,15 @@ def rate_card_accrual(events, tariffs, per_citizen_cap, inside):
     return out
 
 
+@nb.njit(cache=True)
+def accumulate_rows(rows, total):
+    """Add rows (scenario, week) to a running total in scenario order, so that the sum does
+    not depend on how scenarios are split into chunks."""
+    for s in range(rows.shape[0]):
+        for t in range(rows.shape[1]):
+            total[t] += rows[s, t]
+
+
 @nb.njit(parallel=True, cache=True)
 def accumulate_counts(counts, total, hist):
     """Add integer-valued weekly counts of a chunk to running sums and histograms.

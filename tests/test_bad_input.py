@@ -134,20 +134,42 @@ def _set(*path, value):
     return edit
 
 
-def _unc(i: int):
-    def get(raw):
-        return raw["uncertainty"]["parameters"][i]
+# Facts of the included deal the cases below rely on (read, not hard-coded, so the
+# tests follow edits of configs/holbaek.toml).
+_BASE = load_raw("holbaek")
+_PARAMS = [p["path"] for p in _BASE["uncertainty"]["parameters"]]
+N_PARAMS = len(_PARAMS)
+N_PHASES = len(_BASE["program"]["phases"])
+PHASE_WEEKS = sum(ph["weeks"] for ph in _BASE["program"]["phases"])
+SHORT_HORIZON = PHASE_WEEKS - 4
 
-    return get
+
+def _param(path: str) -> int:
+    """Index of the uncertain parameter with this path in the included deal."""
+    return _PARAMS.index(path)
+
+
+def _replace_param(path: str, record: dict):
+    def edit(raw):
+        raw["uncertainty"]["parameters"][_param(path)] = record
+
+    return edit
+
+
+def _append_param(record: dict):
+    def edit(raw):
+        raw["uncertainty"]["parameters"].append(record)
+
+    return edit
 
 
 def _negative_probability(raw):
+    assert isinstance(raw["labour"]["transitions"][0]["probability"], list)
     raw["labour"]["transitions"][0]["probability"][0] = -0.1
 
 
 def _phases_beyond_horizon(raw):
-    # the phases last 4 + 10 + 12 + 13 = 39 weeks
-    raw["deal"]["horizon_weeks"] = 35
+    raw["deal"]["horizon_weeks"] = SHORT_HORIZON
 
 
 def _unknown_benefit(raw):
@@ -159,50 +181,11 @@ def _unknown_key(raw):
 
 
 def _shares(raw):
-    raw["cohort"]["segments"][0]["share"] = 0.7  # 0.7 + 0.2 = 0.9
+    segs = raw["cohort"]["segments"]
+    segs[0]["share"] = round(segs[0]["share"] - 0.1, 6)  # total 0.9
 
 
-def _unknown_distribution(raw):
-    raw["uncertainty"]["parameters"][2] = {
-        "path": "effect.persistence",
-        "distribution": "poisson",
-        "lam": 3.0,
-    }
-
-
-def _bad_date(raw):
-    raw["deal"]["start_date"] = "2024-13-45"
-
-
-def _uncertain_nothing(raw):
-    raw["uncertainty"]["parameters"].append(
-        {"path": "effect.job_entry_x", "distribution": "uniform", "low": 1.0, "high": 2.0}
-    )
-
-
-def _uncertain_out_of_range_index(raw):
-    raw["uncertainty"]["parameters"].append(
-        {"path": "effect.job_entry[9]", "distribution": "uniform", "low": 1.0, "high": 2.0}
-    )
-
-
-def _normal_on_probability(raw):
-    raw["uncertainty"]["parameters"][6] = {
-        "path": "program.phases[1].dropout",
-        "distribution": "normal",
-        "mean": 0.01,
-        "sd": 0.003,
-    }
-
-
-def _uniform_beyond_one(raw):
-    raw["uncertainty"]["parameters"][4] = {
-        "path": "cohort.uptake",
-        "distribution": "uniform",
-        "low": 0.8,
-        "high": 1.2,
-    }
-
+_UNIFORM = {"distribution": "uniform", "low": 1.0, "high": 2.0}
 
 # (id, edit, needles that must appear on an error line)
 BAD_DEALS = [
@@ -219,7 +202,7 @@ BAD_DEALS = [
     (
         "phases-longer-than-horizon",
         _phases_beyond_horizon,
-        ["program.phases", "39 weeks", "deal.horizon_weeks (35)"],
+        ["program.phases", f"{PHASE_WEEKS} weeks", f"deal.horizon_weeks ({SHORT_HORIZON})"],
     ),
     (
         "missing-benefit-rate",
@@ -229,38 +212,60 @@ BAD_DEALS = [
     ("unknown-key", _unknown_key, ["cohort.sizee", "unknown key"]),
     ("wrong-type", _set("cohort", "size", value="many"), ["cohort.size", "'many'"]),
     ("empty-cohort", _set("cohort", "size", value=0), ["cohort.size", "greater than 0"]),
-    ("shares-not-summing-to-one", _shares, ["cohort", "sum to 1", "0.9"]),
+    ("shares-not-summing-to-one", _shares, ["cohort.segments", "shares must sum to 1", "0.9"]),
     (
         "unknown-distribution",
-        _unknown_distribution,
-        ["uncertainty.parameters[2]", "poisson"],
+        _replace_param(
+            "effect.persistence",
+            {"path": "effect.persistence", "distribution": "poisson", "lam": 3.0},
+        ),
+        [f"uncertainty.parameters[{_param('effect.persistence')}]", "poisson"],
     ),
     ("negative-cap", _set("contract", "cap", value=-1), ["contract.cap", "greater than or equal"]),
-    ("unparseable-date", _bad_date, ["deal.start_date", "2024-13-45"]),
+    (
+        "unparseable-date",
+        _set("deal", "start_date", value="2024-13-45"),
+        ["deal.start_date", "2024-13-45"],
+    ),
     (
         "uncertain-path-names-no-field",
-        _uncertain_nothing,
-        ["uncertainty.parameters[7].path", "effect.job_entry_x", "names no field"],
+        _append_param({"path": "effect.job_entry_x", **_UNIFORM}),
+        [f"uncertainty.parameters[{N_PARAMS}].path", "effect.job_entry_x", "names no field"],
     ),
     (
         "uncertain-index-out-of-range",
-        _uncertain_out_of_range_index,
-        ["uncertainty.parameters[7].path", "effect.job_entry[9]", "names no field"],
+        _append_param({"path": "effect.job_entry[9]", **_UNIFORM}),
+        [f"uncertainty.parameters[{N_PARAMS}].path", "effect.job_entry[9]", "names no field"],
     ),
     (
         "uncertain-whole-number",
-        _set("uncertainty", "parameters", 2, "path", value="cohort.size"),
-        ["uncertainty.parameters[2].path", "cohort.size", "whole number"],
+        _append_param({"path": "cohort.size", **_UNIFORM}),
+        [f"uncertainty.parameters[{N_PARAMS}].path", "cohort.size", "whole number"],
     ),
     (
         "normal-on-probability-unbounded",
-        _normal_on_probability,
-        ["uncertainty.parameters[6]", "normal", "program.phases[1].dropout"],
+        _replace_param(
+            "program.phases[1].dropout",
+            {
+                "path": "program.phases[1].dropout",
+                "distribution": "normal",
+                "mean": 0.01,
+                "sd": 0.003,
+            },
+        ),
+        [
+            f"uncertainty.parameters[{_param('program.phases[1].dropout')}]",
+            "normal",
+            "program.phases[1].dropout",
+        ],
     ),
     (
         "uniform-beyond-one",
-        _uniform_beyond_one,
-        ["uncertainty.parameters[4]", "cohort.uptake", "1.2"],
+        _replace_param(
+            "cohort.uptake",
+            {"path": "cohort.uptake", "distribution": "uniform", "low": 0.8, "high": 1.2},
+        ),
+        [f"uncertainty.parameters[{_param('cohort.uptake')}]", "cohort.uptake", "1.2"],
     ),
     (
         "unknown-rules",
@@ -270,7 +275,7 @@ BAD_DEALS = [
     (
         "phase-hazard-ratios-count",
         lambda raw: raw["effect"]["job_entry"].pop(),
-        ["effect.job_entry", "3 hazard ratios for 4"],
+        ["effect.job_entry", f"{N_PHASES - 1} hazard ratios for {N_PHASES}"],
     ),
 ]
 BAD_IDS = [b[0] for b in BAD_DEALS]
@@ -299,7 +304,10 @@ def test_validate_rejects_bad_deal(tmp_path, monkeypatch, name, edit, needles):
 
 def test_each_bad_deal_has_one_line_per_problem(tmp_path):
     """A single problem gives exactly one error line (no duplicates, no union noise)."""
-    single = [b for b in BAD_DEALS if b[0] != "phases-longer-than-horizon"]
+    # (two real problems for the horizon case; the list-probability case has its own test)
+    single = [
+        b for b in BAD_DEALS if b[0] not in ("phases-longer-than-horizon", "negative-probability")
+    ]
     report = {}
     for name, edit, _ in single:
         deal = write_deal(tmp_path / f"{name}.toml", edit)
@@ -308,6 +316,26 @@ def test_each_bad_deal_has_one_line_per_problem(tmp_path):
         report[name] = error_lines(result)
     several = {k: v for k, v in report.items() if len(v) != 1}
     assert not several, json.dumps(several, indent=1, ensure_ascii=False)
+
+
+def test_negative_probability_in_a_list_gives_one_line(tmp_path):
+    """``probability = [-0.1, ...]``: one problem, one line, naming the element. (The union
+    ``float | list[float]`` must not add a line saying the list is not a number.)"""
+    deal = write_deal(tmp_path / "bad.toml", _negative_probability)
+    result = run_cli("validate", deal)
+    lines = assert_bad_input(result, "labour.transitions[0].probability[0]")
+    assert len(lines) == 1, lines
+    assert not any("valid number" in ln for ln in lines), lines
+
+
+def test_negative_probability_given_as_a_number(tmp_path):
+    def edit(raw):
+        raw["labour"]["transitions"][1]["probability"] = -0.001
+
+    deal = write_deal(tmp_path / "bad.toml", edit)
+    result = run_cli("validate", deal)
+    lines = assert_bad_input(result, "labour.transitions[1].probability", "greater than or equal")
+    assert len(lines) == 1, lines
 
 
 def test_several_problems_give_one_line_each(tmp_path, monkeypatch):
@@ -341,7 +369,7 @@ def test_cross_checks_report_every_problem(tmp_path):
     """The whole-deal checks list each problem on its own line, each naming a field."""
 
     def edit(raw):
-        raw["deal"]["horizon_weeks"] = 35  # phases (39 weeks) and enrolment (156) too long
+        raw["deal"]["horizon_weeks"] = SHORT_HORIZON  # phases and enrolment too long
         raw["cohort"]["segments"][0]["benefit"] = "dagpenge_x"
         raw["effect"]["education_entry"].pop()
 
@@ -457,3 +485,52 @@ def test_existing_default_output_is_not_overwritten(tmp_path, monkeypatch):
     result = run_cli("run", HOLBAEK, "-n", "64", "--seed", "1")
     assert_bad_input(result, "holbaek.nc", "--overwrite")
     assert out.read_bytes() == b"precious"
+
+
+# ----------------------------------------------------- values the schema must not accept
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (("program", "phases", 1, "cost_per_week"), "program.phases[1].cost_per_week"),
+        (("investor", "capital"), "investor.capital"),
+        (("contract", "cap"), "contract.cap"),
+    ],
+    ids=["cost_per_week", "capital", "contract-cap"],
+)
+def test_infinite_amount_is_bad_input(tmp_path, monkeypatch, path, field):
+    """TOML allows ``inf``; an infinite amount of money is bad input, not a crash later."""
+    monkeypatch.chdir(tmp_path)
+    deal = write_deal(tmp_path / "bad.toml", _set(*path, value=math.inf))
+    result = run_cli("run", deal, "-n", "64", "--seed", "1", "-o", "out.nc")
+    assert_bad_input(result, field)
+    assert not (tmp_path / "out.nc").exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("cohort", "size"), True, "cohort.size"),
+        (("program", "phases", 1, "dropout"), "0.01", "program.phases[1].dropout"),
+        (("deal", "horizon_weeks"), "312", "deal.horizon_weeks"),
+    ],
+    ids=["bool-for-int", "string-for-float", "string-for-int"],
+)
+def test_wrong_toml_type_is_not_coerced(tmp_path, path, value, field):
+    """A TOML boolean or string where a number belongs is a wrong type (like "many")."""
+    deal = write_deal(tmp_path / "bad.toml", _set(*path, value=value))
+    result = run_cli("validate", deal)
+    assert_bad_input(result, field)
+
+
+def test_benefits_that_are_not_a_table(tmp_path):
+    """``economics.benefits = 5`` must be reported, not replaced by the shared rules."""
+    deal = write_deal(tmp_path / "bad.toml", _set("economics", "benefits", value=5))
+    result = run_cli("validate", deal)
+    assert_bad_input(result, "economics.benefits")
+
+
+def test_missing_rules_file_names_the_field(tmp_path):
+    deal = write_deal(tmp_path / "bad.toml", _set("economics", "rules", value="nosuch.toml"))
+    result = run_cli("validate", deal)
+    lines = assert_bad_input(result, "nosuch.toml")
+    assert any("economics.rules" in ln for ln in lines), lines
