@@ -92,9 +92,7 @@ def print_summary(summ: dict, as_json: bool) -> None:
         table.add_column(col, justify="right")
     for row in summ["rows"]:
         label = row["label"] + (" (mio. DKK)" if row["kind"] == "dkk" else "")
-        table.add_row(
-            label, *(_fmt(row[k], row["kind"]) for k in ("mean", "p5", "p50", "p95"))
-        )
+        table.add_row(label, *(_fmt(row[k], row["kind"]) for k in ("mean", "p5", "p50", "p95")))
     stdout.print(table)
     lines = [
         ("P(investor loss)", f"{100 * summ['p_investor_loss']:.1f} %"),
@@ -127,16 +125,39 @@ def main() -> None:
 
 @main.command()
 @click.argument("deal", type=click.Path(dir_okay=False))
-@click.option("-n", "--scenarios", type=click.IntRange(min=1), default=10_000, show_default=True,
-              help="Number of scenarios.")
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None,
-              help="Random seed (drawn, printed and stored when omitted).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="NetCDF file to write (default: DEAL name with .nc beside the working dir).")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Threads for the kernel (default: all cores). Results do not depend on it.")
-@click.option("--chunk", type=click.IntRange(min=1), default=None,
-              help="Scenarios per kernel call. Results do not depend on it.")
+@click.option(
+    "-n",
+    "--scenarios",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Number of scenarios.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=None,
+    help="Random seed (drawn, printed and stored when omitted).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="NetCDF file to write (default: DEAL name with .nc beside the working dir).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Threads for the kernel (default: all cores). Results do not depend on it.",
+)
+@click.option(
+    "--chunk",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Scenarios per kernel call. Results do not depend on it.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--detail", is_flag=True, help="Keep weekly series per scenario in the output.")
@@ -176,8 +197,12 @@ def _progress(total: int):
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
-        TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
-        TimeRemainingColumn(), console=stderr, transient=True,
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
     ) as bar:
         task = bar.add_task("run", total=total)
         yield lambda k: bar.advance(task, k)
@@ -210,16 +235,40 @@ def summary(result, as_json) -> None:
 
 @main.command()
 @click.argument("deal", type=click.Path(dir_okay=False))
-@click.option("--targets", "targets_path", required=True, type=click.Path(dir_okay=False),
-              help="TOML file of observed outcomes and free parameters.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Calibrated deal file to write.")
-@click.option("-n", "--scenarios", type=click.IntRange(min=10), default=200, show_default=True,
-              help="Scenarios per evaluation (the same ones every time).")
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=20240201,
-              show_default=True, help="Seed of the common random numbers.")
-@click.option("--propagate", is_flag=True,
-              help="Write the fitted parameters' uncertainty into the uncertainty section.")
+@click.option(
+    "--targets",
+    "targets_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="TOML file of observed outcomes and free parameters.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Calibrated deal file to write.",
+)
+@click.option(
+    "-n",
+    "--scenarios",
+    type=click.IntRange(min=10),
+    default=200,
+    show_default=True,
+    help="Scenarios per evaluation (the same ones every time).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=20240201,
+    show_default=True,
+    help="Seed of the common random numbers.",
+)
+@click.option(
+    "--propagate",
+    is_flag=True,
+    help="Write the fitted parameters' uncertainty into the uncertainty section.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the fit as JSON.")
 def calibrate(deal, targets_path, output, scenarios, seed, propagate, overwrite, as_json) -> None:
@@ -240,23 +289,47 @@ def calibrate(deal, targets_path, output, scenarios, seed, propagate, overwrite,
     click.echo(f"wrote {output}", err=True)
     sds = np.sqrt(np.diag(fit.covariance)) if fit.covariance is not None else None
     if as_json:
-        click.echo(json.dumps(_finite({
-            "deal": cfg.deal.name, "targets": tg.name, "table": fit.table,
-            "parameters": [
-                {"path": p, "start": float(s), "estimate": float(e),
-                 "sd": None if sds is None else float(sds[i])}
-                for i, (p, s, e) in enumerate(zip(fit.names, fit.start, fit.estimate, strict=True))
-            ],
-            "deviance": fit.loss, "df": fit.df, "p_value": fit.p_value,
-            "evaluations": fit.evaluations,
-        }), indent=2, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                _finite(
+                    {
+                        "deal": cfg.deal.name,
+                        "targets": tg.name,
+                        "table": fit.table,
+                        "parameters": [
+                            {
+                                "path": p,
+                                "start": float(s),
+                                "estimate": float(e),
+                                "sd": None if sds is None else float(sds[i]),
+                            }
+                            for i, (p, s, e) in enumerate(
+                                zip(fit.names, fit.start, fit.estimate, strict=True)
+                            )
+                        ],
+                        "deviance": fit.loss,
+                        "df": fit.df,
+                        "p_value": fit.p_value,
+                        "evaluations": fit.evaluations,
+                    }
+                ),
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return
     table = Table(title=f"{cfg.deal.name} — fit to {tg.name}", title_justify="left")
     for col in ("target", "arm", "observed", "fitted", "MC SE", "deviance"):
         table.add_column(col, justify="left" if col in ("target", "arm") else "right")
     for r in fit.table:
-        table.add_row(r["target"], r["arm"], f"{r['observed']:.3f}", f"{r['fitted']:.3f}",
-                      f"{r['mc_se']:.3f}", f"{r['deviance']:.2f}")
+        table.add_row(
+            r["target"],
+            r["arm"],
+            f"{r['observed']:.3f}",
+            f"{r['fitted']:.3f}",
+            f"{r['mc_se']:.3f}",
+            f"{r['deviance']:.2f}",
+        )
     stdout.print(table)
     for i, (p, s, e) in enumerate(zip(fit.names, fit.start, fit.estimate, strict=True)):
         sd = f" ± {sds[i]:.3g}" if sds is not None else ""
@@ -266,8 +339,9 @@ def calibrate(deal, targets_path, output, scenarios, seed, propagate, overwrite,
         gof += f", p = {fit.p_value:.3f}"
     stdout.print(f"goodness of fit: {gof} ({fit.evaluations} evaluations)")
     if propagate and fit.covariance is None:
-        click.echo("warning: the Hessian was not positive definite; no uncertainty written",
-                   err=True)
+        click.echo(
+            "warning: the Hessian was not positive definite; no uncertainty written", err=True
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

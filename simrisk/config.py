@@ -147,7 +147,9 @@ class Transition(Strict):
         weeks = self.from_week
         if weeks is None:
             if len(probs) != 1:
-                raise ValueError("several probabilities need 'from_week' (weeks in state per piece)")
+                raise ValueError(
+                    "several probabilities need 'from_week' (weeks in state per piece)"
+                )
         else:
             if len(weeks) != len(probs):
                 raise ValueError(
@@ -529,8 +531,11 @@ def validation_problems(err: ValidationError, prefix: str = "") -> list[str]:
             msg += f" (got {_short(e['input'])})"
         for part in msg.split("\n"):
             head, sep, rest = part.partition(": ")
-            if loc and sep and head.replace(".", "").replace("_", "").isalnum() and (
-                e["type"] == "value_error"
+            if (
+                loc
+                and sep
+                and head.replace(".", "").replace("_", "").isalnum()
+                and (e["type"] == "value_error")
             ):
                 lines.append(f"{loc}.{head}: {rest}")  # the validator named a sub-field
             else:
@@ -548,7 +553,9 @@ def read_toml(path: str | Path) -> tuple[dict, str]:
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(str(path), [f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+        raise ConfigError(
+            str(path), [f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -567,7 +574,8 @@ def load_rules(name: str) -> dict:
     res = resources.files("simrisk") / "data" / f"{name}.toml"
     if not res.is_file():
         available = sorted(
-            f.name[:-5] for f in (resources.files("simrisk") / "data").iterdir()
+            f.name[:-5]
+            for f in (resources.files("simrisk") / "data").iterdir()
             if f.name.endswith(".toml")
         )
         raise ConfigError(

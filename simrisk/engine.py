@@ -42,7 +42,10 @@ SCENARIO_METRICS = {
     "investor_moic": ("investor multiple on invested capital", "1"),
     "investor_npv": ("investor net present value at the discount rate", "DKK"),
     "investor_profit": ("investor repayments minus drawdowns (undiscounted)", "DKK"),
-    "payback_week": ("week the investor's cumulative cash flow turns non-negative (-1 never)", "week"),
+    "payback_week": (
+        "week the investor's cumulative cash flow turns non-negative (-1 never)",
+        "week",
+    ),
     "capital_shortfall": ("programme cost beyond the capital commitment", "DKK"),
     "enrolled": ("citizens enrolled", "citizens"),
     "ever_employed_treatment": ("share of enrolled with a job entry, treatment arm", "1"),
@@ -53,7 +56,10 @@ FLOW_SERIES = {
     "measured_savings_weekly": ("measured savings per week", "DKK/week"),
     "payments_weekly": ("payments per week", "DKK/week"),
     "programme_cost_weekly": ("programme cost per week", "DKK/week"),
-    "investor_cashflow_weekly": ("investor cash flow per week (repayments - drawdowns)", "DKK/week"),
+    "investor_cashflow_weekly": (
+        "investor cash flow per week (repayments - drawdowns)",
+        "DKK/week",
+    ),
     "investor_cumulative": ("investor cumulative cash flow", "DKK"),
     "municipal_net_cumulative": ("municipal cumulative net (true savings - payments)", "DKK"),
     "cost_counterfactual_weekly": ("cost per week, counterfactual arm", "DKK/week"),
@@ -108,8 +114,13 @@ def compute_baseline(cfg: DealConfig, st: model.Structure, n: int | None = None)
         if mech.kind == "target":
             ci = int(np.searchsorted(st.check_off, mech.at_week))
             rate, _ = contracts.outcome_rate(
-                sim["checks"][:, 0], sim["events"][:, 0], sim["entry"], ci, mech.outcome,
-                mech.at_week, st.horizon,
+                sim["checks"][:, 0],
+                sim["events"][:, 0],
+                sim["entry"],
+                ci,
+                mech.outcome,
+                mech.at_week,
+                st.horizon,
             )
             base.rates[m] = float(np.nanmean(rate))
     return base
@@ -143,37 +154,66 @@ def payments(
     for m, mech in enumerate(cfg.contract.mechanisms):
         if mech.kind == "savings_share":
             total += contracts.savings_share(
-                measured, arr[f"m{m}_share"], arr[f"m{m}_cap"], mech.window, st.period,
+                measured,
+                arr[f"m{m}_share"],
+                arr[f"m{m}_cap"],
+                mech.window,
+                st.period,
                 st.pay_week,
             )
         elif mech.kind == "rate_card":
             total += contracts.rate_card(
-                sim["events"][:, 1], arr[f"m{m}_tariffs"], arr[f"m{m}_per_citizen_cap"],
-                arr[f"m{m}_cap"], mech.window, st.period, st.pay_week,
+                sim["events"][:, 1],
+                arr[f"m{m}_tariffs"],
+                arr[f"m{m}_per_citizen_cap"],
+                arr[f"m{m}_cap"],
+                mech.window,
+                st.period,
+                st.pay_week,
             )
         else:
             ci = int(np.searchsorted(st.check_off, mech.at_week))
             rate, week = contracts.outcome_rate(
-                sim["checks"][:, 1], sim["events"][:, 1], sim["entry"], ci, mech.outcome,
-                mech.at_week, st.horizon,
+                sim["checks"][:, 1],
+                sim["events"][:, 1],
+                sim["entry"],
+                ci,
+                mech.outcome,
+                mech.at_week,
+                st.horizon,
             )
             if mech.basis == "difference":
                 if measurement == "counterfactual":
                     ref_rate, _ = contracts.outcome_rate(
-                        sim["checks"][:, 0], sim["events"][:, 0], sim["entry"], ci,
-                        mech.outcome, mech.at_week, st.horizon,
+                        sim["checks"][:, 0],
+                        sim["events"][:, 0],
+                        sim["entry"],
+                        ci,
+                        mech.outcome,
+                        mech.at_week,
+                        st.horizon,
                     )
                 elif measurement == "control_group":
                     ref_rate, _ = contracts.outcome_rate(
-                        ctl["checks"][:, 0], ctl["events"][:, 0], ctl["entry"], ci,
-                        mech.outcome, mech.at_week, st.horizon,
+                        ctl["checks"][:, 0],
+                        ctl["events"][:, 0],
+                        ctl["entry"],
+                        ci,
+                        mech.outcome,
+                        mech.at_week,
+                        st.horizon,
                     )
                 else:
                     ref_rate = baseline.rates[m]
                 rate = rate - ref_rate
             total += contracts.target(
-                rate, week, arr[f"m{m}_threshold"], arr[f"m{m}_full"], arr[f"m{m}_payment"],
-                st.period, st.pay_week,
+                rate,
+                week,
+                arr[f"m{m}_threshold"],
+                arr[f"m{m}_full"],
+                arr[f"m{m}_payment"],
+                st.period,
+                st.pay_week,
             )
     total = contracts.cap_cumulative(total, arr["contract_cap"])
     return measured, total
@@ -262,7 +302,9 @@ def run_chunk(
         "programme_cost_weekly": prog_cost,
         "investor_cashflow_weekly": investor,
         "investor_cumulative": np.cumsum(investor, axis=1),
-        "municipal_net_cumulative": np.cumsum(costs["municipality"][:, 0] - costs["municipality"][:, 1] - paid, axis=1),
+        "municipal_net_cumulative": np.cumsum(
+            costs["municipality"][:, 0] - costs["municipality"][:, 1] - paid, axis=1
+        ),
         "cost_counterfactual_weekly": costs[persp][:, 0],
         "cost_treatment_weekly": costs[persp][:, 1],
     }
@@ -297,9 +339,7 @@ class Aggregator:
     def add(self, scen0: int, res: ChunkResult) -> None:
         m = res.states.shape[0]
         S = len(LABOUR_STATES)
-        kernel.accumulate_counts(
-            res.states.reshape(m, 2 * S, -1), self.state_sum, self.state_hist
-        )
+        kernel.accumulate_counts(res.states.reshape(m, 2 * S, -1), self.state_sum, self.state_hist)
         kernel.accumulate_counts(res.programme, self.prog_sum, self.prog_hist)
         for k, f in res.flows.items():
             kernel.accumulate_rows(f, self.flow_sum[k])

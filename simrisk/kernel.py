@@ -130,8 +130,22 @@ def _add(arr, s, a, k, t0, t1, w):
 
 @nb.njit(inline="always", cache=True)
 def _record(
-    s, arm, state, t0, t1, btype, counter, occ, ben, ref, ref_start, ref_share, checks, entry,
-    check_off, i,
+    s,
+    arm,
+    state,
+    t0,
+    t1,
+    btype,
+    counter,
+    occ,
+    ben,
+    ref,
+    ref_start,
+    ref_share,
+    checks,
+    entry,
+    check_off,
+    i,
 ):
     """Record weeks [t0, t1) spent in ``state``; returns the updated refusion counter."""
     if t1 <= t0:
@@ -160,14 +174,40 @@ def _record(
 
 @nb.njit(parallel=True, cache=True, error_model="numpy")
 def simulate_chunk(
-    key, scen0, citizen0, do_treatment,
-    entry_planned, uptake, delay,
-    seg_cum, seg_weeks, seg_btype, seg_hr, frailty_var,
-    dur_edges, haz, job_mult, cal_mult, cal_next,
-    phase_end, drop_haz, hr, fade_block, n_fade,
-    ref_start, ref_share, reset_weeks, perm_btype,
+    key,
+    scen0,
+    citizen0,
+    do_treatment,
+    entry_planned,
+    uptake,
+    delay,
+    seg_cum,
+    seg_weeks,
+    seg_btype,
+    seg_hr,
+    frailty_var,
+    dur_edges,
+    haz,
+    job_mult,
+    cal_mult,
+    cal_next,
+    phase_end,
+    drop_haz,
+    hr,
+    fade_block,
+    n_fade,
+    ref_start,
+    ref_share,
+    reset_weeks,
+    perm_btype,
     check_off,
-    occ, ben, ref, prog, events, checks, entry_out,
+    occ,
+    ben,
+    ref,
+    prog,
+    events,
+    checks,
+    entry_out,
 ):
     """Simulate one chunk of scenarios, both arms of every citizen.
 
@@ -284,13 +324,27 @@ def simulate_chunk(
                                 ctx_end = e + total_prog + (j + 1) * fade_block
                     if ctx_end > H:
                         ctx_end = H
-                    btype = ben_type if state == BENEFIT else (
-                        perm_btype if state == PERMANENT else -1
+                    btype = (
+                        ben_type if state == BENEFIT else (perm_btype if state == PERMANENT else -1)
                     )
                     if state == PERMANENT or state == MOVED:
                         counter = _record(
-                            s, arm, state, t, H, btype, counter, occ, ben, ref, ref_start,
-                            ref_share, checks, e, check_off, i,
+                            s,
+                            arm,
+                            state,
+                            t,
+                            H,
+                            btype,
+                            counter,
+                            occ,
+                            ben,
+                            ref,
+                            ref_start,
+                            ref_share,
+                            checks,
+                            e,
+                            check_off,
+                            i,
                         )
                         t_abs = t
                         break
@@ -318,8 +372,22 @@ def simulate_chunk(
                     if total * span < budget:
                         budget -= total * span
                         counter = _record(
-                            s, arm, state, t, nbk, btype, counter, occ, ben, ref, ref_start,
-                            ref_share, checks, e, check_off, i,
+                            s,
+                            arm,
+                            state,
+                            t,
+                            nbk,
+                            btype,
+                            counter,
+                            occ,
+                            ben,
+                            ref,
+                            ref_start,
+                            ref_share,
+                            checks,
+                            e,
+                            check_off,
+                            i,
                         )
                         if state == EMPLOYED or state == EDUCATION:
                             selfsup += span
@@ -331,8 +399,22 @@ def simulate_chunk(
                         step = 1
                     t_ev = t + step
                     counter = _record(
-                        s, arm, state, t, t_ev, btype, counter, occ, ben, ref, ref_start,
-                        ref_share, checks, e, check_off, i,
+                        s,
+                        arm,
+                        state,
+                        t,
+                        t_ev,
+                        btype,
+                        counter,
+                        occ,
+                        ben,
+                        ref,
+                        ref_start,
+                        ref_share,
+                        checks,
+                        e,
+                        check_off,
+                        i,
                     )
                     if state == EMPLOYED or state == EDUCATION:
                         selfsup += step

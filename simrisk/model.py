@@ -105,7 +105,9 @@ def build_structure(cfg: DealConfig, extra_checks: list[int] | None = None) -> S
     start = np.datetime64(cfg.deal.start_date, "D")
     dates = start + 7 * np.arange(H)
     for shock in cfg.labour.calendar:
-        inside = (dates >= np.datetime64(shock.start, "D")) & (dates < np.datetime64(shock.end, "D"))
+        inside = (dates >= np.datetime64(shock.start, "D")) & (
+            dates < np.datetime64(shock.end, "D")
+        )
         cal[inside] *= shock.job_entry_multiplier
     cal_next = np.full(H, H, dtype=np.int64)
     nxt = H
@@ -114,8 +116,7 @@ def build_structure(cfg: DealConfig, extra_checks: list[int] | None = None) -> S
         if t > 0 and cal[t] != cal[t - 1]:
             nxt = t
     checks = sorted(
-        {m.at_week for m in cfg.contract.mechanisms if m.kind == "target"}
-        | set(extra_checks or [])
+        {m.at_week for m in cfg.contract.mechanisms if m.kind == "target"} | set(extra_checks or [])
     )
     period, pay_week = settlement_periods(cfg.deal.start_date, H, cfg.contract.settlement)
     control_entry = None
@@ -181,9 +182,7 @@ def scenario_arrays(cfg: DealConfig, st: Structure, v: Values) -> dict[str, np.n
             haz[:, a, q, b] = _hazard(v(*path))
     out["haz"] = haz
     out["job_mult"] = v("labour", "job_entry_multiplier")
-    out["drop_haz"] = np.stack(
-        [_hazard(v("program", "phases", k, "dropout")) for k in range(K)], 1
-    )
+    out["drop_haz"] = np.stack([_hazard(v("program", "phases", k, "dropout")) for k in range(K)], 1)
     # hazard ratios by programme context: none, phases, fade blocks
     hr = np.ones((n, 1 + K + st.n_fade, 3))
     pers = v("effect", "persistence")
@@ -203,9 +202,7 @@ def scenario_arrays(cfg: DealConfig, st: Structure, v: Values) -> dict[str, np.n
     hr[:, 1 + K :, :][j[None, :] > out["n_fade"][:, None]] = 1.0
     # refusion shares per benefit type and step
     S = len(st.ref_start)
-    stair = np.stack(
-        [v("economics", "refusion", "steps", k, "state_share") for k in range(S)], 1
-    )
+    stair = np.stack([v("economics", "refusion", "steps", k, "state_share") for k in range(S)], 1)
     ref_share = np.empty((n, len(st.benefit_types), S))
     rates = np.empty((n, len(st.benefit_types), H))
     for b, name in enumerate(st.benefit_types):
@@ -228,9 +225,7 @@ def scenario_arrays(cfg: DealConfig, st: Structure, v: Values) -> dict[str, np.n
         )
     out["ref_share"] = ref_share
     out["rates"] = rates
-    out["phase_cost"] = np.stack(
-        [v("program", "phases", k, "cost_per_week") for k in range(K)], 1
-    )
+    out["phase_cost"] = np.stack([v("program", "phases", k, "cost_per_week") for k in range(K)], 1)
     out["setup_cost"] = v("program", "setup_cost")
     out["capital"] = v("investor", "capital")
     out["discount_rate"] = v("investor", "discount_rate")
@@ -320,14 +315,39 @@ def simulate(
     else:
         out = workspace.take(n)
     kernel.simulate_chunk(
-        key, scen0, kernel.CONTROL_OFFSET if control else 0, not control,
-        entry_planned, arr["uptake"], arr["delay"],
-        arr["seg_cum"], st.seg_weeks, st.seg_btype, arr["seg_hr"], arr["frailty_var"],
-        st.dur_edges, arr["haz"], arr["job_mult"], st.cal_mult, st.cal_next,
-        st.phase_end, arr["drop_haz"], arr["hr"], st.fade_block, arr["n_fade"],
-        st.ref_start, arr["ref_share"], st.reset_weeks, st.perm_btype,
+        key,
+        scen0,
+        kernel.CONTROL_OFFSET if control else 0,
+        not control,
+        entry_planned,
+        arr["uptake"],
+        arr["delay"],
+        arr["seg_cum"],
+        st.seg_weeks,
+        st.seg_btype,
+        arr["seg_hr"],
+        arr["frailty_var"],
+        st.dur_edges,
+        arr["haz"],
+        arr["job_mult"],
+        st.cal_mult,
+        st.cal_next,
+        st.phase_end,
+        arr["drop_haz"],
+        arr["hr"],
+        st.fade_block,
+        arr["n_fade"],
+        st.ref_start,
+        arr["ref_share"],
+        st.reset_weeks,
+        st.perm_btype,
         st.check_off,
-        out["occ"], out["ben"], out["ref"], out["prog"], out["events"], out["checks"],
+        out["occ"],
+        out["ben"],
+        out["ref"],
+        out["prog"],
+        out["events"],
+        out["checks"],
         out["entry"],
     )
     for name in ("occ", "ben", "ref", "prog"):

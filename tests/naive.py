@@ -111,7 +111,12 @@ def simulate(key, scen0, citizen0, do_treatment, entry_planned, a, st, n_fade, H
                         budget -= dh
                 lab = Rng(stream(key, scen, cit, 1))
                 budget = -math.log(lab.uniform())
-                state, dur, counter, selfsup = BENEFIT, int(st.seg_weeks[g]), int(st.seg_weeks[g]), 0
+                state, dur, counter, selfsup = (
+                    BENEFIT,
+                    int(st.seg_weeks[g]),
+                    int(st.seg_weeks[g]),
+                    0,
+                )
                 run_employed = 0
                 t_abs = H
                 for t in range(e, H):
@@ -121,11 +126,15 @@ def simulate(key, scen0, citizen0, do_treatment, entry_planned, a, st, n_fade, H
                     for c in range(C):
                         if t == e + st.check_off[c]:
                             checks[s, arm, i, c] = state
-                    btype = int(st.seg_btype[g]) if state == BENEFIT else (
-                        st.perm_btype if state == PERMANENT else -1
+                    btype = (
+                        int(st.seg_btype[g])
+                        if state == BENEFIT
+                        else (st.perm_btype if state == PERMANENT else -1)
                     )
                     if btype >= 0:
-                        step = max(k for k in range(len(st.ref_start)) if st.ref_start[k] <= counter)
+                        step = max(
+                            k for k in range(len(st.ref_start)) if st.ref_start[k] <= counter
+                        )
                         ben[s, arm, btype, t] += 1
                         ref[s, arm, btype, t] += a["ref_share"][s, btype, step]
                         counter += 1
@@ -150,8 +159,13 @@ def simulate(key, scen0, citizen0, do_treatment, entry_planned, a, st, n_fade, H
                     for d in range(5):
                         h = a["haz"][s, state, p, d]
                         if h > 0 and state == BENEFIT and d == EMPLOYED:
-                            h *= (z * a["seg_hr"][s, g] * a["job_mult"][s] * st.cal_mult[t]
-                                  * a["hr"][s, ctx, 0])
+                            h *= (
+                                z
+                                * a["seg_hr"][s, g]
+                                * a["job_mult"][s]
+                                * st.cal_mult[t]
+                                * a["hr"][s, ctx, 0]
+                            )
                         elif h > 0 and state == BENEFIT and d == EDUCATION:
                             h *= z * a["hr"][s, ctx, 1]
                         elif h > 0 and state == EMPLOYED and d == BENEFIT:
@@ -192,8 +206,15 @@ def simulate(key, scen0, citizen0, do_treatment, entry_planned, a, st, n_fade, H
                         prog[s, k, t] += 1
                     for t in range(end, H):
                         prog[s, K if completed else K + 1, t] += 1
-    return {"occ": occ, "ben": ben, "ref": ref, "prog": prog, "events": events,
-            "checks": checks, "entry": entry}
+    return {
+        "occ": occ,
+        "ben": ben,
+        "ref": ref,
+        "prog": prog,
+        "events": events,
+        "checks": checks,
+        "entry": entry,
+    }
 
 
 def irr_bisect(flows: np.ndarray) -> float:

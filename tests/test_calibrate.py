@@ -38,12 +38,20 @@ def test_recovers_a_known_multiplier_and_effect():
     """Targets generated at multiplier 1.8 and hazard ratio 2.5 (other streams, many
     citizens): the fit lands within 8 % of both (the targets' own sampling error is
     about 2 %)."""
-    cfg = simple_deal(size=100, horizon=80, transitions=TRANSITIONS,
-                      effect={"job_entry": [2.0]})
+    cfg = simple_deal(size=100, horizon=80, transitions=TRANSITIONS, effect={"job_entry": [2.0]})
     specs = [
-        {"name": f"{arm} employed at {w}", "kind": "share", "arm": arm, "states": ["employed"],
-         "week": w, "observed": 0.0, "n": 20000, "source": "synthetic"}
-        for arm in ("counterfactual", "treatment") for w in (8, 26, 52)
+        {
+            "name": f"{arm} employed at {w}",
+            "kind": "share",
+            "arm": arm,
+            "states": ["employed"],
+            "week": w,
+            "observed": 0.0,
+            "n": 20000,
+            "source": "synthetic",
+        }
+        for arm in ("counterfactual", "treatment")
+        for w in (8, 26, 52)
     ]
     truth = {"labour.job_entry_multiplier": 1.8, "effect.job_entry[0]": 2.5}
     tg, _ = _synthetic(cfg, truth, specs)
@@ -59,10 +67,28 @@ def test_recovers_a_known_multiplier_and_effect():
 
 def test_objective_is_deterministic():
     cfg = simple_deal(size=50, horizon=60, transitions=TRANSITIONS)
-    specs = [{"name": "x", "kind": "weeks_in", "arm": "counterfactual", "states": ["employed"],
-              "window": [0, 40], "observed": 5.0, "se": 1.0, "source": "s"},
-             {"name": "y", "kind": "ever", "arm": "counterfactual", "states": ["employed"],
-              "week": 30, "observed": 0.4, "n": 100, "source": "s"}]
+    specs = [
+        {
+            "name": "x",
+            "kind": "weeks_in",
+            "arm": "counterfactual",
+            "states": ["employed"],
+            "window": [0, 40],
+            "observed": 5.0,
+            "se": 1.0,
+            "source": "s",
+        },
+        {
+            "name": "y",
+            "kind": "ever",
+            "arm": "counterfactual",
+            "states": ["employed"],
+            "week": 30,
+            "observed": 0.4,
+            "n": 100,
+            "source": "s",
+        },
+    ]
     tg = _targets([{"path": "labour.job_entry_multiplier", "low": 0.5, "high": 3}], specs)
     a = cal.Objective(cfg, tg, 50, 1).outcomes(np.array([1.3]))
     b = cal.Objective(cfg, tg, 50, 1).outcomes(np.array([1.3]))
@@ -74,11 +100,21 @@ def test_objective_is_deterministic():
 
 def test_cli_writes_a_calibrated_deal_keeping_comments(tmp_path):
     out = tmp_path / "cal.toml"
-    res = CliRunner().invoke(main, [
-        "calibrate", str(CONFIGS / "sundinvest_sygemeldte.toml"),
-        "--targets", str(CONFIGS / "targets" / "jobafklaring_baseline.toml"),
-        "-o", str(out), "-n", "60", "--propagate", "--json",
-    ])
+    res = CliRunner().invoke(
+        main,
+        [
+            "calibrate",
+            str(CONFIGS / "sundinvest_sygemeldte.toml"),
+            "--targets",
+            str(CONFIGS / "targets" / "jobafklaring_baseline.toml"),
+            "-o",
+            str(out),
+            "-n",
+            "60",
+            "--propagate",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     text = out.read_text()
     assert "# SundInvest: programme for sick-listed citizens" in text  # comments kept
@@ -86,8 +122,9 @@ def test_cli_writes_a_calibrated_deal_keeping_comments(tmp_path):
     data = tomllib.loads(text)
     paths = [p["path"] for p in data["uncertainty"]["parameters"]]
     assert paths.count("labour.job_entry_multiplier") == 1
-    rec = next(p for p in data["uncertainty"]["parameters"]
-               if p["path"] == "labour.job_entry_multiplier")
+    rec = next(
+        p for p in data["uncertainty"]["parameters"] if p["path"] == "labour.job_entry_multiplier"
+    )
     assert rec["distribution"] == "normal" and rec["sd"] > 0
     # the written value is the fitted one
     import json
@@ -98,17 +135,31 @@ def test_cli_writes_a_calibrated_deal_keeping_comments(tmp_path):
 
 
 BAD_TARGETS = {
-    "unknown-key": ("[[targets]]\nname='a'\nkind='share'\narm='treatment'\nstates=['employed']\n"
-                    "week=10\nobserved=0.3\nn=10\nsource='s'\nweight=2\n", "targets[0].weight"),
-    "share-above-1": ("[[targets]]\nname='a'\nkind='share'\narm='treatment'\nstates=['employed']\n"
-                      "week=10\nobserved=1.3\nn=10\nsource='s'\n", "targets[0]"),
-    "no-n-or-se": ("[[targets]]\nname='a'\nkind='share'\narm='treatment'\nstates=['employed']\n"
-                   "week=10\nobserved=0.3\nsource='s'\n", "targets[0]"),
-    "unknown-state": ("[[targets]]\nname='a'\nkind='share'\narm='treatment'\nstates=['retired']\n"
-                      "week=10\nobserved=0.3\nn=5\nsource='s'\n", "targets[0].states[0]"),
-    "beyond-horizon": ("[[targets]]\nname='a'\nkind='share'\narm='treatment'\n"
-                       "states=['employed']\nweek=900\nobserved=0.3\nn=5\nsource='s'\n",
-                       "targets[0]"),
+    "unknown-key": (
+        "[[targets]]\nname='a'\nkind='share'\narm='treatment'\nstates=['employed']\n"
+        "week=10\nobserved=0.3\nn=10\nsource='s'\nweight=2\n",
+        "targets[0].weight",
+    ),
+    "share-above-1": (
+        "[[targets]]\nname='a'\nkind='share'\narm='treatment'\nstates=['employed']\n"
+        "week=10\nobserved=1.3\nn=10\nsource='s'\n",
+        "targets[0]",
+    ),
+    "no-n-or-se": (
+        "[[targets]]\nname='a'\nkind='share'\narm='treatment'\nstates=['employed']\n"
+        "week=10\nobserved=0.3\nsource='s'\n",
+        "targets[0]",
+    ),
+    "unknown-state": (
+        "[[targets]]\nname='a'\nkind='share'\narm='treatment'\nstates=['retired']\n"
+        "week=10\nobserved=0.3\nn=5\nsource='s'\n",
+        "targets[0].states[0]",
+    ),
+    "beyond-horizon": (
+        "[[targets]]\nname='a'\nkind='share'\narm='treatment'\n"
+        "states=['employed']\nweek=900\nobserved=0.3\nn=5\nsource='s'\n",
+        "targets[0]",
+    ),
 }
 FREE = "name='t'\nsource='s'\n[[free]]\npath='labour.job_entry_multiplier'\nlow=0.5\nhigh=2\n"
 
@@ -119,26 +170,41 @@ def test_bad_targets_file(tmp_path, case):
     path = tmp_path / "t.toml"
     path.write_text(FREE + body)
     out = tmp_path / "out.toml"
-    res = CliRunner().invoke(main, ["calibrate", str(CONFIGS / "holbaek.toml"), "--targets",
-                                    str(path), "-o", str(out)])
+    res = CliRunner().invoke(
+        main, ["calibrate", str(CONFIGS / "holbaek.toml"), "--targets", str(path), "-o", str(out)]
+    )
     assert res.exit_code == 1, res.output
     assert field in res.stderr and "Traceback" not in res.output
     assert not out.exists()
 
 
-@pytest.mark.parametrize("free,field", [
-    ("[[free]]\npath='labour.nothing'\nlow=0\nhigh=1\n", "free[0].path"),
-    ("[[free]]\npath='cohort.size'\nlow=1\nhigh=100\n", "free[0].path"),
-    ("[[free]]\npath='cohort.uptake'\nlow=0.5\nhigh=1.5\n", "free[0].high"),
-    ("[[free]]\npath='cohort.uptake'\nlow=0.9\nhigh=0.5\n", "free[0]"),
-])
+@pytest.mark.parametrize(
+    "free,field",
+    [
+        ("[[free]]\npath='labour.nothing'\nlow=0\nhigh=1\n", "free[0].path"),
+        ("[[free]]\npath='cohort.size'\nlow=1\nhigh=100\n", "free[0].path"),
+        ("[[free]]\npath='cohort.uptake'\nlow=0.5\nhigh=1.5\n", "free[0].high"),
+        ("[[free]]\npath='cohort.uptake'\nlow=0.9\nhigh=0.5\n", "free[0]"),
+    ],
+)
 def test_bad_free_parameters(tmp_path, free, field):
     path = tmp_path / "t.toml"
-    path.write_text("name='t'\nsource='s'\n" + free + "[[targets]]\nname='a'\nkind='share'\n"
-                    "arm='treatment'\nstates=['employed']\nweek=10\nobserved=0.3\nn=5\n"
-                    "source='s'\n")
-    res = CliRunner().invoke(main, ["calibrate", str(CONFIGS / "holbaek.toml"), "--targets",
-                                    str(path), "-o", str(tmp_path / "o.toml")])
+    path.write_text(
+        "name='t'\nsource='s'\n" + free + "[[targets]]\nname='a'\nkind='share'\n"
+        "arm='treatment'\nstates=['employed']\nweek=10\nobserved=0.3\nn=5\n"
+        "source='s'\n"
+    )
+    res = CliRunner().invoke(
+        main,
+        [
+            "calibrate",
+            str(CONFIGS / "holbaek.toml"),
+            "--targets",
+            str(path),
+            "-o",
+            str(tmp_path / "o.toml"),
+        ],
+    )
     assert res.exit_code == 1 and field in res.stderr, res.output
     assert not (tmp_path / "o.toml").exists()
 
@@ -147,6 +213,15 @@ def test_malformed_and_missing_targets(tmp_path):
     bad = tmp_path / "t.toml"
     bad.write_text("name = 'unterminated\n")
     for path in (bad, tmp_path / "missing.toml"):
-        res = CliRunner().invoke(main, ["calibrate", str(CONFIGS / "holbaek.toml"), "--targets",
-                                        str(path), "-o", str(tmp_path / "o.toml")])
+        res = CliRunner().invoke(
+            main,
+            [
+                "calibrate",
+                str(CONFIGS / "holbaek.toml"),
+                "--targets",
+                str(path),
+                "-o",
+                str(tmp_path / "o.toml"),
+            ],
+        )
         assert res.exit_code == 1 and str(path) in res.stderr and "Traceback" not in res.output

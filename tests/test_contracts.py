@@ -31,7 +31,9 @@ def test_savings_share_cap_and_window():
     measured = np.full((1, 8), 100.0)
     pay = contracts.savings_share(measured, np.array([1.0]), np.array([250.0]), [0, 8], PERIOD, PAY)
     np.testing.assert_allclose(pay, [[0, 0, 0, 250, 0, 0, 0, 0]])
-    pay = contracts.savings_share(measured, np.array([1.0]), np.array([np.inf]), [2, 5], PERIOD, PAY)
+    pay = contracts.savings_share(
+        measured, np.array([1.0]), np.array([np.inf]), [2, 5], PERIOD, PAY
+    )
     np.testing.assert_allclose(pay, [[0, 0, 0, 200, 0, 0, 0, 100]])
 
 
@@ -47,11 +49,13 @@ def test_rate_card_by_hand():
     )
     # citizen 0: 10 + min(20, 25 - 10) = 25; citizen 1: 7 -> period 1: 17, period 2: 15
     np.testing.assert_allclose(pay, [[0, 0, 0, 17, 0, 0, 0, 15]])
-    capped = contracts.rate_card(events, tariffs, np.array([np.inf]), np.array([20.0]), None,
-                                 PERIOD, PAY)
+    capped = contracts.rate_card(
+        events, tariffs, np.array([np.inf]), np.array([20.0]), None, PERIOD, PAY
+    )
     np.testing.assert_allclose(capped, [[0, 0, 0, 17, 0, 0, 0, 3]])
-    windowed = contracts.rate_card(events, tariffs, np.array([np.inf]), np.array([np.inf]),
-                                   [0, 4], PERIOD, PAY)
+    windowed = contracts.rate_card(
+        events, tariffs, np.array([np.inf]), np.array([np.inf]), [0, 4], PERIOD, PAY
+    )
     np.testing.assert_allclose(windowed, [[0, 0, 0, 17, 0, 0, 0, 0]])
 
 

@@ -40,20 +40,32 @@ def test_kernel_equals_naive_twin(control):
     raw["program"]["phases"][2]["dropout"] = 0.05  # some dropouts
     raw["labour"]["transitions"][2]["probability"] = 0.01  # some permanent
     raw["labour"]["calendar"] = [
-        {"start": raw["deal"]["start_date"].replace(month=6), "end":
-         raw["deal"]["start_date"].replace(year=2025), "job_entry_multiplier": 0.5}
+        {
+            "start": raw["deal"]["start_date"].replace(month=6),
+            "end": raw["deal"]["start_date"].replace(year=2025),
+            "job_entry_multiplier": 0.5,
+        }
     ]
     raw["economics"]["refusion"] = {
-        "steps": [{"from_week": 1, "state_share": 0.8}, {"from_week": 5, "state_share": 0.4},
-                  {"from_week": 27, "state_share": 0.3}, {"from_week": 53, "state_share": 0.2}],
+        "steps": [
+            {"from_week": 1, "state_share": 0.8},
+            {"from_week": 5, "state_share": 0.4},
+            {"from_week": 27, "state_share": 0.3},
+            {"from_week": 53, "state_share": 0.2},
+        ],
         "reset_weeks": 8,  # short, so resets happen within the horizon
     }
     raw["contract"]["mechanisms"].append(
         {"kind": "target", "outcome": "employed", "at_week": 26, "threshold": 0.3, "payment": 1.0}
     )
     raw["contract"]["mechanisms"].append(
-        {"kind": "target", "outcome": "self_supporting", "at_week": 52, "threshold": 0.3,
-         "payment": 1.0}
+        {
+            "kind": "target",
+            "outcome": "self_supporting",
+            "at_week": 52,
+            "threshold": 0.3,
+            "payment": 1.0,
+        }
     )
     cfg = parse_deal(raw, "twin")
     st, arr = _arrays(cfg, 99, 5, 3)
@@ -61,8 +73,15 @@ def test_kernel_equals_naive_twin(control):
     entry = st.entry_planned
     fast = model.simulate(key, 5, st, arr, entry, control=control)
     slow = naive.simulate(
-        int(key), 5, kernel.CONTROL_OFFSET if control else 0, not control, entry, arr, st,
-        arr["n_fade"], st.horizon,
+        int(key),
+        5,
+        kernel.CONTROL_OFFSET if control else 0,
+        not control,
+        entry,
+        arr,
+        st,
+        arr["n_fade"],
+        st.horizon,
     )
     arms = 1 if control else 2
     assert (fast["entry"] == slow["entry"]).all()
@@ -158,8 +177,13 @@ def test_dropout_share_is_geometric():
         {"name": "a", "weeks": 5, "cost_per_week": 1.0, "dropout": 0.02},
         {"name": "b", "weeks": 8, "cost_per_week": 1.0, "dropout": 0.05},
     ]
-    cfg = simple_deal(size=100, horizon=30, phases=phases, effect={"job_entry": [1.0, 1.0]},
-                      transitions=[{"from": "benefit", "to": "employed", "probability": 0.0}])
+    cfg = simple_deal(
+        size=100,
+        horizon=30,
+        phases=phases,
+        effect={"job_entry": [1.0, 1.0]},
+        transitions=[{"from": "benefit", "to": "employed", "probability": 0.0}],
+    )
     n = 300
     st, arr = _arrays(cfg, 5, 0, n)
     sim = model.simulate(kernel.seed_key(5), 0, st, arr, st.entry_planned)
@@ -174,7 +198,9 @@ def test_dropout_share_is_geometric():
 def test_refusion_staircase_by_hand():
     """Nobody leaves benefit: the municipal share follows the staircase exactly."""
     cfg = simple_deal(
-        size=3, horizon=60, transitions=[{"from": "benefit", "to": "employed", "probability": 0.0}],
+        size=3,
+        horizon=60,
+        transitions=[{"from": "benefit", "to": "employed", "probability": 0.0}],
         weeks_on_benefit=2,
     )
     st, arr = _arrays(cfg, 1, 0, 2)

@@ -60,9 +60,9 @@ class Target(Strict):
     arm: Literal["treatment", "counterfactual"]
     states: list[Literal[LABOUR_STATES]] = Field(min_length=1)
     week: int | None = Field(default=None, gt=0)
-    window: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)] | None = (
-        None
-    )
+    window: (
+        Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)] | None
+    ) = None
     observed: float
     n: int | None = Field(default=None, gt=0)
     se: float | None = Field(default=None, gt=0)
@@ -204,8 +204,12 @@ class Objective:
         return [outcome(sim, t, self.st) for t in self.tg.targets]
 
     def loss(self, theta: np.ndarray) -> float:
-        return float(sum(deviance(t, v) for t, (v, _) in zip(self.tg.targets, self.outcomes(theta),
-                                                             strict=True)))
+        return float(
+            sum(
+                deviance(t, v)
+                for t, (v, _) in zip(self.tg.targets, self.outcomes(theta), strict=True)
+            )
+        )
 
 
 def outcome(sim: dict, t: Target, st: model.Structure) -> tuple[float, float]:
@@ -254,7 +258,10 @@ def deviance(t: Target, value: float) -> float:
 
 
 def calibrate(
-    cfg: DealConfig, tg: Targets, n_scenarios: int = 200, seed: int = 20240201,
+    cfg: DealConfig,
+    tg: Targets,
+    n_scenarios: int = 200,
+    seed: int = 20240201,
     propagate: bool = False,
 ) -> Fit:
     """Minimise the deviance over the free parameters within their bounds."""
@@ -264,6 +271,7 @@ def calibrate(
     dumped = cfg.model_dump(by_alias=True)
     start = np.array([get_path(dumped, parse_path(f.path)) for f in tg.free], float)
     x0 = np.clip(start, lo + 1e-6 * (hi - lo), hi - 1e-6 * (hi - lo))
+
     # optimise on the unit cube so that every parameter has the same scale
     def f(u):
         return obj.loss(lo + np.clip(u, 0.0, 1.0) * (hi - lo))
@@ -271,36 +279,63 @@ def calibrate(
     u0 = (x0 - lo) / (hi - lo)
     if len(tg.free) == 1:
         res = optimize.minimize_scalar(
-            lambda u: f(np.array([u])), bounds=(0.0, 1.0), method="bounded",
+            lambda u: f(np.array([u])),
+            bounds=(0.0, 1.0),
+            method="bounded",
             options={"xatol": 1e-4},
         )
         u_best, message = np.array([res.x]), str(res.message)
     else:
         simplex = [u0] + [
-            np.clip(u0 + np.where(np.arange(len(u0)) == i, 0.15 if u0[i] < 0.85 else -0.15, 0.0),
-                    0, 1)
+            np.clip(
+                u0 + np.where(np.arange(len(u0)) == i, 0.15 if u0[i] < 0.85 else -0.15, 0.0), 0, 1
+            )
             for i in range(len(u0))
         ]
         res = optimize.minimize(
-            f, u0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(u0),
-            options={"initial_simplex": np.array(simplex), "xatol": 1e-4, "fatol": 1e-4,
-                     "maxfev": 400},
+            f,
+            u0,
+            method="Nelder-Mead",
+            bounds=[(0.0, 1.0)] * len(u0),
+            options={
+                "initial_simplex": np.array(simplex),
+                "xatol": 1e-4,
+                "fatol": 1e-4,
+                "maxfev": 400,
+            },
         )
         u_best, message = np.clip(res.x, 0, 1), str(res.message)
     est = lo + u_best * (hi - lo)
     values = obj.outcomes(est)
     table = []
     for t, (v, se) in zip(tg.targets, values, strict=True):
-        table.append({
-            "target": t.name, "arm": t.arm, "observed": t.observed, "fitted": v,
-            "mc_se": se, "deviance": deviance(t, v), "source": t.source,
-        })
+        table.append(
+            {
+                "target": t.name,
+                "arm": t.arm,
+                "observed": t.observed,
+                "fitted": v,
+                "mc_se": se,
+                "deviance": deviance(t, v),
+                "source": t.source,
+            }
+        )
     loss = float(sum(r["deviance"] for r in table))
     df = len(tg.targets) - len(tg.free)
     p_value = float(stats.chi2.sf(loss, df)) if df > 0 else float("nan")
     cov = hessian_covariance(obj, est, lo, hi) if propagate else None
-    return Fit([f.path for f in tg.free], start, est, loss, df, p_value, table, cov,
-               obj.evaluations, message)
+    return Fit(
+        [f.path for f in tg.free],
+        start,
+        est,
+        loss,
+        df,
+        p_value,
+        table,
+        cov,
+        obj.evaluations,
+        message,
+    )
 
 
 def hessian_covariance(obj: Objective, est: np.ndarray, lo: np.ndarray, hi: np.ndarray):
@@ -321,7 +356,9 @@ def hessian_covariance(obj: Objective, est: np.ndarray, lo: np.ndarray, hi: np.n
         for j in range(i):
             ej = np.eye(k)[j] * h[j]
             H[i, j] = H[j, i] = (
-                loss_at(est + ei + ej) - loss_at(est + ei - ej) - loss_at(est - ei + ej)
+                loss_at(est + ei + ej)
+                - loss_at(est + ei - ej)
+                - loss_at(est - ei + ej)
                 + loss_at(est - ei - ej)
             ) / (4 * h[i] * h[j])
     try:
@@ -343,7 +380,7 @@ def write_calibrated(
     doc = tomlkit.parse(deal_text)
     today = dt.date.today().isoformat()
     note = f"calibrated to {Path(targets_path).name} ({tg.name})"
-    for path, value, fp in zip(fit.names, fit.estimate, tg.free, strict=True):
+    for path, value in zip(fit.names, fit.estimate, strict=True):
         parts = parse_path(path)
         node = parent = doc
         key = None
@@ -354,8 +391,11 @@ def write_calibrated(
             old = node[parts[-1]]
         except (KeyError, IndexError, tomlkit.exceptions.NonExistentKey):
             raise ConfigError(
-                targets_path, [f"free: '{path}' is not written in the deal file itself (it comes "
-                               f"from defaults or shared rules); add it to the deal to calibrate it"]
+                targets_path,
+                [
+                    f"free: '{path}' is not written in the deal file itself (it comes "
+                    f"from defaults or shared rules); add it to the deal to calibrate it"
+                ],
             ) from None
         rounded = float(f"{value:.4g}")
         node[parts[-1]] = rounded
