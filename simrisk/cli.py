@@ -224,13 +224,28 @@ def validate(deal) -> None:
 @main.command()
 @click.argument("result", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def summary(result, as_json) -> None:
+@click.option("--drivers", is_flag=True,
+              help="Also rank the uncertain parameters by their rank correlation with the "
+              "investor's profit and the municipal net.")
+def summary(result, as_json, drivers) -> None:
     """Print the headline table of a results file."""
     from simrisk import results
 
     with bad_input():
         ds = results.open_results(result)
-    print_summary(results.summary(ds), as_json)
+    summ = results.summary(ds)
+    if drivers:
+        summ["drivers"] = results.drivers(ds)
+    print_summary(summ, as_json)
+    if drivers and not as_json:
+        table = Table(title="Drivers (Spearman rank correlation)", title_justify="left")
+        table.add_column("parameter")
+        table.add_column("investor profit", justify="right")
+        table.add_column("municipal net", justify="right")
+        for row in summ["drivers"]:
+            table.add_row(row["parameter"], f"{row['investor_profit']:+.2f}",
+                          f"{row['municipal_net']:+.2f}")
+        stdout.print(table)
 
 
 @main.command()

@@ -222,3 +222,31 @@ def summary(ds: xr.Dataset) -> dict:
 
 def summary_json(summ: dict) -> str:
     return json.dumps(summ, indent=2, allow_nan=True)
+
+
+DRIVER_METRICS = ("investor_profit", "municipal_net")
+
+
+def drivers(ds: xr.Dataset, metrics=DRIVER_METRICS) -> list[dict]:
+    """Spearman rank correlation of each drawn parameter with key metrics, strongest first.
+
+    A first look at which assumption drives the risk (it mixes in the cohort's own
+    randomness; a variance decomposition needs nested runs).
+    """
+    from scipy import stats
+
+    if ds.sizes.get("parameter", 0) == 0 or ds.sizes["scenario"] < 3:
+        return []
+    rows = []
+    for j, name in enumerate(ds["parameter"].values):
+        x = ds["parameters"].values[:, j]
+        row = {"parameter": str(name)}
+        for m in metrics:
+            y = ds[m].values
+            if np.ptp(x) == 0 or np.ptp(y) == 0:
+                row[m] = 0.0
+            else:
+                row[m] = float(stats.spearmanr(x, y).statistic)
+        rows.append(row)
+    rows.sort(key=lambda r: -max(abs(r[m]) for m in metrics))
+    return rows

@@ -132,3 +132,23 @@ def test_pinned_regression():
     got = {k: float(np.mean(m[k])) for k in PINNED}
     for k, v in PINNED.items():
         assert got[k] == pytest.approx(v, rel=1e-9), (k, got[k])
+
+
+def test_drivers_rank_parameters_by_rank_correlation():
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(200, 2))
+    ds = xr.Dataset(
+        {
+            "parameters": (("scenario", "parameter"), x),
+            "investor_profit": ("scenario", np.exp(x[:, 1])),  # monotone in parameter b
+            "municipal_net": ("scenario", -x[:, 1]),
+        },
+        coords={"parameter": ["a", "b"]},
+    )
+    rows = results.drivers(ds)
+    assert rows[0]["parameter"] == "b"
+    assert rows[0]["investor_profit"] == pytest.approx(1.0)
+    assert rows[0]["municipal_net"] == pytest.approx(-1.0)
+    assert abs(rows[1]["investor_profit"]) < 0.3
