@@ -21,7 +21,7 @@ from rich.table import Table
 from simrisk import __version__
 from simrisk.config import ConfigError, DealConfig, load_deal
 
-stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -170,13 +170,8 @@ def run(deal, scenarios, seed, output, threads, chunk, overwrite, as_json, detai
         output = os.path.splitext(os.path.basename(deal))[0] + ".nc"
     if os.path.exists(output) and not overwrite:
         raise BadInput([f"--output: {output} exists (use --overwrite to replace it)"])
-    if seed is None:
-        seed = secrets.randbits(32)
-        click.echo(f"seed: {seed} (drawn; pass --seed {seed} to repeat this run)", err=True)
-    if threads is not None:
-        import numba
-
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    seed = _seed(seed)
+    _threads(threads)
     with _progress(scenarios) as advance:
         raw = engine.run(
             cfg, seed, scenarios, detail=detail, chunk=chunk or engine.CHUNK, progress=advance
@@ -357,6 +352,91 @@ def calibrate(deal, targets_path, output, scenarios, seed, propagate, overwrite,
         click.echo(
             "warning: the Hessian was not positive definite; no uncertainty written", err=True
         )
+
+
+@main.command()
+@click.argument("deal", type=click.Path(dir_okay=False))
+@click.option("-n", "--scenarios", type=click.IntRange(min=2), default=5000, show_default=True,
+              help="Scenarios per stress point (the same ones at every point).")
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None,
+              help="Random seed (drawn, printed and stored when omitted).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="NetCDF file with a stress dimension (default: DEAL name + _stress.nc).")
+@click.option("--stress-file", type=click.Path(dir_okay=False), default=None,
+              help="TOML file of [[stress]] points (default: the deal's, else a standard set).")
+@click.option("--grid", multiple=True, metavar="PATH=v1,v2,...",
+              help="Full factorial over set values; repeatable.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Kernel threads.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def stress(deal, scenarios, seed, output, stress_file, grid, threads, overwrite, as_json) -> None:
+    """Stress-test DEAL: named stress points or a grid, on common random numbers."""
+    from simrisk import results
+    from simrisk.analysis import stress as stress_mod
+
+    cfg, text = _load(deal)
+    if output is None:
+        output = os.path.splitext(os.path.basename(deal))[0] + "_stress.nc"
+    if os.path.exists(output) and not overwrite:
+        raise BadInput([f"--output: {output} exists (use --overwrite to replace it)"])
+    with bad_input():
+        if grid:
+            points = stress_mod.parse_grid(list(grid))
+        elif stress_file:
+            points = stress_mod.load_stress_file(stress_file)
+        else:
+            points = cfg.stress or stress_mod.default_stresses(cfg)
+        prepared = stress_mod.prepare(cfg, points, "--grid" if grid else "stress")
+    seed = _seed(seed)
+    _threads(threads)
+    with _progress(scenarios * len(prepared)) as advance:
+        metrics = stress_mod.run_stress(cfg, prepared, seed, scenarios, progress=advance)
+    ds = stress_mod.build_dataset(cfg, prepared, metrics, seed, text)
+    with bad_input():
+        results.write_netcdf(ds, output, overwrite=overwrite)
+    click.echo(f"wrote {output}", err=True)
+    rows = stress_mod.table(prepared, metrics)
+    if as_json:
+        click.echo(json.dumps(_finite({"deal": cfg.deal.name, "seed": seed,
+                                       "n_scenarios": scenarios, "points": rows}),
+                              indent=2, ensure_ascii=False))
+        return
+    table = Table(
+        title=f"{cfg.deal.name} — stress test, {scenarios:,} scenarios per point, seed {seed}",
+        title_justify="left",
+    )
+    table.add_column("stress", min_width=30, overflow="fold")
+    table.add_column("P(inv. loss)", justify="right")
+    table.add_column("MOIC", justify="right")
+    table.add_column("inv. profit (mio.)", justify="right")
+    table.add_column("Δ profit ± SE", justify="right")
+    table.add_column("mun. net (mio.)", justify="right")
+    table.add_column("Δ net ± SE", justify="right")
+    table.add_column("P(net < 0)", justify="right")
+    for r in rows:
+        table.add_row(
+            r["stress"], f"{100 * r['investor_loss']:.1f} %", f"{r['investor_moic']:.2f}",
+            f"{r['investor_profit'] / 1e6:.2f}",
+            f"{r['investor_profit_diff'] / 1e6:+.2f} ± {r['investor_profit_diff_se'] / 1e6:.2f}",
+            f"{r['municipal_net'] / 1e6:.2f}",
+            f"{r['municipal_net_diff'] / 1e6:+.2f} ± {r['municipal_net_diff_se'] / 1e6:.2f}",
+            f"{100 * r['municipal_loss']:.1f} %",
+        )
+    stdout.print(table)
+
+
+def _seed(seed: int | None) -> int:
+    if seed is None:
+        seed = secrets.randbits(32)
+        click.echo(f"seed: {seed} (drawn; pass --seed {seed} to repeat this run)", err=True)
+    return seed
+
+
+def _threads(threads: int | None) -> None:
+    if threads is not None:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 if __name__ == "__main__":  # pragma: no cover

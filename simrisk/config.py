@@ -398,6 +398,46 @@ class Uncertainty(Strict):
     parameters: list[Distribution] = []
 
 
+# --------------------------------------------------------------------------- stress
+class Change(Strict):
+    """One change of a stress point: a path (``[*]`` for every element or key) and one
+    operation: set, scale (multiply), add, or excess (multiply the excess over 1, for
+    hazard ratios)."""
+
+    path: str = Field(min_length=1)
+    set: float | None = None
+    scale: float | None = None
+    add: float | None = None
+    excess: float | None = None
+
+    @model_validator(mode="after")
+    def _one_op(self) -> Change:
+        ops = [k for k in ("set", "scale", "add", "excess") if getattr(self, k) is not None]
+        if len(ops) != 1:
+            raise ValueError("give exactly one of 'set', 'scale', 'add', 'excess'")
+        return self
+
+    @property
+    def op(self) -> tuple[str, float]:
+        for k in ("set", "scale", "add", "excess"):
+            if getattr(self, k) is not None:
+                return k, getattr(self, k)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class StressPoint(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    changes: list[Change] = []
+    calendar: list[CalendarShock] = []
+
+    @model_validator(mode="after")
+    def _something(self) -> StressPoint:
+        if not self.changes and not self.calendar:
+            raise ValueError("a stress point needs 'changes' or 'calendar'")
+        return self
+
+
 # ------------------------------------------------------------------------- the deal
 class DealConfig(Strict):
     deal: Deal
@@ -409,6 +449,7 @@ class DealConfig(Strict):
     contract: Contract
     investor: Investor
     uncertainty: Uncertainty = Uncertainty()
+    stress: list[StressPoint] = []
 
     @model_validator(mode="after")
     def _cross(self) -> DealConfig:

@@ -238,10 +238,21 @@ def run_chunk(
     n: int,
     baseline: Baseline | None,
     workspaces: tuple | None = None,
+    draws: np.ndarray | None = None,
+    adjust: list | None = None,
 ) -> tuple[ChunkResult, np.ndarray]:
-    """Simulate scenarios ``[scen0, scen0 + n)``; returns the results and the draws."""
-    draws = sampler.draw(scen0, n)
-    v = model.Values(cfg.model_dump(by_alias=True), sampler.overrides(draws), n)
+    """Simulate scenarios ``[scen0, scen0 + n)``; returns the results and the draws.
+
+    ``draws`` replaces the sampler's table for these scenarios; ``adjust`` lists
+    :class:`model.Adjustment` applied after drawing.
+    """
+    if draws is None:
+        draws = sampler.draw(scen0, n)
+    dumped = cfg.model_dump(by_alias=True)
+    over = sampler.overrides(draws)
+    if adjust:
+        over = model.adjusted(dumped, over, adjust, n)
+    v = model.Values(dumped, over, n)
     arr = model.scenario_arrays(cfg, st, v)
     ws, ws_ctl = workspaces or (None, None)
     sim = model.simulate(key, scen0, st, arr, st.entry_planned, workspace=ws)
@@ -382,6 +393,9 @@ def run(
     detail: bool = False,
     chunk: int = CHUNK,
     progress: ProgressFn | None = None,
+    draws: np.ndarray | None = None,
+    adjust: list | None = None,
+    baseline: Baseline | None = None,
 ):
     """Simulate a deal; returns the raw pieces for :func:`simrisk.results.build_dataset`.
 
@@ -393,13 +407,23 @@ def run(
     detail : keep weekly series per scenario
     chunk : scenarios per kernel call (does not change any number)
     progress : called with the number of scenarios finished after each chunk
+    draws : ndarray (n_scenarios, parameter), optional table of parameter values that
+        replaces the deal's sampling (e.g. for Sobol designs or nested runs)
+    adjust : list of :class:`model.Adjustment`, changes applied after drawing (stress)
+    baseline : a precomputed baseline (e.g. the unstressed deal's, for a stress point)
     """
     if n_scenarios < 1:
         raise ValueError("the number of scenarios must be at least 1")
+    if draws is not None and draws.shape != (n_scenarios, len(cfg.uncertainty.parameters)):
+        raise ValueError(
+            f"draws must have shape ({n_scenarios}, {len(cfg.uncertainty.parameters)}), "
+            f"not {draws.shape}"
+        )
     st = model.build_structure(cfg)
     sampler = Sampler(cfg, seed, n_scenarios)
     key = kernel.seed_key(seed)
-    baseline = compute_baseline(cfg, st) if cfg.contract.measurement == "baseline" else None
+    if baseline is None and cfg.contract.measurement == "baseline":
+        baseline = compute_baseline(cfg, st)
     metrics = {k: None for k in SCENARIO_METRICS}
     draws_all = np.empty((n_scenarios, len(sampler.paths)))
     agg = Aggregator(n_scenarios, st, cfg.cohort.size, detail)
@@ -410,12 +434,15 @@ def run(
     )
     for scen0 in range(0, n_scenarios, chunk):
         m = min(chunk, n_scenarios - scen0)
-        res, draws = run_chunk(cfg, st, sampler, key, scen0, m, baseline, workspaces)
+        table = None if draws is None else draws[scen0 : scen0 + m]
+        res, used = run_chunk(
+            cfg, st, sampler, key, scen0, m, baseline, workspaces, table, adjust
+        )
         for k, val in res.metrics.items():
             if metrics[k] is None:
                 metrics[k] = np.empty(n_scenarios, dtype=val.dtype)
             metrics[k][scen0 : scen0 + m] = val
-        draws_all[scen0 : scen0 + m] = draws
+        draws_all[scen0 : scen0 + m] = used
         agg.add(scen0, res)
         if progress is not None:
             progress(m)

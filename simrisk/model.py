@@ -26,6 +26,39 @@ FADE_END = 0.01
 ends once it is below this fraction of its value at completion."""
 
 
+@dataclass(frozen=True)
+class Adjustment:
+    """A change to one numeric leaf, applied after the parameters are drawn (so the
+    draws, and with them the random streams, stay the same)."""
+
+    path: tuple
+    op: str  # "set", "scale", "add" or "excess" (scale the excess over 1)
+    value: float
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        if self.op == "set":
+            return np.full_like(x, self.value)
+        if self.op == "scale":
+            return x * self.value
+        if self.op == "add":
+            return x + self.value
+        if self.op == "excess":
+            return 1.0 + (x - 1.0) * self.value
+        raise ValueError(f"unknown operation '{self.op}'")
+
+
+def adjusted(
+    dumped: dict, overrides: dict[tuple, np.ndarray], adjust: list[Adjustment], n: int
+) -> dict[tuple, np.ndarray]:
+    """Overrides with the adjustments applied in order."""
+    out = dict(overrides)
+    base = Values(dumped, {}, n)
+    for a in adjust:
+        current = out[a.path] if a.path in out else base(*a.path)
+        out[a.path] = a.apply(np.asarray(current, dtype=float))
+    return out
+
+
 class Values:
     """Leaf values of a deal for ``n`` scenarios: drawn where uncertain, fixed elsewhere."""
 
