@@ -219,9 +219,12 @@ def validate(deal) -> None:
 @main.command()
 @click.argument("result", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--drivers", is_flag=True,
-              help="Also rank the uncertain parameters by their rank correlation with the "
-              "investor's profit and the municipal net.")
+@click.option(
+    "--drivers",
+    is_flag=True,
+    help="Also rank the uncertain parameters by their rank correlation with the "
+    "investor's profit and the municipal net.",
+)
 def summary(result, as_json, drivers) -> None:
     """Print the headline table of a results file."""
     from simrisk import results
@@ -238,8 +241,9 @@ def summary(result, as_json, drivers) -> None:
         table.add_column("investor profit", justify="right")
         table.add_column("municipal net", justify="right")
         for row in summ["drivers"]:
-            table.add_row(row["parameter"], f"{row['investor_profit']:+.2f}",
-                          f"{row['municipal_net']:+.2f}")
+            table.add_row(
+                row["parameter"], f"{row['investor_profit']:+.2f}", f"{row['municipal_net']:+.2f}"
+            )
         stdout.print(table)
 
 
@@ -356,16 +360,39 @@ def calibrate(deal, targets_path, output, scenarios, seed, propagate, overwrite,
 
 @main.command()
 @click.argument("deal", type=click.Path(dir_okay=False))
-@click.option("-n", "--scenarios", type=click.IntRange(min=2), default=5000, show_default=True,
-              help="Scenarios per stress point (the same ones at every point).")
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None,
-              help="Random seed (drawn, printed and stored when omitted).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="NetCDF file with a stress dimension (default: DEAL name + _stress.nc).")
-@click.option("--stress-file", type=click.Path(dir_okay=False), default=None,
-              help="TOML file of [[stress]] points (default: the deal's, else a standard set).")
-@click.option("--grid", multiple=True, metavar="PATH=v1,v2,...",
-              help="Full factorial over set values; repeatable.")
+@click.option(
+    "-n",
+    "--scenarios",
+    type=click.IntRange(min=2),
+    default=5000,
+    show_default=True,
+    help="Scenarios per stress point (the same ones at every point).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=None,
+    help="Random seed (drawn, printed and stored when omitted).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="NetCDF file with a stress dimension (default: DEAL name + _stress.nc).",
+)
+@click.option(
+    "--stress-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML file of [[stress]] points (default: the deal's, else a standard set).",
+)
+@click.option(
+    "--grid",
+    multiple=True,
+    metavar="PATH=v1,v2,...",
+    help="Full factorial over set values; repeatable.",
+)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Kernel threads.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
@@ -397,9 +424,15 @@ def stress(deal, scenarios, seed, output, stress_file, grid, threads, overwrite,
     click.echo(f"wrote {output}", err=True)
     rows = stress_mod.table(prepared, metrics)
     if as_json:
-        click.echo(json.dumps(_finite({"deal": cfg.deal.name, "seed": seed,
-                                       "n_scenarios": scenarios, "points": rows}),
-                              indent=2, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                _finite(
+                    {"deal": cfg.deal.name, "seed": seed, "n_scenarios": scenarios, "points": rows}
+                ),
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return
     table = Table(
         title=f"{cfg.deal.name} — stress test, {scenarios:,} scenarios per point, seed {seed}",
@@ -415,7 +448,9 @@ def stress(deal, scenarios, seed, output, stress_file, grid, threads, overwrite,
     table.add_column("P(net < 0)", justify="right")
     for r in rows:
         table.add_row(
-            r["stress"], f"{100 * r['investor_loss']:.1f} %", f"{r['investor_moic']:.2f}",
+            r["stress"],
+            f"{100 * r['investor_loss']:.1f} %",
+            f"{r['investor_moic']:.2f}",
             f"{r['investor_profit'] / 1e6:.2f}",
             f"{r['investor_profit_diff'] / 1e6:+.2f} ± {r['investor_profit_diff_se'] / 1e6:.2f}",
             f"{r['municipal_net'] / 1e6:.2f}",
@@ -423,6 +458,158 @@ def stress(deal, scenarios, seed, output, stress_file, grid, threads, overwrite,
             f"{100 * r['municipal_loss']:.1f} %",
         )
     stdout.print(table)
+
+
+@main.command()
+@click.argument("deal", type=click.Path(dir_okay=False))
+@click.option(
+    "--method", type=click.Choice(["sobol", "tornado"]), default="sobol", show_default=True
+)
+@click.option(
+    "-n",
+    "--scenarios",
+    type=click.IntRange(min=8),
+    default=1024,
+    show_default=True,
+    help="Sobol: base sample size (runs = n x (parameters + 2)); tornado: scenarios per point.",
+)
+@click.option(
+    "--outer",
+    type=click.IntRange(min=2),
+    default=200,
+    show_default=True,
+    help="Parameter draws for the variance split.",
+)
+@click.option(
+    "--inner",
+    type=click.IntRange(min=2),
+    default=20,
+    show_default=True,
+    help="Cohort realisations per parameter draw for the variance split.",
+)
+@click.option(
+    "--output-metric",
+    "outputs",
+    multiple=True,
+    default=("investor_irr", "investor_moic", "investor_loss", "municipal_net"),
+    show_default=True,
+    help="Outputs to analyse; repeatable.",
+)
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="NetCDF file (default: DEAL name + _sensitivity.nc).",
+)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Kernel threads.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the tables as JSON.")
+def sensitivity(
+    deal, method, scenarios, outer, inner, outputs, seed, output, threads, overwrite, as_json
+) -> None:
+    """Which uncertain parameter drives DEAL's results: Sobol indices or a tornado, and the
+    split of variance between parameters and the cohort's own randomness."""
+    from simrisk import results
+    from simrisk.analysis import sensitivity as sa
+
+    cfg, text = _load(deal)
+    outputs = list(dict.fromkeys(outputs))
+    if output is None:
+        output = os.path.splitext(os.path.basename(deal))[0] + "_sensitivity.nc"
+    if os.path.exists(output) and not overwrite:
+        raise BadInput([f"--output: {output} exists (use --overwrite to replace it)"])
+    with bad_input():
+        sa.require(cfg, outputs)
+    seed = _seed(seed)
+    _threads(threads)
+    names = [p.path for p in cfg.uncertainty.parameters]
+    d = len(names)
+    runs = scenarios * (d + 2) if method == "sobol" else scenarios * (2 * d + 1)
+    with _progress(runs + outer * inner) as advance:
+        res: dict = {"labels": {}}
+        if method == "sobol":
+            idx, _ = sa.sobol(cfg, scenarios, seed, outputs, progress=advance)
+            for k, label in (
+                ("first", "first-order Sobol index"),
+                ("total", "total Sobol index"),
+                ("first_lo", "first-order index, 2.5 % bootstrap"),
+                ("first_hi", "first-order index, 97.5 % bootstrap"),
+                ("total_lo", "total index, 2.5 % bootstrap"),
+                ("total_hi", "total index, 97.5 % bootstrap"),
+            ):
+                res[f"sobol_{k}"] = (("output", "parameter"), idx[k])
+                res["labels"][f"sobol_{k}"] = label
+        else:
+            low, high, base, pct = sa.tornado(cfg, scenarios, seed, outputs, progress=advance)
+            res["tornado_low"] = (("output", "parameter"), low)
+            res["tornado_high"] = (("output", "parameter"), high)
+            res["tornado_base"] = (("output",), base)
+            res["labels"].update(
+                {
+                    "tornado_low": "mean with the parameter at its 10th percentile",
+                    "tornado_high": "mean with the parameter at its 90th percentile",
+                    "tornado_base": "mean with every parameter at its median",
+                }
+            )
+        total, par, coh = sa.variance_split(cfg, outer, inner, seed, outputs, progress=advance)
+        res["variance_total"] = (("output",), total)
+        res["variance_share"] = (("output", "component"), np.stack([par, coh], axis=1))
+        res["labels"].update(
+            {
+                "variance_total": "total variance over scenarios",
+                "variance_share": "share of variance: parameters vs cohort",
+            }
+        )
+    ds = sa.build_dataset(
+        cfg,
+        method,
+        outputs,
+        names,
+        res,
+        seed,
+        text,
+        {"scenarios": scenarios, "outer": outer, "inner": inner},
+    )
+    with bad_input():
+        results.write_netcdf(ds, output, overwrite=overwrite)
+    click.echo(f"wrote {output}", err=True)
+    if as_json:
+        out = {k: ds[k].values.tolist() for k in ds.data_vars}
+        out.update({"outputs": outputs, "parameters": names, "method": method, "seed": seed})
+        click.echo(json.dumps(_finite(out), indent=2, ensure_ascii=False))
+        return
+    for o, oname in enumerate(outputs):
+        table = Table(
+            title=f"{cfg.deal.name} — {oname}: {sa.OUTPUTS.get(oname, oname)}", title_justify="left"
+        )
+        table.add_column("parameter", min_width=30, overflow="fold")
+        if method == "sobol":
+            for col in ("first order [95 % CI]", "total [95 % CI]"):
+                table.add_column(col, justify="right")
+            order = np.argsort(-ds["sobol_total"].values[o])
+            for i in order:
+                f, t = ds["sobol_first"].values[o, i], ds["sobol_total"].values[o, i]
+                table.add_row(
+                    names[i],
+                    f"{f:.2f} [{ds['sobol_first_lo'].values[o, i]:.2f}, "
+                    f"{ds['sobol_first_hi'].values[o, i]:.2f}]",
+                    f"{t:.2f} [{ds['sobol_total_lo'].values[o, i]:.2f}, "
+                    f"{ds['sobol_total_hi'].values[o, i]:.2f}]",
+                )
+        else:
+            for col in ("at P10", "at P90", "swing"):
+                table.add_column(col, justify="right")
+            lo, hi = ds["tornado_low"].values[o], ds["tornado_high"].values[o]
+            for i in np.argsort(-np.abs(hi - lo)):
+                table.add_row(names[i], f"{lo[i]:.4g}", f"{hi[i]:.4g}", f"{hi[i] - lo[i]:+.4g}")
+        stdout.print(table)
+        share = ds["variance_share"].values[o]
+        stdout.print(
+            f"variance from parameters {100 * share[0]:.0f} %, from the cohort's own "
+            f"randomness {100 * share[1]:.0f} % ({outer} x {inner} nested runs)"
+        )
 
 
 def _seed(seed: int | None) -> int:

@@ -435,9 +435,7 @@ def run(
     for scen0 in range(0, n_scenarios, chunk):
         m = min(chunk, n_scenarios - scen0)
         table = None if draws is None else draws[scen0 : scen0 + m]
-        res, used = run_chunk(
-            cfg, st, sampler, key, scen0, m, baseline, workspaces, table, adjust
-        )
+        res, used = run_chunk(cfg, st, sampler, key, scen0, m, baseline, workspaces, table, adjust)
         for k, val in res.metrics.items():
             if metrics[k] is None:
                 metrics[k] = np.empty(n_scenarios, dtype=val.dtype)

@@ -35,23 +35,51 @@ def default_stresses(cfg: DealConfig) -> list[StressPoint]:
     start = cfg.deal.start_date
     shock_start = start + dt.timedelta(weeks=52)
     points = [
-        {"name": "recession", "description": "30 % fewer job entries for everyone",
-         "changes": [{"path": "labour.job_entry_multiplier", "scale": 0.7}]},
-        {"name": "weak effect", "description": "the programme's excess hazard ratios halved",
-         "changes": [{"path": f"effect.{k}[*]", "excess": 0.5}
-                     for k in ("job_entry", "education_entry", "job_loss")
-                     if getattr(cfg.effect, k) is not None]},
-        {"name": "enrolment shortfall", "description": "30 % fewer places filled",
-         "changes": [{"path": "cohort.uptake", "scale": 0.7}]},
-        {"name": "higher dropout", "description": "weekly dropout doubled in every phase",
-         "changes": [{"path": "program.phases[*].dropout", "scale": 2.0}]},
-        {"name": "delayed start", "description": "enrolment starts 26 weeks late",
-         "changes": [{"path": "cohort.enrolment.delay_weeks", "add": 26.0}]},
-        {"name": "rates frozen", "description": "no indexation of benefit rates",
-         "changes": [{"path": "economics.benefits[*].indexation", "set": 0.0}]},
-        {"name": "labour-market shock", "description": "job entries halved in the deal's second year",
-         "calendar": [{"start": shock_start, "end": shock_start + dt.timedelta(weeks=52),
-                       "job_entry_multiplier": 0.5}]},
+        {
+            "name": "recession",
+            "description": "30 % fewer job entries for everyone",
+            "changes": [{"path": "labour.job_entry_multiplier", "scale": 0.7}],
+        },
+        {
+            "name": "weak effect",
+            "description": "the programme's excess hazard ratios halved",
+            "changes": [
+                {"path": f"effect.{k}[*]", "excess": 0.5}
+                for k in ("job_entry", "education_entry", "job_loss")
+                if getattr(cfg.effect, k) is not None
+            ],
+        },
+        {
+            "name": "enrolment shortfall",
+            "description": "30 % fewer places filled",
+            "changes": [{"path": "cohort.uptake", "scale": 0.7}],
+        },
+        {
+            "name": "higher dropout",
+            "description": "weekly dropout doubled in every phase",
+            "changes": [{"path": "program.phases[*].dropout", "scale": 2.0}],
+        },
+        {
+            "name": "delayed start",
+            "description": "enrolment starts 26 weeks late",
+            "changes": [{"path": "cohort.enrolment.delay_weeks", "add": 26.0}],
+        },
+        {
+            "name": "rates frozen",
+            "description": "no indexation of benefit rates",
+            "changes": [{"path": "economics.benefits[*].indexation", "set": 0.0}],
+        },
+        {
+            "name": "labour-market shock",
+            "description": "job entries halved in the deal's second year",
+            "calendar": [
+                {
+                    "start": shock_start,
+                    "end": shock_start + dt.timedelta(weeks=52),
+                    "job_entry_multiplier": 0.5,
+                }
+            ],
+        },
     ]
     return [StressPoint.model_validate(p) for p in points]
 
@@ -81,8 +109,10 @@ def expand(path: str, dumped: dict) -> list[tuple]:
             return
         head, tail = rest[0], rest[1:]
         if head == "*":
-            keys = range(len(node)) if isinstance(node, list) else (
-                list(node) if isinstance(node, dict) else []
+            keys = (
+                range(len(node))
+                if isinstance(node, list)
+                else (list(node) if isinstance(node, dict) else [])
             )
             for k in keys:
                 walk(node[k], tail, prefix + [k])
@@ -146,7 +176,9 @@ def prepare(cfg: DealConfig, points: list[StressPoint], where: str = "stress") -
         try:
             DealConfig.model_validate(trial)
         except ValidationError as err:
-            problems.extend(f"{where}[{i}] ({pt.name}): {line}" for line in validation_problems(err))
+            problems.extend(
+                f"{where}[{i}] ({pt.name}): {line}" for line in validation_problems(err)
+            )
             continue
         point_cfg = cfg
         if pt.calendar:
@@ -266,7 +298,8 @@ def build_dataset(
     data = {}
     for name, (long_name, units) in engine.SCENARIO_METRICS.items():
         data[name] = xr.Variable(
-            ("stress", "scenario"), np.stack([m[name] for m in metrics]),
+            ("stress", "scenario"),
+            np.stack([m[name] for m in metrics]),
             attrs={"long_name": long_name, "units": units},
         )
     data["stress_description"] = xr.Variable(("stress",), [p.description for p in prepared])
@@ -280,8 +313,8 @@ def build_dataset(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "deal_file": deal_text,
         "stress_changes": "\n".join(
-            f"{p.name}: " + "; ".join(f"{'.'.join(map(str, a.path))} {a.op} {a.value:g}"
-                                      for a in p.adjust)
+            f"{p.name}: "
+            + "; ".join(f"{'.'.join(map(str, a.path))} {a.op} {a.value:g}" for a in p.adjust)
             for p in prepared
         ),
         "note": "every stress point uses the same seed and scenarios (common random numbers)",

@@ -1,0 +1,199 @@
+"""Sensitivity analysis: Sobol indices, tornado swings and the variance split.
+
+* **Sobol** (Saltelli's design): matrices A and B of parameter points from one
+  scrambled Sobol sequence, and A with column i taken from B for each parameter.
+  Row j of every matrix runs on the same cohort streams (scenario j), so the
+  indices measure the parameters' share of the variance with the cohort held
+  fixed. First order: Saltelli (2010); total: Jansen (1999). Intervals: a
+  percentile bootstrap over rows.
+* **Tornado**: every parameter at its median but one, set to its 10th and 90th
+  percentile, on common random numbers; the swing of each output's mean.
+* **Variance split** (nested runs): M parameter draws, each with R cohort
+  realisations; total variance = variance of the conditional means (parameter
+  uncertainty) + mean conditional variance (the cohort's own randomness).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import xarray as xr
+from scipy.stats import qmc
+
+import simrisk
+from simrisk import engine
+from simrisk.config import ConfigError, DealConfig
+from simrisk.sampling import Sampler
+
+OUTPUTS = {
+    "investor_irr": "investor IRR (undefined IRRs of losses count as -100 %)",
+    "investor_moic": "investor multiple",
+    "investor_loss": "investor loss (indicator: its mean is P(loss))",
+    "municipal_net": "municipal net budget effect",
+}
+
+
+def output_values(metrics: dict, names) -> dict[str, np.ndarray]:
+    out = {}
+    for name in names:
+        if name == "investor_loss":
+            out[name] = (metrics["investor_profit"] < 0).astype(float)
+        elif name == "investor_irr":
+            irr = metrics["investor_irr"].copy()
+            irr[np.isnan(irr) & (metrics["investor_profit"] < 0)] = -1.0
+            irr[np.isnan(irr)] = 0.0
+            out[name] = irr
+        elif name == "investor_moic":
+            out[name] = np.nan_to_num(metrics["investor_moic"], nan=0.0)
+        else:
+            out[name] = metrics[name]
+    return out
+
+
+def check(cfg: DealConfig, outputs) -> list[str]:
+    problems = []
+    if not cfg.uncertainty.parameters:
+        problems.append("uncertainty.parameters: the deal has no uncertain parameters to analyse")
+    for o in outputs:
+        if o not in OUTPUTS and o not in engine.SCENARIO_METRICS:
+            problems.append(f"--output-metric: unknown output '{o}' (known: {', '.join(OUTPUTS)})")
+    return problems
+
+
+def _to_values(sampler: Sampler, u: np.ndarray) -> np.ndarray:
+    u = np.clip(u, 1e-12, 1 - 1e-12)
+    out = np.empty_like(u)
+    for j, (rec, rv) in enumerate(zip(sampler.records, sampler.dists, strict=True)):
+        out[:, j] = rec.value if rv is None else rv.ppf(u[:, j])
+    return out
+
+
+def sobol(cfg: DealConfig, n: int, seed: int, outputs, n_boot: int = 200, progress=None):
+    """First-order and total Sobol indices with bootstrap intervals.
+
+    Returns dict of arrays (output, parameter): first, total, first_lo/hi, total_lo/hi;
+    and the number of model runs.
+    """
+    sampler = Sampler(cfg, seed, n)
+    d = len(sampler.records)
+    pts = qmc.Sobol(2 * d, scramble=True, seed=np.random.default_rng(seed)).random(n)
+    A, B = _to_values(sampler, pts[:, :d]), _to_values(sampler, pts[:, d:])
+
+    def run(table):
+        return output_values(
+            engine.run(cfg, seed, n, draws=table, progress=progress)["metrics"], outputs
+        )
+
+    fA, fB = run(A), run(B)
+    fAB = []
+    for i in range(d):
+        ABi = A.copy()
+        ABi[:, i] = B[:, i]
+        fAB.append(run(ABi))
+    rng = np.random.default_rng(seed)
+    boot = rng.integers(0, n, size=(n_boot, n))
+    res = {
+        k: np.zeros((len(outputs), d))
+        for k in ("first", "total", "first_lo", "first_hi", "total_lo", "total_hi")
+    }
+    for o, name in enumerate(outputs):
+        a, b = fA[name], fB[name]
+        ab = np.stack([f[name] for f in fAB])  # (parameter, n)
+        S, T = _indices(a, b, ab, np.arange(n)[None, :])
+        Sb, Tb = _indices(a, b, ab, boot)
+        res["first"][o], res["total"][o] = S[0], T[0]
+        res["first_lo"][o], res["first_hi"][o] = np.nanpercentile(Sb, [2.5, 97.5], axis=0)
+        res["total_lo"][o], res["total_hi"][o] = np.nanpercentile(Tb, [2.5, 97.5], axis=0)
+    return res, n * (d + 2)
+
+
+def _indices(a, b, ab, idx):
+    """Indices for each row of ``idx`` (resamples), shape (resample, parameter)."""
+    A, Bv, AB = a[idx], b[idx], ab[:, idx].transpose(1, 0, 2)  # (r, n), (r, n), (r, d, n)
+    var = np.var(np.concatenate([A, Bv], axis=1), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        first = np.mean(Bv[:, None, :] * (AB - A[:, None, :]), axis=2) / var[:, None]
+        total = 0.5 * np.mean((A[:, None, :] - AB) ** 2, axis=2) / var[:, None]
+    zero = var == 0
+    first[zero], total[zero] = 0.0, 0.0
+    return first, total
+
+
+def tornado(cfg: DealConfig, n: int, seed: int, outputs, progress=None):
+    """Mean of each output with one parameter at its 10th / 90th percentile.
+
+    Returns arrays (output, parameter) ``low`` and ``high``, the base means (output,),
+    and the percentile values (parameter, 2)."""
+    sampler = Sampler(cfg, seed, n)
+    d = len(sampler.records)
+    med = _to_values(sampler, np.full((1, d), 0.5))[0]
+    p10 = _to_values(sampler, np.full((1, d), 0.1))[0]
+    p90 = _to_values(sampler, np.full((1, d), 0.9))[0]
+
+    def mean_at(values):
+        table = np.broadcast_to(values, (n, d)).copy()
+        m = engine.run(cfg, seed, n, draws=table, progress=progress)["metrics"]
+        return {k: float(v.mean()) for k, v in output_values(m, outputs).items()}
+
+    base = mean_at(med)
+    low = np.zeros((len(outputs), d))
+    high = np.zeros((len(outputs), d))
+    for i in range(d):
+        for arr, val in ((low, p10), (high, p90)):
+            point = med.copy()
+            point[i] = val[i]
+            got = mean_at(point)
+            arr[:, i] = [got[o] for o in outputs]
+    return low, high, np.array([base[o] for o in outputs]), np.stack([p10, p90], axis=1)
+
+
+def variance_split(cfg: DealConfig, outer: int, inner: int, seed: int, outputs, progress=None):
+    """Share of each output's variance due to parameters vs the cohort's own randomness.
+
+    Returns arrays (output,): total variance, parameter share, cohort share."""
+    sampler = Sampler(cfg, seed, outer)
+    draws = np.repeat(sampler.draw(0, outer), inner, axis=0)
+    m = engine.run(cfg, seed, outer * inner, draws=draws, progress=progress)["metrics"]
+    vals = output_values(m, outputs)
+    total, par, coh = [], [], []
+    for o in outputs:
+        y = vals[o].reshape(outer, inner)
+        within = y.var(axis=1, ddof=1).mean()
+        between = max(y.mean(axis=1).var(ddof=1) - within / inner, 0.0)
+        tot = between + within
+        total.append(tot)
+        par.append(between / tot if tot > 0 else 0.0)
+        coh.append(within / tot if tot > 0 else 0.0)
+    return np.array(total), np.array(par), np.array(coh)
+
+
+def build_dataset(cfg, method, outputs, names, res: dict, seed: int, deal_text: str, attrs: dict):
+    coords = {
+        "output": list(outputs),
+        "parameter": list(names),
+        "component": ["parameters", "cohort"],
+    }
+    data = {}
+    for key, long_name in res.get("labels", {}).items():
+        dims, arr = res[key]
+        data[key] = xr.Variable(dims, arr, attrs={"long_name": long_name, "units": "1"})
+    ds = xr.Dataset(data, coords=coords)
+    ds["output"].attrs["long_name"] = "; ".join(f"{o}: {OUTPUTS.get(o, o)}" for o in outputs)
+    ds.attrs = {
+        "title": f"simrisk sensitivity ({method}): {cfg.deal.name}",
+        "deal_name": cfg.deal.name,
+        "method": method,
+        "seed": int(seed),
+        "simrisk_version": simrisk.__version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "deal_file": deal_text,
+        **attrs,
+    }
+    return ds
+
+
+def require(cfg: DealConfig, outputs) -> None:
+    problems = check(cfg, outputs)
+    if problems:
+        raise ConfigError("sensitivity", problems)
