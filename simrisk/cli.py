@@ -612,6 +612,130 @@ def sensitivity(
         )
 
 
+@main.command()
+@click.argument("deal", type=click.Path(dir_okay=False))
+@click.option(
+    "--vary",
+    "path",
+    required=True,
+    metavar="PATH",
+    help="The term or assumption to solve for, e.g. contract.mechanisms[0].share.",
+)
+@click.option("--range", "bounds", required=True, metavar="LOW,HIGH", help="Interval to search.")
+@click.option(
+    "--irr-hurdle", type=float, default=None, help="Goal: P(investor IRR >= hurdle) >= --irr-prob."
+)
+@click.option("--irr-prob", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option(
+    "--max-municipal-loss",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Goal: P(municipal net < 0) <= this.",
+)
+@click.option(
+    "--max-investor-loss",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Goal: P(investor loss) <= this.",
+)
+@click.option("--breakeven", is_flag=True, help="Goal: the investor's median profit >= 0.")
+@click.option("-n", "--scenarios", type=click.IntRange(min=10), default=5000, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Kernel threads.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+def solve(
+    deal,
+    path,
+    bounds,
+    irr_hurdle,
+    irr_prob,
+    max_municipal_loss,
+    max_investor_loss,
+    breakeven,
+    scenarios,
+    seed,
+    threads,
+    as_json,
+) -> None:
+    """Find the values of one term of DEAL (or assumption) that meet the stated goals."""
+    from simrisk.analysis import solve as sv
+
+    cfg, _ = _load(deal)
+    try:
+        low, high = (float(v) for v in bounds.split(","))
+    except ValueError:
+        raise BadInput([f"--range: '{bounds}' is not LOW,HIGH"]) from None
+    goals = []
+    if irr_hurdle is not None:
+        goals.append(sv.Goal("p_irr_at_least", irr_prob, irr_hurdle))
+    if max_municipal_loss is not None:
+        goals.append(sv.Goal("p_municipal_loss_at_most", max_municipal_loss))
+    if max_investor_loss is not None:
+        goals.append(sv.Goal("p_investor_loss_at_most", max_investor_loss))
+    if breakeven:
+        goals.append(sv.Goal("median_profit_at_least", 0.0))
+    if not goals:
+        raise BadInput(
+            [
+                "goals: give at least one of --irr-hurdle, --max-municipal-loss, "
+                "--max-investor-loss, --breakeven"
+            ]
+        )
+    seed = _seed(seed)
+    _threads(threads)
+    with bad_input():
+        sol = sv.solve(cfg, path, low, high, goals, scenarios, seed)
+    if as_json:
+        click.echo(
+            json.dumps(
+                _finite(
+                    {
+                        "deal": cfg.deal.name,
+                        "vary": path,
+                        "range": [low, high],
+                        "seed": seed,
+                        "n_scenarios": scenarios,
+                        "goals": [
+                            {"goal": g.describe(), "crossing": c, "value_at_best": v}
+                            for g, c, v in zip(goals, sol.crossings, sol.best_values, strict=True)
+                        ],
+                        "feasible": list(sol.feasible) if sol.feasible else None,
+                        "best": sol.best,
+                        "evaluations": sol.evaluations,
+                        "notes": sol.notes,
+                    }
+                ),
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return
+    table = Table(
+        title=f"{cfg.deal.name} — solve for {path} in [{low:g}, {high:g}]", title_justify="left"
+    )
+    for col in ("goal", "crossing", f"value at {sol.best:.4g}", "met"):
+        table.add_column(col, justify="left" if col == "goal" else "right")
+    for g, c, v in zip(goals, sol.crossings, sol.best_values, strict=True):
+        ok = (v <= g.level) if g.kind.endswith("at_most") else (v >= g.level)
+        table.add_row(
+            g.describe(), "-" if c is None else f"{c:.4g}", f"{v:.4g}", "yes" if ok else "no"
+        )
+    stdout.print(table)
+    if sol.feasible:
+        stdout.print(
+            f"every goal holds for {path} in [{sol.feasible[0]:.4g}, "
+            f"{sol.feasible[1]:.4g}] ({scenarios:,} scenarios, seed {seed}, "
+            f"{sol.evaluations} evaluations)"
+        )
+    else:
+        stdout.print(
+            f"no value of {path} in [{low:g}, {high:g}] meets every goal; the closest "
+            f"is {sol.best:.4g} (values above)"
+        )
+    for note in sol.notes:
+        click.echo(f"note: {note}", err=True)
+
+
 def _seed(seed: int | None) -> int:
     if seed is None:
         seed = secrets.randbits(32)

@@ -1,0 +1,147 @@
+"""Deal structuring: the range of one term (or assumption) that meets stated goals.
+
+Each goal is a function of one deal value x (a contract term such as a savings
+share or cap, or an assumption such as the programme effect), estimated on the
+same scenarios and random streams at every x (common random numbers), so it is
+a deterministic function of x. For each goal the crossing point is found with a
+bracketing root finder (Brent); the goals' intervals are intersected. When no x
+meets every goal, the x where the worst shortfall is smallest is reported with
+its figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import optimize
+
+from simrisk import engine, model
+from simrisk.analysis.stress import _is_real
+from simrisk.config import ConfigError, DealConfig, parse_path
+
+GOAL_KINDS = {
+    "p_irr_at_least": "P(investor IRR >= hurdle) >= level",
+    "p_municipal_loss_at_most": "P(municipal net < 0) <= level",
+    "median_profit_at_least": "median investor profit >= level (DKK)",
+    "p_investor_loss_at_most": "P(investor loss) <= level",
+}
+
+
+@dataclass
+class Goal:
+    kind: str
+    level: float
+    hurdle: float = 0.0
+
+    def describe(self) -> str:
+        if self.kind == "p_irr_at_least":
+            return f"P(IRR >= {100 * self.hurdle:g} %) >= {self.level:g}"
+        return GOAL_KINDS[self.kind].replace("level", f"{self.level:g}")
+
+    def value(self, m: dict) -> float:
+        if self.kind == "p_irr_at_least":
+            irr = m["investor_irr"]
+            ok = np.where(np.isnan(irr), m["investor_profit"] >= 0, irr >= self.hurdle)
+            return float(ok.mean())
+        if self.kind == "p_municipal_loss_at_most":
+            return float((m["municipal_net"] < 0).mean())
+        if self.kind == "median_profit_at_least":
+            return float(np.median(m["investor_profit"]))
+        return float((m["investor_profit"] < 0).mean())
+
+    def margin(self, m: dict) -> float:
+        """>= 0 when the goal holds."""
+        v = self.value(m)
+        return self.level - v if self.kind.endswith("at_most") else v - self.level
+
+
+@dataclass
+class Solution:
+    path: str
+    low: float
+    high: float
+    crossings: list[float | None]
+    feasible: tuple[float, float] | None
+    best: float
+    best_values: list[float]
+    evaluations: int
+    notes: list[str] = field(default_factory=list)
+
+
+def solve(
+    cfg: DealConfig,
+    path: str,
+    low: float,
+    high: float,
+    goals: list[Goal],
+    n: int,
+    seed: int,
+    xtol: float | None = None,
+) -> Solution:
+    """Find where each goal holds for x in [low, high] and the interval where all do."""
+    p = parse_path(path)
+    dumped = cfg.model_dump(by_alias=True)
+    try:
+        real = _is_real(dumped, p)
+    except (KeyError, IndexError, TypeError):
+        real = False
+    problems = []
+    if not real:
+        problems.append(f"--vary: '{path}' names no real-valued field of the deal")
+    if not high > low:
+        problems.append("--range: the upper end must be above the lower end")
+    if not goals:
+        problems.append("goals: give at least one goal")
+    if problems:
+        raise ConfigError("solve", problems)
+    st = model.build_structure(cfg)
+    baseline = engine.compute_baseline(cfg, st) if cfg.contract.measurement == "baseline" else None
+    cache: dict[float, dict] = {}
+
+    def metrics(x: float) -> dict:
+        x = float(x)
+        if x not in cache:
+            adj = [model.Adjustment(p, "set", x)]
+            cache[x] = engine.run(cfg, seed, n, adjust=adj, baseline=baseline)["metrics"]
+        return cache[x]
+
+    xtol = xtol if xtol is not None else 1e-4 * (high - low)
+    ends = (metrics(low), metrics(high))
+    crossings: list[float | None] = []
+    intervals = []
+    notes = []
+    for g in goals:
+        m_lo, m_hi = g.margin(ends[0]), g.margin(ends[1])
+        if m_lo >= 0 and m_hi >= 0:
+            crossings.append(None)
+            intervals.append((low, high))
+        elif m_lo < 0 and m_hi < 0:
+            crossings.append(None)
+            intervals.append(None)
+            notes.append(f"{g.describe()}: not met anywhere in [{low:g}, {high:g}]")
+        else:
+            x = optimize.brentq(lambda x, g=g: g.margin(metrics(x)), low, high, xtol=xtol)
+            # the goal holds on the side whose end holds; step to the side that holds
+            x = x if g.margin(metrics(x)) >= 0 else (x + xtol if m_hi >= 0 else x - xtol)
+            crossings.append(float(x))
+            intervals.append((x, high) if m_hi >= 0 else (low, x))
+    feasible = None
+    if all(iv is not None for iv in intervals):
+        lo = max(iv[0] for iv in intervals)
+        hi = min(iv[1] for iv in intervals)
+        if lo <= hi:
+            feasible = (float(lo), float(hi))
+    if feasible is not None:
+        best = feasible[0]
+    else:
+        grid = np.linspace(low, high, 21)
+        worst = [min(g.margin(metrics(x)) / _scale(g) for g in goals) for x in grid]
+        best = float(grid[int(np.argmax(worst))])
+        notes.append("no value meets every goal; 'best' is where the worst shortfall is smallest")
+    best_values = [g.value(metrics(best)) for g in goals]
+    return Solution(path, low, high, crossings, feasible, best, best_values, len(cache), notes)
+
+
+def _scale(g: Goal) -> float:
+    return max(abs(g.level), 1.0) if g.kind == "median_profit_at_least" else 1.0
