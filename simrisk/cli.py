@@ -736,6 +736,63 @@ def solve(
         click.echo(f"note: {note}", err=True)
 
 
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory for the figures and report.html.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png", "pdf", "svg"]),
+    default="png",
+    show_default=True,
+    help="Format of the figure files (the page embeds PNG).",
+)
+def report(files, out_dir, fmt) -> None:
+    """Figures and a self-contained HTML page from RESULT.nc [STRESS.nc] [SENSITIVITY.nc].
+
+    The stress and sensitivity files are recognised by their contents, in any order.
+    """
+    import xarray as xr
+
+    from simrisk import report as rep
+
+    result = stress_file = sens_file = None
+    problems = []
+    for f in files:
+        if not os.path.exists(f):
+            problems.append(f"{f}: no such file")
+            continue
+        try:
+            with xr.open_dataset(f) as ds:
+                dims = set(ds.dims)
+        except Exception as exc:  # any unreadable file is bad input
+            problems.append(f"{f}: not a readable NetCDF file ({exc})")
+            continue
+        if "stress" in dims:
+            stress_file = f
+        elif "output" in dims:
+            sens_file = f
+        elif "scenario" in dims:
+            result = f
+        else:
+            problems.append(f"{f}: not a simrisk results, stress or sensitivity file")
+    if result is None and not problems:
+        problems.append("RESULT: give a results file written by 'simrisk run'")
+    if problems:
+        raise BadInput(problems)
+    with bad_input():
+        written = rep.write_report(result, out_dir, stress_file, sens_file, fmt)
+    for path in written:
+        click.echo(str(path))
+
+
 def _seed(seed: int | None) -> int:
     if seed is None:
         seed = secrets.randbits(32)

@@ -1,0 +1,429 @@
+"""Figures and a self-contained HTML report for a deal committee.
+
+Everything is drawn from the results files: labels come from each variable's
+``long_name`` and ``units``; amounts are shown in mio. DKK; time axes are dates.
+The HTML page embeds its images (base64 PNG) and its style, so it opens offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from simrisk import results  # noqa: E402
+
+ARM_COLOURS = {"counterfactual": "#8c8c8c", "treatment": "#1f77b4"}
+LOSS = "#d62728"
+MIO = 1e6
+
+
+@dataclass
+class Figure:
+    name: str
+    title: str
+    fig: plt.Figure
+
+
+def _label(da: xr.DataArray, mio: bool = False) -> str:
+    units = da.attrs.get("units", "")
+    if mio and units.startswith("DKK"):
+        units = "mio. " + units
+    name = da.attrs.get("long_name", da.name)
+    for suffix in (", mean", ", quantile over scenarios"):
+        name = name.replace(suffix, "")
+    name = name.split(", quantile over the first")[0]
+    text = f"{name} ({units})" if units and units != "1" else name
+    return textwrap.fill(text, 48)
+
+
+def _dates(ax) -> None:
+    ax.xaxis.set_major_locator(mdates.YearLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+
+
+def fig_states(ds: xr.Dataset) -> Figure:
+    """Weekly state shares, both arms: median and 5-95 % band."""
+    size = json.loads(ds.attrs["deal_json"])["cohort"]["size"]
+    q = ds["state_count_quantile"] / size
+    dates = ds["date"].values
+    states = [
+        s
+        for s in ("benefit", "employed", "education", "permanent")
+        if float(ds["state_count_mean"].sel(state=s).max()) > 0
+    ]
+    fig, axes = plt.subplots(
+        1, len(states), figsize=(3.6 * len(states), 3.4), sharey=True, layout="constrained"
+    )
+    axes = np.atleast_1d(axes)
+    for ax, s in zip(axes, states, strict=True):
+        for arm, colour in ARM_COLOURS.items():
+            band = q.sel(state=s, arm=arm)
+            ax.fill_between(
+                dates,
+                band.sel(quantile=0.05),
+                band.sel(quantile=0.95),
+                color=colour,
+                alpha=0.25,
+                linewidth=0,
+            )
+            ax.plot(dates, band.sel(quantile=0.5), color=colour, label=arm)
+        ax.set_title(s)
+        _dates(ax)
+    axes[0].set_ylabel("share of the cohort")
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle("Citizens by state: median and 5-95 % of scenarios")
+    return Figure("states", "Weekly state shares, both arms", fig)
+
+
+def fig_cashflows(ds: xr.Dataset) -> Figure:
+    """Cumulative cash flows of investor and municipality (fans)."""
+    dates = ds["date"].values
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
+    for ax, name, colour in (
+        (axes[0], "investor_cumulative", "#2ca02c"),
+        (axes[1], "municipal_net_cumulative", "#9467bd"),
+    ):
+        q = ds[f"{name}_quantile"] / MIO
+        ax.fill_between(
+            dates,
+            q.sel(quantile=0.05),
+            q.sel(quantile=0.95),
+            color=colour,
+            alpha=0.25,
+            linewidth=0,
+            label="5-95 %",
+        )
+        ax.plot(dates, q.sel(quantile=0.5), color=colour, label="median")
+        ax.plot(dates, ds[f"{name}_mean"] / MIO, color=colour, linestyle="--", label="mean")
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_ylabel(_label(ds[f"{name}_mean"], mio=True))
+        _dates(ax)
+        ax.legend(loc="best", fontsize=8)
+    axes[0].set_title("Investor")
+    axes[1].set_title("Municipality")
+    return Figure("cashflows", "Cumulative cash flows", fig)
+
+
+def fig_distributions(ds: xr.Dataset, summ: dict) -> Figure:
+    """Investor IRR and MOIC, municipal net: histograms with loss regions and VaR/CVaR."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
+    irr = ds["investor_irr"].values
+    irr = irr[np.isfinite(irr)] * 100
+    ax = axes[0]
+    if irr.size:
+        ax.hist(irr, bins=60, color="#2ca02c", alpha=0.8)
+    ax.axvspan(min(irr.min(), -1) if irr.size else -100, 0, color=LOSS, alpha=0.1, label="loss")
+    ax.set_xlabel(_label(ds["investor_irr"]).replace("(1)", "") + " (%)")
+    ax.set_ylabel("scenarios")
+    undefined = int(np.isnan(ds["investor_irr"].values).sum())
+    ax.set_title(f"Investor IRR ({undefined:,} scenarios undefined)")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    moic = ds["investor_moic"].values
+    moic = moic[np.isfinite(moic)]
+    ax.hist(moic, bins=60, color="#17becf", alpha=0.8)
+    ax.axvspan(
+        min(moic.min(), 0.9) if moic.size else 0,
+        1.0,
+        color=LOSS,
+        alpha=0.1,
+        label="loss (MOIC < 1)",
+    )
+    ax.set_xlabel(_label(ds["investor_moic"]))
+    ax.set_title(f"Investor multiple; P(loss) = {100 * summ['p_investor_loss']:.1f} %")
+    ax.legend(fontsize=8)
+    ax = axes[2]
+    net = ds["municipal_net"].values / MIO
+    ax.hist(net, bins=60, color="#9467bd", alpha=0.8)
+    ax.axvspan(min(net.min(), -0.1), 0, color=LOSS, alpha=0.1, label="net loss")
+    ax.axvline(
+        -summ["municipal_var95"] / MIO,
+        color=LOSS,
+        linestyle="--",
+        label=f"VaR 95 % ({summ['municipal_var95'] / MIO:.2f})",
+    )
+    ax.axvline(
+        -summ["municipal_cvar95"] / MIO,
+        color=LOSS,
+        linestyle=":",
+        label=f"CVaR 95 % ({summ['municipal_cvar95'] / MIO:.2f})",
+    )
+    ax.set_xlabel(_label(ds["municipal_net"], mio=True))
+    ax.set_title(f"Municipal net; P(net < 0) = {100 * summ['p_municipal_net_negative']:.1f} %")
+    ax.legend(fontsize=8)
+    return Figure("distributions", "Distributions of return and municipal net", fig)
+
+
+def fig_scatter(ds: xr.Dataset) -> Figure:
+    """Investor profit against municipal net, scenario by scenario."""
+    n = ds.sizes["scenario"]
+    take = np.arange(min(n, 5000))
+    x = ds["investor_profit"].values[take] / MIO
+    y = ds["municipal_net"].values[take] / MIO
+    fig, ax = plt.subplots(figsize=(6, 4.6), layout="constrained")
+    ax.scatter(x, y, s=4, alpha=0.35, color="#1f77b4", linewidths=0)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(_label(ds["investor_profit"], mio=True))
+    ax.set_ylabel(_label(ds["municipal_net"], mio=True))
+    both = float(np.mean((x < 0) & (y < 0)))
+    ax.set_title(
+        f"Investor vs municipality ({len(take):,} scenarios; both lose in {100 * both:.1f} %)"
+    )
+    return Figure("investor_vs_municipality", "Investor return against municipal net", fig)
+
+
+def fig_stress(st: xr.Dataset) -> Figure:
+    """Mean change of investor profit and municipal net per stress point, ± 2 SE."""
+    names = [str(s) for s in st["stress"].values]
+    base_p = st["investor_profit"].isel(stress=0)
+    base_n = st["municipal_net"].isel(stress=0)
+    n = st.sizes["scenario"]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(names) + 1.5), layout="constrained")
+    ypos = np.arange(len(names))
+    for off, var, base, colour, label in (
+        (-0.2, "investor_profit", base_p, "#2ca02c", "investor profit"),
+        (0.2, "municipal_net", base_n, "#9467bd", "municipal net"),
+    ):
+        d = (st[var] - base) / MIO
+        mean = d.mean("scenario").values
+        se = d.std("scenario", ddof=1).values / np.sqrt(n)
+        ax.barh(ypos + off, mean, height=0.38, xerr=2 * se, color=colour, label=label)
+    ax.set_yticks(ypos, names)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("change against the base case (mio. DKK), ± 2 standard errors")
+    ax.legend(fontsize=8)
+    ax.set_title("Stress tests (common random numbers)")
+    return Figure("stress", "Stress tests", fig)
+
+
+def fig_sensitivity(sa: xr.Dataset) -> Figure:
+    """Tornado swings or Sobol total indices per output."""
+    outputs = [str(o) for o in sa["output"].values]
+    params = [str(p) for p in sa["parameter"].values]
+    fig, axes = plt.subplots(
+        1,
+        len(outputs),
+        figsize=(4.2 * len(outputs), 0.4 * len(params) + 2),
+        layout="constrained",
+        sharey=True,
+    )
+    axes = np.atleast_1d(axes)
+    ypos = np.arange(len(params))
+    for o, ax in enumerate(axes):
+        if "sobol_total" in sa:
+            ax.barh(
+                ypos - 0.2,
+                sa["sobol_first"].values[o],
+                height=0.38,
+                label="first order",
+                color="#1f77b4",
+            )
+            ax.barh(
+                ypos + 0.2, sa["sobol_total"].values[o], height=0.38, label="total", color="#ff7f0e"
+            )
+            ax.set_xlabel("Sobol index")
+        else:
+            lo = sa["tornado_low"].values[o] - sa["tornado_base"].values[o]
+            hi = sa["tornado_high"].values[o] - sa["tornado_base"].values[o]
+            ax.barh(ypos, lo, color="#1f77b4", label="at P10")
+            ax.barh(ypos, hi, color="#ff7f0e", label="at P90")
+            ax.axvline(0, color="black", linewidth=0.8)
+            ax.set_xlabel("change of the mean")
+        ax.set_title(outputs[o])
+    axes[0].set_yticks(ypos, params)
+    axes[0].invert_yaxis()
+    axes[0].legend(fontsize=8)
+    kind = "Sobol indices" if "sobol_total" in sa else "Tornado (P10/P90 swings)"
+    fig.suptitle(kind)
+    return Figure("sensitivity", kind, fig)
+
+
+def figures(
+    ds: xr.Dataset, stress: xr.Dataset | None = None, sens: xr.Dataset | None = None
+) -> list[Figure]:
+    summ = results.summary(ds)
+    out = [fig_states(ds), fig_cashflows(ds), fig_distributions(ds, summ), fig_scatter(ds)]
+    if stress is not None:
+        out.append(fig_stress(stress))
+    if sens is not None:
+        out.append(fig_sensitivity(sens))
+    return out
+
+
+def _png(fig: plt.Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return buf.getvalue()
+
+
+def _headline_rows(summ: dict) -> list[tuple[str, str]]:
+    rows = {r["metric"]: r for r in summ["rows"]}
+
+    def dkk(name):
+        r = rows[name]
+        return f"{r['p50'] / MIO:.2f} ({r['p5'] / MIO:.2f} to {r['p95'] / MIO:.2f})"
+
+    irr = rows["investor_irr"]
+
+    def pct(v):
+        return "undefined" if not np.isfinite(v) else f"{100 * v:.1f} %"
+
+    return [
+        (
+            "Investor IRR, median (P5 to P95)",
+            f"{pct(irr['p50'])} ({pct(irr['p5'])} to {pct(irr['p95'])})",
+        ),
+        (
+            "Investor MOIC, median (P5 to P95)",
+            f"{rows['investor_moic']['p50']:.2f} ({rows['investor_moic']['p5']:.2f} to "
+            f"{rows['investor_moic']['p95']:.2f})",
+        ),
+        ("P(investor loss)", f"{100 * summ['p_investor_loss']:.1f} %"),
+        ("True savings, mio. DKK, median (P5 to P95)", dkk("savings_true")),
+        ("Payments, mio. DKK, median (P5 to P95)", dkk("payments_total")),
+        ("Municipal net, mio. DKK, median (P5 to P95)", dkk("municipal_net")),
+        ("P(municipal net < 0)", f"{100 * summ['p_municipal_net_negative']:.1f} %"),
+        (
+            "Municipal VaR 95 % / CVaR 95 %, mio. DKK",
+            f"{summ['municipal_var95'] / MIO:.2f} / {summ['municipal_cvar95'] / MIO:.2f}",
+        ),
+        ("Deadweight share of payments (mean)", f"{100 * summ['mean_deadweight_share']:.1f} %"),
+    ]
+
+
+def _assumptions(deal: dict) -> list[tuple[str, str, str]]:
+    rows = []
+    for p in deal["uncertainty"]["parameters"]:
+        spec = {
+            k: v
+            for k, v in p.items()
+            if k not in ("path", "source", "distribution") and v is not None
+        }
+        rows.append(
+            (
+                p["path"],
+                f"{p['distribution']} " + ", ".join(f"{k} {v:g}" for k, v in spec.items()),
+                p.get("source", ""),
+            )
+        )
+    return rows
+
+
+STYLE = """
+body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 1200px; color: #1a1a1a; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: 0.6em 0; }
+th, td { padding: 0.35em 0.8em; border-bottom: 1px solid #ddd; text-align: left; }
+table.headline th { background: #1f3b5a; color: white; }
+table.headline td:last-child { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1.2em 0; } figure img { max-width: 100%; }
+figcaption { color: #555; font-size: 0.9em; }
+.meta { color: #555; font-size: 0.9em; }
+"""
+
+
+def render_html(ds: xr.Dataset, figs: list[Figure], pngs: dict[str, bytes]) -> str:
+    deal = json.loads(ds.attrs["deal_json"])
+    summ = results.summary(ds)
+    d = deal["deal"]
+    paragraph = (
+        f"{html.escape(d.get('description', '').strip())} "
+        f"The cohort has {deal['cohort']['size']} citizens, the programme "
+        f"{len(deal['program']['phases'])} phases over "
+        f"{sum(p['weeks'] for p in deal['program']['phases'])} weeks; the investor commits "
+        f"{deal['investor']['capital'] / MIO:.2f} mio. {html.escape(d.get('currency', 'DKK'))}. "
+        f"Payment: {', '.join(m['kind'].replace('_', ' ') for m in deal['contract']['mechanisms'])}"
+        f", measured against the {deal['contract']['measurement'].replace('_', ' ')}."
+    )
+    head = "".join(
+        f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td></tr>"
+        for a, b in _headline_rows(summ)
+    )
+    assum = "".join(
+        f"<tr><td><code>{html.escape(a)}</code></td><td>{html.escape(b)}</td>"
+        f"<td>{html.escape(c)}</td></tr>"
+        for a, b, c in _assumptions(deal)
+    )
+    body_figs = "".join(
+        f'<figure id="fig-{f.name}"><img alt="{html.escape(f.title)}" '
+        f'src="data:image/png;base64,{base64.b64encode(pngs[f.name]).decode()}">'
+        f"<figcaption>{html.escape(f.title)}</figcaption></figure>"
+        for f in figs
+    )
+    check = (
+        "<script>window.addEventListener('load', function () {"
+        "var imgs = document.images, ok = 0;"
+        "for (var i = 0; i < imgs.length; i++) { if (imgs[i].naturalWidth > 0) ok++; }"
+        "document.body.setAttribute('data-images-loaded', ok + '/' + imgs.length);});</script>"
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{html.escape(d["name"])} — simrisk report</title>
+<style>{STYLE}</style>{check}</head>
+<body>
+<h1>{html.escape(d["name"])}</h1>
+<p class="meta">{ds.sizes["scenario"]:,} scenarios, seed {ds.attrs.get("seed")},
+simrisk {html.escape(str(ds.attrs.get("simrisk_version")))}, created
+{html.escape(str(ds.attrs.get("created")))}. Start {html.escape(str(d["start_date"]))},
+horizon {d["horizon_weeks"]} weeks.</p>
+<p>{paragraph}</p>
+<h2>Headline figures</h2>
+<table class="headline" id="headline"><tr><th>measure</th><th>value</th></tr>{head}</table>
+<h2>Key assumptions and their sources</h2>
+<table id="assumptions"><tr><th>parameter</th><th>distribution</th><th>source</th></tr>{assum}
+</table>
+<h2>Figures</h2>
+{body_figs}
+</body></html>
+"""
+
+
+def write_report(
+    result: str | Path,
+    out_dir: str | Path,
+    stress: str | Path | None = None,
+    sensitivity: str | Path | None = None,
+    fmt: str = "png",
+) -> list[Path]:
+    """Write the figures (in ``fmt``) and ``report.html`` into ``out_dir``."""
+    ds = results.open_results(result)
+    st = xr.load_dataset(stress) if stress else None
+    sa = xr.load_dataset(sensitivity) if sensitivity else None
+    if st is not None and "stress" not in st.dims:
+        raise ValueError(f"{stress}: not a stress results file (no stress dimension)")
+    if sa is not None and "output" not in sa.dims:
+        raise ValueError(f"{sensitivity}: not a sensitivity results file")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figs = figures(ds, st, sa)
+    written = []
+    pngs = {}
+    for f in figs:
+        pngs[f.name] = _png(f.fig)
+        path = out_dir / f"{f.name}.{fmt}"
+        if fmt == "png":
+            path.write_bytes(pngs[f.name])
+        else:
+            f.fig.savefig(path, format=fmt)
+        plt.close(f.fig)
+        written.append(path)
+    page = out_dir / "report.html"
+    results.atomic_write_text(page, render_html(ds, figs, pngs))
+    written.append(page)
+    return written
