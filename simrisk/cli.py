@@ -297,10 +297,13 @@ def calibrate(deal, targets_path, output, scenarios, seed, propagate, overwrite,
         tg = cal.load_targets(targets_path, cfg)
     fit = cal.calibrate(cfg, tg, scenarios, seed, propagate)
     with bad_input():
-        new_text = cal.write_calibrated(text, fit, tg, targets_path, propagate)
+        notes: list[str] = []
+        new_text = cal.write_calibrated(text, fit, tg, targets_path, propagate, notes)
         cal.calibrated_config(new_text, output)
         atomic_write_text(output, new_text)
     click.echo(f"wrote {output}", err=True)
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
     sds = np.sqrt(np.diag(fit.covariance)) if fit.covariance is not None else None
     if as_json:
         click.echo(

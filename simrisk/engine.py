@@ -297,7 +297,12 @@ def run_chunk(
         "deadweight_share": deadweight,
         "investor_irr": irr,
         "investor_irr_status": status,
-        "investor_moic": finance.moic(investor),
+        # gross: repayments over drawdowns (a repayment in a week of larger drawdowns
+        # must not vanish in the week's net flow)
+        "investor_moic": np.where(
+            prog_cost.sum(axis=1) > 0, pay_total / np.maximum(prog_cost.sum(axis=1), 1e-300),
+            np.nan,
+        ),
         "investor_npv": (investor * disc).sum(axis=1),
         "investor_profit": investor.sum(axis=1),
         "payback_week": finance.payback_week(investor),

@@ -371,12 +371,14 @@ def hessian_covariance(obj: Objective, est: np.ndarray, lo: np.ndarray, hi: np.n
 
 
 def write_calibrated(
-    deal_text: str, fit: Fit, tg: Targets, targets_path: str, propagate: bool
+    deal_text: str, fit: Fit, tg: Targets, targets_path: str, propagate: bool,
+    warnings: list[str] | None = None,
 ) -> str:
     """The deal's text with the fitted values set, comments kept, and notes on what was
     fitted to what; with ``propagate`` the fitted parameters get normal distributions
     (sd from the approximate covariance, truncated to the bounds) in the uncertainty
     section, replacing any distribution they had."""
+    warnings = warnings if warnings is not None else []
     doc = tomlkit.parse(deal_text)
     today = dt.date.today().isoformat()
     note = f"calibrated to {Path(targets_path).name} ({tg.name})"
@@ -403,6 +405,22 @@ def write_calibrated(
             parent[key].comment(f"{note}; [{parts[-1]}] was {old}")
         else:
             node[parts[-1]].comment(f"{note}; was {old}")
+    # a distribution left on a fitted path would override the fitted value: remove it
+    # (and, with propagate, put the calibration uncertainty in its place)
+    unc = doc.get("uncertainty")
+    params = unc.get("parameters") if unc is not None else None
+    if params is not None:
+        keep = [p for p in params if p.get("path") not in fit.names]
+        removed = [p.get("path") for p in params if p.get("path") in fit.names]
+        while len(params):
+            params.pop(0)
+        for p in keep:
+            params.append(p)
+        if removed and not propagate:
+            warnings.append(
+                f"the distributions on {', '.join(removed)} were removed so that the fitted "
+                "values apply (use --propagate to replace them by the calibration uncertainty)"
+            )
     if propagate and fit.covariance is not None:
         sds = np.sqrt(np.diag(fit.covariance))
         unc = doc.setdefault("uncertainty", tomlkit.table())
@@ -410,11 +428,6 @@ def write_calibrated(
         if params is None:
             params = tomlkit.aot()
             unc["parameters"] = params
-        keep = [p for p in params if p.get("path") not in fit.names]
-        while len(params):
-            params.pop(0)
-        for p in keep:
-            params.append(p)
         for path, value, sd, fp in zip(fit.names, fit.estimate, sds, tg.free, strict=True):
             rec = tomlkit.table()
             rec["path"] = path
