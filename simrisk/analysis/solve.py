@@ -18,7 +18,7 @@ from scipy import optimize
 
 from simrisk import engine, model
 from simrisk.analysis.stress import _is_real
-from simrisk.config import ConfigError, DealConfig, parse_path
+from simrisk.config import ConfigError, DealConfig, get_path, parse_path
 
 GOAL_KINDS = {
     "p_irr_at_least": "P(investor IRR >= hurdle) >= level",
@@ -84,10 +84,13 @@ def solve(
     dumped = cfg.model_dump(by_alias=True)
     try:
         real = _is_real(dumped, p)
+        unset = not real and get_path(dumped, p) is None
     except (KeyError, IndexError, TypeError):
-        real = False
+        real = unset = False
     problems = []
-    if not real:
+    if unset:
+        problems.append(f"--vary: '{path}' is not set in the deal; give it a value to vary it")
+    elif not real:
         problems.append(f"--vary: '{path}' names no real-valued field of the deal")
     if not high > low:
         problems.append("--range: the upper end must be above the lower end")
@@ -136,12 +139,13 @@ def solve(
         best = feasible[0]
     else:
         grid = np.linspace(low, high, 21)
-        worst = [min(g.margin(metrics(x)) / _scale(g) for g in goals) for x in grid]
+        # shortfalls on one scale: probabilities as they are, profits per unit of capital
+        worst = [min(g.margin(metrics(x)) / _scale(g, cfg) for g in goals) for x in grid]
         best = float(grid[int(np.argmax(worst))])
         notes.append("no value meets every goal; 'best' is where the worst shortfall is smallest")
     best_values = [g.value(metrics(best)) for g in goals]
     return Solution(path, low, high, crossings, feasible, best, best_values, len(cache), notes)
 
 
-def _scale(g: Goal) -> float:
-    return max(abs(g.level), 1.0) if g.kind == "median_profit_at_least" else 1.0
+def _scale(g: Goal, cfg: DealConfig) -> float:
+    return cfg.investor.capital if g.kind == "median_profit_at_least" else 1.0
