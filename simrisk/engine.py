@@ -69,11 +69,45 @@ FLOW_SERIES = {
 
 @dataclass
 class Baseline:
-    """Expected counterfactual under the deal's central parameter values."""
+    """A fixed expectation of the business-as-usual course, set before the deal starts.
 
-    cost: dict[str, np.ndarray]  # perspective -> (week,) expected cost per week
-    enrolled: float
+    ``ben`` and ``ref`` are the expected benefit weeks (and the same weighted by the
+    state's refusion share) per enrolled citizen by weeks since entry, at the deal's
+    central parameter values. A scenario's baseline cost places this profile at each
+    enrolled citizen's actual entry week and values it at the scenario's rates, so
+    the baseline does not move with the world (job market, effect) but does follow
+    who enrolled when and what a benefit week costs.
+    """
+
+    ben: np.ndarray  # (benefit, week since entry)
+    ref: np.ndarray  # (benefit, week since entry)
     rates: dict[int, float] = field(default_factory=dict)  # mechanism -> outcome rate
+
+    def cost(self, entry: np.ndarray, rates: np.ndarray, perspective: str) -> np.ndarray:
+        """Baseline cost per week, shape (scenario, week).
+
+        Parameters
+        ----------
+        entry : int32 (scenario, citizen), entry week or -1
+        rates : float64 (scenario, benefit, week), DKK per citizen-week
+        """
+        m, H = entry.shape[0], rates.shape[2]
+        starts = np.zeros((m, H))
+        rows, cols = np.nonzero(entry >= 0)
+        np.add.at(starts, (rows, entry[rows, cols]), 1.0)
+        ben = _convolve(starts, self.ben)
+        ref = _convolve(starts, self.ref)
+        weight = {"municipality": ben - ref, "state": ref, "public": ben}[perspective]
+        return np.einsum("sbt,sbt->st", weight, rates)
+
+
+def _convolve(starts: np.ndarray, profile: np.ndarray) -> np.ndarray:
+    """sum_e starts[s, e] * profile[b, t - e], shape (scenario, benefit, week)."""
+    m, H = starts.shape
+    out = np.zeros((m, profile.shape[0], H))
+    for e in np.flatnonzero(starts.any(axis=0)):
+        out[:, :, e:] += starts[:, e, None, None] * profile[None, :, : H - e]
+    return out
 
 
 def central_overrides(cfg: DealConfig, n: int) -> dict[tuple, np.ndarray]:
@@ -104,11 +138,14 @@ def compute_baseline(cfg: DealConfig, st: model.Structure, n: int | None = None)
     n = n or cfg.contract.baseline_scenarios
     v = model.Values(cfg.model_dump(by_alias=True), central_overrides(cfg, n), n)
     arr = model.scenario_arrays(cfg, st, v)
-    sim = model.simulate(kernel.seed_key(BASELINE_SEED), 0, st, arr, st.entry_planned)
-    costs = money(sim, arr)
+    arr["delay"] = np.zeros_like(arr["delay"])
+    # everyone enters in week 0: calendar weeks are weeks since entry
+    at_zero = np.zeros_like(st.entry_planned)
+    sim = model.simulate(kernel.seed_key(BASELINE_SEED), 0, st, arr, at_zero)
+    enrolled = max(float((sim["entry"] >= 0).sum()), 1.0)
     base = Baseline(
-        cost={p: costs[p][:, 0].mean(axis=0) for p in PERSPECTIVES},
-        enrolled=float((sim["entry"] >= 0).sum(axis=1).mean()),
+        ben=sim["ben"][:, 0].sum(axis=0) / enrolled,
+        ref=sim["ref"][:, 0].sum(axis=0) / enrolled,
     )
     for m, mech in enumerate(cfg.contract.mechanisms):
         if mech.kind == "target":
@@ -148,7 +185,7 @@ def payments(
         n_ctl = np.maximum((ctl["entry"] >= 0).sum(axis=1), 1).astype(float)
         reference = ctl_costs[persp][:, 0] * (enrolled / n_ctl)[:, None]
     else:
-        reference = baseline.cost[persp][None, :] * (enrolled / baseline.enrolled)[:, None]
+        reference = baseline.cost(sim["entry"], arr["rates"], persp)
     measured = reference - treated
     total = np.zeros_like(measured)
     for m, mech in enumerate(cfg.contract.mechanisms):
