@@ -111,6 +111,13 @@ def build_dataset(cfg: DealConfig, raw: dict, seed: int, deal_text: str = "") ->
     return ds
 
 
+def _readable(path: str) -> None:
+    """Give a file made by mkstemp (mode 0600) the usual permissions under the umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def write_netcdf(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> Path:
     """Write atomically: to a temporary file beside the target, then rename."""
     path = Path(path)
@@ -122,6 +129,7 @@ def write_netcdf(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> P
     os.close(fd)
     try:
         ds.to_netcdf(tmp, engine="netcdf4")
+        _readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -138,6 +146,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        _readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -111,7 +111,12 @@ def sobol(cfg: DealConfig, n: int, seed: int, outputs, n_boot: int = 200, progre
 def _indices(a, b, ab, idx):
     """Indices for each row of ``idx`` (resamples), shape (resample, parameter)."""
     A, Bv, AB = a[idx], b[idx], ab[:, idx].transpose(1, 0, 2)  # (r, n), (r, n), (r, d, n)
-    var = np.var(np.concatenate([A, Bv], axis=1), axis=1)
+    both = np.concatenate([A, Bv], axis=1)
+    var = np.var(both, axis=1)
+    # centring does not change the estimands but lowers the first-order estimator's error
+    # when the output's mean is large against its spread
+    centre = both.mean(axis=1)
+    A, Bv, AB = A - centre[:, None], Bv - centre[:, None], AB - centre[:, None, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         first = np.mean(Bv[:, None, :] * (AB - A[:, None, :]), axis=2) / var[:, None]
         total = 0.5 * np.mean((A[:, None, :] - AB) ** 2, axis=2) / var[:, None]

@@ -1,0 +1,367 @@
+"""Chunks of scenarios as pure tasks, and the backends that run them.
+
+A chunk is one deal (a stress point of it, with its adjustments) for the
+scenarios ``[scen0, scen0 + m)`` of a run with ``n_total`` scenarios and a seed.
+:func:`compute_chunk` rebuilds everything scenario-independent (structure,
+baseline; cached per process) and calls the engine's own chunk code, so a
+chunk's per-scenario metrics are bitwise those of ``engine.run`` for the same
+scenarios, whatever backend, worker count or chunk size computes them.
+
+Backends: :class:`LocalBackend` (in-process, one chunk after the other) and
+:class:`DaskBackend` (a dask.distributed client: an embedded ``LocalCluster`` or
+an existing scheduler). Dask reruns the tasks of a worker that dies; since the
+tasks are pure, the result does not change.
+
+:class:`ChunkStore` keeps finished chunks on disk (one ``.npz`` per chunk,
+written atomically, named by the chunk's content key) so an interrupted run can
+resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import simrisk
+from simrisk import engine, kernel, model
+from simrisk.config import DealConfig
+from simrisk.sampling import Sampler
+
+KEY_VERSION = 1  # bump when the chunk format or the key's contents change
+
+
+# --------------------------------------------------------------------------- chunks
+def _cfg_json(cfg: DealConfig) -> str:
+    return cfg.model_dump_json(by_alias=True)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _adjust_repr(adjust: Iterable[model.Adjustment]) -> list:
+    out = []
+    for a in adjust:
+        value = a.value
+        if isinstance(value, np.ndarray):
+            arr = np.ascontiguousarray(value, dtype=np.float64)
+            value = {"shape": list(arr.shape), "sha256": hashlib.sha256(arr.tobytes()).hexdigest()}
+        else:
+            value = float(value).hex()
+        out.append([[str(p) for p in a.path], a.op, value])
+    return out
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """One chunk of work: a (stressed) deal for scenarios ``[scen0, scen0 + m)``.
+
+    ``base_cfg`` is the deal whose baseline a ``baseline``-measured contract uses (the
+    unstressed deal, as in :func:`simrisk.analysis.stress.run_stress`); ``adjust``
+    lists :class:`model.Adjustment` applied after drawing; an adjustment's value may
+    be an array of this chunk's ``m`` scenario values (a per-scenario factor).
+    ``threads`` sets numba's thread count in the process that runs it (never changes
+    a number).
+    """
+
+    cfg: DealConfig
+    seed: int
+    n_total: int
+    scen0: int
+    m: int
+    adjust: tuple = ()
+    base_cfg: DealConfig | None = None
+    threads: int | None = None
+    key: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        if not self.key:
+            object.__setattr__(self, "key", chunk_key(self))
+
+
+def chunk_key(spec: ChunkSpec) -> str:
+    """Content key of a chunk: the deal, its baseline deal, adjustments, seed, scenario
+    range, number of scenarios in the run, simrisk version and key version."""
+    payload = {
+        "deal": _digest(_cfg_json(spec.cfg)),
+        "base": _digest(_cfg_json(spec.base_cfg)) if spec.base_cfg is not None else None,
+        "adjust": _adjust_repr(spec.adjust),
+        "seed": int(spec.seed),
+        "n_total": int(spec.n_total),
+        "scen0": int(spec.scen0),
+        "m": int(spec.m),
+        "version": simrisk.__version__,
+        "key_version": KEY_VERSION,
+    }
+    return _digest(json.dumps(payload, sort_keys=True))
+
+
+def split(n_total: int, chunk: int) -> list[tuple[int, int]]:
+    """Scenario ranges ``(scen0, m)`` covering ``[0, n_total)``."""
+    return [(s, min(chunk, n_total - s)) for s in range(0, n_total, chunk)]
+
+
+_CACHE: dict[tuple, object] = {}
+_CACHE_MAX = 64
+
+
+def _cached(kind: str, cfg: DealConfig, make: Callable):
+    key = (kind, _digest(_cfg_json(cfg)))
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = make()
+    return _CACHE[key]
+
+
+def compute_chunk(spec: ChunkSpec) -> dict[str, np.ndarray]:
+    """Per-scenario metrics of one chunk (the engine's :data:`engine.SCENARIO_METRICS`).
+
+    Identical to ``engine.run(spec.cfg, spec.seed, spec.n_total, adjust=...,
+    baseline=...)["metrics"]`` restricted to the chunk's scenarios.
+    """
+    if spec.threads is not None:
+        import numba
+
+        numba.set_num_threads(max(1, min(spec.threads, numba.config.NUMBA_NUM_THREADS)))
+    cfg = spec.cfg
+    st = _cached("structure", cfg, lambda: model.build_structure(cfg))
+    baseline = None
+    if cfg.contract.measurement == "baseline":
+        base = spec.base_cfg if spec.base_cfg is not None else cfg
+        baseline = _cached(
+            "baseline",
+            base,
+            lambda: engine.compute_baseline(
+                base, _cached("structure", base, lambda: model.build_structure(base))
+            ),
+        )
+    sampler = Sampler(cfg, spec.seed, spec.n_total)
+    key = kernel.seed_key(spec.seed)
+    size = min(engine.CHUNK, spec.m)
+    workspaces = (
+        model.Workspace(size, len(st.entry_planned), st),
+        model.Workspace(size, len(st.control_entry), st) if st.control_entry is not None else None,
+    )
+    out: dict[str, np.ndarray] = {}
+    for s0 in range(0, spec.m, engine.CHUNK):
+        k = min(engine.CHUNK, spec.m - s0)
+        adjust = [_slice(a, s0, k) for a in spec.adjust]
+        res, _ = engine.run_chunk(
+            cfg, st, sampler, key, spec.scen0 + s0, k, baseline, workspaces, None, adjust or None
+        )
+        for name, val in res.metrics.items():
+            if name not in out:
+                out[name] = np.empty(spec.m, dtype=val.dtype)
+            out[name][s0 : s0 + k] = val
+    return out
+
+
+def _slice(a: model.Adjustment, s0: int, k: int) -> model.Adjustment:
+    if isinstance(a.value, np.ndarray):
+        return model.Adjustment(a.path, a.op, a.value[s0 : s0 + k])
+    return a
+
+
+# --------------------------------------------------------------------------- backends
+class LocalBackend:
+    """Runs chunks in this process, one after the other."""
+
+    name = "in-process"
+
+    def run(self, specs: list[ChunkSpec]) -> Iterator[tuple[ChunkSpec, dict]]:
+        for spec in specs:
+            yield spec, compute_chunk(spec)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class DaskBackend:
+    """Runs chunks on a dask.distributed cluster; results are yielded as they finish.
+
+    ``threads`` is the numba thread count each chunk sets in its worker process (for an
+    embedded cluster: the cores divided among the workers)."""
+
+    def __init__(self, client, cluster=None, threads: int | None = None, name: str = "dask"):
+        self.client = client
+        self.cluster = cluster
+        self.threads = threads
+        self.name = name
+
+    @classmethod
+    def local(cls, workers: int) -> DaskBackend:
+        """An embedded LocalCluster of ``workers`` processes with one thread each."""
+        import logging
+
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        client = Client(cluster)
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        return cls(client, cluster, threads, f"LocalCluster with {workers} worker(s)")
+
+    @classmethod
+    def connect(cls, address: str, timeout: float = 10.0) -> DaskBackend:
+        """Connect to an existing scheduler; raises ValueError naming the option."""
+        from distributed import Client
+
+        try:
+            client = Client(address, timeout=timeout)
+        except Exception as exc:  # OSError, TimeoutError, ValueError for a bad address
+            raise ValueError(f"--scheduler: cannot connect to '{address}' ({exc})") from None
+        return cls(client, None, None, f"dask scheduler {address}")
+
+    def run(self, specs: list[ChunkSpec]) -> Iterator[tuple[ChunkSpec, dict]]:
+        from distributed import as_completed
+
+        if self.threads is not None:
+            specs = [_with_threads(s, self.threads) for s in specs]
+        futures = {}
+        for spec in specs:
+            fut = self.client.submit(compute_chunk, spec, key=f"simrisk-chunk-{spec.key}")
+            futures[fut.key] = (fut, spec)
+        try:
+            for fut in as_completed([f for f, _ in futures.values()]):
+                res = fut.result()
+                yield futures[fut.key][1], res
+                fut.release()
+        finally:
+            for fut, _ in futures.values():
+                fut.cancel()
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _with_threads(spec: ChunkSpec, threads: int) -> ChunkSpec:
+    return ChunkSpec(
+        spec.cfg,
+        spec.seed,
+        spec.n_total,
+        spec.scen0,
+        spec.m,
+        spec.adjust,
+        spec.base_cfg,
+        threads,
+        key=spec.key,
+    )
+
+
+def backend_from_options(workers: int | None, scheduler: str | None):
+    """The backend the CLI's ``--workers`` / ``--scheduler`` ask for."""
+    if workers is not None and scheduler is not None:
+        raise ValueError("--workers, --scheduler: give one of them, not both")
+    if scheduler is not None:
+        return DaskBackend.connect(scheduler)
+    if workers is not None:
+        return DaskBackend.local(workers)
+    return LocalBackend()
+
+
+# --------------------------------------------------------------------------- store
+class ChunkStore:
+    """Finished chunks on disk: ``DIR/KEY.npz``, each written to a temporary file and
+    renamed, so a chunk file is either complete or absent."""
+
+    def __init__(self, directory: str | Path):
+        self.dir = Path(directory)
+
+    def path(self, key: str) -> Path:
+        return self.dir / f"{key}.npz"
+
+    def load(self, key: str) -> dict[str, np.ndarray] | None:
+        p = self.path(key)
+        if not p.exists():
+            return None
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                if str(z["__key__"]) != key:
+                    return None
+                return {k: z[k] for k in z.files if k != "__key__"}
+        except Exception:  # unreadable: recompute it
+            return None
+
+    def save(self, key: str, metrics: dict[str, np.ndarray]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".chunk-", suffix=".part", dir=self.dir)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, __key__=np.array(key), **metrics)
+            os.replace(tmp, self.path(key))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+@dataclass
+class Stats:
+    computed: int = 0
+    reused: int = 0
+
+
+def execute(
+    specs: list[ChunkSpec],
+    backend,
+    store: ChunkStore | None = None,
+    resume: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> tuple[dict[str, dict[str, np.ndarray]], Stats]:
+    """Results of every chunk by key, reusing stored chunks when ``resume``.
+
+    Chunks with the same key are computed once. ``progress(1)`` is called for each
+    finished (or reused) chunk; ``on_chunk(k)`` after the k-th computed chunk (a hook for
+    tests: interrupting, killing a worker)."""
+    unique: dict[str, ChunkSpec] = {}
+    for s in specs:
+        unique.setdefault(s.key, s)
+    results: dict[str, dict[str, np.ndarray]] = {}
+    stats = Stats()
+    todo = []
+    for key, spec in unique.items():
+        got = store.load(key) if (store is not None and resume) else None
+        if got is not None:
+            results[key] = got
+            stats.reused += 1
+            if progress is not None:
+                progress(1)
+        else:
+            todo.append(spec)
+    for spec, res in backend.run(todo):
+        if store is not None:
+            store.save(spec.key, res)
+        results[spec.key] = res
+        stats.computed += 1
+        if progress is not None:
+            progress(1)
+        if on_chunk is not None:
+            on_chunk(stats.computed)
+    return results, stats
