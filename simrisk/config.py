@@ -701,6 +701,32 @@ def set_path(data: Any, path: tuple, value: Any) -> None:
     data[path[-1]] = value
 
 
+def scenario_independent(path: tuple) -> str:
+    """Why a leaf cannot vary by scenario ('' if it can)."""
+    if path[:2] == ("labour", "calendar"):
+        return (
+            "calendar shocks are the same in every scenario; vary "
+            "labour.job_entry_multiplier, or use a stress point's 'calendar'"
+        )
+    if path[0] in ("uncertainty", "stress"):
+        return f"the {path[0]} section cannot itself be varied"
+    return ""
+
+
+def rejection(dumped: dict, path: tuple, value: float) -> str | None:
+    """Why the deal (as dumped by alias) would not accept ``value`` at ``path``, or None.
+
+    The uncertainty section is left out, so only the leaf's own rules apply."""
+    trial = copy.deepcopy(dumped)
+    trial["uncertainty"] = {"parameters": []}
+    set_path(trial, path, value)
+    try:
+        DealConfig.model_validate(trial)
+    except ValidationError as err:
+        return validation_problems(err)[0].split(": ", 1)[-1]
+    return None
+
+
 def check_uncertainty(cfg: DealConfig) -> list[str]:
     """Check that every uncertain path names a numeric, non-structural leaf and that the
     distribution stays within the values the leaf accepts."""
@@ -720,8 +746,8 @@ def check_uncertainty(cfg: DealConfig) -> list[str]:
         if path in seen:
             problems.append(f"{where}: '{dist.path}' is given a distribution twice")
         seen.add(path)
-        if path[0] == "uncertainty":
-            problems.append(f"{where}: the uncertainty section cannot itself be uncertain")
+        if path[0] in ("uncertainty", "stress") or path[:2] == ("labour", "calendar"):
+            problems.append(f"{where}: {scenario_independent(path)}")
             continue
         if isinstance(value, bool) or not isinstance(value, float):
             kind = "a whole number (structural)" if isinstance(value, int) else "not a number"
@@ -731,13 +757,8 @@ def check_uncertainty(cfg: DealConfig) -> list[str]:
             continue
         lo, hi = distribution_support(dist)
         for extreme in (lo, hi):
-            trial = copy.deepcopy(dumped)
-            trial["uncertainty"] = {"parameters": []}
-            set_path(trial, path, extreme)
-            try:
-                DealConfig.model_validate(trial)
-            except ValidationError as err:
-                first = validation_problems(err)[0].split(": ", 1)[-1]
+            first = rejection(dumped, path, extreme)
+            if first is not None:
                 problems.append(
                     f"uncertainty.parameters[{i}]: the {dist.distribution} distribution reaches "
                     f"{extreme:g}, which {dist.path} does not accept ({first}); narrow or "

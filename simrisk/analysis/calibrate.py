@@ -15,7 +15,6 @@ is approximately chi-squared with (targets - free parameters) degrees of freedom
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from simrisk.config import (
     parse_deal,
     parse_path,
     read_toml,
+    rejection,
     validation_problems,
 )
 from simrisk.engine import central_overrides
@@ -135,17 +135,8 @@ def check_targets(tg: Targets, cfg: DealConfig) -> list[str]:
             problems.append(f"free[{i}].path: '{fp.path}' is not a real-valued field")
             continue
         for bound in ("low", "high"):
-            trial = copy.deepcopy(dumped)
-            trial["uncertainty"] = {"parameters": []}
-            node = trial
-            parts = parse_path(fp.path)
-            for part in parts[:-1]:
-                node = node[part]
-            node[parts[-1]] = getattr(fp, bound)
-            try:
-                DealConfig.model_validate(trial)
-            except ValidationError as err:
-                first = validation_problems(err)[0].split(": ", 1)[-1]
+            first = rejection(dumped, parse_path(fp.path), getattr(fp, bound))
+            if first is not None:
                 problems.append(f"free[{i}].{bound}: {fp.path} does not accept it ({first})")
     horizon = cfg.deal.horizon_weeks
     first_entry = 0
@@ -371,7 +362,11 @@ def hessian_covariance(obj: Objective, est: np.ndarray, lo: np.ndarray, hi: np.n
 
 
 def write_calibrated(
-    deal_text: str, fit: Fit, tg: Targets, targets_path: str, propagate: bool,
+    deal_text: str,
+    fit: Fit,
+    tg: Targets,
+    targets_path: str,
+    propagate: bool,
     warnings: list[str] | None = None,
 ) -> str:
     """The deal's text with the fitted values set, comments kept, and notes on what was

@@ -18,7 +18,13 @@ from scipy import optimize
 
 from simrisk import engine, model
 from simrisk.analysis.stress import _is_real
-from simrisk.config import ConfigError, DealConfig, get_path, parse_path
+from simrisk.config import (
+    ConfigError,
+    DealConfig,
+    get_path,
+    parse_path,
+    scenario_independent,
+)
 
 GOAL_KINDS = {
     "p_irr_at_least": "P(investor IRR >= hurdle) >= level",
@@ -88,7 +94,9 @@ def solve(
     except (KeyError, IndexError, TypeError):
         real = unset = False
     problems = []
-    if unset:
+    if scenario_independent(p):
+        problems.append(f"--vary: {scenario_independent(p)}")
+    elif unset:
         problems.append(f"--vary: '{path}' is not set in the deal; give it a value to vary it")
     elif not real:
         problems.append(f"--vary: '{path}' names no real-valued field of the deal")

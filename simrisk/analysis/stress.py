@@ -26,6 +26,7 @@ from simrisk.config import (
     DealConfig,
     StressPoint,
     read_toml,
+    scenario_independent,
     validation_problems,
 )
 
@@ -157,6 +158,10 @@ def prepare(cfg: DealConfig, points: list[StressPoint], where: str = "stress") -
                 paths = expand(ch.path, dumped)
             except ValueError as exc:
                 problems.append(f"{at}: {exc}")
+                continue
+            fixed = [p for p in paths if scenario_independent(p)]
+            if fixed:
+                problems.append(f"{at}: {scenario_independent(fixed[0])}")
                 continue
             paths = [p for p in paths if _is_real(dumped, p)]
             if not paths:
