@@ -796,6 +796,297 @@ def report(files, out_dir, fmt) -> None:
         click.echo(str(path))
 
 
+# --------------------------------------------------------------------------- sweep, portfolio
+def _backend_options(f):
+    f = click.option(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Run the chunks on an existing dask.distributed scheduler (tcp://host:8786).",
+    )(f)
+    f = click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Run the chunks on an embedded dask LocalCluster with this many worker "
+        "processes. Results do not depend on it.",
+    )(f)
+    return f
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--grid",
+    multiple=True,
+    metavar="PATH=v1,v2",
+    help="Full-factorial grid of set values; repeatable (with deal files only).",
+)
+@click.option(
+    "--stress-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Named stress points (with deal files only).",
+)
+@click.option(
+    "-n", "--scenarios", type=click.IntRange(min=1), default=None, help="Scenarios per point."
+)
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None)
+@click.option(
+    "--chunk",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Scenarios per chunk (unit of work and of resume). Results do not depend on it.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="NetCDF file to write (default: SWEEP name + .nc, or sweep.nc).",
+)
+@_backend_options
+@click.option("--resume", is_flag=True, help="Reuse the chunks of an interrupted run.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output (and chunks).")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def sweep(
+    files,
+    grid,
+    stress_file,
+    scenarios,
+    seed,
+    chunk,
+    output,
+    workers,
+    scheduler,
+    resume,
+    overwrite,
+    as_json,
+) -> None:
+    """Many deals x stress points x scenarios as one job: FILES is one sweep file, or deal
+    files with --grid / --stress-file. Writes per-scenario metrics (deal, stress,
+    scenario) to NetCDF; finished chunks are kept in OUTPUT.chunks/ until the end."""
+    import shutil
+
+    from simrisk import results
+    from simrisk.analysis import stress as stress_mod
+    from simrisk.analysis import sweep as sw
+    from simrisk.distributed import backend_from_options
+
+    problems = []
+    sweep_files = [f for f in files if sw.is_sweep_file(f)]
+    if sweep_files:
+        if len(files) > 1:
+            problems.append("FILES: give one sweep file, or deal files only")
+        if grid:
+            problems.append("--grid: not with a sweep file (put the grid in it)")
+        if stress_file:
+            problems.append("--stress-file: not with a sweep file (put [[stress]] in it)")
+        if problems:
+            raise BadInput(problems)
+        with bad_input():
+            sf = sw.load_sweep_file(files[0])
+            points = sw.grid_points(sf.grid) + list(sf.stress)
+        deal_paths = sf.deals
+        scenarios = scenarios or sf.scenarios
+        seed = seed if seed is not None else sf.seed
+        chunk = chunk or sf.chunk
+        default_out = os.path.splitext(os.path.basename(files[0]))[0] + ".nc"
+    else:
+        if grid and stress_file:
+            raise BadInput(["--grid, --stress-file: give one of them, not both"])
+        with bad_input():
+            points = (
+                stress_mod.parse_grid(list(grid))
+                if grid
+                else stress_mod.load_stress_file(stress_file)
+                if stress_file
+                else []
+            )
+        deal_paths = list(files)
+        scenarios = scenarios or sw.DEFAULT_SCENARIOS
+        chunk = chunk or _engine_chunk()
+        default_out = "sweep.nc"
+    if workers is not None and scheduler is not None:
+        problems.append("--workers, --scheduler: give one of them, not both")
+    output = output or default_out
+    chunk_dir = output + ".chunks"
+    if os.path.exists(output) and not overwrite:
+        problems.append(f"--output: {output} exists (use --overwrite to replace it)")
+    if os.path.exists(chunk_dir) and not resume and not overwrite:
+        problems.append(
+            f"--resume: {chunk_dir} holds the chunks of an interrupted run (use --resume to "
+            "reuse them or --overwrite to discard them)"
+        )
+    if problems:
+        raise BadInput(problems)
+    with bad_input():
+        plan = sw.build(deal_paths, points, 0, scenarios, chunk)
+    plan.seed = _seed(seed)
+    if overwrite and not resume and os.path.exists(chunk_dir):
+        shutil.rmtree(chunk_dir)
+    with bad_input():
+        backend = backend_from_options(workers, scheduler)
+    n_chunks = len({s.key for _, s in sw.plan(plan)})
+    click.echo(
+        f"{len(plan.deals)} deal(s) x {len(plan.stress_names)} stress point(s) x "
+        f"{scenarios:,} scenarios in {n_chunks} chunk(s), {backend.name}",
+        err=True,
+    )
+    with backend, _progress(n_chunks) as advance:
+        metrics, stats = sw.run_sweep(plan, backend, chunk_dir, resume, progress=advance)
+    ds = sw.build_dataset(plan, metrics)
+    with bad_input():
+        results.write_netcdf(ds, output, overwrite=overwrite)
+    shutil.rmtree(chunk_dir, ignore_errors=True)
+    if stats.reused:
+        click.echo(f"reused {stats.reused} chunk(s), computed {stats.computed}", err=True)
+    click.echo(f"wrote {output}", err=True)
+    rows = sw.table(plan, metrics)
+    if as_json:
+        click.echo(
+            json.dumps(
+                _finite({"seed": plan.seed, "n_scenarios": scenarios, "points": rows}),
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return
+    table = Table(
+        title=f"sweep — {scenarios:,} scenarios per point, seed {plan.seed}", title_justify="left"
+    )
+    table.add_column("deal")
+    table.add_column("stress", min_width=24, overflow="fold")
+    for col in ("P(inv. loss)", "MOIC", "inv. profit (mio.)", "mun. net (mio.)", "P(net < 0)"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            r["deal"],
+            r["stress"],
+            f"{100 * r['investor_loss']:.1f} %",
+            f"{r['investor_moic']:.2f}",
+            f"{r['investor_profit'] / 1e6:.2f}",
+            f"{r['municipal_net'] / 1e6:.2f}",
+            f"{100 * r['municipal_loss']:.1f} %",
+        )
+    stdout.print(table)
+
+
+def _engine_chunk() -> int:
+    from simrisk import engine
+
+    return engine.CHUNK
+
+
+@main.command()
+@click.argument("fund", type=click.Path(dir_okay=False))
+@click.option("-n", "--scenarios", type=click.IntRange(min=1), default=None, help="Scenarios.")
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None)
+@click.option(
+    "--chunk",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Scenarios per chunk. Results do not depend on it.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), default=None, help="NetCDF file to write."
+)
+@_backend_options
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def portfolio(fund, scenarios, seed, chunk, output, workers, scheduler, overwrite, as_json):
+    """A fund of deals linked by a shared labour-market factor: the fund's return
+    distribution, P(fund loss), each deal's contribution, and the diversification benefit
+    against independent deals."""
+    from simrisk import results
+    from simrisk.analysis import portfolio as pf
+    from simrisk.distributed import backend_from_options
+
+    problems = []
+    if workers is not None and scheduler is not None:
+        problems.append("--workers, --scheduler: give one of them, not both")
+    if output is not None and os.path.exists(output) and not overwrite:
+        problems.append(f"--output: {output} exists (use --overwrite to replace it)")
+    if problems:
+        raise BadInput(problems)
+    with bad_input():
+        ff = pf.load_fund_file(fund)
+        plan = pf.build(ff, 0, scenarios or ff.scenarios, chunk or ff.chunk)
+    plan.seed = _seed(seed if seed is not None else ff.seed)
+    with bad_input():
+        backend = backend_from_options(workers, scheduler)
+    n_chunks = len({s.key for _, s in pf.plan(plan)[1]})
+    with backend, _progress(n_chunks) as advance:
+        metrics, mult = pf.run_portfolio(plan, backend, progress=advance)
+    if output is not None:
+        with bad_input():
+            results.write_netcdf(pf.build_dataset(plan, metrics, mult), output, overwrite=overwrite)
+        click.echo(f"wrote {output}", err=True)
+    summ = pf.summary(plan, metrics)
+    if as_json:
+        click.echo(json.dumps(_finite(summ), indent=2, ensure_ascii=False))
+        return
+    sh, ind = summ["variants"]["shared"], summ["variants"]["independent"]
+    table = Table(
+        title=f"{summ['fund']} — {summ['n_scenarios']:,} scenarios, seed {summ['seed']}, "
+        f"macro sigma {summ['sigma']:g}, rho {summ['rho']:g}",
+        title_justify="left",
+    )
+    table.add_column("fund")
+    for col in ("mean", "P5", "P50", "P95"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        "Fund profit (mio. DKK)",
+        *(_fmt(sh[k], "dkk") for k in ("profit_mean", "profit_p5", "profit_p50", "profit_p95")),
+    )
+    stdout.print(table)
+    for label, value in (
+        ("Fund capital (mio. DKK)", _fmt(summ["capital"], "dkk")),
+        ("Mean fund multiple", _fmt(sh["multiple_mean"], "x")),
+        ("P(fund loss)", f"{100 * sh['p_loss']:.1f} %"),
+        ("Fund VaR 95 % (mio. DKK)", _fmt(sh["var95"], "dkk")),
+        ("Fund CVaR 95 % (mio. DKK)", _fmt(sh["cvar95"], "dkk")),
+    ):
+        stdout.print(f"{label:<36}{value:>12}")
+    deals = Table(title="Contributions", title_justify="left")
+    for col in (
+        "deal",
+        "capital (mio.)",
+        "mean profit (mio.)",
+        "P(loss)",
+        "CVaR 95 part (mio.)",
+        "share of fund loss",
+    ):
+        deals.add_column(col, justify="left" if col == "deal" else "right")
+    for r in summ["deals"]:
+        deals.add_row(
+            r["deal"],
+            _fmt(r["capital"], "dkk"),
+            _fmt(r["profit_mean"], "dkk"),
+            f"{100 * r['p_loss']:.1f} %",
+            _fmt(r["cvar95_contribution"], "dkk"),
+            _fmt(r["loss_share"], "pct"),
+        )
+    stdout.print(deals)
+    div = summ["diversification"]
+    div_table = Table(title="Diversification", title_justify="left")
+    for col in ("", "shared factor", "independent deals"):
+        div_table.add_column(col, justify="left" if not col else "right")
+    div_table.add_row("P(fund loss)", f"{100 * sh['p_loss']:.1f} %", f"{100 * ind['p_loss']:.1f} %")
+    div_table.add_row("VaR 95 % (mio.)", _fmt(sh["var95"], "dkk"), _fmt(ind["var95"], "dkk"))
+    div_table.add_row("CVaR 95 % (mio.)", _fmt(sh["cvar95"], "dkk"), _fmt(ind["cvar95"], "dkk"))
+    div_table.add_row(
+        "VaR 95 % below the sum of the deals' own",
+        _fmt(div["benefit_shared"], "pct"),
+        _fmt(div["benefit_independent"], "pct"),
+    )
+    stdout.print(div_table)
+    stdout.print(
+        f"sum of the deals' stand-alone VaR 95 % (mio. DKK): "
+        f"{_fmt(div['sum_standalone_var95'], 'dkk')}"
+    )
+
+
 def _seed(seed: int | None) -> int:
     if seed is None:
         seed = secrets.randbits(32)

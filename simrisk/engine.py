@@ -337,7 +337,8 @@ def run_chunk(
         # gross: repayments over drawdowns (a repayment in a week of larger drawdowns
         # must not vanish in the week's net flow)
         "investor_moic": np.where(
-            prog_cost.sum(axis=1) > 0, pay_total / np.maximum(prog_cost.sum(axis=1), 1e-300),
+            prog_cost.sum(axis=1) > 0,
+            pay_total / np.maximum(prog_cost.sum(axis=1), 1e-300),
             np.nan,
         ),
         "investor_npv": (investor * disc).sum(axis=1),

@@ -94,6 +94,8 @@ def grid_points(grid: dict[str, list[float]]) -> list[StressPoint]:
     problems = [f"grid.{k}: give at least one value" for k, v in grid.items() if not v]
     if problems:
         raise ConfigError("grid", problems)
+    if not grid:
+        return []
     return stress_mod.parse_grid([f"{k}={','.join(repr(x) for x in v)}" for k, v in grid.items()])
 
 
