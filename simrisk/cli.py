@@ -848,6 +848,14 @@ def _backend_options(f):
 @_backend_options
 @click.option("--resume", is_flag=True, help="Reuse the chunks of an interrupted run.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output (and chunks).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "netcdf", "zarr"]),
+    default="auto",
+    show_default=True,
+    help="auto: Zarr for a .zarr output or a result over 2 GiB, else NetCDF.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def sweep(
     files,
@@ -861,11 +869,12 @@ def sweep(
     scheduler,
     resume,
     overwrite,
+    fmt,
     as_json,
 ) -> None:
     """Many deals x stress points x scenarios as one job: FILES is one sweep file, or deal
     files with --grid / --stress-file. Writes per-scenario metrics (deal, stress,
-    scenario) to NetCDF; finished chunks are kept in OUTPUT.chunks/ until the end."""
+    scenario) to NetCDF or Zarr; finished chunks are kept in OUTPUT.chunks/ until the end."""
     import shutil
 
     from simrisk import results
@@ -937,11 +946,11 @@ def sweep(
         metrics, stats = sw.run_sweep(plan, backend, chunk_dir, resume, progress=advance)
     ds = sw.build_dataset(plan, metrics)
     with bad_input():
-        results.write_netcdf(ds, output, overwrite=overwrite)
+        written = results.write_results(ds, output, overwrite=overwrite, fmt=fmt)
     shutil.rmtree(chunk_dir, ignore_errors=True)
     if stats.reused:
         click.echo(f"reused {stats.reused} chunk(s), computed {stats.computed}", err=True)
-    click.echo(f"wrote {output}", err=True)
+    click.echo(f"wrote {written}", err=True)
     rows = sw.table(plan, metrics)
     if as_json:
         click.echo(

@@ -137,6 +137,52 @@ def write_netcdf(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> P
     return path
 
 
+ZARR_THRESHOLD = 2 * 1024**3
+"""Datasets larger than this (bytes) go to Zarr when the format is left to simrisk."""
+
+
+def write_zarr(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> Path:
+    """Write a Zarr store atomically: to a temporary directory beside it, then rename."""
+    import shutil
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists (use --overwrite to replace it)")
+    parent = path.parent if str(path.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=parent))
+    try:
+        shutil.rmtree(tmp)
+        ds.to_zarr(tmp, mode="w", zarr_format=2)  # v2 with consolidated metadata: widely read
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def write_results(
+    ds: xr.Dataset, path: str | Path, overwrite: bool = False, fmt: str = "auto"
+) -> Path:
+    """NetCDF or Zarr: Zarr when asked (``fmt="zarr"`` or a ``.zarr`` path), NetCDF when
+    asked, else by size (Zarr above ZARR_THRESHOLD bytes)."""
+    path = Path(path)
+    use_zarr = fmt == "zarr" or (
+        fmt == "auto" and (path.suffix == ".zarr" or ds.nbytes > ZARR_THRESHOLD)
+    )
+    if use_zarr:
+        if path.suffix != ".zarr":
+            path = path.with_suffix(".zarr")
+        return write_zarr(ds, path, overwrite)
+    return write_netcdf(ds, path, overwrite)
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write a text file atomically (temporary file beside it, then rename)."""
     path = Path(path)
