@@ -241,7 +241,9 @@ def simulate_chunk(
     reset_weeks : int, weeks of self-support after which the refusion counter resets
     perm_btype : int, benefit type paid in ``permanent`` (-1: none)
     check_off : int64 (C,), weeks since entry at which each citizen's state is recorded
-    occ : float64 (ns, 2, 5, H + 1), out: difference array of state counts
+    occ : float64 (ns, 2, 5, H + 1), out: state counts per week (built as a difference
+        array and summed at the end; every output is reset here, the caller need not clear
+        it; the last week column is scratch)
     ben, ref : float64 (ns, 2, B, H + 1), out: benefit citizen-weeks, and the same
         weighted by the state's refusion share
     prog : float64 (ns, K + 2, H + 1), out: programme track (phases, completed, dropped)
@@ -259,6 +261,14 @@ def simulate_chunk(
     n_arms = 2 if do_treatment else 1
     for s in nb.prange(ns):
         scen = scen0 + s
+        # every output of this scenario starts empty (done here, in parallel, while the
+        # thread's cache is about to use it)
+        occ[s] = 0.0
+        ben[s] = 0.0
+        ref[s] = 0.0
+        prog[s] = 0.0
+        events[s] = -1
+        checks[s] = -1
         hh = np.empty(N_STATES)
         for i in range(N):
             cit = citizen0 + i
@@ -465,6 +475,22 @@ def simulate_chunk(
                         slot = K if completed else K + 1
                         prog[s, slot, end] += 1.0
                         prog[s, slot, H] -= 1.0
+        # difference arrays -> weekly counts, while this scenario's rows are in cache
+        _prefix(occ[s])
+        _prefix(ben[s])
+        _prefix(ref[s])
+        _prefix(prog[s])
+
+
+@nb.njit(inline="always", cache=True)
+def _prefix(a):
+    """Running sum along the last axis of a 2-D or 3-D array, in place."""
+    flat = a.reshape(-1, a.shape[-1])
+    for r in range(flat.shape[0]):
+        acc = 0.0
+        for t in range(flat.shape[1]):
+            acc += flat[r, t]
+            flat[r, t] = acc
 
 
 @nb.njit(inline="always", cache=True)
@@ -512,16 +538,6 @@ def cap_return(drawdown, payment, weekly_cap_rate):
             out[s, t] = p
             bal -= p
     return out
-
-
-@nb.njit(parallel=True, cache=True)
-def prefix_sum_rows(a):
-    """In-place running sum along the last axis of a C-contiguous 2-D array."""
-    for r in nb.prange(a.shape[0]):
-        acc = 0.0
-        for t in range(a.shape[1]):
-            acc += a[r, t]
-            a[r, t] = acc
 
 
 @nb.njit(parallel=True, cache=True)
@@ -614,3 +630,28 @@ def accumulate_counts(counts, total, hist):
                 if v > top:
                     v = top
                 hist[c, t, v] += 1
+
+
+@nb.njit(parallel=True, cache=True)
+def weekly_cost(ben, ref, rates, out):
+    """Cost per week by perspective from benefit weeks and their refusion weights.
+
+    Parameters
+    ----------
+    ben, ref : float64 (scenario, arm, benefit, week)
+    rates : float64 (scenario, benefit, week), DKK per citizen-week
+    out : float64 (3, scenario, arm, week), written: municipality, state, public
+    """
+    m, n_arms, B, H = ben.shape
+    for s in nb.prange(m):
+        for a in range(n_arms):
+            for t in range(H):
+                gross = 0.0
+                state = 0.0
+                for b in range(B):
+                    r = rates[s, b, t]
+                    gross += ben[s, a, b, t] * r
+                    state += ref[s, a, b, t] * r
+                out[0, s, a, t] = gross - state
+                out[1, s, a, t] = state
+                out[2, s, a, t] = gross

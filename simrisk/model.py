@@ -22,8 +22,9 @@ from simrisk.rates import refusion_starts, settlement_periods, weekly_rates
 MAX_HAZARD = 50.0  # hazard of a weekly probability of 1 (exp(-50) ~ 2e-22)
 HR_KINDS = ("job_entry", "education_entry", "job_loss")
 FADE_END = 0.01
-"""After completion the excess hazard ratio shrinks by ``persistence`` per fade block and
-ends once it is below this fraction of its value at completion."""
+"""After completion the excess hazard ratio shrinks by ``persistence`` per fade block; the
+last block applied is the first whose remaining excess is below this fraction of its value
+at completion, and the effect is over after it."""
 
 
 @dataclass(frozen=True)
@@ -319,12 +320,8 @@ class Workspace:
     def take(self, m: int) -> dict:
         if m > self.n:
             raise ValueError(f"workspace holds {self.n} scenarios, not {m}")
-        out = {}
-        for name, buf in self.bufs.items():
-            view = buf[:m]
-            view.fill(0 if name in ("occ", "ben", "ref", "prog") else -1)
-            out[name] = view
-        return out
+        # the kernel clears every scenario's outputs itself
+        return {name: buf[:m] for name, buf in self.bufs.items()}
 
 
 def simulate(
@@ -336,7 +333,7 @@ def simulate(
     control: bool = False,
     workspace: Workspace | None = None,
 ) -> dict:
-    """Run the kernel for one chunk; returns weekly counts (prefix sums applied).
+    """Run the kernel for one chunk; returns weekly counts.
 
     Returns a dict with ``occ`` (n, arm, state, week), ``ben``/``ref`` (n, arm, benefit,
     week), ``prog`` (n, phase+2, week), ``events``, ``checks`` and ``entry``. With a
@@ -384,7 +381,5 @@ def simulate(
         out["entry"],
     )
     for name in ("occ", "ben", "ref", "prog"):
-        a = out[name]
-        kernel.prefix_sum_rows(a.reshape(-1, a.shape[-1]))
-        out[name] = a[..., :-1]
+        out[name] = out[name][..., :-1]  # the kernel has summed the difference arrays
     return out
