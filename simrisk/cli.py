@@ -117,6 +117,24 @@ def print_summary(summ: dict, as_json: bool) -> None:
         )
 
 
+seed_option = click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=None,
+    help="Random seed (drawn, printed and stored when omitted).",
+)
+threads_option = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Threads for the kernel (default: all cores). Results do not depend on it.",
+)
+
+
+def _exists(output: str) -> str:
+    return f"--output: {output} exists (use --overwrite to replace it)"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="simrisk")
 def main() -> None:
@@ -133,12 +151,7 @@ def main() -> None:
     show_default=True,
     help="Number of scenarios.",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0, max=2**63 - 1),
-    default=None,
-    help="Random seed (drawn, printed and stored when omitted).",
-)
+@seed_option
 @click.option(
     "-o",
     "--output",
@@ -146,12 +159,7 @@ def main() -> None:
     default=None,
     help="NetCDF file to write (default: DEAL name with .nc beside the working dir).",
 )
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Threads for the kernel (default: all cores). Results do not depend on it.",
-)
+@threads_option
 @click.option(
     "--chunk",
     type=click.IntRange(min=1),
@@ -169,7 +177,7 @@ def run(deal, scenarios, seed, output, threads, chunk, overwrite, as_json, detai
     if output is None:
         output = os.path.splitext(os.path.basename(deal))[0] + ".nc"
     if os.path.exists(output) and not overwrite:
-        raise BadInput([f"--output: {output} exists (use --overwrite to replace it)"])
+        raise BadInput([_exists(output)])
     seed = _seed(seed)
     _threads(threads)
     with _progress(scenarios) as advance:
@@ -292,7 +300,7 @@ def calibrate(deal, targets_path, output, scenarios, seed, propagate, overwrite,
 
     cfg, text = _load(deal)
     if os.path.exists(output) and not overwrite:
-        raise BadInput([f"--output: {output} exists (use --overwrite to replace it)"])
+        raise BadInput([_exists(output)])
     with bad_input():
         tg = cal.load_targets(targets_path, cfg)
     fit = cal.calibrate(cfg, tg, scenarios, seed, propagate)
@@ -371,12 +379,7 @@ def calibrate(deal, targets_path, output, scenarios, seed, propagate, overwrite,
     show_default=True,
     help="Scenarios per stress point (the same ones at every point).",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0, max=2**63 - 1),
-    default=None,
-    help="Random seed (drawn, printed and stored when omitted).",
-)
+@seed_option
 @click.option(
     "-o",
     "--output",
@@ -396,7 +399,7 @@ def calibrate(deal, targets_path, output, scenarios, seed, propagate, overwrite,
     metavar="PATH=v1,v2,...",
     help="Full factorial over set values; repeatable.",
 )
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Kernel threads.")
+@threads_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def stress(deal, scenarios, seed, output, stress_file, grid, threads, overwrite, as_json) -> None:
@@ -408,7 +411,7 @@ def stress(deal, scenarios, seed, output, stress_file, grid, threads, overwrite,
     if output is None:
         output = os.path.splitext(os.path.basename(deal))[0] + "_stress.nc"
     if os.path.exists(output) and not overwrite:
-        raise BadInput([f"--output: {output} exists (use --overwrite to replace it)"])
+        raise BadInput([_exists(output)])
     with bad_input():
         if grid:
             points = stress_mod.parse_grid(list(grid))
@@ -498,7 +501,7 @@ def stress(deal, scenarios, seed, output, stress_file, grid, threads, overwrite,
     show_default=True,
     help="Outputs to analyse; repeatable.",
 )
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None)
+@seed_option
 @click.option(
     "-o",
     "--output",
@@ -506,7 +509,7 @@ def stress(deal, scenarios, seed, output, stress_file, grid, threads, overwrite,
     default=None,
     help="NetCDF file (default: DEAL name + _sensitivity.nc).",
 )
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Kernel threads.")
+@threads_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the tables as JSON.")
 def sensitivity(
@@ -522,7 +525,7 @@ def sensitivity(
     if output is None:
         output = os.path.splitext(os.path.basename(deal))[0] + "_sensitivity.nc"
     if os.path.exists(output) and not overwrite:
-        raise BadInput([f"--output: {output} exists (use --overwrite to replace it)"])
+        raise BadInput([_exists(output)])
     with bad_input():
         sa.require(cfg, outputs)
     seed = _seed(seed)
@@ -643,8 +646,8 @@ def sensitivity(
 )
 @click.option("--breakeven", is_flag=True, help="Goal: the investor's median profit >= 0.")
 @click.option("-n", "--scenarios", type=click.IntRange(min=10), default=5000, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None)
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Kernel threads.")
+@seed_option
+@threads_option
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 def solve(
     deal,
@@ -831,7 +834,7 @@ def _backend_options(f):
 @click.option(
     "-n", "--scenarios", type=click.IntRange(min=1), default=None, help="Scenarios per point."
 )
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None)
+@seed_option
 @click.option(
     "--chunk",
     type=click.IntRange(min=1),
@@ -921,7 +924,7 @@ def sweep(
     output = output or default_out
     chunk_dir = output + ".chunks"
     if os.path.exists(output) and not overwrite:
-        problems.append(f"--output: {output} exists (use --overwrite to replace it)")
+        problems.append(_exists(output))
     if os.path.exists(chunk_dir) and not resume and not overwrite:
         problems.append(
             f"--resume: {chunk_dir} holds the chunks of an interrupted run (use --resume to "
@@ -990,7 +993,7 @@ def _engine_chunk() -> int:
 @main.command()
 @click.argument("fund", type=click.Path(dir_okay=False))
 @click.option("-n", "--scenarios", type=click.IntRange(min=1), default=None, help="Scenarios.")
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None)
+@seed_option
 @click.option(
     "--chunk",
     type=click.IntRange(min=1),
@@ -1015,7 +1018,7 @@ def portfolio(fund, scenarios, seed, chunk, output, workers, scheduler, overwrit
     if workers is not None and scheduler is not None:
         problems.append("--workers, --scheduler: give one of them, not both")
     if output is not None and os.path.exists(output) and not overwrite:
-        problems.append(f"--output: {output} exists (use --overwrite to replace it)")
+        problems.append(_exists(output))
     if problems:
         raise BadInput(problems)
     with bad_input():

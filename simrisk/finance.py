@@ -83,7 +83,7 @@ def _poly(f, start, n, step, z):
 
 
 @numba.njit(cache=True)
-def _eval(f, i0, i1, x, neg):
+def _npv_slope(f, i0, i1, x, neg):
     """Scaled NPV and its x-derivative at weekly log rate x.
 
     ``neg=False``: sum f_t exp(-x (t - i0)), for x >= 0; ``neg=True``:
@@ -107,7 +107,7 @@ def _solve(f, i0, i1, a, fa, b, fb, x, neg):
         x = 0.5 * (a + b)
     dx = dxold = b - a
     for _ in range(200):
-        fx, dfx = _eval(f, i0, i1, x, neg)
+        fx, dfx = _npv_slope(f, i0, i1, x, neg)
         if fx == 0.0:
             return x
         xl, xh = (x, xh) if fx < 0.0 else (xl, x)
@@ -136,7 +136,7 @@ def _region_bracket(f, i0, i1, total, slope, neg):
         x0 = -0.005 if neg else 0.005
     near, fnear, far = 0.0, total, 2.0 * x0
     while True:  # one call site per callee keeps the inlined kernel small (compile time)
-        ffar, _ = _eval(f, i0, i1, far, neg)
+        ffar, _ = _npv_slope(f, i0, i1, far, neg)
         if _sgn(ffar) != _sgn(total) or abs(far) >= 1e3:
             break
         near, fnear, far = far, ffar, 4.0 * far
@@ -152,7 +152,7 @@ def _grid_roots(f, i0, i1, grid, k0, k1):
     xp = fp = ra = rb = fa = fb = 0.0
     for k in range(k0, k1):
         x = grid[k]
-        v, _ = _eval(f, i0, i1, x, x < 0.0)
+        v, _ = _npv_slope(f, i0, i1, x, x < 0.0)
         s = _sgn(v)
         if s == 0:  # exact root on a grid point
             cnt += 1

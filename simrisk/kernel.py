@@ -379,55 +379,23 @@ def simulate_chunk(
                         hh[d] = h
                         total += h
                     span = nbk - t
-                    if total * span < budget:
+                    event = total * span >= budget
+                    if event:
+                        t_end = t + max(1, int(math.ceil(budget / total)))
+                    else:
                         budget -= total * span
-                        counter = _record(
-                            s,
-                            arm,
-                            state,
-                            t,
-                            nbk,
-                            btype,
-                            counter,
-                            occ,
-                            ben,
-                            ref,
-                            ref_start,
-                            ref_share,
-                            checks,
-                            e,
-                            check_off,
-                            i,
-                        )
-                        if state == EMPLOYED or state == EDUCATION:
-                            selfsup += span
+                        t_end = nbk
+                    counter = _record(
+                        s, arm, state, t, t_end, btype, counter, occ, ben, ref, ref_start,
+                        ref_share, checks, e, check_off, i,
+                    )  # fmt: skip
+                    if state == EMPLOYED or state == EDUCATION:
+                        selfsup += t_end - t
+                    if not event:
                         dur += span
                         t = nbk
                         continue
-                    step = int(math.ceil(budget / total))
-                    if step < 1:
-                        step = 1
-                    t_ev = t + step
-                    counter = _record(
-                        s,
-                        arm,
-                        state,
-                        t,
-                        t_ev,
-                        btype,
-                        counter,
-                        occ,
-                        ben,
-                        ref,
-                        ref_start,
-                        ref_share,
-                        checks,
-                        e,
-                        check_off,
-                        i,
-                    )
-                    if state == EMPLOYED or state == EDUCATION:
-                        selfsup += step
+                    t_ev = t_end
                     lst, u = _uniform(lst)
                     target = u * total
                     dest = 0
