@@ -145,22 +145,15 @@ def compute_chunk(spec: ChunkSpec) -> dict[str, np.ndarray]:
         )
     sampler = Sampler(cfg, spec.seed, spec.n_total)
     key = kernel.seed_key(spec.seed)
-    size = min(engine.CHUNK, spec.m)
-    workspaces = (
-        model.Workspace(size, len(st.entry_planned), st),
-        model.Workspace(size, len(st.control_entry), st) if st.control_entry is not None else None,
-    )
     out: dict[str, np.ndarray] = {}
-    for s0 in range(0, spec.m, engine.CHUNK):
-        k = min(engine.CHUNK, spec.m - s0)
-        adjust = [_slice(a, s0, k) for a in spec.adjust]
-        res, _ = engine.run_chunk(
-            cfg, st, sampler, key, spec.scen0 + s0, k, baseline, workspaces, None, adjust or None
-        )
+    for s0, res, _ in engine.chunk_stream(
+        cfg, st, sampler, key, spec.scen0, spec.m, baseline,
+        adjust=lambda s0, k: [_slice(a, s0, k) for a in spec.adjust] or None,
+    ):  # fmt: skip
         for name, val in res.metrics.items():
             if name not in out:
                 out[name] = np.empty(spec.m, dtype=val.dtype)
-            out[name][s0 : s0 + k] = val
+            out[name][s0 : s0 + val.shape[0]] = val
     return out
 
 

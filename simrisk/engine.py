@@ -10,9 +10,14 @@ money flows), so memory does not grow with the citizen-level arrays.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from simrisk import contracts, finance, kernel, model
@@ -391,12 +396,36 @@ class Aggregator:
         self.detail_flows = (
             {k: np.empty((n, H), np.float32) for k in FLOW_SERIES} if detail else None
         )
+        self._parts: list[tuple] = []
+        self._lock = threading.Lock()
 
-    def add(self, scen0: int, res: ChunkResult) -> None:
+    def part(self) -> tuple:
+        """Running sums and histograms of the integer counts for one worker thread; the
+        parts are added up at the end, exactly, in any order."""
+        with self._lock:
+            if not self._parts:
+                p = (self.state_sum, self.state_hist, self.prog_sum, self.prog_hist)
+            else:
+                p = tuple(np.zeros_like(a) for a in self._parts[0])
+            self._parts.append(p)
+        return p
+
+    def add_counts(self, scen0: int, res: ChunkResult, part: tuple) -> None:
+        """The order-free share of :meth:`add`: state and programme counts (exact integer
+        arithmetic) into ``part``, and per-scenario detail into its own rows. Safe to call
+        from several threads, each with its own part."""
         m = res.states.shape[0]
         S = len(LABOUR_STATES)
-        kernel.accumulate_counts(res.states.reshape(m, 2 * S, -1), self.state_sum, self.state_hist)
-        kernel.accumulate_counts(res.programme, self.prog_sum, self.prog_hist)
+        state_sum, state_hist, prog_sum, prog_hist = part
+        kernel.accumulate_counts(res.states.reshape(m, 2 * S, -1), state_sum, state_hist)
+        kernel.accumulate_counts(res.programme, prog_sum, prog_hist)
+        if self.detail:
+            self.detail_states[scen0 : scen0 + m] = np.rint(res.states)
+
+    def add_flows(self, scen0: int, res: ChunkResult) -> None:
+        """The ordered share of :meth:`add`: money flows, whose floating-point running sums
+        must see the scenarios in order."""
+        m = next(iter(res.flows.values())).shape[0]
         for k, f in res.flows.items():
             kernel.accumulate_rows(f, self.flow_sum[k])
             if scen0 < self.q_n:
@@ -404,8 +433,20 @@ class Aggregator:
                 self.flow_sample[k][scen0 : scen0 + take] = f[:take]
             if self.detail:
                 self.detail_flows[k][scen0 : scen0 + m] = f
-        if self.detail:
-            self.detail_states[scen0 : scen0 + m] = np.rint(res.states)
+
+    def add(self, scen0: int, res: ChunkResult) -> None:
+        """Add a chunk (chunks in scenario order)."""
+        if not self._parts:
+            self.part()
+        self.add_counts(scen0, res, self._parts[0])
+        self.add_flows(scen0, res)
+
+    def merge(self) -> None:
+        """Add the worker threads' parts into the totals (integer-valued, so exact)."""
+        for p in self._parts[1:]:
+            for total, a in zip(self._parts[0], p, strict=True):
+                total += a
+        del self._parts[1:]
 
     def state_mean(self) -> np.ndarray:
         """Mean state counts, shape (arm, week, state)."""
@@ -425,6 +466,99 @@ class Aggregator:
         for q in qs:
             out.append(np.argmax(cdf >= q * total, axis=-1))
         return np.stack(out).astype(float)
+
+
+def chunk_stream(
+    cfg: DealConfig,
+    st: model.Structure,
+    sampler: Sampler,
+    key,
+    scen0: int,
+    n: int,
+    baseline: Baseline | None,
+    *,
+    chunk: int = CHUNK,
+    draws: np.ndarray | None = None,
+    adjust: Callable[[int, int], list | None] | None = None,
+    agg: Aggregator | None = None,
+) -> Iterator[tuple[int, ChunkResult, np.ndarray]]:
+    """Run scenarios ``[scen0, scen0 + n)`` chunk by chunk; yields ``(offset, result,
+    draws)`` in scenario order (``offset`` from ``scen0``).
+
+    With more than one numba thread (and a threading layer that allows it), chunks run
+    concurrently in a pool of threads, each with its own buffers and one numba thread,
+    so the whole chunk (draws, kernel, money, contracts, metrics) runs in parallel, not
+    only the kernel. Each chunk's numbers depend only on its scenarios, so the results
+    are the same for any thread count. ``adjust(offset, m)`` gives the adjustments of a
+    chunk; ``draws`` (n, parameter) replaces the sampler's. With ``agg``, the chunk's
+    state and programme counts are added to it in the worker; the results' ``states``
+    and ``programme`` are then dropped (they are views of buffers the next chunk reuses).
+    """
+    size = min(chunk, n)
+    local = threading.local()
+
+    def work(off: int) -> tuple[int, ChunkResult, np.ndarray]:
+        if not hasattr(local, "workspaces"):
+            local.workspaces = (
+                model.Workspace(size, len(st.entry_planned), st),
+                None
+                if st.control_entry is None
+                else model.Workspace(size, len(st.control_entry), st),
+            )
+            local.part = agg.part() if agg is not None else None
+        m = min(chunk, n - off)
+        table = None if draws is None else draws[off : off + m]
+        adj = adjust(off, m) if adjust is not None else None
+        res, used = run_chunk(
+            cfg, st, sampler, key, scen0 + off, m, baseline, local.workspaces, table, adj
+        )
+        if agg is not None:
+            agg.add_counts(off, res, local.part)
+            res.states = res.programme = None
+        return off, res, used
+
+    yield from in_order(work, range(0, n, chunk))
+
+
+def pool_size(n_tasks: int) -> int:
+    """Worker threads for ``n_tasks`` chunks: numba's thread count (``--threads``), if the
+    threading layer lets several threads start parallel regions at once; else 1."""
+    k = min(numba.get_num_threads(), n_tasks)
+    return k if k > 1 and _threadsafe_layer() else 1
+
+
+@functools.cache
+def _threadsafe_layer() -> bool:
+    kernel.uniform_table(np.uint64(0), 0, 1, 1, 0)  # makes numba load its threading layer
+    return numba.threading_layer() in ("omp", "tbb")
+
+
+def in_order(fn: Callable, items, threads: int | None = None) -> Iterator:
+    """``fn(item)`` for every item, yielded in order. With several threads the items are
+    computed ahead in a thread pool (at most two per thread waiting), each thread running
+    its numba code on one core."""
+    items = list(items)
+    threads = pool_size(len(items)) if threads is None else threads
+    if threads <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    pool = ThreadPoolExecutor(threads, initializer=numba.set_num_threads, initargs=(1,))
+    try:
+        pending: deque = deque()
+        todo = iter(items)
+        for item in todo:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * threads:
+                break
+        while pending:
+            done = pending.popleft().result()
+            for item in todo:
+                pending.append(pool.submit(fn, item))
+                break
+            yield done
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 ProgressFn = Callable[[int], None]
@@ -472,23 +606,20 @@ def run(
     metrics = {k: None for k in SCENARIO_METRICS}
     draws_all = np.empty((n_scenarios, len(sampler.paths)))
     agg = Aggregator(n_scenarios, st, cfg.cohort.size, detail)
-    size = min(chunk, n_scenarios)
-    workspaces = (
-        model.Workspace(size, len(st.entry_planned), st),
-        model.Workspace(size, len(st.control_entry), st) if st.control_entry is not None else None,
-    )
-    for scen0 in range(0, n_scenarios, chunk):
-        m = min(chunk, n_scenarios - scen0)
-        table = None if draws is None else draws[scen0 : scen0 + m]
-        res, used = run_chunk(cfg, st, sampler, key, scen0, m, baseline, workspaces, table, adjust)
+    for scen0, res, used in chunk_stream(
+        cfg, st, sampler, key, 0, n_scenarios, baseline, chunk=chunk, draws=draws,
+        adjust=lambda s0, m: adjust, agg=agg,
+    ):  # fmt: skip
+        m = used.shape[0]
         for k, val in res.metrics.items():
             if metrics[k] is None:
                 metrics[k] = np.empty(n_scenarios, dtype=val.dtype)
             metrics[k][scen0 : scen0 + m] = val
         draws_all[scen0 : scen0 + m] = used
-        agg.add(scen0, res)
+        agg.add_flows(scen0, res)
         if progress is not None:
             progress(m)
+    agg.merge()
     return {
         "structure": st,
         "sampler": sampler,

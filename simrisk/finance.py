@@ -230,7 +230,7 @@ def _irr_one(f, grid, kz):
     return _solve(f, i0, i1, a, fa, b, fb, x0, neg), IRR_OK
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, nogil=True, cache=True)
 def _irr_kernel(flows, grid, kz, weeks_per_year):
     n = flows.shape[0]
     out = np.empty(n, np.float64)
@@ -287,7 +287,7 @@ def npv(flows: np.ndarray, annual_rate: float) -> np.ndarray:
     return f @ np.exp(-math.log1p(annual_rate) / WEEKS_PER_YEAR * np.arange(f.shape[1]))
 
 
-@numba.njit(cache=True)  # memory bound: threads gain little and cost compile time
+@numba.njit(nogil=True, cache=True)  # memory bound: threads gain little and cost compile time
 def _moic_kernel(flows):
     out = np.empty(flows.shape[0], np.float64)
     for i in range(flows.shape[0]):
@@ -313,7 +313,7 @@ def moic(flows: np.ndarray) -> np.ndarray:
     return _moic_kernel(_as_flows(flows))
 
 
-@numba.njit(cache=True)
+@numba.njit(nogil=True, cache=True)
 def _payback_kernel(flows):
     out = np.full(flows.shape[0], -1, np.int64)
     for i in range(flows.shape[0]):

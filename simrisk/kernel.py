@@ -111,7 +111,7 @@ def _gamma_mean1(state, variance):
             return state, d * v * boost * variance
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, nogil=True, cache=True)
 def uniform_table(key, scen0, n, d, stream):
     """Uniforms in (0, 1), shape (n, d): row i belongs to scenario ``scen0 + i``."""
     out = np.empty((n, d))
@@ -172,7 +172,7 @@ def _record(
     return counter
 
 
-@nb.njit(parallel=True, cache=True, error_model="numpy")
+@nb.njit(parallel=True, nogil=True, cache=True, error_model="numpy")
 def simulate_chunk(
     key,
     scen0,
@@ -473,7 +473,7 @@ def _sustained(events, s, arm, i, spell_start, spell_end):
         events[s, arm, i, EV_SUST52] = spell_start + 51
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, nogil=True, cache=True)
 def cap_return(drawdown, payment, weekly_cap_rate):
     """Cut payments so that the investor's return never exceeds the cap.
 
@@ -508,7 +508,7 @@ def cap_return(drawdown, payment, weekly_cap_rate):
     return out
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, nogil=True, cache=True)
 def cap_cumulative(flow, cap):
     """Cut non-negative weekly flows (scenario, week) so that their running total
     never exceeds ``cap`` (scenario,)."""
@@ -524,7 +524,7 @@ def cap_cumulative(flow, cap):
     return out
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, nogil=True, cache=True)
 def rate_card_accrual(events, tariffs, per_citizen_cap, inside):
     """Weekly tariff accruals of a rate card, each citizen's total capped.
 
@@ -568,7 +568,7 @@ def rate_card_accrual(events, tariffs, per_citizen_cap, inside):
     return out
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def accumulate_rows(rows, total):
     """Add rows (scenario, week) to a running total in scenario order, so that the sum does
     not depend on how scenarios are split into chunks."""
@@ -577,7 +577,7 @@ def accumulate_rows(rows, total):
             total[t] += rows[s, t]
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, nogil=True, cache=True)
 def accumulate_counts(counts, total, hist):
     """Add integer-valued weekly counts of a chunk to running sums and histograms.
 
@@ -600,7 +600,7 @@ def accumulate_counts(counts, total, hist):
                 hist[c, t, v] += 1
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, nogil=True, cache=True)
 def weekly_cost(ben, ref, rates, out):
     """Cost per week by perspective from benefit weeks and their refusion weights.
 
