@@ -10,6 +10,8 @@ event driven and exact for the weekly model of DESIGN.md:
   integrated hazard passes ``E``. When the hazards change (a new duration
   piece, programme phase, fade block or calendar window), the unused part of
   ``E`` carries over (memorylessness), so a stretch boundary costs no draw.
+  Only changes that touch the current state's hazards end a stretch (a fade
+  block does not matter in education, nor the calendar in a job).
   The destination is drawn with probability proportional to its hazard.
 * Weekly aggregates are written as difference arrays (+1 at the first week,
   -1 after the last); one prefix sum outside the kernel turns them into counts.
@@ -194,6 +196,8 @@ def simulate_chunk(
     phase_end,
     drop_haz,
     hr,
+    ctx_dep,
+    piece_next,
     fade_block,
     n_fade,
     ref_start,
@@ -234,6 +238,9 @@ def simulate_chunk(
     drop_haz : float64 (ns, K), weekly dropout hazard per phase
     hr : float64 (ns, 1 + K + n_fade, 3), hazard ratios by programme context
         (0 none, 1..K phases, K+1.. fade blocks) for job entry, education entry, job loss
+    ctx_dep : bool (ns, 5), whether a state's hazards depend on the programme context
+    piece_next : int64 (ns, 5, P), for a state and duration piece, the next piece whose
+        hazards differ (P if none)
     fade_block : int, length of a fade block after completion
     n_fade : int64 (ns,), number of fade blocks before the effect ends
     ref_start : int64 (S,), cumulative benefit weeks at which each refusion step starts
@@ -361,10 +368,14 @@ def simulate_chunk(
                     p = 0
                     while p + 1 < P and dur_edges[p + 1] <= dur:
                         p += 1
-                    nbk = ctx_end
-                    if p + 1 < P and t + dur_edges[p + 1] - dur < nbk:
-                        nbk = t + dur_edges[p + 1] - dur
-                    if cal_next[t] < nbk:
+                    # the stretch ends where this state's hazards may change: the next
+                    # duration piece with other hazards, the programme context (if the
+                    # state's hazards depend on it), the calendar (benefit only)
+                    nbk = ctx_end if ctx_dep[s, state] else H
+                    q = piece_next[s, state, p]
+                    if q < P and t + dur_edges[q] - dur < nbk:
+                        nbk = t + dur_edges[q] - dur
+                    if state == BENEFIT and cal_next[t] < nbk:
                         nbk = cal_next[t]
                     total = 0.0
                     for d in range(N_STATES):

@@ -215,6 +215,12 @@ def scenario_arrays(cfg: DealConfig, st: Structure, v: Values) -> dict[str, np.n
             path = ("labour", "transitions", ti, "probability") + (() if single else (k,))
             haz[:, a, q, b] = _hazard(v(*path))
     out["haz"] = haz
+    # where each state's hazard row next changes: stretches run through pieces with equal rows
+    nxt = np.full((n, len(LABOUR_STATES), P), P, np.int64)
+    for q in range(P - 2, -1, -1):
+        same = (haz[:, :, q + 1, :] == haz[:, :, q, :]).all(axis=2)
+        nxt[:, :, q] = np.where(same, nxt[:, :, q + 1], q + 1)
+    out["piece_next"] = nxt
     out["job_mult"] = v("labour", "job_entry_multiplier")
     out["drop_haz"] = np.stack([_hazard(v("program", "phases", k, "dropout")) for k in range(K)], 1)
     # hazard ratios by programme context: none, phases, fade blocks
@@ -234,6 +240,12 @@ def scenario_arrays(cfg: DealConfig, st: Structure, v: Values) -> dict[str, np.n
         blocks = np.ceil(np.log(FADE_END) / np.log(np.clip(pers, 1e-300, 1.0 - 1e-12)))
     out["n_fade"] = np.minimum(blocks, st.n_fade).astype(np.int64)
     hr[:, 1 + K :, :][j[None, :] > out["n_fade"][:, None]] = 1.0
+    # which states' hazards depend on the programme context (the others skip its changes)
+    moves = hr[:, 1:, :] != 1.0
+    ctx_dep = np.zeros((n, len(LABOUR_STATES)), np.bool_)
+    ctx_dep[:, LABOUR_STATES.index("benefit")] = moves[:, :, :2].any(axis=(1, 2))
+    ctx_dep[:, LABOUR_STATES.index("employed")] = moves[:, :, 2].any(axis=1)
+    out["ctx_dep"] = ctx_dep
     # refusion shares per benefit type and step
     S = len(st.ref_start)
     stair = np.stack([v("economics", "refusion", "steps", k, "state_share") for k in range(S)], 1)
@@ -365,6 +377,8 @@ def simulate(
         st.phase_end,
         arr["drop_haz"],
         arr["hr"],
+        arr["ctx_dep"],
+        arr["piece_next"],
         st.fade_block,
         arr["n_fade"],
         st.ref_start,

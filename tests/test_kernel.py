@@ -30,10 +30,15 @@ def test_rng_matches_plain_python():
         assert [rng.uniform() for _ in range(4)] == list(table[i])
 
 
-@pytest.mark.parametrize("control", [False, True])
-def test_kernel_equals_naive_twin(control):
-    """Same draws, same answer: the event-driven kernel and a week-by-week twin."""
+@pytest.mark.parametrize(("control", "job_loss"), [(False, True), (True, True), (False, False)])
+def test_kernel_equals_naive_twin(control, job_loss):
+    """Same draws, same answer: the event-driven kernel and a week-by-week twin.
+
+    Without a job-loss hazard ratio the programme context does not touch the hazards of
+    a job, and the kernel runs through its changes in one stretch."""
     raw = load_raw("holbaek")
+    if not job_loss:
+        del raw["effect"]["job_loss"]
     raw["deal"]["horizon_weeks"] = 120
     raw["cohort"]["size"] = 40
     raw["cohort"]["enrolment"]["weeks"] = 30
@@ -69,6 +74,8 @@ def test_kernel_equals_naive_twin(control):
     )
     cfg = parse_deal(raw, "twin")
     st, arr = _arrays(cfg, 99, 5, 3)
+    assert arr["ctx_dep"][:, kernel.EMPLOYED].all() == job_loss
+    assert not arr["ctx_dep"][:, kernel.EDUCATION].any()
     key = kernel.seed_key(99)
     entry = st.entry_planned
     fast = model.simulate(key, 5, st, arr, entry, control=control)
