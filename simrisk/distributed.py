@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,15 +111,17 @@ def split(n_total: int, chunk: int) -> list[tuple[int, int]]:
 
 _CACHE: dict[tuple, object] = {}
 _CACHE_MAX = 64
+_CACHE_LOCK = threading.RLock()
 
 
 def _cached(kind: str, cfg: DealConfig, make: Callable):
     key = (kind, _digest(_cfg_json(cfg)))
-    if key not in _CACHE:
-        if len(_CACHE) >= _CACHE_MAX:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = make()
-    return _CACHE[key]
+    with _CACHE_LOCK:  # chunks may run in several threads
+        if key not in _CACHE:
+            if len(_CACHE) >= _CACHE_MAX:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[key] = make()
+        return _CACHE[key]
 
 
 def compute_chunk(spec: ChunkSpec) -> dict[str, np.ndarray]:
@@ -165,13 +168,13 @@ def _slice(a: model.Adjustment, s0: int, k: int) -> model.Adjustment:
 
 # --------------------------------------------------------------------------- backends
 class LocalBackend:
-    """Runs chunks in this process, one after the other."""
+    """Runs chunks in this process, in order; with several numba threads, chunks run
+    concurrently in a pool of threads (:func:`engine.in_order`)."""
 
     name = "in-process"
 
     def run(self, specs: list[ChunkSpec]) -> Iterator[tuple[ChunkSpec, dict]]:
-        for spec in specs:
-            yield spec, compute_chunk(spec)
+        yield from engine.in_order(lambda spec: (spec, compute_chunk(spec)), specs)
 
     def close(self) -> None:
         pass

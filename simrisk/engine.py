@@ -24,7 +24,7 @@ from simrisk import contracts, finance, kernel, model
 from simrisk.config import LABOUR_STATES, DealConfig
 from simrisk.sampling import Sampler, nominal
 
-CHUNK = 256
+CHUNK = 512
 FLOW_QUANTILE_SCENARIOS = 10_000
 QUANTILES = (0.05, 0.5, 0.95)
 PERSPECTIVES = ("municipality", "state", "public")
@@ -263,6 +263,15 @@ def payments(
     return measured, total
 
 
+def _discount(rate: np.ndarray, horizon: int) -> np.ndarray:
+    """Discount factors ``(1 + rate)**(-week / WEEKS_PER_YEAR)``, shape (scenario, week);
+    computed once per distinct rate (usually one for all scenarios)."""
+    weeks = np.arange(horizon)
+    distinct, which = np.unique(rate, return_inverse=True)
+    rows = (1.0 + distinct[:, None]) ** (-weeks[None, :] / finance.WEEKS_PER_YEAR)
+    return rows[which.reshape(-1)]
+
+
 @dataclass
 class ChunkResult:
     """Everything one chunk contributes: per-scenario metrics and weekly series."""
@@ -315,13 +324,12 @@ def run_chunk(
     paid = kernel.cap_return(prog_cost, due, cap_rate)
     investor = paid - prog_cost
     persp = cfg.economics.perspective
-    savings_weekly = costs[persp][:, 0] - costs[persp][:, 1]
+    saved = {p: costs[p][:, 0] - costs[p][:, 1] for p in PERSPECTIVES}
     irr, status = finance.irr(investor)
-    weeks = np.arange(st.horizon)
-    disc = (1.0 + arr["discount_rate"][:, None]) ** (-weeks[None, :] / finance.WEEKS_PER_YEAR)
     enrolled = (sim["entry"] >= 0).sum(axis=1)
     pay_total = paid.sum(axis=1)
-    sav = {p: (costs[p][:, 0] - costs[p][:, 1]).sum(axis=1) for p in PERSPECTIVES}
+    drawn = prog_cost.sum(axis=1)
+    sav = {p: saved[p].sum(axis=1) for p in PERSPECTIVES}
     true_sav = sav[persp]
     with np.errstate(invalid="ignore", divide="ignore"):
         deadweight = np.where(
@@ -335,7 +343,7 @@ def run_chunk(
         "savings_public": sav["public"],
         "savings_measured": measured.sum(axis=1),
         "payments_total": pay_total,
-        "programme_cost": prog_cost.sum(axis=1),
+        "programme_cost": drawn,
         "municipal_net": sav["municipality"] - pay_total,
         "public_net": sav["public"] - pay_total,
         "deadweight_share": deadweight,
@@ -343,29 +351,23 @@ def run_chunk(
         "investor_irr_status": status,
         # gross: repayments over drawdowns (a repayment in a week of larger drawdowns
         # must not vanish in the week's net flow)
-        "investor_moic": np.where(
-            prog_cost.sum(axis=1) > 0,
-            pay_total / np.maximum(prog_cost.sum(axis=1), 1e-300),
-            np.nan,
-        ),
-        "investor_npv": (investor * disc).sum(axis=1),
+        "investor_moic": np.where(drawn > 0, pay_total / np.maximum(drawn, 1e-300), np.nan),
+        "investor_npv": (investor * _discount(arr["discount_rate"], st.horizon)).sum(axis=1),
         "investor_profit": investor.sum(axis=1),
         "payback_week": finance.payback_week(investor),
-        "capital_shortfall": np.maximum(prog_cost.sum(axis=1) - arr["capital"], 0.0),
+        "capital_shortfall": np.maximum(drawn - arr["capital"], 0.0),
         "enrolled": enrolled,
         "ever_employed_treatment": ever[:, 1],
         "ever_employed_counterfactual": ever[:, 0],
     }
     flows = {
-        "savings_weekly": savings_weekly,
+        "savings_weekly": saved[persp],
         "measured_savings_weekly": measured,
         "payments_weekly": paid,
         "programme_cost_weekly": prog_cost,
         "investor_cashflow_weekly": investor,
         "investor_cumulative": np.cumsum(investor, axis=1),
-        "municipal_net_cumulative": np.cumsum(
-            costs["municipality"][:, 0] - costs["municipality"][:, 1] - paid, axis=1
-        ),
+        "municipal_net_cumulative": np.cumsum(saved["municipality"] - paid, axis=1),
         "cost_counterfactual_weekly": costs[persp][:, 0],
         "cost_treatment_weekly": costs[persp][:, 1],
     }

@@ -158,16 +158,17 @@ def _record(
         if t0 <= tc < t1:
             checks[s, arm, i, c] = state
     if btype >= 0:
+        _add(ben, s, arm, btype, t0, t1, 1.0)
+        # the refusion share by step of the staircase, the steps counted in benefit weeks
         n_steps = ref_start.shape[0]
+        k = 0
         pos = t0
         while pos < t1:
-            k = 0
             while k + 1 < n_steps and ref_start[k + 1] <= counter:
                 k += 1
             length = t1 - pos
             if k + 1 < n_steps and ref_start[k + 1] - counter < length:
                 length = ref_start[k + 1] - counter
-            _add(ben, s, arm, btype, pos, pos + length, 1.0)
             _add(ref, s, arm, btype, pos, pos + length, ref_share[s, btype, k])
             pos += length
             counter += length
@@ -465,11 +466,25 @@ def simulate_chunk(
 def _prefix(a):
     """Running sum along the last axis of a 2-D or 3-D array, in place."""
     flat = a.reshape(-1, a.shape[-1])
-    for r in range(flat.shape[0]):
+    R, T = flat.shape
+    r = 0
+    while r + 4 <= R:  # four rows at a time: independent chains of additions
+        a0 = a1 = a2 = a3 = 0.0
+        for t in range(T):
+            a0 += flat[r, t]
+            a1 += flat[r + 1, t]
+            a2 += flat[r + 2, t]
+            a3 += flat[r + 3, t]
+            flat[r, t] = a0
+            flat[r + 1, t] = a1
+            flat[r + 2, t] = a2
+            flat[r + 3, t] = a3
+        r += 4
+    for row in range(r, R):
         acc = 0.0
-        for t in range(flat.shape[1]):
-            acc += flat[r, t]
-            flat[r, t] = acc
+        for t in range(T):
+            acc += flat[row, t]
+            flat[row, t] = acc
 
 
 @nb.njit(inline="always", cache=True)
