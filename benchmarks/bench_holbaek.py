@@ -290,7 +290,11 @@ def agreement_rows(eng: dict, ref: dict) -> list[tuple]:
     return rows
 
 
-QUALNAMES = {"engine.add": "engine.Aggregator.add", "model.take": "model.Workspace.take"}
+QUALNAMES = {
+    "engine.add_counts": "engine.Aggregator.add_counts",
+    "engine.add_flows": "engine.Aggregator.add_flows",
+    "model.take": "model.Workspace.take",
+}
 STAGES = (
     ("model.py", "simulate", "model.simulate: kernel + prefix sums + buffer fill"),
     ("kernel.py", "simulate_chunk", "  of which kernel.simulate_chunk"),
@@ -301,7 +305,8 @@ STAGES = (
     ("finance.py", "irr", "finance.irr"),
     ("sampling.py", "draw", "Sampler.draw (parameter draws)"),
     ("model.py", "scenario_arrays", "model.scenario_arrays"),
-    ("engine.py", "add", "Aggregator.add (histograms, running sums)"),
+    ("engine.py", "add_counts", "Aggregator.add_counts (histograms of counts)"),
+    ("engine.py", "add_flows", "Aggregator.add_flows (running sums, flow sample)"),
 )
 
 
@@ -309,15 +314,24 @@ def profile_engine(cfg, n: int, top: int = 18) -> list[str]:
     import cProfile
     import pstats
 
+    import numba
+
     from simrisk import engine
 
-    engine.run(cfg, SEED, 2048)
-    prof = cProfile.Profile()
-    t0 = time.perf_counter()
-    prof.enable()
-    engine.run(cfg, SEED, n)
-    prof.disable()
-    wall = time.perf_counter() - t0
+    # one numba thread: the chunks run one after the other in this thread, where cProfile
+    # sees them (with more threads they run in a pool), so the shares are of CPU time
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        engine.run(cfg, SEED, 2048)
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        engine.run(cfg, SEED, n)
+        prof.disable()
+        wall = time.perf_counter() - t0
+    finally:
+        numba.set_num_threads(before)
     stats = pstats.Stats(prof).stats
     total = max(ct for (_, _, _, ct, _) in stats.values())
     rows = []
@@ -327,7 +341,8 @@ def profile_engine(cfg, n: int, top: int = 18) -> list[str]:
         rows.append((tt, ct, ncalls, name))
     rows.sort(reverse=True)
     out = [
-        f"cProfile of engine.run, {n:,} scenarios: {wall:.2f} s wall ({total:.2f} s profiled)",
+        f"cProfile of engine.run on one thread, {n:,} scenarios: {wall:.2f} s wall "
+        f"({total:.2f} s profiled)",
         f"  {'function (by own time)':44s} {'calls':>6s} {'own s':>7s} {'own %':>6s} {'cum s':>7s}",
     ]
     for tt, ct, ncalls, name in rows[:top]:

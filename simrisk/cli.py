@@ -127,7 +127,8 @@ threads_option = click.option(
     "--threads",
     type=click.IntRange(min=1),
     default=None,
-    help="Threads for the kernel (default: all cores). Results do not depend on it.",
+    help="Threads (default: all cores); chunks of scenarios run concurrently, one per "
+    "thread. Results do not depend on it.",
 )
 
 

@@ -42,6 +42,11 @@ def test_thread_count_does_not_change_results(holbaek):
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
     np.testing.assert_array_equal(one["aggregator"].detail_states, two["aggregator"].detail_states)
+    ds1 = results.build_dataset(holbaek, one, 21)
+    ds2 = results.build_dataset(holbaek, two, 21)
+    assert set(ds1.data_vars) == set(ds2.data_vars)
+    for k in ds1.data_vars:
+        np.testing.assert_array_equal(ds1[k].values, ds2[k].values, err_msg=k)
 
 
 def test_chunk_size_does_not_change_results(holbaek):
