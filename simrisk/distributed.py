@@ -35,7 +35,7 @@ from simrisk import engine, kernel, model
 from simrisk.config import DealConfig
 from simrisk.sampling import Sampler
 
-KEY_VERSION = 1  # bump when the chunk format or the key's contents change
+KEY_VERSION = 2  # bump when the chunk format, the key's contents or the numbers change
 
 
 # --------------------------------------------------------------------------- chunks
@@ -190,7 +190,8 @@ class DaskBackend:
     """Runs chunks on a dask.distributed cluster; results are yielded as they finish.
 
     ``threads`` is the numba thread count each chunk sets in its worker process (for an
-    embedded cluster: the cores divided among the workers)."""
+    embedded cluster: the cores divided among the workers; for a cluster you connect
+    to: 1, since its workers' own threads run chunks side by side)."""
 
     def __init__(self, client, cluster=None, threads: int | None = None, name: str = "dask"):
         self.client = client
@@ -225,7 +226,7 @@ class DaskBackend:
             client = Client(address, timeout=timeout)
         except Exception as exc:  # OSError, TimeoutError, ValueError for a bad address
             raise ValueError(f"--scheduler: cannot connect to '{address}' ({exc})") from None
-        return cls(client, None, None, f"dask scheduler {address}")
+        return cls(client, None, 1, f"dask scheduler {address}")
 
     def run(self, specs: list[ChunkSpec]) -> Iterator[tuple[ChunkSpec, dict]]:
         from distributed import as_completed

@@ -483,23 +483,27 @@ def chunk_stream(
     draws: np.ndarray | None = None,
     adjust: Callable[[int, int], list | None] | None = None,
     agg: Aggregator | None = None,
+    threads: int | None = None,
 ) -> Iterator[tuple[int, ChunkResult, np.ndarray]]:
     """Run scenarios ``[scen0, scen0 + n)`` chunk by chunk; yields ``(offset, result,
     draws)`` in scenario order (``offset`` from ``scen0``).
 
-    With more than one numba thread (and a threading layer that allows it), chunks run
-    concurrently in a pool of threads, each with its own buffers and one numba thread,
-    so the whole chunk (draws, kernel, money, contracts, metrics) runs in parallel, not
-    only the kernel. Each chunk's numbers depend only on its scenarios, so the results
-    are the same for any thread count. ``adjust(offset, m)`` gives the adjustments of a
-    chunk; ``draws`` (n, parameter) replaces the sampler's. With ``agg``, the chunk's
-    state and programme counts are added to it in the worker; the results' ``states``
-    and ``programme`` are then dropped (they are views of buffers the next chunk reuses).
+    With several threads (default: numba's thread count, ``--threads``) and a threading
+    layer that allows it, chunks run concurrently in a pool of threads, each with its
+    own buffers and one numba thread, so the whole chunk (kernel, money, contracts,
+    metrics) runs in parallel, not only the kernel. The parameters are drawn here, in
+    the calling thread. Each chunk's numbers depend only on its scenarios, so the
+    results are the same for any thread count. ``adjust(offset, m)`` gives the
+    adjustments of a chunk; ``draws`` (n, parameter) replaces the sampler's. With
+    ``agg``, the chunk's state and programme counts are added to it in the worker. The
+    results' ``states`` and ``programme`` are dropped either way: they are views of
+    buffers that the thread's next chunk reuses.
     """
     size = min(chunk, n)
     local = threading.local()
 
-    def work(off: int) -> tuple[int, ChunkResult, np.ndarray]:
+    def work(item: tuple[int, np.ndarray]) -> tuple[int, ChunkResult, np.ndarray]:
+        off, table = item
         if not hasattr(local, "workspaces"):
             local.workspaces = (
                 model.Workspace(size, len(st.entry_planned), st),
@@ -508,24 +512,30 @@ def chunk_stream(
                 else model.Workspace(size, len(st.control_entry), st),
             )
             local.part = agg.part() if agg is not None else None
-        m = min(chunk, n - off)
-        table = None if draws is None else draws[off : off + m]
+        m = table.shape[0]
         adj = adjust(off, m) if adjust is not None else None
         res, used = run_chunk(
             cfg, st, sampler, key, scen0 + off, m, baseline, local.workspaces, table, adj
         )
         if agg is not None:
             agg.add_counts(off, res, local.part)
-            res.states = res.programme = None
+        res.states = res.programme = None
         return off, res, used
 
-    yield from in_order(work, range(0, n, chunk))
+    def items() -> Iterator[tuple[int, np.ndarray]]:
+        for off in range(0, n, chunk):
+            m = min(chunk, n - off)
+            yield off, sampler.draw(scen0 + off, m) if draws is None else draws[off : off + m]
+
+    starts = range(0, n, chunk)
+    yield from in_order(work, items(), pool_size(len(starts), threads))
 
 
-def pool_size(n_tasks: int) -> int:
-    """Worker threads for ``n_tasks`` chunks: numba's thread count (``--threads``), if the
-    threading layer lets several threads start parallel regions at once; else 1."""
-    k = min(numba.get_num_threads(), n_tasks)
+def pool_size(n_tasks: int, threads: int | None = None) -> int:
+    """Worker threads for ``n_tasks`` tasks: ``threads`` (default: numba's thread count,
+    ``--threads``), if numba's threading layer lets several threads start parallel
+    regions at once (``omp``, ``tbb``; not ``workqueue``); else 1."""
+    k = min(numba.get_num_threads() if threads is None else threads, n_tasks)
     return k if k > 1 and _threadsafe_layer() else 1
 
 
@@ -536,11 +546,12 @@ def _threadsafe_layer() -> bool:
 
 
 def in_order(fn: Callable, items, threads: int | None = None) -> Iterator:
-    """``fn(item)`` for every item, yielded in order. With several threads the items are
-    computed ahead in a thread pool (at most two per thread waiting), each thread running
-    its numba code on one core."""
-    items = list(items)
-    threads = pool_size(len(items)) if threads is None else threads
+    """``fn(item)`` for every item, yielded in order; the items are taken lazily, in the
+    calling thread. With several threads (default: :func:`pool_size` of ``len(items)``)
+    the items are computed ahead in a thread pool (at most two per thread), each thread
+    running its numba code on one core."""
+    if threads is None:
+        threads = pool_size(len(items))
     if threads <= 1:
         for item in items:
             yield fn(item)
@@ -577,6 +588,7 @@ def run(
     draws: np.ndarray | None = None,
     adjust: list | None = None,
     baseline: Baseline | None = None,
+    threads: int | None = None,
 ):
     """Simulate a deal; returns the raw pieces for :func:`simrisk.results.build_dataset`.
 
@@ -592,6 +604,8 @@ def run(
         replaces the deal's sampling (e.g. for Sobol designs or nested runs)
     adjust : list of :class:`model.Adjustment`, changes applied after drawing (stress)
     baseline : a precomputed baseline (e.g. the unstressed deal's, for a stress point)
+    threads : chunks run concurrently in this many threads (default: numba's thread
+        count); does not change any number
     """
     if n_scenarios < 1:
         raise ValueError("the number of scenarios must be at least 1")
@@ -610,7 +624,7 @@ def run(
     agg = Aggregator(n_scenarios, st, cfg.cohort.size, detail)
     for scen0, res, used in chunk_stream(
         cfg, st, sampler, key, 0, n_scenarios, baseline, chunk=chunk, draws=draws,
-        adjust=lambda s0, m: adjust, agg=agg,
+        adjust=lambda s0, m: adjust, agg=agg, threads=threads,
     ):  # fmt: skip
         m = used.shape[0]
         for k, val in res.metrics.items():

@@ -12,8 +12,6 @@ scenarios, so its rows depend on ``n`` by construction.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy import stats
 from scipy.stats import qmc
@@ -100,9 +98,12 @@ class Sampler:
         engine = qmc.Sobol(d=d, scramble=True, seed=np.random.default_rng(self.seed))
         if scen0:
             engine.fast_forward(scen0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # balance warning for n != 2^m
             return engine.random(n)
+        # the first point on its own: scipy warns about balance when a fresh engine draws
+        # n != 2^m points; the points are the same (and warning filters are process-wide,
+        # so not something to switch off while other threads run)
+        first = engine.random(1)
+        return first if n == 1 else np.concatenate([first, engine.random(n - 1)])
 
     def draw(self, scen0: int, n: int) -> np.ndarray:
         """Parameter values, shape (n, parameter)."""

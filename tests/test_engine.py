@@ -22,19 +22,28 @@ def _aggregates(agg):
     return out | {f"sample {k}": v for k, v in agg.flow_sample.items()}
 
 
-def test_thread_count_does_not_change_results(holbaek):
+def _deal(name: str, method: str | None = None):
+    raw = load_raw(name)
+    if method:
+        raw["uncertainty"]["method"] = method
+    return parse_deal(raw, name)
+
+
+@pytest.mark.parametrize(
+    ("name", "method"),
+    [("holbaek", None), ("holbaek", "sobol"), ("drc_herning_viborg", None)],
+)
+def test_thread_count_does_not_change_results(name, method):
     """One thread runs the chunks one after the other; two run them in a pool, each chunk
-    on its own thread, and must give the same numbers bit for bit (per-scenario metrics,
-    draws, and every weekly aggregate, whose sums depend on the order of the scenarios)."""
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = engine.run(holbaek, 21, 300, chunk=40, detail=True)
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        assert engine.pool_size(8) == min(2, numba.config.NUMBA_NUM_THREADS)
-        two = engine.run(holbaek, 21, 300, chunk=40, detail=True)
-    finally:
-        numba.set_num_threads(before)
+    on its own thread, and must give the same numbers bit for bit: per-scenario metrics,
+    draws, every weekly aggregate (whose sums depend on the order of the scenarios) and
+    every variable of the dataset. drc_herning_viborg measures against a control group
+    (a second buffer per thread); Sobol draws come from one sequence."""
+    cfg = _deal(name, method)
+    kw = {"chunk": 40, "detail": True}
+    assert engine.pool_size(8, 2) == (2 if engine._threadsafe_layer() else 1)
+    one = engine.run(cfg, 21, 300, threads=1, **kw)
+    two = engine.run(cfg, 21, 300, threads=2, **kw)
     for k in one["metrics"]:
         np.testing.assert_array_equal(one["metrics"][k], two["metrics"][k], err_msg=k)
     np.testing.assert_array_equal(one["draws"], two["draws"])
@@ -42,11 +51,40 @@ def test_thread_count_does_not_change_results(holbaek):
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
     np.testing.assert_array_equal(one["aggregator"].detail_states, two["aggregator"].detail_states)
-    ds1 = results.build_dataset(holbaek, one, 21)
-    ds2 = results.build_dataset(holbaek, two, 21)
+    ds1 = results.build_dataset(cfg, one, 21)
+    ds2 = results.build_dataset(cfg, two, 21)
     assert set(ds1.data_vars) == set(ds2.data_vars)
     for k in ds1.data_vars:
         np.testing.assert_array_equal(ds1[k].values, ds2[k].values, err_msg=k)
+
+
+def test_numba_thread_count_sets_the_pool():
+    """Without ``threads``, the pool has numba's thread count (what ``--threads`` sets)."""
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        assert engine.pool_size(8) == 1
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        assert engine.pool_size(8) == (
+            min(2, numba.config.NUMBA_NUM_THREADS) if engine._threadsafe_layer() else 1
+        )
+        assert engine.pool_size(1) == 1
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_an_error_in_a_worker_thread_surfaces(holbaek, monkeypatch):
+    """An exception in a pooled chunk reaches the caller as itself, and the pool stops."""
+    real = engine.run_chunk
+
+    def failing(cfg, st, sampler, key, scen0, *args):
+        if scen0 == 80:
+            raise RuntimeError("chunk at scenario 80")
+        return real(cfg, st, sampler, key, scen0, *args)
+
+    monkeypatch.setattr(engine, "run_chunk", failing)
+    with pytest.raises(RuntimeError, match="chunk at scenario 80"):
+        engine.run(holbaek, 3, 400, chunk=40, threads=2)
 
 
 def test_chunk_size_does_not_change_results(holbaek):

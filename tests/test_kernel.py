@@ -30,15 +30,27 @@ def test_rng_matches_plain_python():
         assert [rng.uniform() for _ in range(4)] == list(table[i])
 
 
-@pytest.mark.parametrize(("control", "job_loss"), [(False, True), (True, True), (False, False)])
-def test_kernel_equals_naive_twin(control, job_loss):
+@pytest.mark.parametrize(
+    ("control", "job_loss", "benefit_effect"),
+    [(False, True, True), (True, True, True), (False, False, True), (False, True, False)],
+)
+def test_kernel_equals_naive_twin(control, job_loss, benefit_effect):
     """Same draws, same answer: the event-driven kernel and a week-by-week twin.
 
     Without a job-loss hazard ratio the programme context does not touch the hazards of
-    a job, and the kernel runs through its changes in one stretch."""
+    a job, and without job- and education-entry ratios not those of benefit: the kernel
+    then runs through the context's changes in one stretch."""
     raw = load_raw("holbaek")
     if not job_loss:
         del raw["effect"]["job_loss"]
+    if not benefit_effect:
+        raw["effect"]["job_entry"] = [1.0] * len(raw["effect"]["job_entry"])
+        del raw["effect"]["education_entry"]
+        raw["uncertainty"]["parameters"] = [
+            p
+            for p in raw["uncertainty"]["parameters"]
+            if not p["path"].startswith(("effect.job_entry", "effect.education_entry"))
+        ]
     raw["deal"]["horizon_weeks"] = 120
     raw["cohort"]["size"] = 40
     raw["cohort"]["enrolment"]["weeks"] = 30
@@ -75,6 +87,7 @@ def test_kernel_equals_naive_twin(control, job_loss):
     cfg = parse_deal(raw, "twin")
     st, arr = _arrays(cfg, 99, 5, 3)
     assert arr["ctx_dep"][:, kernel.EMPLOYED].all() == job_loss
+    assert arr["ctx_dep"][:, kernel.BENEFIT].all() == benefit_effect
     assert not arr["ctx_dep"][:, kernel.EDUCATION].any()
     key = kernel.seed_key(99)
     entry = st.entry_planned
