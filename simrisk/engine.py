@@ -288,19 +288,16 @@ def run_chunk(
     sampler: Sampler,
     key,
     scen0: int,
-    n: int,
+    draws: np.ndarray,
     baseline: Baseline | None,
     workspaces: tuple | None = None,
-    draws: np.ndarray | None = None,
     adjust: list | None = None,
 ) -> tuple[ChunkResult, np.ndarray]:
-    """Simulate scenarios ``[scen0, scen0 + n)``; returns the results and the draws.
-
-    ``draws`` replaces the sampler's table for these scenarios; ``adjust`` lists
+    """Simulate scenarios ``[scen0, scen0 + n)`` with parameter values ``draws`` (n,
+    parameter); returns the results and the draws. ``adjust`` lists
     :class:`model.Adjustment` applied after drawing.
     """
-    if draws is None:
-        draws = sampler.draw(scen0, n)
+    n = draws.shape[0]
     dumped = cfg.model_dump(by_alias=True)
     over = sampler.overrides(draws)
     if adjust:
@@ -413,9 +410,9 @@ class Aggregator:
         return p
 
     def add_counts(self, scen0: int, res: ChunkResult, part: tuple) -> None:
-        """The order-free share of :meth:`add`: state and programme counts (exact integer
-        arithmetic) into ``part``, and per-scenario detail into its own rows. Safe to call
-        from several threads, each with its own part."""
+        """Add a chunk's state and programme counts (exact integer arithmetic) to ``part``
+        and its per-scenario detail to its own rows. Any order; safe to call from several
+        threads, each with its own part."""
         m = res.states.shape[0]
         S = len(LABOUR_STATES)
         state_sum, state_hist, prog_sum, prog_hist = part
@@ -425,8 +422,8 @@ class Aggregator:
             self.detail_states[scen0 : scen0 + m] = np.rint(res.states)
 
     def add_flows(self, scen0: int, res: ChunkResult) -> None:
-        """The ordered share of :meth:`add`: money flows, whose floating-point running sums
-        must see the scenarios in order."""
+        """Add a chunk's money flows; chunks in scenario order, since the floating-point
+        running sums must see the scenarios in order."""
         m = next(iter(res.flows.values())).shape[0]
         for k, f in res.flows.items():
             kernel.accumulate_rows(f, self.flow_sum[k])
@@ -435,13 +432,6 @@ class Aggregator:
                 self.flow_sample[k][scen0 : scen0 + take] = f[:take]
             if self.detail:
                 self.detail_flows[k][scen0 : scen0 + m] = f
-
-    def add(self, scen0: int, res: ChunkResult) -> None:
-        """Add a chunk (chunks in scenario order)."""
-        if not self._parts:
-            self.part()
-        self.add_counts(scen0, res, self._parts[0])
-        self.add_flows(scen0, res)
 
     def merge(self) -> None:
         """Add the worker threads' parts into the totals (integer-valued, so exact)."""
@@ -512,10 +502,9 @@ def chunk_stream(
                 else model.Workspace(size, len(st.control_entry), st),
             )
             local.part = agg.part() if agg is not None else None
-        m = table.shape[0]
-        adj = adjust(off, m) if adjust is not None else None
+        adj = adjust(off, table.shape[0]) if adjust is not None else None
         res, used = run_chunk(
-            cfg, st, sampler, key, scen0 + off, m, baseline, local.workspaces, table, adj
+            cfg, st, sampler, key, scen0 + off, table, baseline, local.workspaces, adj
         )
         if agg is not None:
             agg.add_counts(off, res, local.part)
