@@ -70,7 +70,9 @@ class Values:
 
     def __call__(self, *path) -> np.ndarray:
         if path in self.overrides:
-            return np.asarray(self.overrides[path], dtype=float)
+            # contiguous, like the fixed values: a column of a draw table is strided, and
+            # numba would compile its kernels once more for every other layout
+            return np.ascontiguousarray(self.overrides[path], dtype=float)
         node = self.dumped
         for part in path:
             node = node[part]
