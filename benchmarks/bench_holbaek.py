@@ -62,8 +62,8 @@ def load_cfg(path=DEAL):
     return cfg
 
 
-def citizen_weeks(raw) -> float:
-    return float(raw["aggregator"].state_sum.sum())
+def citizen_weeks(res) -> float:
+    return float(round(float(res.weekly.state_count_mean.sum()) * res.n))
 
 
 def load_average() -> str:
@@ -223,29 +223,28 @@ def time_numpy(cfg, n: int, repeat: int) -> dict:
 
 
 def engine_same_scenarios(cfg, ref: dict) -> dict:
-    """The engine's kernel and money on the reference's scenarios (same parameter draws):
-    exactly what engine.run computes for scenarios 0..n-1 with this seed."""
+    """The engine's simulation and ledger on the reference's scenarios (same parameter
+    draws): exactly what engine.run computes for scenarios 0..n-1 with this seed."""
     import numpy as np
 
-    from simrisk import engine, kernel, model
+    from simrisk import engine, ledger, rng, simulation
+    from simrisk.sampling import chunk_values
 
-    st, arr = ref["structure"], ref["arrays"]
-    n = arr["uptake"].shape[0]
-    key = kernel.seed_key(SEED)
+    st, sampler = ref["structure"], ref["sampler"]
+    n = ref["arrays"]["uptake"].shape[0]
+    key = rng.seed_key(SEED)
     parts = []
     for lo in range(0, n, engine.CHUNK):
         hi = min(lo + engine.CHUNK, n)
-        a = {
-            k: (v[lo:hi] if isinstance(v, np.ndarray) and v.ndim >= 1 else v)
-            for k, v in arr.items()
-        }
-        sim = model.simulate(key, lo, st, a, st.entry_planned)
+        v = chunk_values(cfg, sampler, sampler.draw(lo, hi - lo))
+        sim = simulation.simulate(key, lo, st, simulation.kernel_inputs(cfg, st, v))
+        la = ledger.ledger_arrays(cfg, st, v)
         parts.append(
             {
-                "states": np.array(sim["occ"]),
-                "cost": engine.money(sim, a)["municipality"],
-                "programme_cost": engine.programme_cost(sim, a, st.n_phases),
-                "enrolled": (sim["entry"] >= 0).sum(axis=1),
+                "states": sim.state_count.transpose(0, 1, 3, 2).copy(),  # (s, arm, state, week)
+                "cost": ledger.costs(sim, la.rates)["municipality"],
+                "programme_cost": ledger.programme_cost(sim, la),
+                "enrolled": (sim.entry >= 0).sum(axis=1),
             }
         )
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -291,22 +290,21 @@ def agreement_rows(eng: dict, ref: dict) -> list[tuple]:
 
 
 QUALNAMES = {
-    "engine.add_counts": "engine.Aggregator.add_counts",
-    "engine.add_flows": "engine.Aggregator.add_flows",
-    "model.take": "model.Workspace.take",
+    "aggregate.add_counts": "aggregate.Aggregator.add_counts",
+    "aggregate.add_flows": "aggregate.Aggregator.add_flows",
 }
 STAGES = (
-    ("model.py", "simulate", "model.simulate: kernel + prefix sums + buffer fill"),
-    ("kernel.py", "simulate_chunk", "  of which kernel.simulate_chunk"),
-    ("model.py", "take", "  of which Workspace.take (zero-fill)"),
-    ("engine.py", "money", "engine.money (cost einsums)"),
-    ("engine.py", "payments", "engine.payments (rate card, caps)"),
-    ("engine.py", "programme_cost", "engine.programme_cost"),
-    ("finance.py", "irr", "finance.irr"),
+    ("simulation/__init__.py", "simulate", "simulation.simulate: the kernel"),
+    ("simulation/kernel.py", "simulate_chunk", "  of which simulate_chunk"),
+    ("ledger.py", "costs", "ledger.costs (weekly cost by perspective)"),
+    ("contracts/__init__.py", "payments", "contracts.payments (rate card, caps)"),
+    ("ledger.py", "programme_cost", "ledger.programme_cost"),
+    ("finance/irr.py", "irr", "finance.irr"),
     ("sampling.py", "draw", "Sampler.draw (parameter draws)"),
-    ("model.py", "scenario_arrays", "model.scenario_arrays"),
-    ("engine.py", "add_counts", "Aggregator.add_counts (histograms of counts)"),
-    ("engine.py", "add_flows", "Aggregator.add_flows (running sums, flow sample)"),
+    ("simulation/inputs.py", "kernel_inputs", "simulation.kernel_inputs"),
+    ("ledger.py", "ledger_arrays", "ledger.ledger_arrays (dated rates)"),
+    ("aggregate.py", "add_counts", "Aggregator.add_counts (histograms of counts)"),
+    ("aggregate.py", "add_flows", "Aggregator.add_flows (running sums, flow sample)"),
 )
 
 

@@ -3,7 +3,7 @@
 This is what a careful user would write without numba: every citizen of a batch
 of scenarios is simulated at once (arrays of shape (arm, scenario, citizen)),
 one numpy step per week, with numpy's ``Generator`` for the randomness. It
-implements the SAME model as :func:`simrisk.kernel.simulate_chunk` (whose
+implements the SAME model as :func:`simrisk.simulation.kernel.simulate_chunk` (whose
 week-by-week semantics are spelled out by ``tests/naive.py``), but not the same
 random draws, so it agrees with the engine statistically, not draw for draw:
 
@@ -45,19 +45,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from simrisk import model
-from simrisk.sampling import Sampler
+from simrisk import ledger, simulation
+from simrisk.sampling import Sampler, chunk_values
 
 BENEFIT, EMPLOYED, EDUCATION, PERMANENT, MOVED = range(5)
 N_STATES = 5
 
 
-def scenario_arrays(cfg, st: model.Structure, sampler: Sampler, scen0: int, n: int) -> dict:
+PER_SCENARIO = (
+    "uptake delay seg_cum seg_hr frailty_var haz piece_next job_mult drop_haz hr ctx_dep "
+    "n_fade ref_share"
+).split()
+
+
+def scenario_arrays(cfg, st: simulation.Structure, sampler: Sampler, scen0: int, n: int) -> dict:
     """Per-scenario arrays of scenarios ``[scen0, scen0 + n)``, drawn as engine.run draws
-    them (so scenario ``k`` has the same parameters as in ``engine.run`` with that seed)."""
-    draws = sampler.draw(scen0, n)
-    v = model.Values(cfg.model_dump(by_alias=True), sampler.overrides(draws), n)
-    return model.scenario_arrays(cfg, st, v)
+    them (so scenario ``k`` has the same parameters as in ``engine.run`` with that seed):
+    the kernel's inputs and the ledger's rates and programme costs."""
+    v = chunk_values(cfg, sampler, sampler.draw(scen0, n))
+    kin = simulation.kernel_inputs(cfg, st, v)
+    groups = {}
+    for g in (kin.cohort, kin.labour, kin.programme, kin.ledger):
+        groups.update(g._asdict())
+    arr = {k: groups[k] for k in PER_SCENARIO}
+    la = ledger.ledger_arrays(cfg, st, v)
+    arr["rates"] = np.ascontiguousarray(la.rates.transpose(0, 2, 1))  # (scenario, benefit, week)
+    arr["phase_cost"] = la.phase_cost
+    arr["setup_cost"] = la.setup_cost
+    return arr
 
 
 def _slice(arr: dict, lo: int, hi: int) -> dict:
@@ -67,7 +82,7 @@ def _slice(arr: dict, lo: int, hi: int) -> dict:
 
 
 def simulate(
-    st: model.Structure,
+    st: simulation.Structure,
     arr: dict,
     rng: np.random.Generator,
     batch: int = 200,
@@ -76,8 +91,8 @@ def simulate(
 
     Parameters
     ----------
-    st : the deal's :class:`simrisk.model.Structure`
-    arr : per-scenario arrays from :func:`simrisk.model.scenario_arrays`
+    st : the deal's :class:`simrisk.simulation.Structure`
+    arr : per-scenario arrays from :func:`scenario_arrays`
     rng : numpy Generator
     batch : scenarios simulated together (arrays of shape (2, batch, citizens))
 
@@ -109,7 +124,7 @@ def simulate(
     return out
 
 
-def _simulate_batch(st: model.Structure, a: dict, rng: np.random.Generator) -> dict:
+def _simulate_batch(st: simulation.Structure, a: dict, rng: np.random.Generator) -> dict:
     S = a["uptake"].shape[0]
     N = st.entry_planned.shape[0]
     H = st.horizon
@@ -232,10 +247,11 @@ def run(cfg, seed: int, n_scenarios: int, *, scen0: int = 0, batch: int = 200) -
     """Draw the parameters of scenarios ``[scen0, scen0 + n)`` as ``engine.run(cfg, seed, ...)``
     does, and simulate them with the numpy reference (randomness from
     ``np.random.default_rng(seed)``)."""
-    st = model.build_structure(cfg)
+    st = simulation.build_structure(cfg)
     sampler = Sampler(cfg, seed, scen0 + n_scenarios)
     arr = scenario_arrays(cfg, st, sampler, scen0, n_scenarios)
     out = simulate(st, arr, np.random.default_rng(seed), batch=batch)
     out["structure"] = st
     out["arrays"] = arr
+    out["sampler"] = sampler
     return out

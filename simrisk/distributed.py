@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -31,9 +30,11 @@ from pathlib import Path
 import numpy as np
 
 import simrisk
-from simrisk import engine, kernel, model
+from simrisk import engine, parallel, rng, simulation
 from simrisk.config import DealConfig
-from simrisk.sampling import Sampler
+from simrisk.contracts import compute_baseline
+from simrisk.files import atomic_write
+from simrisk.sampling import Adjustment, Sampler
 
 KEY_VERSION = 2  # bump when the chunk format, the key's contents or the numbers change
 
@@ -47,7 +48,7 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _adjust_repr(adjust: Iterable[model.Adjustment]) -> list:
+def _adjust_repr(adjust: Iterable[Adjustment]) -> list:
     out = []
     for a in adjust:
         value = a.value
@@ -66,7 +67,7 @@ class ChunkSpec:
 
     ``base_cfg`` is the deal whose baseline a ``baseline``-measured contract uses (the
     unstressed deal, as in :func:`simrisk.analysis.stress.run_stress`); ``adjust``
-    lists :class:`model.Adjustment` applied after drawing; an adjustment's value may
+    lists :class:`~simrisk.sampling.Adjustment` applied after drawing; an adjustment's value may
     be an array of this chunk's ``m`` scenario values (a per-scenario factor).
     ``threads`` sets numba's thread count in the process that runs it (never changes
     a number).
@@ -125,29 +126,26 @@ def _cached(kind: str, cfg: DealConfig, make: Callable):
 
 
 def compute_chunk(spec: ChunkSpec) -> dict[str, np.ndarray]:
-    """Per-scenario metrics of one chunk (the engine's :data:`engine.SCENARIO_METRICS`).
+    """Per-scenario metrics of one chunk (:data:`simrisk.outputs.METRICS`).
 
     Identical to ``engine.run(spec.cfg, spec.seed, spec.n_total, adjust=...,
-    baseline=...)["metrics"]`` restricted to the chunk's scenarios.
+    baseline=...).metrics`` restricted to the chunk's scenarios.
     """
-    if spec.threads is not None:
-        import numba
-
-        numba.set_num_threads(max(1, min(spec.threads, numba.config.NUMBA_NUM_THREADS)))
+    parallel.set_threads(spec.threads)
     cfg = spec.cfg
-    st = _cached("structure", cfg, lambda: model.build_structure(cfg))
+    st = _cached("structure", cfg, lambda: simulation.build_structure(cfg))
     baseline = None
     if cfg.contract.measurement == "baseline":
         base = spec.base_cfg if spec.base_cfg is not None else cfg
         baseline = _cached(
             "baseline",
             base,
-            lambda: engine.compute_baseline(
-                base, _cached("structure", base, lambda: model.build_structure(base))
+            lambda: compute_baseline(
+                base, _cached("structure", base, lambda: simulation.build_structure(base))
             ),
         )
     sampler = Sampler(cfg, spec.seed, spec.n_total)
-    key = kernel.seed_key(spec.seed)
+    key = rng.seed_key(spec.seed)
     out: dict[str, np.ndarray] = {}
     for s0, res, _ in engine.chunk_stream(
         cfg, st, sampler, key, spec.scen0, spec.m, baseline,
@@ -160,21 +158,21 @@ def compute_chunk(spec: ChunkSpec) -> dict[str, np.ndarray]:
     return out
 
 
-def _slice(a: model.Adjustment, s0: int, k: int) -> model.Adjustment:
+def _slice(a: Adjustment, s0: int, k: int) -> Adjustment:
     if isinstance(a.value, np.ndarray):
-        return model.Adjustment(a.path, a.op, a.value[s0 : s0 + k])
+        return Adjustment(a.path, a.op, a.value[s0 : s0 + k])
     return a
 
 
 # --------------------------------------------------------------------------- backends
 class LocalBackend:
     """Runs chunks in this process, in order; with several numba threads, chunks run
-    concurrently in a pool of threads (:func:`engine.in_order`)."""
+    concurrently in a pool of threads (:func:`simrisk.parallel.in_order`)."""
 
     name = "in-process"
 
     def run(self, specs: list[ChunkSpec]) -> Iterator[tuple[ChunkSpec, dict]]:
-        yield from engine.in_order(lambda spec: (spec, compute_chunk(spec)), specs)
+        yield from parallel.in_order(lambda spec: (spec, compute_chunk(spec)), specs)
 
     def close(self) -> None:
         pass
@@ -307,15 +305,11 @@ class ChunkStore:
             return None
 
     def save(self, key: str, metrics: dict[str, np.ndarray]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".chunk-", suffix=".part", dir=self.dir)
-        try:
-            with os.fdopen(fd, "wb") as fh:
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
                 np.savez(fh, __key__=np.array(key), **metrics)
-            os.replace(tmp, self.path(key))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        atomic_write(self.path(key), write, overwrite=True)
 
 
 @dataclass

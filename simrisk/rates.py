@@ -11,7 +11,8 @@ import datetime as dt
 
 import numpy as np
 
-WEEKS_PER_YEAR = 365.25 / 7.0
+from simrisk.vocabulary import WEEKS_PER_YEAR
+
 UNIT_TO_WEEK = {"week": 1.0, "month": 12.0 / WEEKS_PER_YEAR, "year": 1.0 / WEEKS_PER_YEAR}
 
 

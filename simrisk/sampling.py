@@ -1,64 +1,30 @@
-"""Parameter uncertainty: distributions and Monte Carlo, Latin hypercube or Sobol draws.
+"""Draws of the uncertain inputs: Monte Carlo, Latin hypercube or Sobol; and the leaf
+values a chunk of scenarios sees.
 
 Every method makes points in the unit hypercube, mapped to each parameter by its
-distribution's inverse CDF (``ppf``). The table of draws (scenario x parameter)
-is made before any simulation.
+distribution's inverse CDF. The table of draws (scenario x parameter) is made
+before any simulation.
 
 Scenario ``k`` draws the same parameters whatever the number of scenarios for
 Monte Carlo (a counter-based stream per scenario) and Sobol (a prefix of one
 scrambled sequence). A Latin hypercube design is stratified over all ``n``
 scenarios, so its rows depend on ``n`` by construction.
+
+:class:`Values` reads a numeric leaf of the deal for every scenario of a chunk:
+the drawn values where the leaf is uncertain, the deal's own value otherwise.
+:class:`Adjustment` changes a leaf after drawing (a stress point), so the
+draws, and with them every random stream, stay the same.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from scipy import stats
 from scipy.stats import qmc
 
-from simrisk import kernel
+from simrisk import distributions, rng
 from simrisk.config import DealConfig, parse_path
-
-_EPS = 1e-12
-
-
-def frozen(dist) -> stats.rv_continuous | None:
-    """The scipy distribution of an uncertainty record (None for ``fixed``)."""
-    kind = dist.distribution
-    if kind == "fixed":
-        return None
-    if kind == "uniform":
-        return stats.uniform(loc=dist.low, scale=dist.high - dist.low)
-    if kind == "triangular":
-        width = dist.high - dist.low
-        return stats.triang(c=(dist.mode - dist.low) / width, loc=dist.low, scale=width)
-    if kind == "normal":
-        if dist.low is None and dist.high is None:
-            return stats.norm(loc=dist.mean, scale=dist.sd)
-        lo = -np.inf if dist.low is None else (dist.low - dist.mean) / dist.sd
-        hi = np.inf if dist.high is None else (dist.high - dist.mean) / dist.sd
-        return stats.truncnorm(lo, hi, loc=dist.mean, scale=dist.sd)
-    if kind == "lognormal":
-        return stats.lognorm(s=dist.sigma, scale=dist.median)
-    if kind == "beta":
-        return stats.beta(dist.alpha, dist.beta, loc=dist.low, scale=dist.high - dist.low)
-    if kind == "gamma":
-        return stats.gamma(dist.shape, scale=dist.scale)
-    raise ValueError(f"unknown distribution '{kind}'")
-
-
-def distribution_support(dist) -> tuple[float, float]:
-    """Smallest and largest value a draw can take (to within 1e-12 in probability)."""
-    rv = frozen(dist)
-    if rv is None:
-        return dist.value, dist.value
-    return float(rv.ppf(_EPS)), float(rv.ppf(1.0 - _EPS))
-
-
-def nominal(dist) -> float:
-    """Central value of a distribution (its median), used for baselines."""
-    rv = frozen(dist)
-    return dist.value if rv is None else float(rv.median())
 
 
 class Sampler:
@@ -77,8 +43,8 @@ class Sampler:
         self.names = [r.path for r in self.records]
         self.method = cfg.uncertainty.method
         self.seed = int(seed)
-        self.key = kernel.seed_key(self.seed)
-        self.dists = [frozen(r) for r in self.records]
+        self.key = rng.seed_key(self.seed)
+        self.frozen = [distributions.frozen(r) for r in self.records]
         d = len(self.records)
         self._design = None
         if d and self.method == "lhs":
@@ -87,12 +53,12 @@ class Sampler:
             )
 
     def unit(self, scen0: int, n: int) -> np.ndarray:
-        """Points in (0, 1), shape (n, parameter)."""
+        """Points in (0, 1), shape (scenario, parameter)."""
         d = len(self.records)
         if d == 0:
             return np.empty((n, 0))
         if self.method == "mc":
-            return kernel.uniform_table(self.key, scen0, n, d, kernel.STREAM_PARAMETERS)
+            return rng.uniform_table(self.key, scen0, n, d, rng.STREAM_PARAMETERS)
         if self.method == "lhs":
             return self._design[scen0 : scen0 + n]
         engine = qmc.Sobol(d=d, scramble=True, seed=np.random.default_rng(self.seed))
@@ -105,14 +71,101 @@ class Sampler:
         first = engine.random(1)
         return first if n == 1 else np.concatenate([first, engine.random(n - 1)])
 
-    def draw(self, scen0: int, n: int) -> np.ndarray:
-        """Parameter values, shape (n, parameter)."""
-        u = np.clip(self.unit(scen0, n), _EPS, 1.0 - _EPS)
-        out = np.empty_like(u)
-        for j, (rec, rv) in enumerate(zip(self.records, self.dists, strict=True)):
-            out[:, j] = rec.value if rv is None else rv.ppf(u[:, j])
+    def values(self, u: np.ndarray) -> np.ndarray:
+        """Parameter values at unit points ``u``, shape (scenario, parameter)."""
+        out = np.empty(u.shape)
+        for j, (rec, rv) in enumerate(zip(self.records, self.frozen, strict=True)):
+            out[:, j] = distributions.quantile(rec, u[:, j], rv)
         return out
 
+    def draw(self, scen0: int, n: int) -> np.ndarray:
+        """Parameter values of scenarios ``[scen0, scen0 + n)``, shape (scenario, parameter)."""
+        return self.values(self.unit(scen0, n))
+
     def overrides(self, values: np.ndarray) -> dict[tuple, np.ndarray]:
-        """Map a draw table to ``{path: values}`` for the model builder."""
+        """Map a draw table to ``{path: values}`` for :class:`Values`."""
         return {p: values[:, j] for j, p in enumerate(self.paths)}
+
+    def central(self, n: int) -> dict[tuple, np.ndarray]:
+        """Every uncertain leaf at its distribution's median, for ``n`` scenarios."""
+        return {
+            p: np.full(n, distributions.nominal(r))
+            for p, r in zip(self.paths, self.records, strict=True)
+        }
+
+
+def central_overrides(cfg: DealConfig, n: int) -> dict[tuple, np.ndarray]:
+    """Every uncertain leaf of ``cfg`` at its distribution's median."""
+    return Sampler(cfg, 0, 1).central(n)
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A change to one numeric leaf, applied after the parameters are drawn (so the
+    draws, and with them the random streams, stay the same)."""
+
+    path: tuple
+    op: str  # "set", "scale", "add" or "excess" (scale the excess over 1)
+    value: float | np.ndarray
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        if self.op == "set":
+            return np.full_like(x, self.value)
+        if self.op == "scale":
+            return x * self.value
+        if self.op == "add":
+            return x + self.value
+        if self.op == "excess":
+            return 1.0 + (x - 1.0) * self.value
+        raise ValueError(f"unknown operation '{self.op}'")
+
+
+class Values:
+    """Leaf values of a deal for ``n`` scenarios: drawn where uncertain, fixed elsewhere."""
+
+    def __init__(self, dumped: dict, overrides: dict[tuple, np.ndarray], n: int):
+        self.dumped = dumped
+        self.overrides = overrides
+        self.n = n
+
+    def __call__(self, *path) -> np.ndarray:
+        """float64 of shape (scenario,)."""
+        if path in self.overrides:
+            # contiguous, like the fixed values: a column of a draw table is strided, and
+            # numba would compile its kernels once more for every other layout
+            return np.ascontiguousarray(self.overrides[path], dtype=float)
+        node = self.dumped
+        for part in path:
+            node = node[part]
+        return np.full(self.n, float(node))
+
+    def optional(self, *path) -> np.ndarray:
+        """The leaf's values, or ``inf`` where the deal leaves it unset (no cap)."""
+        node = self.dumped
+        for part in path:
+            node = node[part]
+        return np.full(self.n, np.inf) if node is None else self(*path)
+
+    def adjusted(self, adjust: list[Adjustment] | None) -> Values:
+        """These values with the adjustments applied in order."""
+        if not adjust:
+            return self
+        out = dict(self.overrides)
+        for a in adjust:
+            current = out[a.path] if a.path in out else self(*a.path)
+            out[a.path] = a.apply(np.asarray(current, dtype=float))
+        return Values(self.dumped, out, self.n)
+
+
+def chunk_values(
+    cfg: DealConfig,
+    sampler: Sampler,
+    draws: np.ndarray,
+    adjust: list | None = None,
+    dumped: dict | None = None,
+) -> Values:
+    """The leaf values of a chunk: the deal, the draws (scenario, parameter), then the
+    adjustments. ``dumped`` is the deal dumped by alias, if already at hand."""
+    dumped = cfg.model_dump(by_alias=True) if dumped is None else dumped
+    base = Values(dumped, sampler.overrides(draws), draws.shape[0])
+    return base.adjusted(adjust)

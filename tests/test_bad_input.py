@@ -139,8 +139,8 @@ def _set(*path, value):
 _BASE = load_raw("holbaek")
 _PARAMS = [p["path"] for p in _BASE["uncertainty"]["parameters"]]
 N_PARAMS = len(_PARAMS)
-N_PHASES = len(_BASE["program"]["phases"])
-PHASE_WEEKS = sum(ph["weeks"] for ph in _BASE["program"]["phases"])
+N_PHASES = len(_BASE["programme"]["phases"])
+PHASE_WEEKS = sum(ph["weeks"] for ph in _BASE["programme"]["phases"])
 SHORT_HORIZON = PHASE_WEEKS - 4
 
 
@@ -197,12 +197,12 @@ BAD_DEALS = [
     (
         "probability-above-one",
         _set("program", "phases", 1, "dropout", value=1.5),
-        ["program.phases[1].dropout", "less than or equal to 1"],
+        ["programme.phases[1].dropout", "less than or equal to 1"],
     ),
     (
         "phases-longer-than-horizon",
         _phases_beyond_horizon,
-        ["program.phases", f"{PHASE_WEEKS} weeks", f"deal.horizon_weeks ({SHORT_HORIZON})"],
+        ["programme.phases", f"{PHASE_WEEKS} weeks", f"deal.horizon_weeks ({SHORT_HORIZON})"],
     ),
     (
         "missing-benefit-rate",
@@ -245,18 +245,18 @@ BAD_DEALS = [
     (
         "normal-on-probability-unbounded",
         _replace_param(
-            "program.phases[1].dropout",
+            "programme.phases[1].dropout",
             {
-                "path": "program.phases[1].dropout",
+                "path": "programme.phases[1].dropout",
                 "distribution": "normal",
                 "mean": 0.01,
                 "sd": 0.003,
             },
         ),
         [
-            f"uncertainty.parameters[{_param('program.phases[1].dropout')}]",
+            f"uncertainty.parameters[{_param('programme.phases[1].dropout')}]",
             "normal",
-            "program.phases[1].dropout",
+            "programme.phases[1].dropout",
         ],
     ),
     (
@@ -342,7 +342,7 @@ def test_several_problems_give_one_line_each(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     def edit(raw):
-        raw["program"]["phases"][1]["dropout"] = 1.5
+        raw["programme"]["phases"][1]["dropout"] = 1.5
         raw["contract"]["cap"] = -1
         raw["cohort"]["sizee"] = 3
         raw["cohort"]["size"] = 0
@@ -350,7 +350,7 @@ def test_several_problems_give_one_line_each(tmp_path, monkeypatch):
 
     deal = write_deal(tmp_path / "bad.toml", edit)
     expected = [
-        "program.phases[1].dropout",
+        "programme.phases[1].dropout",
         "contract.cap",
         "cohort.sizee",
         "cohort.size:",
@@ -377,7 +377,7 @@ def test_cross_checks_report_every_problem(tmp_path):
     result = run_cli("validate", deal)
     lines = assert_bad_input(
         result,
-        "program.phases:",
+        "programme.phases:",
         "cohort.enrolment:",
         "cohort.segments[0].benefit",
         "effect.education_entry",
@@ -491,7 +491,7 @@ def test_existing_default_output_is_not_overwritten(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("path", "field"),
     [
-        (("program", "phases", 1, "cost_per_week"), "program.phases[1].cost_per_week"),
+        (("program", "phases", 1, "cost_per_week"), "programme.phases[1].cost_per_week"),
         (("investor", "capital"), "investor.capital"),
         (("contract", "cap"), "contract.cap"),
     ],
@@ -510,7 +510,7 @@ def test_infinite_amount_is_bad_input(tmp_path, monkeypatch, path, field):
     ("path", "value", "field"),
     [
         (("cohort", "size"), True, "cohort.size"),
-        (("program", "phases", 1, "dropout"), "0.01", "program.phases[1].dropout"),
+        (("program", "phases", 1, "dropout"), "0.01", "programme.phases[1].dropout"),
         (("deal", "horizon_weeks"), "312", "deal.horizon_weeks"),
     ],
     ids=["bool-for-int", "string-for-float", "string-for-int"],

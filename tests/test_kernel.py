@@ -54,7 +54,7 @@ def test_kernel_equals_naive_twin(control, job_loss, benefit_effect):
     raw["deal"]["horizon_weeks"] = 120
     raw["cohort"]["size"] = 40
     raw["cohort"]["enrolment"]["weeks"] = 30
-    raw["program"]["phases"][2]["dropout"] = 0.05  # some dropouts
+    raw["programme"]["phases"][2]["dropout"] = 0.05  # some dropouts
     raw["labour"]["transitions"][2]["probability"] = 0.01  # some permanent
     raw["labour"]["calendar"] = [
         {

@@ -27,7 +27,7 @@ def _one_parameter_deal(size=1500):
         ],
     )
     raw["deal"]["start_date"] = dt.date(2024, 1, 1)
-    raw["program"]["phases"][0]["weeks"] = 30
+    raw["programme"]["phases"][0]["weeks"] = 30
     raw["uncertainty"] = {
         "parameters": [
             {"path": "effect.job_entry[0]", "distribution": "uniform", "low": 1.0, "high": 4.0}

@@ -67,7 +67,7 @@ def test_common_random_numbers_make_small_stresses_precise(holbaek):
 
 def test_wildcards_expand_over_lists_and_keys(holbaek):
     dumped = holbaek.model_dump(by_alias=True)
-    assert len(stress.expand("program.phases[*].dropout", dumped)) == 4
+    assert len(stress.expand("programme.phases[*].dropout", dumped)) == 4
     assert ("economics", "benefits", "sygedagpenge", "indexation") in stress.expand(
         "economics.benefits[*].indexation", dumped
     )

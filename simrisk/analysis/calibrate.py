@@ -16,137 +16,19 @@ is approximately chi-squared with (targets - free parameters) degrees of freedom
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
 
 import numpy as np
 import tomlkit
-from pydantic import Field, ValidationError, model_validator
 from scipy import optimize, stats
 
-from simrisk import kernel, model
-from simrisk.config import (
-    LABOUR_STATES,
-    ConfigError,
-    DealConfig,
-    Strict,
-    get_path,
-    parse_deal,
-    parse_path,
-    read_toml,
-    rejection,
-    validation_problems,
-)
-from simrisk.engine import central_overrides
+from simrisk import rng, simulation
+from simrisk.analysis.targets import Targets, deviance, load_targets, outcome
+from simrisk.config import ConfigError, DealConfig, get_path, parse_deal, parse_path
+from simrisk.sampling import Values, central_overrides
 
-
-class FreeParameter(Strict):
-    path: str = Field(min_length=1)
-    low: float
-    high: float
-
-    @model_validator(mode="after")
-    def _bounds(self) -> FreeParameter:
-        if self.high <= self.low:
-            raise ValueError("'high' must be above 'low'")
-        return self
-
-
-class Target(Strict):
-    name: str = Field(min_length=1)
-    kind: Literal["share", "ever", "weeks_in"]
-    arm: Literal["treatment", "counterfactual"]
-    states: list[Literal[LABOUR_STATES]] = Field(min_length=1)
-    week: int | None = Field(default=None, gt=0)
-    window: (
-        Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)] | None
-    ) = None
-    observed: float
-    n: int | None = Field(default=None, gt=0)
-    se: float | None = Field(default=None, gt=0)
-    source: str = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _shape(self) -> Target:
-        if self.kind in ("share", "ever"):
-            if self.week is None:
-                raise ValueError(f"kind '{self.kind}' needs 'week' (weeks since entry)")
-            if not 0.0 <= self.observed <= 1.0:
-                raise ValueError("a share must be between 0 and 1")
-        if self.kind == "ever" and not set(self.states) <= {"employed", "education"}:
-            raise ValueError("kind 'ever' works for 'employed' and 'education' only")
-        if self.kind == "weeks_in":
-            if self.window is None or self.window[1] <= self.window[0]:
-                raise ValueError("kind 'weeks_in' needs 'window' = [from, to) with to > from")
-            if self.se is None:
-                raise ValueError("kind 'weeks_in' needs 'se' (standard error of the mean)")
-        if (self.n is None) == (self.se is None):
-            raise ValueError("give exactly one of 'n' (sample size) and 'se' (standard error)")
-        return self
-
-    @property
-    def offsets(self) -> list[int]:
-        if self.kind == "share":
-            return [self.week]
-        if self.kind == "weeks_in":
-            return list(range(self.window[0], self.window[1]))
-        return []
-
-    @property
-    def last_offset(self) -> int:
-        return self.window[1] - 1 if self.kind == "weeks_in" else self.week
-
-
-class Targets(Strict):
-    name: str = Field(min_length=1)
-    source: str = Field(min_length=1)
-    description: str = ""
-    free: list[FreeParameter] = Field(min_length=1)
-    targets: list[Target] = Field(min_length=1)
-
-
-def load_targets(path: str | Path, cfg: DealConfig | None = None) -> Targets:
-    """Load a targets file; ConfigError with one line per problem."""
-    raw, _ = read_toml(path)
-    try:
-        tg = Targets.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(str(path), validation_problems(err)) from None
-    if cfg is not None:
-        problems = check_targets(tg, cfg)
-        if problems:
-            raise ConfigError(str(path), problems)
-    return tg
-
-
-def check_targets(tg: Targets, cfg: DealConfig) -> list[str]:
-    """Problems of a targets file against the deal it calibrates."""
-    problems = []
-    dumped = cfg.model_dump(by_alias=True)
-    for i, fp in enumerate(tg.free):
-        try:
-            value = get_path(dumped, parse_path(fp.path))
-        except (KeyError, ValueError):
-            problems.append(f"free[{i}].path: '{fp.path}' names no field of the deal")
-            continue
-        if isinstance(value, bool) or not isinstance(value, float):
-            problems.append(f"free[{i}].path: '{fp.path}' is not a real-valued field")
-            continue
-        for bound in ("low", "high"):
-            first = rejection(dumped, parse_path(fp.path), getattr(fp, bound))
-            if first is not None:
-                problems.append(f"free[{i}].{bound}: {fp.path} does not accept it ({first})")
-    horizon = cfg.deal.horizon_weeks
-    first_entry = 0
-    for i, t in enumerate(tg.targets):
-        if first_entry + t.last_offset >= horizon:
-            problems.append(
-                f"targets[{i}]: measured {t.last_offset} weeks after entry, beyond the deal's "
-                f"horizon ({horizon} weeks)"
-            )
-    return problems
+__all__ = ["Fit", "Objective", "Targets", "calibrate", "load_targets", "write_calibrated"]
 
 
 @dataclass
@@ -172,22 +54,22 @@ class Objective:
         self.cfg = cfg
         self.tg = tg
         self.n = n_scenarios
-        self.key = kernel.seed_key(seed)
+        self.key = rng.seed_key(seed)
         offsets = sorted({o for t in tg.targets for o in t.offsets})
-        self.st = model.build_structure(cfg, extra_checks=offsets)
+        self.st = simulation.build_structure(cfg, extra_checks=offsets)
         self.paths = [parse_path(f.path) for f in tg.free]
         self.base = central_overrides(cfg, n_scenarios)
         self.dumped = cfg.model_dump(by_alias=True)
         self.evaluations = 0
 
-    def simulate(self, theta: np.ndarray) -> dict:
+    def simulate(self, theta: np.ndarray) -> simulation.KernelOut:
         over = dict(self.base)
         for p, value in zip(self.paths, theta, strict=True):
             over[p] = np.full(self.n, float(value))
-        v = model.Values(self.dumped, over, self.n)
-        arr = model.scenario_arrays(self.cfg, self.st, v)
+        v = Values(self.dumped, over, self.n)
+        kin = simulation.kernel_inputs(self.cfg, self.st, v)
         self.evaluations += 1
-        return model.simulate(self.key, 0, self.st, arr, self.st.entry_planned)
+        return simulation.simulate(self.key, 0, self.st, kin)
 
     def outcomes(self, theta: np.ndarray) -> list[tuple[float, float]]:
         """(simulated value, its Monte Carlo standard error) per target."""
@@ -201,51 +83,6 @@ class Objective:
                 for t, (v, _) in zip(self.tg.targets, self.outcomes(theta), strict=True)
             )
         )
-
-
-def outcome(sim: dict, t: Target, st: model.Structure) -> tuple[float, float]:
-    """Simulated value of a target and its Monte Carlo standard error."""
-    arm = 1 if t.arm == "treatment" else 0
-    entry = sim["entry"]
-    H = st.horizon
-    codes = [LABOUR_STATES.index(s) for s in t.states]
-    measurable = (entry >= 0) & (entry + t.last_offset < H)
-    if t.kind == "ever":
-        hit = np.zeros(entry.shape, bool)
-        for s in t.states:
-            ev = kernel.EV_JOB if s == "employed" else kernel.EV_EDUCATION
-            w = sim["events"][:, arm, :, ev]
-            hit |= (w >= 0) & (w - entry <= t.week)
-        x = hit[measurable].astype(float)
-    else:
-        cols = [int(np.searchsorted(st.check_off, o)) for o in t.offsets]
-        state = sim["checks"][:, arm][:, :, cols]  # (scenario, citizen, offset)
-        inside = np.isin(state, codes)
-        if t.kind == "share":
-            moved = state[..., 0] == kernel.MOVED
-            x = inside[..., 0][measurable & ~moved].astype(float)
-        else:
-            x = inside.sum(axis=2)[measurable].astype(float)
-    if x.size == 0:
-        return float("nan"), float("nan")
-    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else 0.0
-
-
-def deviance(t: Target, value: float) -> float:
-    """Deviance of a simulated value against the observation (0 at a perfect fit)."""
-    if not math.isfinite(value):
-        return 1e12
-    if t.n is not None and t.kind in ("share", "ever"):
-        p = min(max(value, 1e-9), 1 - 1e-9)
-        k = t.observed * t.n
-        dev = 0.0
-        if k > 0:
-            dev += k * math.log(k / (t.n * p))
-        if t.n - k > 0:
-            dev += (t.n - k) * math.log((t.n - k) / (t.n * (1 - p)))
-        return 2.0 * dev
-    se = t.se if t.se is not None else math.sqrt(t.observed * (1 - t.observed) / t.n)
-    return ((value - t.observed) / se) ** 2
 
 
 def calibrate(

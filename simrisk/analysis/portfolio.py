@@ -21,26 +21,18 @@ the same parameter index would draw the same uniform in every deal).
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-import simrisk
-from simrisk import engine, model
-from simrisk.analysis import stress as stress_mod
-from simrisk.config import (
-    ConfigError,
-    DealConfig,
-    Strict,
-    load_deal,
-    read_toml,
-    validation_problems,
-)
+from simrisk import engine, finance
+from simrisk.config import ConfigError, DealConfig, Strict, expand, is_real, load_deal, load_model
 from simrisk.distributed import ChunkSpec, execute, split
+from simrisk.outputs import attrs, provenance
+from simrisk.sampling import Adjustment
 
 MACRO_TAG = 0x4D4143524F  # "MACRO"
 VARIANTS = ("shared", "independent")
@@ -96,11 +88,7 @@ class Fund:
 
 
 def load_fund_file(path: str) -> FundFile:
-    raw, _ = read_toml(path)
-    try:
-        ff = FundFile.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(path, validation_problems(err)) from None
+    ff, _ = load_model(FundFile, path)
     here = Path(path).parent
     for h in ff.holdings:
         if not Path(h.deal).is_absolute():
@@ -127,7 +115,7 @@ def build(ff: FundFile, seed: int, n: int, chunk: int) -> Fund:
             continue
         dumped = cfg.model_dump(by_alias=True)
         try:
-            paths = [p for p in stress_mod.expand(ff.macro.path, dumped) if _real(dumped, p)]
+            paths = [p for p in expand(ff.macro.path, dumped) if is_real(dumped, p)]
         except ValueError as exc:
             problems.append(f"macro.path: {exc}")
             continue
@@ -138,13 +126,6 @@ def build(ff: FundFile, seed: int, n: int, chunk: int) -> Fund:
     if problems:
         raise ConfigError("fund", problems)
     return Fund(ff.name, deals, ff.macro.sigma, ff.macro.rho, ff.macro.path, n, seed, chunk)
-
-
-def _real(dumped: dict, path: tuple) -> bool:
-    node = dumped
-    for part in path:
-        node = node[part]
-    return isinstance(node, float)
 
 
 def deal_seed(seed: int, d: int) -> int:
@@ -180,7 +161,7 @@ def plan(fund: Fund) -> tuple[dict[str, np.ndarray], list]:
             seed = deal_seed(fund.seed, d)
             for scen0, m in split(fund.n, fund.chunk):
                 factor = mult[variant][d, scen0 : scen0 + m].copy()
-                adjust = tuple(model.Adjustment(p, "scale", factor) for p in deal.paths)
+                adjust = tuple(Adjustment(p, "scale", factor) for p in deal.paths)
                 spec = ChunkSpec(deal.cfg, seed, fund.n, scen0, m, adjust, deal.cfg)
                 labelled.append(((v, d, scen0, m), spec))
     return mult, labelled
@@ -205,16 +186,14 @@ def fund_flows(fund: Fund, metrics: dict) -> dict[str, np.ndarray]:
     drawn = (share * metrics["programme_cost"]).sum(axis=1)
     repaid = (share * metrics["payments_total"]).sum(axis=1)
     profit = (share * metrics["investor_profit"]).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        multiple = np.where(drawn > 0, repaid / np.maximum(drawn, 1e-300), np.nan)
+    multiple = finance.moic(repaid, drawn)
     return {"profit": profit, "drawn": drawn, "repaid": repaid, "multiple": multiple}
 
 
 def _tail(profit: np.ndarray, level: float = 0.95) -> tuple[float, float, np.ndarray]:
     """VaR and CVaR of the loss (-profit) at ``level`` and the tail scenarios."""
-    q = np.quantile(profit, 1.0 - level, method="inverted_cdf")
-    tail = profit <= q
-    return float(-q), float(-profit[tail].mean()), tail
+    var, cvar = finance.var_cvar(profit, level)
+    return var, cvar, profit <= -var
 
 
 def summary(fund: Fund, metrics: dict) -> dict:
@@ -237,11 +216,11 @@ def summary(fund: Fund, metrics: dict) -> dict:
         finite = mult[np.isfinite(mult)]
         out["variants"][variant] = {
             "profit_mean": float(profit.mean()),
-            "profit_p5": float(np.quantile(profit, 0.05, method="inverted_cdf")),
-            "profit_p50": float(np.quantile(profit, 0.5, method="inverted_cdf")),
-            "profit_p95": float(np.quantile(profit, 0.95, method="inverted_cdf")),
+            "profit_p5": float(finance.quantiles(profit, 0.05)),
+            "profit_p50": float(finance.quantiles(profit, 0.5)),
+            "profit_p95": float(finance.quantiles(profit, 0.95)),
             "multiple_mean": float(finite.mean()) if finite.size else float("nan"),
-            "p_loss": float((profit < 0).mean()),
+            "p_loss": float(finance.investor_loss(profit).mean()),
             "var95": var95,
             "cvar95": cvar95,
         }
@@ -287,11 +266,8 @@ def build_dataset(fund: Fund, metrics: dict, mult: np.ndarray) -> xr.Dataset:
     flows = fund_flows(fund, metrics)
     data = {}
     for k in DEAL_METRICS:
-        long_name, units = engine.SCENARIO_METRICS[k]
         data[f"deal_{k}"] = xr.Variable(
-            ("variant", "deal", "scenario"),
-            metrics[k],
-            attrs={"long_name": f"{long_name} (the whole deal)", "units": units},
+            ("variant", "deal", "scenario"), metrics[k], attrs(k, note="the whole deal")
         )
     data["macro_multiplier"] = xr.Variable(
         ("variant", "deal", "scenario"),
@@ -321,20 +297,25 @@ def build_dataset(fund: Fund, metrics: dict, mult: np.ndarray) -> xr.Dataset:
             "scenario": np.arange(fund.n),
         },
     )
-    ds.attrs = {
-        "title": f"simrisk portfolio: {fund.name}",
-        "fund_name": fund.name,
-        "seed": int(fund.seed),
-        "n_scenarios": int(fund.n),
-        "macro_path": fund.macro_path,
-        "macro_sigma": float(fund.sigma),
-        "macro_rho": float(fund.rho),
-        "simrisk_version": simrisk.__version__,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "note": (
+    ds.attrs = provenance(
+        "portfolio",
+        fund.name,
+        fund.seed,
+        kind="portfolio",
+        fund_name=fund.name,
+        n_scenarios=int(fund.n),
+        macro_path=fund.macro_path,
+        macro_sigma=float(fund.sigma),
+        macro_rho=float(fund.rho),
+        note=(
             "variant 'shared': each deal's factor is rho Z_common + sqrt(1 - rho^2) Z_deal; "
             "'independent': the same Z_deal without the common part; multiplier = "
             "exp(sigma X), applied after the deal's own draws"
         ),
-    }
+    )
     return ds
+
+
+def n_chunks(fund: Fund) -> int:
+    """Distinct chunks of work."""
+    return len({s.key for _, s in plan(fund)[1]})

@@ -15,19 +15,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import xarray as xr
 from scipy.stats import qmc
 
-import simrisk
 from simrisk import engine
 from simrisk.config import ConfigError, DealConfig
+from simrisk.metrics import derived
+from simrisk.outputs import METRICS, provenance
 from simrisk.sampling import Sampler
+from simrisk.tables import Table
 
 OUTPUTS = {
-    "investor_irr": "investor IRR (undefined IRRs of losses count as -100 %)",
+    "investor_irr": "investor IRR (an undefined IRR counts as -100 % for a loss, else as the "
+    "highest defined IRR)",
     "investor_moic": "investor multiple",
     "investor_loss": "investor loss (indicator: its mean is P(loss))",
     "municipal_net": "municipal net budget effect",
@@ -35,20 +36,7 @@ OUTPUTS = {
 
 
 def output_values(metrics: dict, names) -> dict[str, np.ndarray]:
-    out = {}
-    for name in names:
-        if name == "investor_loss":
-            out[name] = (metrics["investor_profit"] < 0).astype(float)
-        elif name == "investor_irr":
-            irr = metrics["investor_irr"].copy()
-            irr[np.isnan(irr) & (metrics["investor_profit"] < 0)] = -1.0
-            irr[np.isnan(irr)] = 0.0
-            out[name] = irr
-        elif name == "investor_moic":
-            out[name] = np.nan_to_num(metrics["investor_moic"], nan=0.0)
-        else:
-            out[name] = metrics[name]
-    return out
+    return {name: derived(metrics, name) for name in names}
 
 
 def check(cfg: DealConfig, outputs) -> list[str]:
@@ -56,17 +44,9 @@ def check(cfg: DealConfig, outputs) -> list[str]:
     if not cfg.uncertainty.parameters:
         problems.append("uncertainty.parameters: the deal has no uncertain parameters to analyse")
     for o in outputs:
-        if o not in OUTPUTS and o not in engine.SCENARIO_METRICS:
+        if o not in OUTPUTS and o not in METRICS:
             problems.append(f"--output-metric: unknown output '{o}' (known: {', '.join(OUTPUTS)})")
     return problems
-
-
-def _to_values(sampler: Sampler, u: np.ndarray) -> np.ndarray:
-    u = np.clip(u, 1e-12, 1 - 1e-12)
-    out = np.empty_like(u)
-    for j, (rec, rv) in enumerate(zip(sampler.records, sampler.dists, strict=True)):
-        out[:, j] = rec.value if rv is None else rv.ppf(u[:, j])
-    return out
 
 
 def sobol(cfg: DealConfig, n: int, seed: int, outputs, n_boot: int = 200, progress=None):
@@ -78,11 +58,11 @@ def sobol(cfg: DealConfig, n: int, seed: int, outputs, n_boot: int = 200, progre
     sampler = Sampler(cfg, seed, n)
     d = len(sampler.records)
     pts = qmc.Sobol(2 * d, scramble=True, seed=np.random.default_rng(seed)).random(n)
-    A, B = _to_values(sampler, pts[:, :d]), _to_values(sampler, pts[:, d:])
+    A, B = sampler.values(pts[:, :d]), sampler.values(pts[:, d:])
 
     def run(table):
         return output_values(
-            engine.run(cfg, seed, n, draws=table, progress=progress)["metrics"], outputs
+            engine.run(cfg, seed, n, draws=table, progress=progress).metrics, outputs
         )
 
     fA, fB = run(A), run(B)
@@ -132,13 +112,13 @@ def tornado(cfg: DealConfig, n: int, seed: int, outputs, progress=None):
     and the percentile values (parameter, 2)."""
     sampler = Sampler(cfg, seed, n)
     d = len(sampler.records)
-    med = _to_values(sampler, np.full((1, d), 0.5))[0]
-    p10 = _to_values(sampler, np.full((1, d), 0.1))[0]
-    p90 = _to_values(sampler, np.full((1, d), 0.9))[0]
+    med = sampler.values(np.full((1, d), 0.5))[0]
+    p10 = sampler.values(np.full((1, d), 0.1))[0]
+    p90 = sampler.values(np.full((1, d), 0.9))[0]
 
     def mean_at(values):
         table = np.broadcast_to(values, (n, d)).copy()
-        m = engine.run(cfg, seed, n, draws=table, progress=progress)["metrics"]
+        m = engine.run(cfg, seed, n, draws=table, progress=progress).metrics
         return {k: float(v.mean()) for k, v in output_values(m, outputs).items()}
 
     base = mean_at(med)
@@ -159,7 +139,7 @@ def variance_split(cfg: DealConfig, outer: int, inner: int, seed: int, outputs, 
     Returns arrays (output,): total variance, parameter share, cohort share."""
     sampler = Sampler(cfg, seed, outer)
     draws = np.repeat(sampler.draw(0, outer), inner, axis=0)
-    m = engine.run(cfg, seed, outer * inner, draws=draws, progress=progress)["metrics"]
+    m = engine.run(cfg, seed, outer * inner, draws=draws, progress=progress).metrics
     vals = output_values(m, outputs)
     total, par, coh = [], [], []
     for o in outputs:
@@ -185,16 +165,15 @@ def build_dataset(cfg, method, outputs, names, res: dict, seed: int, deal_text: 
         data[key] = xr.Variable(dims, arr, attrs={"long_name": long_name, "units": "1"})
     ds = xr.Dataset(data, coords=coords)
     ds["output"].attrs["long_name"] = "; ".join(f"{o}: {OUTPUTS.get(o, o)}" for o in outputs)
-    ds.attrs = {
-        "title": f"simrisk sensitivity ({method}): {cfg.deal.name}",
-        "deal_name": cfg.deal.name,
-        "method": method,
-        "seed": int(seed),
-        "simrisk_version": simrisk.__version__,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "deal_file": deal_text,
+    ds.attrs = provenance(
+        f"sensitivity ({method})",
+        cfg.deal.name,
+        seed,
+        kind="sensitivity",
+        method=method,
+        deal_file=deal_text,
         **attrs,
-    }
+    )
     return ds
 
 
@@ -202,3 +181,106 @@ def require(cfg: DealConfig, outputs) -> None:
     problems = check(cfg, outputs)
     if problems:
         raise ConfigError("sensitivity", problems)
+
+
+SOBOL_LABELS = {
+    "first": "first-order Sobol index",
+    "total": "total Sobol index",
+    "first_lo": "first-order index, 2.5 % bootstrap",
+    "first_hi": "first-order index, 97.5 % bootstrap",
+    "total_lo": "total index, 2.5 % bootstrap",
+    "total_hi": "total index, 97.5 % bootstrap",
+}
+TORNADO_LABELS = {
+    "tornado_low": "mean with the parameter at its 10th percentile",
+    "tornado_high": "mean with the parameter at its 90th percentile",
+    "tornado_base": "mean with every parameter at its median",
+}
+
+
+def runs(cfg: DealConfig, method: str, n: int, outer: int, inner: int) -> int:
+    """Scenarios simulated by :func:`analyse` (for a progress bar)."""
+    d = len(cfg.uncertainty.parameters)
+    return (n * (d + 2) if method == "sobol" else n * (2 * d + 1)) + outer * inner
+
+
+def analyse(
+    cfg: DealConfig,
+    deal_text: str,
+    method: str,
+    n: int,
+    outer: int,
+    inner: int,
+    outputs: list[str],
+    seed: int,
+    progress=None,
+) -> tuple[xr.Dataset, list[Table]]:
+    """Sobol indices or a tornado, and the variance split: the Dataset and its tables."""
+    require(cfg, outputs)
+    names = [p.path for p in cfg.uncertainty.parameters]
+    res: dict = {"labels": {}}
+    if method == "sobol":
+        idx, _ = sobol(cfg, n, seed, outputs, progress=progress)
+        for k, label in SOBOL_LABELS.items():
+            res[f"sobol_{k}"] = (("output", "parameter"), idx[k])
+            res["labels"][f"sobol_{k}"] = label
+    else:
+        low, high, base, _ = tornado(cfg, n, seed, outputs, progress=progress)
+        res["tornado_low"] = (("output", "parameter"), low)
+        res["tornado_high"] = (("output", "parameter"), high)
+        res["tornado_base"] = (("output",), base)
+        res["labels"].update(TORNADO_LABELS)
+    total, par, coh = variance_split(cfg, outer, inner, seed, outputs, progress=progress)
+    res["variance_total"] = (("output",), total)
+    res["variance_share"] = (("output", "component"), np.stack([par, coh], axis=1))
+    res["labels"].update(
+        {
+            "variance_total": "total variance over scenarios",
+            "variance_share": "share of variance: parameters vs cohort",
+        }
+    )
+    attrs = {"scenarios": n, "outer": outer, "inner": inner}
+    ds = build_dataset(cfg, method, outputs, names, res, seed, deal_text, attrs)
+    return ds, tables(ds, cfg.deal.name, method)
+
+
+def tables(ds: xr.Dataset, deal_name: str, method: str) -> list[Table]:
+    """One table per output: indices or swings, strongest first, and the variance split."""
+    names = [str(p) for p in ds["parameter"].values]
+    out = []
+    for o, oname in enumerate(ds["output"].values):
+        oname = str(oname)
+        if method == "sobol":
+            t = Table(
+                f"{deal_name} — {oname}: {OUTPUTS.get(oname, oname)}",
+                [
+                    ("parameter", "text"),
+                    ("first order [95 % CI]", "text"),
+                    ("total [95 % CI]", "text"),
+                ],
+            )
+            for i in np.argsort(-ds["sobol_total"].values[o]):
+                f, tot = ds["sobol_first"].values[o, i], ds["sobol_total"].values[o, i]
+                t.add(
+                    names[i],
+                    f"{f:.2f} [{ds['sobol_first_lo'].values[o, i]:.2f}, "
+                    f"{ds['sobol_first_hi'].values[o, i]:.2f}]",
+                    f"{tot:.2f} [{ds['sobol_total_lo'].values[o, i]:.2f}, "
+                    f"{ds['sobol_total_hi'].values[o, i]:.2f}]",
+                )
+        else:
+            t = Table(
+                f"{deal_name} — {oname}: {OUTPUTS.get(oname, oname)}",
+                [("parameter", "text"), ("at P10", "num"), ("at P90", "num"), ("swing", "num")],
+            )
+            lo, hi = ds["tornado_low"].values[o], ds["tornado_high"].values[o]
+            for i in np.argsort(-np.abs(hi - lo)):
+                t.add(names[i], float(lo[i]), float(hi[i]), float(hi[i] - lo[i]))
+        share = ds["variance_share"].values[o]
+        t.notes.append(
+            f"variance from parameters {100 * share[0]:.0f} %, from the cohort's own "
+            f"randomness {100 * share[1]:.0f} % ({ds.attrs['outer']} x {ds.attrs['inner']} "
+            "nested runs)"
+        )
+        out.append(t)
+    return out

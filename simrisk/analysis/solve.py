@@ -16,15 +16,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
-from simrisk import engine, model
-from simrisk.analysis.stress import _is_real
+from simrisk import engine, finance, simulation
 from simrisk.config import (
     ConfigError,
     DealConfig,
     get_path,
+    is_real,
     parse_path,
     scenario_independent,
 )
+from simrisk.contracts import compute_baseline
+from simrisk.metrics import derived
+from simrisk.sampling import Adjustment
 
 GOAL_KINDS = {
     "p_irr_at_least": "P(investor IRR >= hurdle) >= level",
@@ -47,14 +50,13 @@ class Goal:
 
     def value(self, m: dict) -> float:
         if self.kind == "p_irr_at_least":
-            irr = m["investor_irr"]
-            ok = np.where(np.isnan(irr), m["investor_profit"] >= 0, irr >= self.hurdle)
-            return float(ok.mean())
+            ranked = finance.irr_ranked(m["investor_irr"], m["investor_profit"])
+            return float((ranked >= self.hurdle).mean())
         if self.kind == "p_municipal_loss_at_most":
-            return float((m["municipal_net"] < 0).mean())
+            return float(derived(m, "municipal_loss").mean())
         if self.kind == "median_profit_at_least":
             return float(np.median(m["investor_profit"]))
-        return float((m["investor_profit"] < 0).mean())
+        return float(derived(m, "investor_loss").mean())
 
     def margin(self, m: dict) -> float:
         """>= 0 when the goal holds."""
@@ -88,11 +90,11 @@ def solve(
     """Find where each goal holds for x in [low, high] and the interval where all do."""
     p = parse_path(path)
     dumped = cfg.model_dump(by_alias=True)
+    real = is_real(dumped, p)
     try:
-        real = _is_real(dumped, p)
         unset = not real and get_path(dumped, p) is None
-    except (KeyError, IndexError, TypeError):
-        real = unset = False
+    except KeyError:
+        unset = False
     problems = []
     if scenario_independent(p):
         problems.append(f"--vary: {scenario_independent(p)}")
@@ -106,15 +108,16 @@ def solve(
         problems.append("goals: give at least one goal")
     if problems:
         raise ConfigError("solve", problems)
-    st = model.build_structure(cfg)
-    baseline = engine.compute_baseline(cfg, st) if cfg.contract.measurement == "baseline" else None
+    baseline = None
+    if cfg.contract.measurement == "baseline":
+        baseline = compute_baseline(cfg, simulation.build_structure(cfg))
     cache: dict[float, dict] = {}
 
     def metrics(x: float) -> dict:
         x = float(x)
         if x not in cache:
-            adj = [model.Adjustment(p, "set", x)]
-            cache[x] = engine.run(cfg, seed, n, adjust=adj, baseline=baseline)["metrics"]
+            adj = [Adjustment(p, "set", x)]
+            cache[x] = engine.run(cfg, seed, n, adjust=adj, baseline=baseline).metrics
         return cache[x]
 
     xtol = xtol if xtol is not None else 1e-4 * (high - low)

@@ -19,16 +19,24 @@ import numpy as np
 import xarray as xr
 from pydantic import ValidationError
 
-import simrisk
-from simrisk import engine, model
+from simrisk import engine, simulation
 from simrisk.config import (
     ConfigError,
     DealConfig,
     StressPoint,
-    read_toml,
+    expand,
+    is_real,
+    load_model,
     scenario_independent,
     validation_problems,
 )
+from simrisk.config.base import Strict
+from simrisk.contracts import compute_baseline
+from simrisk.metrics import derived
+from simrisk.outputs import provenance
+from simrisk.results import metric_variables
+from simrisk.sampling import Adjustment
+from simrisk.tables import Table
 
 
 def default_stresses(cfg: DealConfig) -> list[StressPoint]:
@@ -58,7 +66,7 @@ def default_stresses(cfg: DealConfig) -> list[StressPoint]:
         {
             "name": "higher dropout",
             "description": "weekly dropout doubled in every phase",
-            "changes": [{"path": "program.phases[*].dropout", "scale": 2.0}],
+            "changes": [{"path": "programme.phases[*].dropout", "scale": 2.0}],
         },
         {
             "name": "delayed start",
@@ -85,48 +93,6 @@ def default_stresses(cfg: DealConfig) -> list[StressPoint]:
     return [StressPoint.model_validate(p) for p in points]
 
 
-def _tokens(path: str) -> list:
-    out: list = []
-    for chunk in path.split("."):
-        name, _, rest = chunk.partition("[")
-        if name:
-            out.append(name)
-        while rest:
-            idx, _, rest = rest.partition("]")
-            out.append("*" if idx == "*" else int(idx) if idx.isdigit() else None)
-            rest = rest.lstrip("[")
-    if not out or any(t is None or t == "" for t in out):
-        raise ValueError(f"bad path '{path}'")
-    return out
-
-
-def expand(path: str, dumped: dict) -> list[tuple]:
-    """Concrete paths matching ``path`` (``[*]`` matches every element or key)."""
-    found: list[tuple] = []
-
-    def walk(node, rest, prefix):
-        if not rest:
-            found.append(tuple(prefix))
-            return
-        head, tail = rest[0], rest[1:]
-        if head == "*":
-            keys = (
-                range(len(node))
-                if isinstance(node, list)
-                else (list(node) if isinstance(node, dict) else [])
-            )
-            for k in keys:
-                walk(node[k], tail, prefix + [k])
-        elif isinstance(head, int):
-            if isinstance(node, list) and head < len(node):
-                walk(node[head], tail, prefix + [head])
-        elif isinstance(node, dict) and head in node and node[head] is not None:
-            walk(node[head], tail, prefix + [head])
-
-    walk(dumped, _tokens(path), [])
-    return found
-
-
 @dataclass
 class Prepared:
     """A stress point ready to run: its deal (calendar changes applied) and adjustments."""
@@ -134,13 +100,15 @@ class Prepared:
     name: str
     description: str
     cfg: DealConfig
-    adjust: list[model.Adjustment]
+    adjust: list[Adjustment]
+
+    def changes_text(self) -> str:
+        return "; ".join(f"{'.'.join(map(str, a.path))} {a.op} {a.value:g}" for a in self.adjust)
 
 
 def prepare(cfg: DealConfig, points: list[StressPoint], where: str = "stress") -> list[Prepared]:
-    """Resolve paths and check that every stressed value is one the deal accepts.
-
-    Raises ConfigError with one line per problem."""
+    """Resolve paths and check that every stressed value is one the deal accepts; the
+    base case first. Raises ConfigError with one line per problem."""
     dumped = cfg.model_dump(by_alias=True)
     problems = []
     out = [Prepared("base", "the deal as written", cfg, [])]
@@ -163,13 +131,13 @@ def prepare(cfg: DealConfig, points: list[StressPoint], where: str = "stress") -
             if fixed:
                 problems.append(f"{at}: {scenario_independent(fixed[0])}")
                 continue
-            paths = [p for p in paths if _is_real(dumped, p)]
+            paths = [p for p in paths if is_real(dumped, p)]
             if not paths:
                 problems.append(f"{at}: '{ch.path}' names no real-valued field of the deal")
                 continue
             op, value = ch.op
             for p in paths:
-                a = model.Adjustment(p, op, value)
+                a = Adjustment(p, op, value)
                 adjust.append(a)
                 node = trial
                 for part in p[:-1]:
@@ -194,13 +162,6 @@ def prepare(cfg: DealConfig, points: list[StressPoint], where: str = "stress") -
     if problems:
         raise ConfigError(where, problems)
     return out
-
-
-def _is_real(dumped: dict, path: tuple) -> bool:
-    node = dumped
-    for part in path:
-        node = node[part]
-    return isinstance(node, float)
 
 
 def parse_grid(specs: list[str]) -> list[StressPoint]:
@@ -228,71 +189,100 @@ def parse_grid(specs: list[str]) -> list[StressPoint]:
     return points
 
 
+class StressFile(Strict):
+    stress: list[StressPoint] = []
+
+
 def load_stress_file(path: str) -> list[StressPoint]:
-    raw, _ = read_toml(path)
-    problems = []
-    unknown = set(raw) - {"stress"}
-    problems += [f"{k}: unknown key (a stress file holds [[stress]] tables)" for k in unknown]
-    points = []
-    for i, item in enumerate(raw.get("stress", [])):
-        try:
-            points.append(StressPoint.model_validate(item))
-        except ValidationError as err:
-            problems += [f"stress[{i}].{line}" for line in validation_problems(err)]
-    if not points and not problems:
-        problems.append("stress: the file names no [[stress]] points")
-    if problems:
-        raise ConfigError(path, problems)
-    return points
+    """The ``[[stress]]`` points of a stress file; ConfigError naming every problem."""
+    sf, _ = load_model(StressFile, path)
+    if not sf.stress:
+        raise ConfigError(path, ["stress: the file names no [[stress]] points"])
+    return sf.stress
+
+
+def points_for(
+    cfg: DealConfig, grid: list[str] | None = None, stress_file: str | None = None
+) -> list[Prepared]:
+    """The stress points to run: a grid, a stress file, the deal's own, else the standard
+    set; prepared (checked) against the deal."""
+    if grid and stress_file:
+        raise ConfigError("stress", ["--grid, --stress-file: give one of them, not both"])
+    if grid:
+        points = parse_grid(list(grid))
+    elif stress_file:
+        points = load_stress_file(stress_file)
+    else:
+        points = cfg.stress or default_stresses(cfg)
+    return prepare(cfg, points, "--grid" if grid else "stress")
 
 
 def run_stress(
     cfg: DealConfig, prepared: list[Prepared], seed: int, n: int, progress=None
 ) -> list[dict]:
-    """Run every point with the same seed and scenarios; per-scenario metrics per point."""
-    st = model.build_structure(cfg)
-    baseline = engine.compute_baseline(cfg, st) if cfg.contract.measurement == "baseline" else None
-    out = []
-    for p in prepared:
-        raw = engine.run(p.cfg, seed, n, progress=progress, adjust=p.adjust, baseline=baseline)
-        out.append(raw["metrics"])
-    return out
+    """Run every point with the same seed and scenarios; per-scenario metrics per point.
+    A baseline-measured contract keeps the unstressed deal's baseline at every point."""
+    baseline = None
+    if cfg.contract.measurement == "baseline":
+        baseline = compute_baseline(cfg, simulation.build_structure(cfg))
+    return [
+        engine.run(p.cfg, seed, n, progress=progress, adjust=p.adjust, baseline=baseline).metrics
+        for p in prepared
+    ]
 
 
 KEY = (
-    ("investor_profit", "investor profit", "mean"),
-    ("investor_moic", "MOIC", "mean"),
-    ("investor_loss", "P(investor loss)", "p"),
-    ("municipal_net", "municipal net", "mean"),
-    ("municipal_loss", "P(municipal net < 0)", "p"),
+    ("investor_profit", "investor profit", "mio"),
+    ("investor_moic", "MOIC", "x"),
+    ("investor_loss", "P(investor loss)", "pct"),
+    ("municipal_net", "municipal net", "mio"),
+    ("municipal_loss", "P(municipal net < 0)", "pct"),
 )
-
-
-def _key_values(m: dict) -> dict[str, np.ndarray]:
-    return {
-        "investor_profit": m["investor_profit"],
-        "investor_moic": np.nan_to_num(m["investor_moic"], nan=0.0),
-        "investor_loss": (m["investor_profit"] < 0).astype(float),
-        "municipal_net": m["municipal_net"],
-        "municipal_loss": (m["municipal_net"] < 0).astype(float),
-    }
 
 
 def table(prepared: list[Prepared], metrics: list[dict]) -> list[dict]:
     """Key metrics per point and their differences to the base with standard errors."""
-    base = _key_values(metrics[0])
+    base = {k: derived(metrics[0], k) for k, _, _ in KEY}
     n = len(base["investor_profit"])
     rows = []
     for p, m in zip(prepared, metrics, strict=True):
-        vals = _key_values(m)
         row = {"stress": p.name, "description": p.description}
         for key, _, _ in KEY:
-            d = vals[key] - base[key]
-            row[key] = float(vals[key].mean())
+            vals = derived(m, key)
+            d = vals - base[key]
+            row[key] = float(vals.mean())
             row[f"{key}_diff"] = float(d.mean())
             row[f"{key}_diff_se"] = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
         rows.append(row)
     return rows
+
+
+def stress_table(title: str, rows: list[dict]) -> Table:
+    t = Table(
+        title,
+        [
+            ("stress", "text"),
+            ("P(inv. loss)", "pct"),
+            ("MOIC", "x"),
+            ("inv. profit (mio.)", "mio"),
+            ("Δ profit ± SE", "text"),
+            ("mun. net (mio.)", "mio"),
+            ("Δ net ± SE", "text"),
+            ("P(net < 0)", "pct"),
+        ],
+    )
+    for r in rows:
+        t.add(
+            r["stress"],
+            r["investor_loss"],
+            r["investor_moic"],
+            r["investor_profit"],
+            f"{r['investor_profit_diff'] / 1e6:+.2f} ± {r['investor_profit_diff_se'] / 1e6:.2f}",
+            r["municipal_net"],
+            f"{r['municipal_net_diff'] / 1e6:+.2f} ± {r['municipal_net_diff_se'] / 1e6:.2f}",
+            r["municipal_loss"],
+        )
+    return t
 
 
 def build_dataset(
@@ -300,28 +290,34 @@ def build_dataset(
 ) -> xr.Dataset:
     """Per-scenario metrics with a ``stress`` dimension."""
     n = len(metrics[0]["municipal_net"])
-    data = {}
-    for name, (long_name, units) in engine.SCENARIO_METRICS.items():
-        data[name] = xr.Variable(
-            ("stress", "scenario"),
-            np.stack([m[name] for m in metrics]),
-            attrs={"long_name": long_name, "units": units},
-        )
+    stacked = {k: np.stack([m[k] for m in metrics]) for k in metrics[0]}
+    data = metric_variables(stacked, ("stress", "scenario"))
     data["stress_description"] = xr.Variable(("stress",), [p.description for p in prepared])
     ds = xr.Dataset(data, coords={"stress": [p.name for p in prepared], "scenario": np.arange(n)})
-    ds.attrs = {
-        "title": f"simrisk stress test: {cfg.deal.name}",
-        "deal_name": cfg.deal.name,
-        "seed": int(seed),
-        "n_scenarios": int(n),
-        "simrisk_version": simrisk.__version__,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "deal_file": deal_text,
-        "stress_changes": "\n".join(
-            f"{p.name}: "
-            + "; ".join(f"{'.'.join(map(str, a.path))} {a.op} {a.value:g}" for a in p.adjust)
-            for p in prepared
-        ),
-        "note": "every stress point uses the same seed and scenarios (common random numbers)",
-    }
+    ds.attrs = provenance(
+        "stress test",
+        cfg.deal.name,
+        seed,
+        kind="stress",
+        n_scenarios=int(n),
+        deal_file=deal_text,
+        stress_changes="\n".join(f"{p.name}: {p.changes_text()}" for p in prepared),
+        note="every stress point uses the same seed and scenarios (common random numbers)",
+    )
     return ds
+
+
+def stress_test(
+    cfg: DealConfig,
+    deal_text: str,
+    prepared: list[Prepared],
+    seed: int,
+    n: int,
+    progress=None,
+) -> tuple[xr.Dataset, list[dict], Table]:
+    """Run the points; the Dataset, the rows and their table."""
+    metrics = run_stress(cfg, prepared, seed, n, progress=progress)
+    ds = build_dataset(cfg, prepared, metrics, seed, deal_text)
+    rows = table(prepared, metrics)
+    title = f"{cfg.deal.name} — stress test, {n:,} scenarios per point, seed {seed}"
+    return ds, rows, stress_table(title, rows)

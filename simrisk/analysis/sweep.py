@@ -21,27 +21,22 @@ A sweep file::
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-import simrisk
 from simrisk import engine
 from simrisk.analysis import stress as stress_mod
-from simrisk.config import (
-    ConfigError,
-    DealConfig,
-    StressPoint,
-    Strict,
-    load_deal,
-    read_toml,
-    validation_problems,
-)
+from simrisk.config import ConfigError, DealConfig, StressPoint, Strict, load_deal, validate
 from simrisk.distributed import ChunkSpec, ChunkStore, execute, split
+from simrisk.files import read_toml
+from simrisk.metrics import derived
+from simrisk.outputs import provenance
+from simrisk.results import metric_variables
+from simrisk.tables import Table
 
 DEFAULT_SCENARIOS = 1000
 
@@ -80,10 +75,7 @@ def load_sweep_file(path: str) -> SweepFile:
     raw, _ = read_toml(path)
     if isinstance(raw.get("grid"), dict):
         raw["grid"] = _flatten(raw["grid"])  # unquoted dotted keys nest in TOML
-    try:
-        sf = SweepFile.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(path, validation_problems(err)) from None
+    sf = validate(SweepFile, raw, path)
     here = Path(path).parent
     sf.deals = [str(p) if Path(p).is_absolute() else str(here / p) for p in sf.deals]
     return sf
@@ -190,13 +182,7 @@ def run_sweep(
 
 
 def build_dataset(sweep: Sweep, metrics: dict[str, np.ndarray]) -> xr.Dataset:
-    data = {}
-    for name, (long_name, units) in engine.SCENARIO_METRICS.items():
-        data[name] = xr.Variable(
-            ("deal", "stress", "scenario"),
-            metrics[name],
-            attrs={"long_name": long_name, "units": units},
-        )
+    data = metric_variables(metrics, ("deal", "stress", "scenario"))
     first = sweep.deals[0].prepared
     data["deal_name"] = xr.Variable(("deal",), [d.cfg.deal.name for d in sweep.deals])
     data["deal_path"] = xr.Variable(("deal",), [d.path for d in sweep.deals])
@@ -210,25 +196,21 @@ def build_dataset(sweep: Sweep, metrics: dict[str, np.ndarray]) -> xr.Dataset:
             "scenario": np.arange(sweep.n),
         },
     )
-    ds.attrs = {
-        "title": f"simrisk sweep: {len(sweep.deals)} deal(s) x {len(first)} stress point(s)",
-        "seed": int(sweep.seed),
-        "n_scenarios": int(sweep.n),
-        "chunk": int(sweep.chunk),
-        "simrisk_version": simrisk.__version__,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "stress_changes": "\n".join(
-            f"{p.name}: "
-            + "; ".join(f"{'.'.join(map(str, a.path))} {a.op} {a.value:g}" for a in p.adjust)
-            for p in first
-        ),
-        "note": (
+    ds.attrs = provenance(
+        f"sweep of {len(sweep.deals)} deal(s) x {len(first)} stress point(s)",
+        ", ".join(d.cfg.deal.name for d in sweep.deals),
+        sweep.seed,
+        kind="sweep",
+        n_scenarios=int(sweep.n),
+        chunk=int(sweep.chunk),
+        stress_changes="\n".join(f"{p.name}: {p.changes_text()}" for p in first),
+        note=(
             "every deal runs with the same seed (its base point equals 'simrisk run DEAL "
             "--seed SEED'); every stress point of a deal uses the same scenarios (common "
             "random numbers); the numbers do not depend on the chunk size, backend or "
             "number of workers"
         ),
-    }
+    )
     return ds
 
 
@@ -237,18 +219,95 @@ def table(sweep: Sweep, metrics: dict[str, np.ndarray]) -> list[dict]:
     rows = []
     for d, deal in enumerate(sweep.deals):
         for s, name in enumerate(sweep.stress_names):
-            profit = metrics["investor_profit"][d, s]
-            net = metrics["municipal_net"][d, s]
-            moic = np.nan_to_num(metrics["investor_moic"][d, s], nan=0.0)
+            m = {k: v[d, s] for k, v in metrics.items()}
             rows.append(
                 {
                     "deal": Path(deal.path).stem,
                     "stress": name,
-                    "investor_loss": float((profit < 0).mean()),
-                    "investor_profit": float(profit.mean()),
-                    "investor_moic": float(moic.mean()),
-                    "municipal_net": float(net.mean()),
-                    "municipal_loss": float((net < 0).mean()),
+                    "investor_loss": float(derived(m, "investor_loss").mean()),
+                    "investor_profit": float(m["investor_profit"].mean()),
+                    "investor_moic": float(derived(m, "investor_moic").mean()),
+                    "municipal_net": float(m["municipal_net"].mean()),
+                    "municipal_loss": float(derived(m, "municipal_loss").mean()),
                 }
             )
     return rows
+
+
+def sweep_table(sweep: Sweep, rows: list[dict]) -> Table:
+    t = Table(
+        f"sweep — {sweep.n:,} scenarios per point, seed {sweep.seed}",
+        [
+            ("deal", "text"),
+            ("stress", "text"),
+            ("P(inv. loss)", "pct"),
+            ("MOIC", "x"),
+            ("inv. profit (mio.)", "mio"),
+            ("mun. net (mio.)", "mio"),
+            ("P(net < 0)", "pct"),
+        ],
+    )
+    for r in rows:
+        t.add(
+            r["deal"],
+            r["stress"],
+            r["investor_loss"],
+            r["investor_moic"],
+            r["investor_profit"],
+            r["municipal_net"],
+            r["municipal_loss"],
+        )
+    return t
+
+
+def from_files(
+    files: list[str],
+    grid: list[str],
+    stress_file: str | None,
+    scenarios: int | None,
+    seed: int | None,
+    chunk: int | None,
+) -> tuple[Sweep, str]:
+    """The sweep a command line asks for: one sweep file, or deal files with a grid or a
+    stress file; options override the sweep file's values. Returns the sweep (its seed
+    None if neither gives one) and the default output name."""
+    problems = []
+    sweep_files = [f for f in files if is_sweep_file(f)]
+    if sweep_files:
+        if len(files) > 1:
+            problems.append("FILES: give one sweep file, or deal files only")
+        if grid:
+            problems.append("--grid: not with a sweep file (put the grid in it)")
+        if stress_file:
+            problems.append("--stress-file: not with a sweep file (put [[stress]] in it)")
+        if problems:
+            raise ConfigError("sweep", problems)
+        sf = load_sweep_file(files[0])
+        points = grid_points(sf.grid) + list(sf.stress)
+        deal_paths = sf.deals
+        scenarios = scenarios or sf.scenarios
+        seed = seed if seed is not None else sf.seed
+        chunk = chunk or sf.chunk
+        default_out = Path(files[0]).stem + ".nc"
+    else:
+        if grid and stress_file:
+            raise ConfigError("sweep", ["--grid, --stress-file: give one of them, not both"])
+        points = (
+            stress_mod.parse_grid(list(grid))
+            if grid
+            else stress_mod.load_stress_file(stress_file)
+            if stress_file
+            else []
+        )
+        deal_paths = list(files)
+        scenarios = scenarios or DEFAULT_SCENARIOS
+        chunk = chunk or engine.CHUNK
+        default_out = "sweep.nc"
+    sweep = build(deal_paths, points, 0, scenarios, chunk)
+    sweep.seed = seed
+    return sweep, default_out
+
+
+def n_chunks(sweep: Sweep) -> int:
+    """Distinct chunks of work (points with the same key are computed once)."""
+    return len({s.key for _, s in plan(sweep)})

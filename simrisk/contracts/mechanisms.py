@@ -1,4 +1,4 @@
-"""Payment mechanisms: savings share, rate card and outcome target.
+"""Payment mechanisms: savings share, rate card and outcome target, with their caps.
 
 Each mechanism turns simulated outcomes of a chunk of scenarios into weekly
 payments from the municipality, shape (scenario, week). Accruals are settled per
@@ -9,10 +9,8 @@ back.
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
-
-from simrisk import kernel
-from simrisk.config import OUTCOME_EVENTS
 
 
 def settle(accrued: np.ndarray, period: np.ndarray, pay_week: np.ndarray) -> np.ndarray:
@@ -31,6 +29,20 @@ def settle(accrued: np.ndarray, period: np.ndarray, pay_week: np.ndarray) -> np.
     return out
 
 
+@nb.njit(parallel=True, nogil=True, cache=True)
+def _cap_cumulative(flow, cap):
+    out = np.empty_like(flow)
+    for s in nb.prange(flow.shape[0]):
+        room = cap[s]
+        for t in range(flow.shape[1]):
+            p = flow[s, t]
+            if p > room:
+                p = max(room, 0.0)
+            out[s, t] = p
+            room -= p
+    return out
+
+
 def cap_cumulative(flow: np.ndarray, cap: np.ndarray) -> np.ndarray:
     """Cut non-negative weekly payments so that their running total never exceeds ``cap``.
 
@@ -41,7 +53,7 @@ def cap_cumulative(flow: np.ndarray, cap: np.ndarray) -> np.ndarray:
     """
     if np.all(np.isinf(cap)):
         return flow
-    return kernel.cap_cumulative(np.ascontiguousarray(flow), np.ascontiguousarray(cap, float))
+    return _cap_cumulative(np.ascontiguousarray(flow), np.ascontiguousarray(cap, float))
 
 
 def window_mask(window: list[int] | None, horizon: int) -> np.ndarray:
@@ -83,6 +95,45 @@ def savings_share(
     return out
 
 
+@nb.njit(parallel=True, nogil=True, cache=True)
+def _rate_card_accrual(events, tariffs, per_citizen_cap, inside):
+    """Weekly tariff accruals, each citizen's total capped.
+
+    events : int32 (scenario, citizen, event), week of first event or -1
+    tariffs : float64 (scenario, event)
+    per_citizen_cap : float64 (scenario,)
+    inside : bool (week,), weeks inside the mechanism's window
+    Returns float64 (scenario, week), accrued amounts in the week of each event.
+    """
+    m, n_cit, n_ev = events.shape
+    H = inside.shape[0]
+    out = np.zeros((m, H))
+    for s in nb.prange(m):
+        order = np.empty(n_ev, np.int64)
+        for i in range(n_cit):
+            # events in time order (insertion sort; ties keep event order)
+            k = 0
+            for e in range(n_ev):
+                w = events[s, i, e]
+                if w < 0 or not inside[w] or tariffs[s, e] == 0.0:
+                    continue
+                j = k
+                while j > 0 and events[s, i, order[j - 1]] > w:
+                    order[j] = order[j - 1]
+                    j -= 1
+                order[j] = e
+                k += 1
+            room = per_citizen_cap[s]
+            for j in range(k):
+                e = order[j]
+                pay = min(tariffs[s, e], room)
+                if pay <= 0.0:
+                    break
+                out[s, events[s, i, e]] += pay
+                room -= pay
+    return out
+
+
 def rate_card(
     events: np.ndarray,
     tariffs: np.ndarray,
@@ -97,65 +148,15 @@ def rate_card(
     Parameters
     ----------
     events : ndarray of int32, shape (scenario, citizen, event), week of each citizen's
-        first outcome event (order of ``config.OUTCOME_EVENTS``) or -1
+        first outcome event (order of ``vocabulary.OUTCOME_EVENTS``) or -1
     tariffs : ndarray of float64, shape (scenario, event)
     per_citizen_cap, cap : ndarray of float64, shape (scenario,)
     """
     inside = window_mask(window, period.shape[0])
-    accrued = kernel.rate_card_accrual(
+    accrued = _rate_card_accrual(
         np.ascontiguousarray(events), np.ascontiguousarray(tariffs), per_citizen_cap, inside
     )
     return cap_cumulative(settle(accrued, period, pay_week), cap)
-
-
-def outcome_rate(
-    checks: np.ndarray,
-    events: np.ndarray,
-    entry: np.ndarray,
-    check_index: int,
-    outcome: str,
-    at_week: int,
-    horizon: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Share of enrolled citizens with an outcome ``at_week`` weeks after their entry.
-
-    Citizens whose measurement week lies beyond the horizon are not counted; nor are
-    citizens who have moved away by then (censored).
-
-    Parameters
-    ----------
-    checks : ndarray of int8, shape (scenario, citizen, check), state at check weeks
-    events : ndarray of int32, shape (scenario, citizen, event)
-    entry : ndarray of int32, shape (scenario, citizen), -1 if not enrolled
-
-    Returns
-    -------
-    rate : ndarray of float64, shape (scenario,), NaN where nobody is measurable
-    measured_week : ndarray of int64, shape (scenario,), the week the last citizen is measured
-    """
-    measurable = (entry >= 0) & (entry + at_week < horizon)
-    state = checks[:, :, check_index]
-    if outcome == "ever_employed":
-        job = events[:, :, OUTCOME_EVENTS.index("job_entry")]
-        hit = (job >= 0) & (job - entry <= at_week)
-        counted = measurable
-    else:
-        counted = measurable & (state != kernel.MOVED)
-        if outcome == "employed":
-            hit = state == kernel.EMPLOYED
-        elif outcome == "self_supporting":
-            hit = (state == kernel.EMPLOYED) | (state == kernel.EDUCATION)
-        elif outcome == "off_benefit":
-            hit = (state == kernel.EMPLOYED) | (state == kernel.EDUCATION)
-            hit |= state == kernel.MOVED
-        else:
-            raise ValueError(f"unknown outcome '{outcome}'")
-    den = counted.sum(axis=1)
-    num = (hit & counted).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.where(den > 0, num / np.maximum(den, 1), np.nan)
-    last = np.where(measurable, entry + at_week, -1).max(axis=1)
-    return rate, last
 
 
 def target(

@@ -1,19 +1,14 @@
-"""Figures and a self-contained HTML report for a deal committee.
+"""The report's figures, drawn from results files.
 
-Everything is drawn from the results files: labels come from each variable's
-``long_name`` and ``units``; amounts are shown in mio. DKK; time axes are dates.
-The HTML page embeds its images (base64 PNG) and its style, so it opens offline.
+Labels come from the output registry (:mod:`simrisk.outputs`); amounts are shown
+in mio. DKK; time axes are dates.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 import textwrap
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 
@@ -23,7 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from simrisk import results  # noqa: E402
+from simrisk.outputs import variable  # noqa: E402
+from simrisk.summary import summary  # noqa: E402
 
 ARM_COLOURS = {"counterfactual": "#8c8c8c", "treatment": "#1f77b4"}
 LOSS = "#d62728"
@@ -38,15 +34,7 @@ class Figure:
 
 
 def _label(da: xr.DataArray, mio: bool = False) -> str:
-    units = da.attrs.get("units", "")
-    if mio and units.startswith("DKK"):
-        units = "mio. " + units
-    name = da.attrs.get("long_name", da.name)
-    for suffix in (", mean", ", quantile over scenarios"):
-        name = name.replace(suffix, "")
-    name = name.split(", quantile over the first")[0]
-    text = f"{name} ({units})" if units and units != "1" else name
-    return textwrap.fill(text, 48)
+    return textwrap.fill(variable(str(da.name)).label(mio), 48)
 
 
 def _dates(ax) -> None:
@@ -256,174 +244,10 @@ def fig_sensitivity(sa: xr.Dataset) -> Figure:
 def figures(
     ds: xr.Dataset, stress: xr.Dataset | None = None, sens: xr.Dataset | None = None
 ) -> list[Figure]:
-    summ = results.summary(ds)
+    summ = summary(ds)
     out = [fig_states(ds), fig_cashflows(ds), fig_distributions(ds, summ), fig_scatter(ds)]
     if stress is not None:
         out.append(fig_stress(stress))
     if sens is not None:
         out.append(fig_sensitivity(sens))
     return out
-
-
-def _png(fig: plt.Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
-
-
-def _headline_rows(summ: dict) -> list[tuple[str, str]]:
-    rows = {r["metric"]: r for r in summ["rows"]}
-
-    def dkk(name):
-        r = rows[name]
-        return f"{r['p50'] / MIO:.2f} ({r['p5'] / MIO:.2f} to {r['p95'] / MIO:.2f})"
-
-    irr = rows["investor_irr"]
-
-    def pct(v):
-        return "undefined" if not np.isfinite(v) else f"{100 * v:.1f} %"
-
-    return [
-        (
-            "Investor IRR, median (P5 to P95)",
-            f"{pct(irr['p50'])} ({pct(irr['p5'])} to {pct(irr['p95'])})",
-        ),
-        (
-            "Investor MOIC, median (P5 to P95)",
-            f"{rows['investor_moic']['p50']:.2f} ({rows['investor_moic']['p5']:.2f} to "
-            f"{rows['investor_moic']['p95']:.2f})",
-        ),
-        ("P(investor loss)", f"{100 * summ['p_investor_loss']:.1f} %"),
-        ("True savings, mio. DKK, median (P5 to P95)", dkk("savings_true")),
-        ("Payments, mio. DKK, median (P5 to P95)", dkk("payments_total")),
-        ("Municipal net, mio. DKK, median (P5 to P95)", dkk("municipal_net")),
-        ("P(municipal net < 0)", f"{100 * summ['p_municipal_net_negative']:.1f} %"),
-        (
-            "Municipal VaR 95 % / CVaR 95 %, mio. DKK",
-            f"{summ['municipal_var95'] / MIO:.2f} / {summ['municipal_cvar95'] / MIO:.2f}",
-        ),
-        ("Deadweight share of payments (mean)", f"{100 * summ['mean_deadweight_share']:.1f} %"),
-    ]
-
-
-def _assumptions(deal: dict) -> list[tuple[str, str, str]]:
-    rows = []
-    for p in deal["uncertainty"]["parameters"]:
-        spec = {
-            k: v
-            for k, v in p.items()
-            if k not in ("path", "source", "distribution") and v is not None
-        }
-        rows.append(
-            (
-                p["path"],
-                f"{p['distribution']} " + ", ".join(f"{k} {v:g}" for k, v in spec.items()),
-                p.get("source", ""),
-            )
-        )
-    return rows
-
-
-STYLE = """
-body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2em auto;
-       max-width: 1200px; color: #1a1a1a; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: 0.6em 0; }
-th, td { padding: 0.35em 0.8em; border-bottom: 1px solid #ddd; text-align: left; }
-table.headline th { background: #1f3b5a; color: white; }
-table.headline td:last-child { text-align: right; font-variant-numeric: tabular-nums; }
-figure { margin: 1.2em 0; } figure img { max-width: 100%; }
-figcaption { color: #555; font-size: 0.9em; }
-.meta { color: #555; font-size: 0.9em; }
-"""
-
-
-def render_html(ds: xr.Dataset, figs: list[Figure], pngs: dict[str, bytes]) -> str:
-    deal = json.loads(ds.attrs["deal_json"])
-    summ = results.summary(ds)
-    d = deal["deal"]
-    paragraph = (
-        f"{html.escape(d.get('description', '').strip())} "
-        f"The cohort has {deal['cohort']['size']} citizens, the programme "
-        f"{len(deal['program']['phases'])} phases over "
-        f"{sum(p['weeks'] for p in deal['program']['phases'])} weeks; the investor commits "
-        f"{deal['investor']['capital'] / MIO:.2f} mio. {html.escape(d.get('currency', 'DKK'))}. "
-        f"Payment: {', '.join(m['kind'].replace('_', ' ') for m in deal['contract']['mechanisms'])}"
-        f", measured against the {deal['contract']['measurement'].replace('_', ' ')}."
-    )
-    head = "".join(
-        f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td></tr>"
-        for a, b in _headline_rows(summ)
-    )
-    assum = "".join(
-        f"<tr><td><code>{html.escape(a)}</code></td><td>{html.escape(b)}</td>"
-        f"<td>{html.escape(c)}</td></tr>"
-        for a, b, c in _assumptions(deal)
-    )
-    body_figs = "".join(
-        f'<figure id="fig-{f.name}"><img alt="{html.escape(f.title)}" '
-        f'src="data:image/png;base64,{base64.b64encode(pngs[f.name]).decode()}">'
-        f"<figcaption>{html.escape(f.title)}</figcaption></figure>"
-        for f in figs
-    )
-    check = (
-        "<script>window.addEventListener('load', function () {"
-        "var imgs = document.images, ok = 0;"
-        "for (var i = 0; i < imgs.length; i++) { if (imgs[i].naturalWidth > 0) ok++; }"
-        "document.body.setAttribute('data-images-loaded', ok + '/' + imgs.length);});</script>"
-    )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{html.escape(d["name"])} — simrisk report</title>
-<style>{STYLE}</style>{check}</head>
-<body>
-<h1>{html.escape(d["name"])}</h1>
-<p class="meta">{ds.sizes["scenario"]:,} scenarios, seed {ds.attrs.get("seed")},
-simrisk {html.escape(str(ds.attrs.get("simrisk_version")))}, created
-{html.escape(str(ds.attrs.get("created")))}. Start {html.escape(str(d["start_date"]))},
-horizon {d["horizon_weeks"]} weeks.</p>
-<p>{paragraph}</p>
-<h2>Headline figures</h2>
-<table class="headline" id="headline"><tr><th>measure</th><th>value</th></tr>{head}</table>
-<h2>Key assumptions and their sources</h2>
-<table id="assumptions"><tr><th>parameter</th><th>distribution</th><th>source</th></tr>{assum}
-</table>
-<h2>Figures</h2>
-{body_figs}
-</body></html>
-"""
-
-
-def write_report(
-    result: str | Path,
-    out_dir: str | Path,
-    stress: str | Path | None = None,
-    sensitivity: str | Path | None = None,
-    fmt: str = "png",
-) -> list[Path]:
-    """Write the figures (in ``fmt``) and ``report.html`` into ``out_dir``."""
-    ds = results.open_results(result)
-    st = xr.load_dataset(stress) if stress else None
-    sa = xr.load_dataset(sensitivity) if sensitivity else None
-    if st is not None and "stress" not in st.dims:
-        raise ValueError(f"{stress}: not a stress results file (no stress dimension)")
-    if sa is not None and "output" not in sa.dims:
-        raise ValueError(f"{sensitivity}: not a sensitivity results file")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    figs = figures(ds, st, sa)
-    written = []
-    pngs = {}
-    for f in figs:
-        pngs[f.name] = _png(f.fig)
-        path = out_dir / f"{f.name}.{fmt}"
-        if fmt == "png":
-            path.write_bytes(pngs[f.name])
-        else:
-            f.fig.savefig(path, format=fmt)
-        plt.close(f.fig)
-        written.append(path)
-    page = out_dir / "report.html"
-    results.atomic_write_text(page, render_html(ds, figs, pngs))
-    written.append(page)
-    return written

@@ -1,4 +1,4 @@
-"""Cash-flow metrics for many scenarios at once.
+"""The investor's internal rate of return, for many scenarios at once.
 
 Weekly flows are float64 arrays of shape ``(scenario, week)`` seen from the investor:
 negative = money out (drawdowns), positive = money in (repayments). A year has
@@ -24,7 +24,7 @@ import math
 import numba
 import numpy as np
 
-WEEKS_PER_YEAR = 365.25 / 7
+from simrisk.vocabulary import WEEKS_PER_YEAR
 
 IRR_OK, IRR_TOTAL_LOSS, IRR_NO_ROOT, IRR_MULTIPLE, IRR_NO_FLOWS = 0, 1, 2, 3, 4
 IRR_STATUS_NAMES = ("ok", "total_loss", "no_root", "multiple_roots", "no_flows")
@@ -54,7 +54,7 @@ def annualise(r_week: float | np.ndarray) -> float | np.ndarray:
     return np.expm1(np.log1p(r_week) * WEEKS_PER_YEAR)
 
 
-def _as_flows(flows) -> np.ndarray:
+def as_flows(flows) -> np.ndarray:
     a = np.ascontiguousarray(flows, dtype=np.float64)
     if a.ndim != 2:
         raise ValueError(f"flows must be 2-D (scenario, week), got ndim={a.ndim}")
@@ -263,109 +263,7 @@ def irr(flows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         inflow), ``IRR_NO_ROOT``, ``IRR_MULTIPLE`` (several rates) or ``IRR_NO_FLOWS``
         (all zero); names in ``IRR_STATUS_NAMES``.
     """
-    f = _as_flows(flows)
+    f = as_flows(flows)
     if not np.isfinite(f).all():
         raise ValueError("flows contain NaN or inf")
     return _irr_kernel(f, _GRID, _GRID_ZERO, WEEKS_PER_YEAR)
-
-
-def npv(flows: np.ndarray, annual_rate: float) -> np.ndarray:
-    """Net present value at week 0 at the weekly equivalent of ``annual_rate`` (> -1).
-
-    Parameters
-    ----------
-    flows : ndarray, shape (scenario, week)
-    annual_rate : float
-
-    Returns
-    -------
-    ndarray of float64, shape (scenario,)
-    """
-    f = _as_flows(flows)
-    if not annual_rate > -1.0:
-        raise ValueError(f"annual_rate must be > -1, got {annual_rate}")
-    return f @ np.exp(-math.log1p(annual_rate) / WEEKS_PER_YEAR * np.arange(f.shape[1]))
-
-
-@numba.njit(nogil=True, cache=True)  # memory bound: threads gain little and cost compile time
-def _moic_kernel(flows):
-    out = np.empty(flows.shape[0], np.float64)
-    for i in range(flows.shape[0]):
-        inflow = outflow = 0.0
-        for t in range(flows.shape[1]):
-            inflow += max(flows[i, t], 0.0)
-            outflow += max(-flows[i, t], 0.0)
-        out[i] = inflow / outflow if outflow > 0.0 else np.nan
-    return out
-
-
-def moic(flows: np.ndarray) -> np.ndarray:
-    """Multiple on invested capital per scenario: total inflows / total outflows.
-
-    Parameters
-    ----------
-    flows : ndarray, shape (scenario, week)
-
-    Returns
-    -------
-    ndarray of float64, shape (scenario,); NaN where a scenario has no outflow.
-    """
-    return _moic_kernel(_as_flows(flows))
-
-
-@numba.njit(nogil=True, cache=True)
-def _payback_kernel(flows):
-    out = np.full(flows.shape[0], -1, np.int64)
-    for i in range(flows.shape[0]):
-        c = 0.0
-        was_negative = False
-        for t in range(flows.shape[1]):
-            c += flows[i, t]
-            if c < 0.0:
-                was_negative = True
-            elif was_negative:
-                out[i] = t
-                break
-    return out
-
-
-def payback_week(flows: np.ndarray) -> np.ndarray:
-    """First week at which the cumulative cash flow is >= 0 after having been negative.
-
-    Parameters
-    ----------
-    flows : ndarray, shape (scenario, week)
-
-    Returns
-    -------
-    ndarray of int64, shape (scenario,); -1 if the cumulative flow never recovers
-    or is never negative.
-    """
-    return _payback_kernel(_as_flows(flows))
-
-
-def var_cvar(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Value at risk and conditional value at risk of outcomes where negative = loss.
-
-    Parameters
-    ----------
-    x : ndarray, shape (sample,)
-        Outcomes, e.g. a municipality's net budget effect; NaNs are ignored.
-    level : float in (0, 1)
-
-    Returns
-    -------
-    var, cvar : float
-        ``-q`` with ``q`` the (linearly interpolated) ``1 - level`` quantile, and
-        ``-mean(x[x <= q])``; positive = loss. ``(nan, nan)`` without data.
-    """
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim != 1:
-        raise ValueError(f"x must be 1-D, got ndim={a.ndim}")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    a = a[~np.isnan(a)]
-    if a.size == 0:
-        return math.nan, math.nan
-    q = float(np.quantile(a, 1.0 - level))
-    return -q, -float(a[a <= q].mean())

@@ -1,0 +1,190 @@
+"""Weekly means and quantiles over scenarios, accumulated chunk by chunk.
+
+Integer citizen counts (states, programme track) are summed and histogrammed
+exactly, per worker thread, and the threads' parts are added at the end, so
+their means and quantiles do not depend on the number of threads. Money flows
+are floating point: their sums are taken in scenario order (chunks arrive in
+order), and their quantiles from the first scenarios' rows.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from simrisk.vocabulary import N_STATES, QUANTILES
+
+FLOW_QUANTILE_SCENARIOS = 10_000
+"""Weekly money quantiles are taken over the first this many scenarios."""
+
+
+@dataclass
+class ChunkResult:
+    """Everything one chunk contributes: per-scenario metrics and weekly series.
+
+    metrics : name -> (scenario,)
+    state_count : (scenario, arm, week, state)
+    programme_count : (scenario, week, phase)
+    flows : name -> (scenario, week)
+    """
+
+    metrics: dict[str, np.ndarray]
+    state_count: np.ndarray | None
+    programme_count: np.ndarray | None
+    flows: dict[str, np.ndarray]
+
+
+@nb.njit(nogil=True, cache=True)
+def accumulate_rows(rows, total):
+    """Add rows (scenario, week) to a running total in scenario order, so that the sum does
+    not depend on how scenarios are split into chunks."""
+    for s in range(rows.shape[0]):
+        for t in range(rows.shape[1]):
+            total[t] += rows[s, t]
+
+
+@nb.njit(parallel=True, nogil=True, cache=True)
+def accumulate_counts(counts, total, hist):
+    """Add integer-valued weekly counts of a chunk to running sums and histograms.
+
+    Parameters
+    ----------
+    counts : float64 (scenario, arm, week, column), e.g. columns = states
+    total : float64 (arm, week, column), running sum over scenarios (updated in place)
+    hist : int64 (arm, week, column, value), running histogram (updated in place)
+    """
+    m, A, H, C = counts.shape
+    top = hist.shape[3] - 1
+    for cell in nb.prange(A * C):
+        a = cell // C
+        c = cell % C
+        for s in range(m):
+            for t in range(H):
+                x = counts[s, a, t, c]
+                total[a, t, c] += x
+                v = int(x + 0.5)
+                if v > top:
+                    v = top
+                hist[a, t, c, v] += 1
+
+
+def hist_quantiles(hist: np.ndarray, qs=QUANTILES) -> np.ndarray:
+    """Quantiles (lower, like numpy's 'inverted_cdf') from histograms (..., value); shape
+    (quantile, ...)."""
+    cdf = np.cumsum(hist, axis=-1)
+    total = cdf[..., -1:]
+    return np.stack([np.argmax(cdf >= q * total, axis=-1) for q in qs]).astype(float)
+
+
+class Aggregator:
+    """Weekly sums, histograms and flow samples of a run.
+
+    Parameters
+    ----------
+    n : scenarios in the run
+    horizon, n_phases, cohort : weeks, programme phases, cohort size
+    flow_names : names of the money series
+    detail : keep every scenario's weekly series
+    """
+
+    def __init__(self, n: int, horizon: int, n_phases: int, cohort: int, flow_names, detail: bool):
+        H = horizon
+        K2 = n_phases + 2
+        self.n = n
+        self.detail = detail
+        self.state_sum = np.zeros((2, H, N_STATES))
+        self.state_hist = np.zeros((2, H, N_STATES, cohort + 1), np.int64)
+        self.programme_sum = np.zeros((1, H, K2))
+        self.programme_hist = np.zeros((1, H, K2, cohort + 1), np.int64)
+        self.flow_sum = {k: np.zeros(H) for k in flow_names}
+        self.q_n = min(n, FLOW_QUANTILE_SCENARIOS)
+        self.flow_sample = {k: np.empty((self.q_n, H), np.float32) for k in flow_names}
+        self.detail_states = np.empty((n, 2, H, N_STATES), np.int16) if detail else None
+        self.detail_flows = (
+            {k: np.empty((n, H), np.float32) for k in flow_names} if detail else None
+        )
+        self._parts: list[tuple] = []
+        self._lock = threading.Lock()
+
+    def part(self) -> tuple:
+        """Running sums and histograms of the integer counts for one worker thread; the
+        parts are added up at the end, exactly, in any order."""
+        with self._lock:
+            if not self._parts:
+                p = (self.state_sum, self.state_hist, self.programme_sum, self.programme_hist)
+            else:
+                p = tuple(np.zeros_like(a) for a in self._parts[0])
+            self._parts.append(p)
+        return p
+
+    def add_counts(self, scen0: int, res: ChunkResult, part: tuple) -> None:
+        """Add a chunk's state and programme counts (exact integer arithmetic) to ``part``
+        and its per-scenario detail to its own rows. Any order; safe to call from several
+        threads, each with its own part."""
+        m = res.state_count.shape[0]
+        state_sum, state_hist, programme_sum, programme_hist = part
+        accumulate_counts(res.state_count, state_sum, state_hist)
+        accumulate_counts(res.programme_count[:, None], programme_sum, programme_hist)
+        if self.detail:
+            self.detail_states[scen0 : scen0 + m] = np.rint(res.state_count)
+
+    def add_flows(self, scen0: int, res: ChunkResult) -> None:
+        """Add a chunk's money flows; chunks in scenario order, since the floating-point
+        running sums must see the scenarios in order."""
+        m = next(iter(res.flows.values())).shape[0]
+        for k, f in res.flows.items():
+            accumulate_rows(f, self.flow_sum[k])
+            if scen0 < self.q_n:
+                take = min(m, self.q_n - scen0)
+                self.flow_sample[k][scen0 : scen0 + take] = f[:take]
+            if self.detail:
+                self.detail_flows[k][scen0 : scen0 + m] = f
+
+    def merge(self) -> None:
+        """Add the worker threads' parts into the totals (integer-valued, so exact)."""
+        for p in self._parts[1:]:
+            for total, a in zip(self._parts[0], p, strict=True):
+                total += a
+        del self._parts[1:]
+
+
+@dataclass
+class Weekly:
+    """The weekly series of a run, ready for a Dataset.
+
+    state_count_mean : (arm, week, state); state_count_quantile : (quantile, arm, week,
+    state); programme_count_mean : (week, phase); programme_count_quantile : (quantile,
+    week, phase); flow_mean / flow_quantile : name -> (week,) / (quantile, week);
+    flow_quantile_scenarios : scenarios the flow quantiles are over; detail_* : per
+    scenario, or None.
+    """
+
+    state_count_mean: np.ndarray
+    state_count_quantile: np.ndarray
+    programme_count_mean: np.ndarray
+    programme_count_quantile: np.ndarray
+    flow_mean: dict[str, np.ndarray]
+    flow_quantile: dict[str, np.ndarray]
+    flow_quantile_scenarios: int
+    detail_states: np.ndarray | None
+    detail_flows: dict[str, np.ndarray] | None
+
+    @classmethod
+    def from_aggregator(cls, agg: Aggregator) -> Weekly:
+        q = np.asarray(QUANTILES)
+        return cls(
+            state_count_mean=agg.state_sum / agg.n,
+            state_count_quantile=hist_quantiles(agg.state_hist),
+            programme_count_mean=agg.programme_sum[0] / agg.n,
+            programme_count_quantile=hist_quantiles(agg.programme_hist)[:, 0],
+            flow_mean={k: v / agg.n for k, v in agg.flow_sum.items()},
+            flow_quantile={
+                k: np.quantile(v.astype(float), q, axis=0) for k, v in agg.flow_sample.items()
+            },
+            flow_quantile_scenarios=agg.q_n,
+            detail_states=agg.detail_states,
+            detail_flows=agg.detail_flows,
+        )

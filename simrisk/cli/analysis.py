@@ -1,0 +1,196 @@
+"""Commands that ask questions of one deal: stress, sensitivity, solve, calibrate."""
+
+from __future__ import annotations
+
+import click
+
+from simrisk.analysis.solve import Goal
+from simrisk.cli import main
+from simrisk.cli.common import (
+    bad_input,
+    deal_argument,
+    json_option,
+    output_option,
+    overwrite_option,
+    scenarios_option,
+    seed_option,
+    threads_option,
+    ui,
+)
+from simrisk.cli.render import emit
+from simrisk.jobs import analysis as job
+
+
+@main.command()
+@deal_argument
+@scenarios_option(5000, 2, "Scenarios per stress point (the same ones at every point).")
+@seed_option
+@output_option("NetCDF file with a stress dimension (default: DEAL name + _stress.nc).")
+@click.option(
+    "--stress-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML file of [[stress]] points (default: the deal's, else a standard set).",
+)
+@click.option(
+    "--grid",
+    multiple=True,
+    metavar="PATH=v1,v2,...",
+    help="Full factorial over set values; repeatable.",
+)
+@threads_option
+@overwrite_option
+@json_option("the table")
+def stress(deal, scenarios, seed, output, stress_file, grid, threads, overwrite, as_json) -> None:
+    """Stress-test DEAL: named stress points or a grid, on common random numbers."""
+    with bad_input():
+        out = job.stress(
+            deal, scenarios, seed, output, stress_file=stress_file, grid=list(grid),
+            threads=threads, overwrite=overwrite, ui=ui,
+        )  # fmt: skip
+    emit(out, as_json)
+
+
+@main.command()
+@deal_argument
+@click.option(
+    "--method", type=click.Choice(["sobol", "tornado"]), default="sobol", show_default=True
+)
+@scenarios_option(
+    1024,
+    8,
+    "Sobol: base sample size (runs = n x (parameters + 2)); tornado: scenarios per point.",
+)
+@click.option(
+    "--outer",
+    type=click.IntRange(min=2),
+    default=200,
+    show_default=True,
+    help="Parameter draws for the variance split.",
+)
+@click.option(
+    "--inner",
+    type=click.IntRange(min=2),
+    default=20,
+    show_default=True,
+    help="Cohort realisations per parameter draw for the variance split.",
+)
+@click.option(
+    "--output-metric",
+    "outputs",
+    multiple=True,
+    default=("investor_irr", "investor_moic", "investor_loss", "municipal_net"),
+    show_default=True,
+    help="Outputs to analyse; repeatable.",
+)
+@seed_option
+@output_option("NetCDF file (default: DEAL name + _sensitivity.nc).")
+@threads_option
+@overwrite_option
+@json_option("the tables")
+def sensitivity(
+    deal, method, scenarios, outer, inner, outputs, seed, output, threads, overwrite, as_json
+) -> None:
+    """Which uncertain parameter drives DEAL's results: Sobol indices or a tornado, and the
+    split of variance between parameters and the cohort's own randomness."""
+    with bad_input():
+        out = job.sensitivity(
+            deal, method, scenarios, outer, inner, list(outputs), seed, output,
+            threads=threads, overwrite=overwrite, ui=ui,
+        )  # fmt: skip
+    emit(out, as_json)
+
+
+@main.command()
+@deal_argument
+@click.option(
+    "--vary",
+    "path",
+    required=True,
+    metavar="PATH",
+    help="The term or assumption to solve for, e.g. contract.mechanisms[0].share.",
+)
+@click.option("--range", "bounds", required=True, metavar="LOW,HIGH", help="Interval to search.")
+@click.option(
+    "--irr-hurdle", type=float, default=None, help="Goal: P(investor IRR >= hurdle) >= --irr-prob."
+)
+@click.option("--irr-prob", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option(
+    "--max-municipal-loss",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Goal: P(municipal net < 0) <= this.",
+)
+@click.option(
+    "--max-investor-loss",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Goal: P(investor loss) <= this.",
+)
+@click.option("--breakeven", is_flag=True, help="Goal: the investor's median profit >= 0.")
+@scenarios_option(5000, 10)
+@seed_option
+@threads_option
+@json_option("the answer")
+def solve(
+    deal,
+    path,
+    bounds,
+    irr_hurdle,
+    irr_prob,
+    max_municipal_loss,
+    max_investor_loss,
+    breakeven,
+    scenarios,
+    seed,
+    threads,
+    as_json,
+) -> None:
+    """Find the values of one term of DEAL (or assumption) that meet the stated goals."""
+    goals = []
+    if irr_hurdle is not None:
+        goals.append(Goal("p_irr_at_least", irr_prob, irr_hurdle))
+    if max_municipal_loss is not None:
+        goals.append(Goal("p_municipal_loss_at_most", max_municipal_loss))
+    if max_investor_loss is not None:
+        goals.append(Goal("p_investor_loss_at_most", max_investor_loss))
+    if breakeven:
+        goals.append(Goal("median_profit_at_least", 0.0))
+    with bad_input():
+        out = job.solve(deal, path, bounds, goals, scenarios, seed, threads=threads, ui=ui)
+    emit(out, as_json)
+
+
+@main.command()
+@deal_argument
+@click.option(
+    "--targets",
+    "targets_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="TOML file of observed outcomes and free parameters.",
+)
+@output_option("Calibrated deal file to write.", required=True)
+@scenarios_option(200, 10, "Scenarios per evaluation (the same ones every time).")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=20240201,
+    show_default=True,
+    help="Seed of the common random numbers.",
+)
+@click.option(
+    "--propagate",
+    is_flag=True,
+    help="Write the fitted parameters' uncertainty into the uncertainty section.",
+)
+@overwrite_option
+@json_option("the fit")
+def calibrate(deal, targets_path, output, scenarios, seed, propagate, overwrite, as_json) -> None:
+    """Fit free parameters of DEAL to observed outcomes and write a calibrated deal."""
+    with bad_input():
+        out = job.calibrate(
+            deal, targets_path, output, scenarios, seed, propagate=propagate,
+            overwrite=overwrite, ui=ui,
+        )  # fmt: skip
+    emit(out, as_json)

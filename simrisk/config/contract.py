@@ -1,0 +1,67 @@
+"""Deal schema: the contract (measurement, settlement, payment mechanisms) and the
+investor."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from simrisk.config.base import NonNegative, Positive, Probability, Strict, Window
+from simrisk.vocabulary import OUTCOME_EVENTS, TARGET_OUTCOMES
+
+
+class SavingsShare(Strict):
+    kind: Literal["savings_share"]
+    share: Probability
+    cap: NonNegative | None = None
+    window: Window | None = None
+
+
+class RateCard(Strict):
+    kind: Literal["rate_card"]
+    tariffs: dict[Literal[OUTCOME_EVENTS], NonNegative] = Field(min_length=1)
+    per_citizen_cap: NonNegative | None = None
+    cap: NonNegative | None = None
+    window: Window | None = None
+
+
+class Target(Strict):
+    kind: Literal["target"]
+    outcome: Literal[TARGET_OUTCOMES]
+    at_week: int = Field(gt=0)
+    threshold: Probability
+    full: Probability | None = None
+    payment: NonNegative
+    basis: Literal["absolute", "difference"] = "absolute"
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _full(self) -> Target:
+        if self.full is not None and self.full <= self.threshold:
+            raise ValueError("'full' must be above 'threshold'")
+        return self
+
+
+Mechanism = Annotated[SavingsShare | RateCard | Target, Field(discriminator="kind")]
+
+
+class Contract(Strict):
+    measurement: Literal["counterfactual", "control_group", "baseline"] = "counterfactual"
+    control_size: int | None = Field(default=None, gt=0, le=100_000)
+    baseline_scenarios: int = Field(default=1000, gt=0, le=100_000)
+    settlement: Literal["month", "quarter", "year"] = "quarter"
+    cap: NonNegative | None = None
+    mechanisms: list[Mechanism] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _control(self) -> Contract:
+        if self.measurement == "control_group" and self.control_size is None:
+            raise ValueError("measurement 'control_group' needs 'control_size'")
+        return self
+
+
+class Investor(Strict):
+    capital: Positive
+    discount_rate: Annotated[float, Field(gt=-0.5, le=1.0)] = 0.05
+    return_cap: NonNegative | None = None

@@ -1,0 +1,179 @@
+"""Deal schema, first part: the deal, its cohort, the programme, the labour market and
+the programme's effect."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from simrisk.config.base import NonNegative, Positive, Probability, Strict
+from simrisk.vocabulary import ABSORBING_STATES, LABOUR_STATES
+
+
+class Deal(Strict):
+    name: str = Field(min_length=1)
+    currency: str = "DKK"
+    start_date: dt.date
+    horizon_weeks: int = Field(gt=0, le=2600)
+    description: str = ""
+
+
+# ------------------------------------------------------------------------- cohort
+class Enrolment(Strict):
+    schedule: Literal["uniform", "counts"] = "uniform"
+    weeks: int | None = Field(default=None, gt=0)
+    counts: list[Annotated[int, Field(ge=0)]] | None = None
+    period_weeks: int = Field(default=4, gt=0)
+    delay_weeks: NonNegative = 0.0
+
+    @model_validator(mode="after")
+    def _schedule_fields(self) -> Enrolment:
+        if self.schedule == "uniform" and self.weeks is None:
+            raise ValueError("schedule 'uniform' needs 'weeks' (length of the enrolment window)")
+        if self.schedule == "counts" and not self.counts:
+            raise ValueError("schedule 'counts' needs a non-empty 'counts' list")
+        return self
+
+    @property
+    def last_week(self) -> int:
+        """The week after the enrolment window (before any delay)."""
+        if self.schedule == "uniform":
+            return self.weeks
+        return len(self.counts) * self.period_weeks
+
+
+class Segment(Strict):
+    name: str = Field(min_length=1)
+    benefit: str = Field(min_length=1)
+    share: Probability
+    weeks_on_benefit: int = Field(default=0, ge=0)
+    job_hazard_ratio: Positive = 1.0
+
+
+class Cohort(Strict):
+    size: int = Field(gt=0, le=100_000)
+    uptake: Probability = 1.0
+    frailty_variance: NonNegative = 0.0
+    enrolment: Enrolment
+    segments: list[Segment] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _shares_and_counts(self) -> Cohort:
+        problems = []
+        total = sum(s.share for s in self.segments)
+        if abs(total - 1.0) > 1e-6:
+            problems.append(f"segments: the shares must sum to 1 (they sum to {total:g})")
+        if self.enrolment.schedule == "counts" and sum(self.enrolment.counts) != self.size:
+            problems.append(
+                f"enrolment.counts: they sum to {sum(self.enrolment.counts)}, not the cohort "
+                f"size {self.size}"
+            )
+        names = [s.name for s in self.segments]
+        if len(set(names)) != len(names):
+            problems.append("segments: names must be unique")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+# ----------------------------------------------------------------------- programme
+class Phase(Strict):
+    name: str = Field(min_length=1)
+    weeks: int = Field(gt=0)
+    cost_per_week: NonNegative
+    dropout: Probability = 0.0
+
+
+class Programme(Strict):
+    setup_cost: NonNegative = 0.0
+    phases: list[Phase] = Field(min_length=1, max_length=12)
+
+    @property
+    def total_weeks(self) -> int:
+        return sum(p.weeks for p in self.phases)
+
+
+# -------------------------------------------------------------------------- labour
+class Transition(Strict):
+    from_state: Literal[LABOUR_STATES] = Field(alias="from")
+    to: Literal[LABOUR_STATES]
+    probability: Probability | list[Probability]
+    from_week: list[Annotated[int, Field(ge=0)]] | None = None
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _pieces(self) -> Transition:
+        if self.from_state == self.to:
+            raise ValueError(f"a transition from '{self.to}' to itself is not a transition")
+        if self.from_state in ABSORBING_STATES:
+            raise ValueError(f"'{self.from_state}' is absorbing: no transitions out of it")
+        probs = self.probabilities
+        weeks = self.from_week
+        if weeks is None:
+            if len(probs) != 1:
+                raise ValueError(
+                    "several probabilities need 'from_week' (weeks in state per piece)"
+                )
+        else:
+            if len(weeks) != len(probs):
+                raise ValueError(
+                    f"'from_week' has {len(weeks)} entries but 'probability' has {len(probs)}"
+                )
+            if weeks[0] != 0 or any(b <= a for a, b in zip(weeks, weeks[1:], strict=False)):
+                raise ValueError("'from_week' must start at 0 and increase")
+        return self
+
+    @property
+    def probabilities(self) -> list[float]:
+        p = self.probability
+        return list(p) if isinstance(p, list) else [p]
+
+    @property
+    def piece_starts(self) -> list[int]:
+        return list(self.from_week) if self.from_week is not None else [0]
+
+    @property
+    def single(self) -> bool:
+        """One probability given as a number (its path has no index)."""
+        return self.from_week is None and not isinstance(self.probability, list)
+
+
+class CalendarShock(Strict):
+    start: dt.date
+    end: dt.date
+    job_entry_multiplier: Positive
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _order(self) -> CalendarShock:
+        if self.end <= self.start:
+            raise ValueError("'end' must be after 'start'")
+        return self
+
+
+class Labour(Strict):
+    transitions: list[Transition] = Field(min_length=1)
+    job_entry_multiplier: Positive = 1.0
+    calendar: list[CalendarShock] = []
+
+    @model_validator(mode="after")
+    def _unique(self) -> Labour:
+        seen = set()
+        for t in self.transitions:
+            key = (t.from_state, t.to)
+            if key in seen:
+                raise ValueError(f"transition {t.from_state} -> {t.to} is given twice")
+            seen.add(key)
+        return self
+
+
+# -------------------------------------------------------------------------- effect
+class Effect(Strict):
+    job_entry: list[Positive] = Field(min_length=1)
+    education_entry: list[Positive] | None = None
+    job_loss: list[Positive] | None = None
+    persistence: Probability = 0.5
+    fade_block_weeks: int = Field(default=13, gt=0)
+    source: str = ""

@@ -1,0 +1,173 @@
+"""Loading: TOML in, a validated model out, every problem at once.
+
+:func:`load_deal` reads a deal file, merges the shared rules it names
+(``economics.rules``), validates it and checks its uncertainty section;
+:func:`load_model` does the same for the other kinds of input file (targets,
+stress, sweep, fund). Problems are raised as one :class:`ConfigError` whose
+lines name the field. Nothing is written while loading.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from simrisk import distributions
+from simrisk.config.errors import validation_problems
+from simrisk.config.paths import RENAMED, get_path, parse_path, scenario_independent, set_path
+from simrisk.config.schema import DealConfig
+from simrisk.errors import ConfigError
+from simrisk.files import read_toml
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], raw: dict, source: str, prefix: str = "") -> M:
+    """``model.model_validate(raw)``, or ConfigError with one line per problem."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(source, validation_problems(err, prefix)) from None
+
+
+def load_model(model: type[M], path: str | Path) -> tuple[M, dict]:
+    """Read a TOML file and validate it as ``model``; returns the model and the raw data."""
+    raw, _ = read_toml(path)
+    return validate(model, raw, str(path)), raw
+
+
+def load_rules(name: str, base: Path | None = None) -> dict:
+    """Shared economic rules (benefit rates, refusion) from package data or a TOML path
+    (relative to ``base``, the deal file's folder, if given)."""
+    if name.endswith(".toml"):
+        p = Path(name)
+        if base is not None and not p.is_absolute():
+            p = base / p
+        try:
+            data, _ = read_toml(p)
+        except ConfigError as exc:
+            raise ConfigError(name, [f"economics.rules: {q}" for q in exc.problems]) from None
+        return data
+    res = resources.files("simrisk") / "data" / f"{name}.toml"
+    if not res.is_file():
+        available = sorted(
+            f.name[:-5]
+            for f in (resources.files("simrisk") / "data").iterdir()
+            if f.name.endswith(".toml")
+        )
+        raise ConfigError(
+            name, [f"economics.rules: unknown rules '{name}' (available: {', '.join(available)})"]
+        )
+    return tomllib.loads(res.read_text(encoding="utf-8"))
+
+
+def merge_rules(raw: dict, base: Path | None = None) -> dict:
+    """Merge the shared rules named by ``economics.rules`` under the deal's own economics."""
+    data = copy.deepcopy(raw)
+    econ = data.get("economics")
+    if not isinstance(econ, dict):
+        return data
+    rules = econ.get("rules", "denmark")
+    if rules is None or not isinstance(rules, str):
+        return data
+    shared = load_rules(rules, base)
+    benefits = dict(shared.get("benefits", {}))
+    own = econ.get("benefits", {})
+    if not isinstance(own, dict):
+        return data  # validation reports the wrong type
+    benefits.update(own)
+    econ["benefits"] = benefits
+    if "refusion" not in econ and "refusion" in shared:
+        econ["refusion"] = shared["refusion"]
+    return data
+
+
+def _renamed(raw: dict) -> tuple[dict, list[str]]:
+    """Accept old section names (``[program]``) with a warning."""
+    warnings = []
+    for old, new in RENAMED.items():
+        if old in raw and new not in raw:
+            raw = dict(raw)
+            raw[new] = raw.pop(old)
+            warnings.append(
+                f"{old}: the section is now called [{new}] (and paths start with '{new}.'); "
+                f"rename it in the file"
+            )
+    return raw, warnings
+
+
+def parse_deal(raw: dict, source: str = "<deal>", base: Path | None = None) -> DealConfig:
+    """Validate a deal given as a dict (TOML names); raise ConfigError listing every
+    problem. ``base`` is the folder relative paths in the deal are resolved against."""
+    raw, warnings = _renamed(raw)
+    cfg = validate(DealConfig, merge_rules(raw, base), source)
+    problems = check_uncertainty(cfg)
+    if problems:
+        raise ConfigError(source, problems)
+    cfg._warnings.extend(warnings)
+    return cfg
+
+
+def load_deal(path: str | Path) -> tuple[DealConfig, str]:
+    """Load and validate a deal file. Returns the config and the file's text."""
+    raw, text = read_toml(path)
+    return parse_deal(raw, str(path), Path(path).parent), text
+
+
+def rejection(dumped: dict, path: tuple, value: float) -> str | None:
+    """Why the deal (as dumped by alias) would not accept ``value`` at ``path``, or None.
+
+    The uncertainty section is left out, so only the leaf's own rules apply."""
+    trial = copy.deepcopy(dumped)
+    trial["uncertainty"] = {"parameters": []}
+    set_path(trial, path, value)
+    try:
+        DealConfig.model_validate(trial)
+    except ValidationError as err:
+        return validation_problems(err)[0].split(": ", 1)[-1]
+    return None
+
+
+def check_uncertainty(cfg: DealConfig) -> list[str]:
+    """Check that every uncertain path names a numeric, non-structural leaf and that the
+    distribution stays within the values the leaf accepts."""
+    problems = []
+    dumped = cfg.model_dump(by_alias=True)
+    seen = set()
+    for i, dist in enumerate(cfg.uncertainty.parameters):
+        where = f"uncertainty.parameters[{i}].path"
+        try:
+            path = parse_path(dist.path)
+            value = get_path(dumped, path)
+        except (ValueError, KeyError):
+            problems.append(f"{where}: '{dist.path}' names no field of the deal")
+            continue
+        if path in seen:
+            problems.append(f"{where}: '{dist.path}' is given a distribution twice")
+        seen.add(path)
+        why = scenario_independent(path)
+        if why:
+            problems.append(f"{where}: {why}")
+            continue
+        if isinstance(value, bool) or not isinstance(value, float):
+            kind = "a whole number (structural)" if isinstance(value, int) else "not a number"
+            problems.append(
+                f"{where}: '{dist.path}' is {kind}; only real-valued fields can be uncertain"
+            )
+            continue
+        lo, hi = distributions.support(dist)
+        for extreme in (lo, hi):
+            first = rejection(dumped, path, extreme)
+            if first is not None:
+                problems.append(
+                    f"uncertainty.parameters[{i}]: the {dist.distribution} distribution reaches "
+                    f"{extreme:g}, which {dist.path} does not accept ({first}); narrow or "
+                    f"bound the distribution"
+                )
+                break
+    return problems

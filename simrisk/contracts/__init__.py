@@ -1,0 +1,144 @@
+"""The contract: what the municipality pays, given the simulated outcomes.
+
+:func:`contract_arrays` reads the contract's terms for the scenarios of a chunk
+(drawn where uncertain); :func:`payments` measures the savings the contract
+sees (:mod:`.measurement`), applies every payment mechanism
+(:mod:`.mechanisms`) to the treatment arm's outcomes (:mod:`.outcomes`) and
+caps the total.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simrisk.config import DealConfig
+from simrisk.contracts import mechanisms
+from simrisk.contracts.measurement import Baseline, compute_baseline
+from simrisk.contracts.outcomes import outcome_rate
+from simrisk.sampling import Values
+from simrisk.simulation import KernelOut, Structure
+from simrisk.vocabulary import COUNTERFACTUAL, OUTCOME_EVENTS, TREATMENT
+
+__all__ = ["Baseline", "ContractArrays", "compute_baseline", "contract_arrays", "payments"]
+
+
+@dataclass
+class ContractArrays:
+    """A contract's terms for the scenarios of a chunk: per mechanism a dict of float64
+    arrays of shape (scenario,) or (scenario, event); ``cap`` the overall cap (``inf``:
+    none)."""
+
+    mechanisms: list[dict[str, np.ndarray]]
+    cap: np.ndarray
+
+
+def contract_arrays(cfg: DealConfig, v: Values) -> ContractArrays:
+    out = []
+    for m, mech in enumerate(cfg.contract.mechanisms):
+        base = ("contract", "mechanisms", m)
+        terms: dict[str, np.ndarray] = {}
+        if mech.kind == "savings_share":
+            terms["share"] = v(*base, "share")
+        elif mech.kind == "rate_card":
+            terms["tariffs"] = np.stack(
+                [
+                    v(*base, "tariffs", ev) if ev in mech.tariffs else np.zeros(v.n)
+                    for ev in OUTCOME_EVENTS
+                ],
+                1,
+            )
+            terms["per_citizen_cap"] = v.optional(*base, "per_citizen_cap")
+        else:
+            terms["threshold"] = v(*base, "threshold")
+            terms["full"] = v(*base, "full") if mech.full is not None else np.full(v.n, np.nan)
+            terms["payment"] = v(*base, "payment")
+        if mech.kind != "target":
+            terms["cap"] = v.optional(*base, "cap")
+        out.append(terms)
+    return ContractArrays(out, v.optional("contract", "cap"))
+
+
+def _rate(sim: KernelOut, arm: int, st: Structure, mech) -> tuple[np.ndarray, np.ndarray]:
+    ci = int(np.searchsorted(st.check_off, mech.at_week))
+    return outcome_rate(
+        sim.checks[:, arm], sim.events[:, arm], sim.entry, ci, mech.outcome, mech.at_week,
+        st.horizon,
+    )  # fmt: skip
+
+
+def measured_savings(
+    cfg: DealConfig,
+    rates: np.ndarray,
+    sim: KernelOut,
+    costs: dict,
+    ctl: KernelOut | None,
+    ctl_costs: dict | None,
+    baseline: Baseline | None,
+) -> np.ndarray:
+    """Savings as the contract measures them, float64 of shape (scenario, week): the
+    measurement's reference cost less the treatment arm's cost."""
+    persp = cfg.economics.perspective
+    treated = costs[persp][:, TREATMENT]
+    measurement = cfg.contract.measurement
+    if measurement == "counterfactual":
+        reference = costs[persp][:, COUNTERFACTUAL]
+    elif measurement == "control_group":
+        enrolled = (sim.entry >= 0).sum(axis=1).astype(float)
+        n_ctl = np.maximum((ctl.entry >= 0).sum(axis=1), 1).astype(float)
+        reference = ctl_costs[persp][:, COUNTERFACTUAL] * (enrolled / n_ctl)[:, None]
+    else:
+        reference = baseline.cost(sim.entry, rates, persp)
+    return reference - treated
+
+
+def payments(
+    cfg: DealConfig,
+    st: Structure,
+    ca: ContractArrays,
+    sim: KernelOut,
+    measured: np.ndarray,
+    ctl: KernelOut | None,
+    baseline: Baseline | None,
+) -> np.ndarray:
+    """Contract payments per week, float64 of shape (scenario, week), before the
+    investor's return cap."""
+    measurement = cfg.contract.measurement
+    total = np.zeros_like(measured)
+    for m, mech in enumerate(cfg.contract.mechanisms):
+        terms = ca.mechanisms[m]
+        if mech.kind == "savings_share":
+            total += mechanisms.savings_share(
+                measured, terms["share"], terms["cap"], mech.window, st.period, st.pay_week
+            )
+        elif mech.kind == "rate_card":
+            total += mechanisms.rate_card(
+                sim.events[:, TREATMENT],
+                terms["tariffs"],
+                terms["per_citizen_cap"],
+                terms["cap"],
+                mech.window,
+                st.period,
+                st.pay_week,
+            )
+        else:
+            rate, week = _rate(sim, TREATMENT, st, mech)
+            if mech.basis == "difference":
+                if measurement == "counterfactual":
+                    ref_rate, _ = _rate(sim, COUNTERFACTUAL, st, mech)
+                elif measurement == "control_group":
+                    ref_rate, _ = _rate(ctl, COUNTERFACTUAL, st, mech)
+                else:
+                    ref_rate = baseline.rates[m]
+                rate = rate - ref_rate
+            total += mechanisms.target(
+                rate,
+                week,
+                terms["threshold"],
+                terms["full"],
+                terms["payment"],
+                st.period,
+                st.pay_week,
+            )
+    return mechanisms.cap_cumulative(total, ca.cap)

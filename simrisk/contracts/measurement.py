@@ -1,0 +1,98 @@
+"""How a contract measures the programme's effect: against the counterfactual arm
+(exact), a simulated control group (sampling noise) or a fixed baseline.
+
+The baseline is an expectation of the business-as-usual course set before the
+deal starts: the expected benefit weeks per enrolled citizen by weeks since
+entry at the deal's central parameter values. A scenario's baseline cost places
+this profile at each enrolled citizen's actual entry week and values it at the
+scenario's rates, so the baseline does not move with the world (job market,
+effect) but does follow who enrolled when and what a benefit week costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simrisk import rng
+from simrisk.config import DealConfig
+from simrisk.contracts.outcomes import outcome_rate
+from simrisk.sampling import Values, central_overrides
+from simrisk.simulation import Structure, kernel_inputs, simulate
+from simrisk.vocabulary import COUNTERFACTUAL
+
+BASELINE_SEED = 0xBA5E11E
+"""The baseline's own seed: it is the same in every run of a deal."""
+
+
+@dataclass
+class Baseline:
+    """A fixed expectation of the business-as-usual course.
+
+    benefit_weeks, refusion_weeks : float64 (week since entry, benefit), per enrolled
+        citizen
+    rates : outcome rate per target mechanism (index in the contract)
+    """
+
+    benefit_weeks: np.ndarray
+    refusion_weeks: np.ndarray
+    rates: dict[int, float] = field(default_factory=dict)
+
+    def cost(self, entry: np.ndarray, rates: np.ndarray, perspective: str) -> np.ndarray:
+        """Baseline cost per week, shape (scenario, week).
+
+        Parameters
+        ----------
+        entry : int32 (scenario, citizen), entry week or -1
+        rates : float64 (scenario, week, benefit), DKK per citizen-week
+        """
+        m, H = entry.shape[0], rates.shape[1]
+        starts = np.zeros((m, H))
+        rows, cols = np.nonzero(entry >= 0)
+        np.add.at(starts, (rows, entry[rows, cols]), 1.0)
+        ben = _convolve(starts, self.benefit_weeks)
+        ref = _convolve(starts, self.refusion_weeks)
+        weight = {"municipality": ben - ref, "central_government": ref, "public": ben}[perspective]
+        out = np.zeros((m, H))
+        for b in range(rates.shape[2]):  # benefit by benefit: the sum's order is fixed
+            out += weight[:, :, b] * rates[:, :, b]
+        return out
+
+
+def _convolve(starts: np.ndarray, profile: np.ndarray) -> np.ndarray:
+    """sum_e starts[s, e] * profile[t - e, b], shape (scenario, week, benefit)."""
+    m, H = starts.shape
+    out = np.zeros((m, H, profile.shape[1]))
+    for e in np.flatnonzero(starts.any(axis=0)):
+        out[:, e:, :] += starts[:, e, None, None] * profile[None, : H - e, :]
+    return out
+
+
+def compute_baseline(cfg: DealConfig, st: Structure, n: int | None = None) -> Baseline:
+    """Mean counterfactual course (and outcome rates) at the central parameter values,
+    everyone entering in week 0 (so calendar weeks are weeks since entry)."""
+    n = n or cfg.contract.baseline_scenarios
+    v = Values(cfg.model_dump(by_alias=True), central_overrides(cfg, n), n)
+    kin = kernel_inputs(cfg, st, v, entry=np.zeros_like(st.entry_planned))
+    kin.cohort = kin.cohort._replace(delay=np.zeros_like(kin.cohort.delay))
+    sim = simulate(rng.seed_key(BASELINE_SEED), 0, st, kin)
+    enrolled = max(float((sim.entry >= 0).sum()), 1.0)
+    base = Baseline(
+        benefit_weeks=sim.benefit_weeks[:, COUNTERFACTUAL].sum(axis=0) / enrolled,
+        refusion_weeks=sim.refusion_weeks[:, COUNTERFACTUAL].sum(axis=0) / enrolled,
+    )
+    for m, mech in enumerate(cfg.contract.mechanisms):
+        if mech.kind == "target":
+            ci = int(np.searchsorted(st.check_off, mech.at_week))
+            rate, _ = outcome_rate(
+                sim.checks[:, COUNTERFACTUAL],
+                sim.events[:, COUNTERFACTUAL],
+                sim.entry,
+                ci,
+                mech.outcome,
+                mech.at_week,
+                st.horizon,
+            )
+            base.rates[m] = float(np.nanmean(rate))
+    return base

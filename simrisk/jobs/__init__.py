@@ -1,0 +1,65 @@
+"""One function per command: the whole job (load, check, simulate, write), returning what
+to show (:class:`simrisk.tables.Output`).
+
+The command line (:mod:`simrisk.cli`) only parses options, calls one of these and
+renders what it returns; a Python user calls the same functions. Messages meant
+for the moment they happen (a drawn seed, what a sweep will do, files written)
+go to ``ui.log``, progress to ``ui.progress``. Modules: :mod:`.deal` (run,
+validate, summary, report), :mod:`.analysis` (stress, sensitivity, solve,
+calibrate), :mod:`.batch` (sweep, portfolio).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from simrisk.config import DealConfig, load_deal
+from simrisk.errors import ConfigError
+
+
+class UI:
+    """Where a job reports as it goes; the default says nothing."""
+
+    def log(self, message: str) -> None:
+        pass
+
+    @contextmanager
+    def progress(self, total: int) -> Iterator[Callable[[int], None]]:
+        yield lambda k: None
+
+
+QUIET = UI()
+
+
+def exists_problem(path: str | Path) -> str:
+    return f"--output: {path} exists (use --overwrite to replace it)"
+
+
+def check_output(path: str | Path, overwrite: bool) -> None:
+    """Refuse before any work when the output exists and may not be replaced."""
+    if Path(path).exists() and not overwrite:
+        raise ConfigError(str(path), [exists_problem(path)])
+
+
+def default_output(deal: str | Path, suffix: str) -> str:
+    """``DEAL`` name with ``suffix`` (``.nc``, ``_stress.nc``) in the working directory."""
+    return Path(deal).stem + suffix
+
+
+def seed_or_draw(seed: int | None, ui: UI) -> int:
+    """The seed given, or a drawn one (said on the ui, so the run can be repeated)."""
+    if seed is None:
+        seed = secrets.randbits(32)
+        ui.log(f"seed: {seed} (drawn; pass --seed {seed} to repeat this run)")
+    return seed
+
+
+def load(path: str | Path, ui: UI) -> tuple[DealConfig, str]:
+    """Load a deal file; its warnings go to the ui."""
+    cfg, text = load_deal(path)
+    for w in cfg.warnings:
+        ui.log(f"warning: {w}")
+    return cfg, text

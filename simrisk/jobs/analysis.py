@@ -1,0 +1,227 @@
+"""Jobs that ask questions of one deal: stress, sensitivity, solve, calibrate."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simrisk import parallel, results
+from simrisk.analysis import calibrate as cal
+from simrisk.analysis import sensitivity as sa
+from simrisk.analysis import solve as sv
+from simrisk.analysis import stress as stress_mod
+from simrisk.config import ConfigError
+from simrisk.files import write_text
+from simrisk.jobs import QUIET, UI, check_output, default_output, load, seed_or_draw
+from simrisk.tables import Output, Table
+
+
+def stress(
+    deal: str,
+    scenarios: int,
+    seed: int | None = None,
+    output: str | None = None,
+    *,
+    stress_file: str | None = None,
+    grid: list[str] | None = None,
+    threads: int | None = None,
+    overwrite: bool = False,
+    ui: UI = QUIET,
+) -> Output:
+    """Stress points (a grid, a stress file, the deal's own or the standard set) on common
+    random numbers; NetCDF with a stress dimension."""
+    cfg, text = load(deal, ui)
+    output = output or default_output(deal, "_stress.nc")
+    check_output(output, overwrite)
+    prepared = stress_mod.points_for(cfg, grid, stress_file)
+    seed = seed_or_draw(seed, ui)
+    parallel.set_threads(threads)
+    with ui.progress(scenarios * len(prepared)) as advance:
+        ds, rows, table = stress_mod.stress_test(cfg, text, prepared, seed, scenarios, advance)
+    results.write_netcdf(ds, output, overwrite=overwrite)
+    ui.log(f"wrote {output}")
+    data = {"deal": cfg.deal.name, "seed": seed, "n_scenarios": scenarios, "points": rows}
+    return Output(data, [table])
+
+
+def sensitivity(
+    deal: str,
+    method: str,
+    scenarios: int,
+    outer: int,
+    inner: int,
+    outputs: list[str],
+    seed: int | None = None,
+    output: str | None = None,
+    *,
+    threads: int | None = None,
+    overwrite: bool = False,
+    ui: UI = QUIET,
+) -> Output:
+    """Sobol indices or a tornado, and the variance split between parameters and cohort."""
+    cfg, text = load(deal, ui)
+    outputs = list(dict.fromkeys(outputs))
+    output = output or default_output(deal, "_sensitivity.nc")
+    check_output(output, overwrite)
+    sa.require(cfg, outputs)
+    seed = seed_or_draw(seed, ui)
+    parallel.set_threads(threads)
+    with ui.progress(sa.runs(cfg, method, scenarios, outer, inner)) as advance:
+        ds, tables = sa.analyse(
+            cfg, text, method, scenarios, outer, inner, outputs, seed, progress=advance
+        )
+    results.write_netcdf(ds, output, overwrite=overwrite)
+    ui.log(f"wrote {output}")
+    data = {k: ds[k].values.tolist() for k in ds.data_vars}
+    data.update(
+        {
+            "outputs": outputs,
+            "parameters": [p.path for p in cfg.uncertainty.parameters],
+            "method": method,
+            "seed": seed,
+        }
+    )
+    return Output(data, tables)
+
+
+def parse_range(bounds: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in bounds.split(","))
+    except ValueError:
+        raise ConfigError("--range", [f"--range: '{bounds}' is not LOW,HIGH"]) from None
+    return low, high
+
+
+def solve(
+    deal: str,
+    path: str,
+    bounds: str,
+    goals: list[sv.Goal],
+    scenarios: int,
+    seed: int | None = None,
+    *,
+    threads: int | None = None,
+    ui: UI = QUIET,
+) -> Output:
+    """The values of one term where every goal holds (or the closest point)."""
+    cfg, _ = load(deal, ui)
+    low, high = parse_range(bounds)
+    if not goals:
+        raise ConfigError(
+            "solve",
+            [
+                "goals: give at least one of --irr-hurdle, --max-municipal-loss, "
+                "--max-investor-loss, --breakeven"
+            ],
+        )
+    seed = seed_or_draw(seed, ui)
+    parallel.set_threads(threads)
+    sol = sv.solve(cfg, path, low, high, goals, scenarios, seed)
+    for note in sol.notes:
+        ui.log(f"note: {note}")
+    data = {
+        "deal": cfg.deal.name,
+        "vary": path,
+        "range": [low, high],
+        "seed": seed,
+        "n_scenarios": scenarios,
+        "goals": [
+            {"goal": g.describe(), "crossing": c, "value_at_best": v}
+            for g, c, v in zip(goals, sol.crossings, sol.best_values, strict=True)
+        ],
+        "feasible": list(sol.feasible) if sol.feasible else None,
+        "best": sol.best,
+        "evaluations": sol.evaluations,
+        "notes": sol.notes,
+    }
+    table = Table(
+        f"{cfg.deal.name} — solve for {path} in [{low:g}, {high:g}]",
+        [
+            ("goal", "text"),
+            ("crossing", "num"),
+            (f"value at {sol.best:.4g}", "num"),
+            ("met", "text"),
+        ],
+    )
+    for g, c, v in zip(goals, sol.crossings, sol.best_values, strict=True):
+        ok = (v <= g.level) if g.kind.endswith("at_most") else (v >= g.level)
+        table.add(g.describe(), "-" if c is None else c, v, "yes" if ok else "no")
+    if sol.feasible:
+        line = (
+            f"every goal holds for {path} in [{sol.feasible[0]:.4g}, "
+            f"{sol.feasible[1]:.4g}] ({scenarios:,} scenarios, seed {seed}, "
+            f"{sol.evaluations} evaluations)"
+        )
+    else:
+        line = (
+            f"no value of {path} in [{low:g}, {high:g}] meets every goal; the closest "
+            f"is {sol.best:.4g} (values above)"
+        )
+    return Output(data, [table], [line])
+
+
+def calibrate(
+    deal: str,
+    targets_path: str,
+    output: str,
+    scenarios: int,
+    seed: int,
+    *,
+    propagate: bool = False,
+    overwrite: bool = False,
+    ui: UI = QUIET,
+) -> Output:
+    """Fit the targets file's free parameters and write the calibrated deal."""
+    cfg, text = load(deal, ui)
+    check_output(output, overwrite)
+    tg = cal.load_targets(targets_path, cfg)
+    fit = cal.calibrate(cfg, tg, scenarios, seed, propagate)
+    notes: list[str] = []
+    new_text = cal.write_calibrated(text, fit, tg, targets_path, propagate, notes)
+    cal.calibrated_config(new_text, output)
+    write_text(output, new_text)
+    ui.log(f"wrote {output}")
+    for note in notes:
+        ui.log(f"warning: {note}")
+    if propagate and fit.covariance is None:
+        ui.log("warning: the Hessian was not positive definite; no uncertainty written")
+    sds = np.sqrt(np.diag(fit.covariance)) if fit.covariance is not None else None
+    data = {
+        "deal": cfg.deal.name,
+        "targets": tg.name,
+        "table": fit.table,
+        "parameters": [
+            {
+                "path": p,
+                "start": float(s),
+                "estimate": float(e),
+                "sd": None if sds is None else float(sds[i]),
+            }
+            for i, (p, s, e) in enumerate(zip(fit.names, fit.start, fit.estimate, strict=True))
+        ],
+        "deviance": fit.loss,
+        "df": fit.df,
+        "p_value": fit.p_value,
+        "evaluations": fit.evaluations,
+    }
+    table = Table(
+        f"{cfg.deal.name} — fit to {tg.name}",
+        [
+            ("target", "text"),
+            ("arm", "text"),
+            ("observed", "share3"),
+            ("fitted", "share3"),
+            ("MC SE", "share3"),
+            ("deviance", "dev"),
+        ],
+    )
+    for r in fit.table:
+        table.add(r["target"], r["arm"], r["observed"], r["fitted"], r["mc_se"], r["deviance"])
+    lines = []
+    for i, (p, s, e) in enumerate(zip(fit.names, fit.start, fit.estimate, strict=True)):
+        sd = f" ± {sds[i]:.3g}" if sds is not None else ""
+        lines.append(f"{p}: {s:.4g} -> {e:.4g}{sd}")
+    gof = f"deviance {fit.loss:.2f} on {fit.df} df"
+    if fit.df > 0:
+        gof += f", p = {fit.p_value:.3f}"
+    lines.append(f"goodness of fit: {gof} ({fit.evaluations} evaluations)")
+    return Output(data, [table], lines)

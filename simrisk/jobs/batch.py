@@ -1,0 +1,160 @@
+"""Jobs of many deals: a sweep of deals x stress points, and a fund (portfolio)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from simrisk import results
+from simrisk.analysis import portfolio as pf
+from simrisk.analysis import sweep as sw
+from simrisk.config import ConfigError
+from simrisk.distributed import backend_from_options
+from simrisk.jobs import QUIET, UI, exists_problem, seed_or_draw
+from simrisk.tables import Output, Table
+
+
+def _backend_problems(workers: int | None, scheduler: str | None) -> list[str]:
+    if workers is not None and scheduler is not None:
+        return ["--workers, --scheduler: give one of them, not both"]
+    return []
+
+
+def sweep(
+    files: list[str],
+    *,
+    grid: list[str] | None = None,
+    stress_file: str | None = None,
+    scenarios: int | None = None,
+    seed: int | None = None,
+    chunk: int | None = None,
+    output: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    fmt: str = "auto",
+    ui: UI = QUIET,
+) -> Output:
+    """Deals x stress points x scenarios as chunks on a backend; per-scenario metrics
+    (deal, stress, scenario) to NetCDF or Zarr. Finished chunks are kept in
+    ``OUTPUT.chunks/`` until the result is written, so an interrupted sweep resumes."""
+    plan, default_out = sw.from_files(
+        list(files), list(grid or []), stress_file, scenarios, seed, chunk
+    )
+    output = output or default_out
+    chunk_dir = output + ".chunks"
+    problems = _backend_problems(workers, scheduler)
+    if Path(output).exists() and not overwrite:
+        problems.append(exists_problem(output))
+    if Path(chunk_dir).exists() and not resume and not overwrite:
+        problems.append(
+            f"--resume: {chunk_dir} holds the chunks of an interrupted run (use --resume to "
+            "reuse them or --overwrite to discard them)"
+        )
+    if problems:
+        raise ConfigError("sweep", problems)
+    plan.seed = seed_or_draw(plan.seed, ui)
+    if overwrite and not resume and Path(chunk_dir).exists():
+        shutil.rmtree(chunk_dir)
+    backend = backend_from_options(workers, scheduler)
+    n_chunks = sw.n_chunks(plan)
+    ui.log(
+        f"{len(plan.deals)} deal(s) x {len(plan.stress_names)} stress point(s) x "
+        f"{plan.n:,} scenarios in {n_chunks} chunk(s), {backend.name}"
+    )
+    with backend, ui.progress(n_chunks) as advance:
+        metrics, stats = sw.run_sweep(plan, backend, chunk_dir, resume, progress=advance)
+    ds = sw.build_dataset(plan, metrics)
+    written = results.write_results(ds, output, overwrite=overwrite, fmt=fmt)
+    shutil.rmtree(chunk_dir, ignore_errors=True)
+    if stats.reused:
+        ui.log(f"reused {stats.reused} chunk(s), computed {stats.computed}")
+    ui.log(f"wrote {written}")
+    rows = sw.table(plan, metrics)
+    data = {"seed": plan.seed, "n_scenarios": plan.n, "points": rows}
+    return Output(data, [sw.sweep_table(plan, rows)])
+
+
+def portfolio(
+    fund: str,
+    *,
+    scenarios: int | None = None,
+    seed: int | None = None,
+    chunk: int | None = None,
+    output: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    ui: UI = QUIET,
+) -> Output:
+    """A fund of deals linked by a shared labour-market factor."""
+    problems = _backend_problems(workers, scheduler)
+    if output is not None and Path(output).exists() and not overwrite:
+        problems.append(exists_problem(output))
+    if problems:
+        raise ConfigError("portfolio", problems)
+    ff = pf.load_fund_file(fund)
+    plan = pf.build(ff, 0, scenarios or ff.scenarios, chunk or ff.chunk)
+    plan.seed = seed_or_draw(seed if seed is not None else ff.seed, ui)
+    backend = backend_from_options(workers, scheduler)
+    with backend, ui.progress(pf.n_chunks(plan)) as advance:
+        metrics, mult = pf.run_portfolio(plan, backend, progress=advance)
+    if output is not None:
+        results.write_netcdf(pf.build_dataset(plan, metrics, mult), output, overwrite=overwrite)
+        ui.log(f"wrote {output}")
+    summ = pf.summary(plan, metrics)
+    return Output(summ, portfolio_tables(summ))
+
+
+def portfolio_tables(summ: dict) -> list[Table]:
+    sh, ind = summ["variants"]["shared"], summ["variants"]["independent"]
+    head = Table(
+        f"{summ['fund']} — {summ['n_scenarios']:,} scenarios, seed {summ['seed']}, "
+        f"macro sigma {summ['sigma']:g}, rho {summ['rho']:g}",
+        [("fund", "text"), ("mean", "mio"), ("P5", "mio"), ("P50", "mio"), ("P95", "mio")],
+    )
+    head.add(
+        "Fund profit (mio. DKK)",
+        *(sh[k] for k in ("profit_mean", "profit_p5", "profit_p50", "profit_p95")),
+    )
+    lines = Table("", [("", "text"), ("", None)], lines=True)
+    lines.add("Fund capital (mio. DKK)", (summ["capital"], "mio"))
+    lines.add("Mean fund multiple", (sh["multiple_mean"], "x"))
+    lines.add("P(fund loss)", (sh["p_loss"], "pct"))
+    lines.add("Fund VaR 95 % (mio. DKK)", (sh["var95"], "mio"))
+    lines.add("Fund CVaR 95 % (mio. DKK)", (sh["cvar95"], "mio"))
+    deals = Table(
+        "Contributions",
+        [
+            ("deal", "text"),
+            ("capital (mio.)", "mio"),
+            ("mean profit (mio.)", "mio"),
+            ("P(loss)", "pct"),
+            ("CVaR 95 part (mio.)", "mio"),
+            ("share of fund loss", "pct"),
+        ],
+    )
+    for r in summ["deals"]:
+        deals.add(
+            r["deal"], r["capital"], r["profit_mean"], r["p_loss"], r["cvar95_contribution"],
+            r["loss_share"],
+        )  # fmt: skip
+    div = summ["diversification"]
+    dt = Table(
+        "Diversification",
+        [("", "text"), ("shared factor", None), ("independent deals", None)],
+    )
+    dt.add("P(fund loss)", (sh["p_loss"], "pct"), (ind["p_loss"], "pct"))
+    dt.add("VaR 95 % (mio.)", (sh["var95"], "mio"), (ind["var95"], "mio"))
+    dt.add("CVaR 95 % (mio.)", (sh["cvar95"], "mio"), (ind["cvar95"], "mio"))
+    dt.add(
+        "VaR 95 % below the sum of the deals' own",
+        (div["benefit_shared"], "pct"),
+        (div["benefit_independent"], "pct"),
+    )
+    dt.notes.append(
+        "sum of the deals' stand-alone VaR 95 % (mio. DKK): "
+        f"{div['sum_standalone_var95'] / 1e6:,.2f}"
+    )
+    return [head, lines, deals, dt]

@@ -1,0 +1,67 @@
+"""Jobs on one deal and its results: run, validate, summary, report."""
+
+from __future__ import annotations
+
+from simrisk import engine, parallel, report, results, summary
+from simrisk.jobs import QUIET, UI, check_output, default_output, load, seed_or_draw
+from simrisk.tables import Output
+
+
+def run(
+    deal: str,
+    scenarios: int,
+    seed: int | None = None,
+    output: str | None = None,
+    *,
+    threads: int | None = None,
+    chunk: int | None = None,
+    overwrite: bool = False,
+    detail: bool = False,
+    ui: UI = QUIET,
+) -> Output:
+    """Simulate a deal file, write its results (NetCDF) and summarise them."""
+    cfg, text = load(deal, ui)
+    output = output or default_output(deal, ".nc")
+    check_output(output, overwrite)
+    seed = seed_or_draw(seed, ui)
+    parallel.set_threads(threads)
+    with ui.progress(scenarios) as advance:
+        res = engine.run(
+            cfg, seed, scenarios, detail=detail, chunk=chunk or engine.CHUNK, progress=advance
+        )
+    ds = results.build_dataset(cfg, res, seed, text)
+    results.write_netcdf(ds, output, overwrite=overwrite)
+    ui.log(f"wrote {output}")
+    summ = summary.summary(ds)
+    return Output(summ, summary.summary_tables(summ))
+
+
+def validate(deal: str, ui: UI = QUIET) -> Output:
+    """Check a deal file without simulating."""
+    cfg, _ = load(deal, ui)
+    n_unc = len(cfg.uncertainty.parameters)
+    line = (
+        f"{deal}: ok — {cfg.deal.name}; {cfg.cohort.size} citizens, "
+        f"{len(cfg.programme.phases)} phases, {cfg.deal.horizon_weeks} weeks, "
+        f"{len(cfg.contract.mechanisms)} payment mechanism(s), {n_unc} uncertain parameter(s)"
+    )
+    return Output({"file": deal, "ok": True, "deal": cfg.deal.name}, lines=[line])
+
+
+def summarise(result: str, drivers: bool = False) -> Output:
+    """The headline table of a results file; with ``drivers`` the rank correlations."""
+    ds = results.open_results(result)
+    summ = summary.summary(ds)
+    tables = summary.summary_tables(summ)
+    if drivers:
+        summ["drivers"] = summary.drivers(ds)
+        tables.append(summary.drivers_table(summ["drivers"]))
+    return Output(summ, tables)
+
+
+def make_report(files: list[str], out_dir: str, fmt: str = "png") -> Output:
+    """Figures and the HTML page of a results file (and its stress and sensitivity
+    files, recognised by their contents)."""
+    result, stress_file, sens_file = report.classify(files)
+    written = report.write_report(result, out_dir, stress_file, sens_file, fmt)
+    return Output({"written": [str(p) for p in written]}, lines=[str(p) for p in written])

@@ -1,0 +1,120 @@
+"""The ledger: what the simulated weeks cost, by perspective, and what the programme
+costs.
+
+A week on a benefit costs its dated rate (gross); the central government
+reimburses the refusion share of it, which the kernel has already weighted by
+the citizen's step of the staircase (``refusion_weeks``). So per week
+
+* municipality = gross - refusion,
+* central government = refusion,
+* public = gross (the two together).
+
+The programme's cost is its set-up cost in week 0 plus a cost per citizen-week
+by phase, drawn from the investor's capital.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from simrisk.config import DealConfig
+from simrisk.rates import weekly_rates
+from simrisk.sampling import Values
+from simrisk.simulation import KernelOut, Structure
+from simrisk.vocabulary import PERSPECTIVES
+
+
+@dataclass
+class LedgerArrays:
+    """Per-scenario money inputs of a chunk.
+
+    rates : float64 (scenario, week, benefit), DKK per citizen-week
+    phase_cost : float64 (scenario, phase), DKK per citizen-week in each phase
+    setup_cost : float64 (scenario,), DKK in week 0
+    """
+
+    rates: np.ndarray
+    phase_cost: np.ndarray
+    setup_cost: np.ndarray
+
+
+def ledger_arrays(cfg: DealConfig, st: Structure, v: Values) -> LedgerArrays:
+    """Dated benefit rates per week and the programme's costs, for ``v.n`` scenarios."""
+    per_benefit = []
+    for name in st.benefit_types:
+        ben = cfg.economics.benefits[name]
+        vals = np.stack(
+            [v("economics", "benefits", name, "rates", k, "value") for k in range(len(ben.rates))],
+            1,
+        )
+        per_benefit.append(
+            weekly_rates(
+                vals,
+                [r.valid_from for r in ben.rates],
+                ben.unit,
+                v("economics", "benefits", name, "indexation"),
+                cfg.deal.start_date,
+                st.horizon,
+            )
+        )
+    K = st.n_phases
+    return LedgerArrays(
+        rates=np.stack(per_benefit, axis=2),
+        phase_cost=np.stack([v("programme", "phases", k, "cost_per_week") for k in range(K)], 1),
+        setup_cost=v("programme", "setup_cost"),
+    )
+
+
+@nb.njit(parallel=True, nogil=True, cache=True)
+def _weekly_cost(benefit_weeks, refusion_weeks, rates, municipality, central, public):
+    """Cost per week by perspective.
+
+    benefit_weeks, refusion_weeks : float64 (scenario, arm, week, benefit)
+    rates : float64 (scenario, week, benefit)
+    municipality, central, public : float64 (scenario, arm, week), written
+    """
+    m, n_arms, H, B = benefit_weeks.shape
+    for s in nb.prange(m):
+        for a in range(n_arms):
+            for t in range(H):
+                gross = 0.0
+                refund = 0.0
+                for b in range(B):
+                    r = rates[s, t, b]
+                    gross += benefit_weeks[s, a, t, b] * r
+                    refund += refusion_weeks[s, a, t, b] * r
+                municipality[s, a, t] = gross - refund
+                central[s, a, t] = refund
+                public[s, a, t] = gross
+
+
+def costs(sim: KernelOut, rates: np.ndarray) -> dict[str, np.ndarray]:
+    """Weekly cost per perspective (names of ``PERSPECTIVES``), each float64 of shape
+    (scenario, arm, week)."""
+    m, n_arms, H, _ = sim.benefit_weeks.shape
+    out = np.empty((len(PERSPECTIVES), m, n_arms, H))
+    _weekly_cost(sim.benefit_weeks, sim.refusion_weeks, rates, out[0], out[1], out[2])
+    return dict(zip(PERSPECTIVES, out, strict=True))
+
+
+@nb.njit(parallel=True, nogil=True, cache=True)
+def _programme_cost(programme_count, phase_cost, setup_cost):
+    m, H, _ = programme_count.shape
+    K = phase_cost.shape[1]
+    out = np.empty((m, H))
+    for s in nb.prange(m):
+        for t in range(H):
+            acc = 0.0
+            for k in range(K):  # phase by phase: the sum's order is fixed
+                acc += programme_count[s, t, k] * phase_cost[s, k]
+            out[s, t] = acc
+        out[s, 0] += setup_cost[s]
+    return out
+
+
+def programme_cost(sim: KernelOut, la: LedgerArrays) -> np.ndarray:
+    """Weekly programme cost, float64 of shape (scenario, week); set-up cost in week 0."""
+    return _programme_cost(sim.programme_count, la.phase_cost, la.setup_cost)

@@ -1,0 +1,111 @@
+"""Per-scenario metrics and weekly money series of a chunk, from its simulated costs and
+cash flows. Every metric is defined here once; the registry
+(:data:`simrisk.outputs.METRICS`) names and describes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simrisk import finance
+from simrisk.simulation import KernelOut
+from simrisk.vocabulary import COUNTERFACTUAL, EV_JOB, PERSPECTIVES, TREATMENT
+
+
+@dataclass
+class Money:
+    """The money of a chunk, each float64 (scenario, week) unless said otherwise.
+
+    costs : perspective -> (scenario, arm, week), weekly cost of each arm
+    measured : savings as the contract measures them
+    paid : payments made (after every cap)
+    programme_cost : the investor's drawdowns
+    """
+
+    costs: dict[str, np.ndarray]
+    measured: np.ndarray
+    paid: np.ndarray
+    programme_cost: np.ndarray
+
+
+@dataclass
+class InvestorTerms:
+    """capital, discount_rate, return_cap: float64 (scenario,) (return_cap ``inf``: none)."""
+
+    capital: np.ndarray
+    discount_rate: np.ndarray
+    return_cap: np.ndarray
+
+
+def chunk_metrics(
+    sim: KernelOut, money: Money, inv: InvestorTerms, perspective: str, horizon: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-scenario metrics (name -> (scenario,)) and weekly series (name -> (scenario,
+    week)) of a chunk."""
+    costs, paid, prog_cost = money.costs, money.paid, money.programme_cost
+    investor = paid - prog_cost
+    saved = {p: costs[p][:, COUNTERFACTUAL] - costs[p][:, TREATMENT] for p in PERSPECTIVES}
+    irr, status = finance.irr(investor)
+    enrolled = (sim.entry >= 0).sum(axis=1)
+    pay_total = paid.sum(axis=1)
+    drawn = prog_cost.sum(axis=1)
+    sav = {p: saved[p].sum(axis=1) for p in PERSPECTIVES}
+    true_sav = sav[perspective]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deadweight = np.where(
+            pay_total > 0, np.maximum(pay_total - np.maximum(true_sav, 0.0), 0.0) / pay_total, 0.0
+        )
+        ever = (sim.events[:, :, :, EV_JOB] >= 0).sum(axis=2) / np.maximum(enrolled, 1)[:, None]
+    metrics = {
+        "savings_true": true_sav,
+        "savings_municipality": sav["municipality"],
+        "savings_central_government": sav["central_government"],
+        "savings_public": sav["public"],
+        "savings_measured": money.measured.sum(axis=1),
+        "payments_total": pay_total,
+        "programme_cost": drawn,
+        "municipal_net": sav["municipality"] - pay_total,
+        "public_net": sav["public"] - pay_total,
+        "deadweight_share": deadweight,
+        "investor_irr": irr,
+        "investor_irr_status": status,
+        "investor_moic": finance.moic(pay_total, drawn),
+        "investor_npv": (investor * finance.discount_factors(inv.discount_rate, horizon)).sum(
+            axis=1
+        ),
+        "investor_profit": investor.sum(axis=1),
+        "payback_week": finance.payback_week(investor),
+        "capital_shortfall": np.maximum(drawn - inv.capital, 0.0),
+        "enrolled": enrolled,
+        "ever_employed_treatment": ever[:, TREATMENT],
+        "ever_employed_counterfactual": ever[:, COUNTERFACTUAL],
+    }
+    flows = {
+        "savings_weekly": saved[perspective],
+        "measured_savings_weekly": money.measured,
+        "payments_weekly": paid,
+        "programme_cost_weekly": prog_cost,
+        "investor_cashflow_weekly": investor,
+        "investor_cumulative": np.cumsum(investor, axis=1),
+        "municipal_net_cumulative": np.cumsum(saved["municipality"] - paid, axis=1),
+        "cost_counterfactual_weekly": costs[perspective][:, COUNTERFACTUAL],
+        "cost_treatment_weekly": costs[perspective][:, TREATMENT],
+    }
+    return metrics, flows
+
+
+def derived(metrics: dict, name: str) -> np.ndarray:
+    """A metric, or a quantity derived from metrics by the project's conventions
+    (:mod:`simrisk.finance.risk`): ``investor_loss`` (indicator), ``municipal_loss``
+    (municipal net < 0), ``investor_moic`` with undefined multiples at 0,
+    ``investor_irr`` with undefined IRRs filled."""
+    if name == "investor_loss":
+        return finance.investor_loss(metrics["investor_profit"]).astype(float)
+    if name == "municipal_loss":
+        return (np.asarray(metrics["municipal_net"]) < 0).astype(float)
+    if name == "investor_moic":
+        return finance.moic_filled(metrics["investor_moic"])
+    if name == "investor_irr":
+        return finance.irr_filled(metrics["investor_irr"], metrics["investor_profit"])
+    return np.asarray(metrics[name])

@@ -1,0 +1,136 @@
+"""The registry of output variables, and the provenance every results file carries.
+
+Every variable simrisk writes is named here once, with its ``long_name``,
+``units`` and CF ``cell_methods``; Dataset builders take their attributes from
+:func:`attrs`, and the report labels its figures from the same records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import simrisk
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One output quantity: its name, what it is, its units."""
+
+    name: str
+    long_name: str
+    units: str
+
+    def label(self, mio: bool = False) -> str:
+        """An axis label: ``long_name (units)``, amounts in mio. DKK if ``mio``."""
+        units = self.units
+        if mio and units.startswith("DKK"):
+            units = "mio. " + units
+        return f"{self.long_name} ({units})" if units and units != "1" else self.long_name
+
+
+def _table(*rows: tuple[str, str, str]) -> dict[str, Variable]:
+    return {name: Variable(name, long_name, units) for name, long_name, units in rows}
+
+
+METRICS = _table(
+    ("savings_true", "true savings (counterfactual minus treatment cost)", "DKK"),
+    ("savings_municipality", "true savings, municipal perspective", "DKK"),
+    ("savings_central_government", "true savings, central-government perspective", "DKK"),
+    ("savings_public", "true savings, public sector total", "DKK"),
+    ("savings_measured", "savings as measured by the contract", "DKK"),
+    ("payments_total", "payments by the municipality", "DKK"),
+    ("programme_cost", "programme cost (investor drawdowns)", "DKK"),
+    ("municipal_net", "municipal net budget effect (true savings minus payments)", "DKK"),
+    ("public_net", "public-sector net effect (true public savings minus payments)", "DKK"),
+    ("deadweight_share", "share of payments not backed by true savings", "1"),
+    ("investor_irr", "investor internal rate of return, annualised", "1"),
+    ("investor_irr_status", "IRR status (0 ok, 1 total loss, 2 no root, 3 multiple, 4 none)", "1"),
+    ("investor_moic", "investor multiple on invested capital", "1"),
+    ("investor_npv", "investor net present value at the discount rate", "DKK"),
+    ("investor_profit", "investor repayments minus drawdowns (undiscounted)", "DKK"),
+    ("payback_week", "week the investor's cumulative cash flow turns non-negative (-1 never)",
+     "week"),
+    ("capital_shortfall", "programme cost beyond the capital commitment", "DKK"),
+    ("enrolled", "citizens enrolled", "citizens"),
+    ("ever_employed_treatment", "share of enrolled with a job entry, treatment arm", "1"),
+    ("ever_employed_counterfactual", "share of enrolled with a job entry, counterfactual arm",
+     "1"),
+)  # fmt: skip
+"""Per-scenario metrics (dimension ``scenario``)."""
+
+FLOWS = _table(
+    ("savings_weekly", "true savings per week", "DKK/week"),
+    ("measured_savings_weekly", "measured savings per week", "DKK/week"),
+    ("payments_weekly", "payments per week", "DKK/week"),
+    ("programme_cost_weekly", "programme cost per week", "DKK/week"),
+    ("investor_cashflow_weekly", "investor cash flow per week (repayments - drawdowns)",
+     "DKK/week"),
+    ("investor_cumulative", "investor cumulative cash flow", "DKK"),
+    ("municipal_net_cumulative", "municipal cumulative net (true savings - payments)", "DKK"),
+    ("cost_counterfactual_weekly", "cost per week, counterfactual arm", "DKK/week"),
+    ("cost_treatment_weekly", "cost per week, treatment arm", "DKK/week"),
+)  # fmt: skip
+"""Weekly money series (dimension ``week``), stored as mean and quantiles over scenarios."""
+
+COUNTS = _table(
+    ("state_count", "citizens in each state", "citizens"),
+    ("programme_count", "citizens on the programme track", "citizens"),
+)
+"""Weekly citizen counts, stored as mean and quantiles over scenarios."""
+
+OTHER = _table(
+    ("parameters", "drawn value of an uncertain parameter", "1"),
+)
+
+REGISTRY: dict[str, Variable] = {**METRICS, **FLOWS, **COUNTS, **OTHER}
+
+STATS = {
+    "mean": ("mean", "scenario: mean"),
+    "quantile": ("quantile over scenarios", "scenario: quantile"),
+}
+
+
+def base_name(name: str) -> str:
+    """The registry name of a stored variable (``state_count_mean`` -> ``state_count``)."""
+    for stat in STATS:
+        if name.endswith(f"_{stat}") and name[: -len(stat) - 1] in REGISTRY:
+            return name[: -len(stat) - 1]
+    return name
+
+
+def variable(name: str) -> Variable:
+    """The registry record of a stored variable (KeyError if it is not one)."""
+    return REGISTRY[base_name(name)]
+
+
+def attrs(name: str, stat: str | None = None, note: str = "") -> dict:
+    """``long_name``, ``units`` and ``cell_methods`` of a variable; ``stat`` is ``mean`` or
+    ``quantile`` for a statistic over scenarios."""
+    var = REGISTRY[name]
+    long_name = var.long_name
+    out = {"units": var.units}
+    if stat is not None:
+        words, method = STATS[stat]
+        long_name = f"{long_name}, {words}"
+        out["cell_methods"] = method
+    if note:
+        long_name = f"{long_name} ({note})"
+    out["long_name"] = long_name
+    return out
+
+
+def provenance(title: str, deal_name: str, seed: int, **extra) -> dict:
+    """Attributes of every results file: what it is, of which deal, from which seed and
+    simrisk version, when; ``extra`` adds kind-specific ones (the deal file's text, the
+    number of scenarios, the method)."""
+    out = {
+        "title": f"simrisk {title}: {deal_name}",
+        "deal_name": deal_name,
+        "seed": int(seed),
+        "simrisk_version": simrisk.__version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "Conventions": "CF-1.10",
+    }
+    out.update(extra)
+    return out

@@ -1,0 +1,72 @@
+"""Running tasks concurrently in threads, results in order.
+
+numba kernels release the GIL, so a pool of threads, each running its numba
+code on one core, keeps every core busy with whole chunks. The results come
+back in the order of the tasks, so anything summed from them is summed in the
+same order for any number of threads.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+
+def pool_size(n_tasks: int, threads: int | None = None) -> int:
+    """Worker threads for ``n_tasks`` tasks: ``threads`` (default: numba's thread count,
+    ``--threads``), if numba's threading layer lets several threads start parallel
+    regions at once (``omp``, ``tbb``; not ``workqueue``); else 1."""
+    k = min(numba.get_num_threads() if threads is None else threads, n_tasks)
+    return k if k > 1 and _threadsafe_layer() else 1
+
+
+@numba.njit(parallel=True, cache=True)
+def _touch(a):
+    for i in numba.prange(a.shape[0]):
+        a[i] = i
+
+
+@functools.cache
+def _threadsafe_layer() -> bool:
+    _touch(np.empty(2))  # makes numba load its threading layer
+    return numba.threading_layer() in ("omp", "tbb")
+
+
+def in_order(fn: Callable, items, threads: int | None = None) -> Iterator:
+    """``fn(item)`` for every item, yielded in order; the items are taken lazily, in the
+    calling thread. With several threads (default: :func:`pool_size` of ``len(items)``)
+    the items are computed ahead in a thread pool (at most two per thread), each thread
+    running its numba code on one core."""
+    if threads is None:
+        threads = pool_size(len(items))
+    if threads <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    pool = ThreadPoolExecutor(threads, initializer=numba.set_num_threads, initargs=(1,))
+    try:
+        pending: deque = deque()
+        todo = iter(items)
+        for item in todo:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * threads:
+                break
+        while pending:
+            done = pending.popleft().result()
+            for item in todo:
+                pending.append(pool.submit(fn, item))
+                break
+            yield done
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def set_threads(threads: int | None) -> None:
+    """Set numba's thread count (within what it was started with); None leaves it."""
+    if threads is not None:
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))

@@ -1,0 +1,86 @@
+"""The simulation: deal + leaf values -> kernel inputs -> the kernel -> weekly counts and
+citizen outcomes.
+
+:func:`simulate` runs the kernel for one chunk of scenarios and returns a
+:class:`~simrisk.simulation.kernel.KernelOut` whose weekly arrays have the
+horizon's length (the kernel's scratch week dropped). Modules: :mod:`.kernel`
+(numba, arrays only), :mod:`.inputs` (the deal's arrays).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simrisk import rng
+from simrisk.simulation.groups import KernelOut
+from simrisk.simulation.inputs import (
+    KernelIn,
+    Structure,
+    build_structure,
+    kernel_inputs,
+    kernel_outputs,
+    planned_entries,
+)
+from simrisk.simulation.kernel import simulate_chunk
+
+__all__ = [
+    "KernelIn",
+    "KernelOut",
+    "Structure",
+    "Workspace",
+    "build_structure",
+    "kernel_inputs",
+    "planned_entries",
+    "simulate",
+]
+
+
+class Workspace:
+    """Kernel output buffers reused from chunk to chunk (no page faults, no re-allocation)."""
+
+    def __init__(self, n: int, n_citizens: int, st: Structure):
+        self.n = n
+        self.bufs = kernel_outputs(n, n_citizens, st)
+
+    def take(self, m: int) -> KernelOut:
+        if m > self.n:
+            raise ValueError(f"workspace holds {self.n} scenarios, not {m}")
+        return KernelOut(*(buf[:m] for buf in self.bufs))  # the kernel clears its rows
+
+
+def simulate(
+    key: np.uint64,
+    scen0: int,
+    st: Structure,
+    kin: KernelIn,
+    control: bool = False,
+    workspace: Workspace | None = None,
+) -> KernelOut:
+    """Run the kernel for the scenarios ``[scen0, scen0 + kin.n)``.
+
+    ``control``: simulate a control group (counterfactual arm only, on citizen streams
+    of their own). With a workspace the arrays are views into it, valid until its next
+    use. Weekly arrays have shape (scenario, arm, week, state/benefit) and (scenario,
+    week, phase).
+    """
+    n = kin.n
+    n_citizens = kin.cohort.entry_planned.shape[0]
+    out = kernel_outputs(n, n_citizens, st) if workspace is None else workspace.take(n)
+    simulate_chunk(
+        key,
+        scen0,
+        rng.CONTROL_OFFSET if control else 0,
+        not control,
+        st.check_off,
+        kin.cohort,
+        kin.labour,
+        kin.programme,
+        kin.ledger,
+        *out,
+    )
+    return out._replace(  # the kernel has summed the difference arrays
+        state_count=out.state_count[:, :, :-1],
+        benefit_weeks=out.benefit_weeks[:, :, :-1],
+        refusion_weeks=out.refusion_weeks[:, :, :-1],
+        programme_count=out.programme_count[:, :-1],
+    )

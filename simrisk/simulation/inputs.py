@@ -1,0 +1,280 @@
+"""From a validated deal to the simulation kernel's inputs.
+
+:class:`Structure` holds what is the same in every scenario (horizon, entry
+weeks, duration pieces, phase ends, benefit types, check weeks, settlement
+periods). :func:`kernel_inputs` turns the deal plus the leaf values of a chunk
+(:class:`simrisk.sampling.Values`) into the kernel's grouped per-scenario
+arrays, vectorised over the chunk's scenarios.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simrisk.config import DealConfig
+from simrisk.rates import refusion_starts, settlement_periods, week_dates
+from simrisk.sampling import Values
+from simrisk.simulation.groups import CohortIn, KernelOut, LabourIn, LedgerIn, ProgrammeIn
+from simrisk.vocabulary import BENEFIT, EMPLOYED, HR_KINDS, LABOUR_STATES, N_EVENTS, N_STATES
+
+MAX_HAZARD = 50.0
+"""Hazard of a weekly probability of 1 (exp(-50) ~ 2e-22)."""
+FADE_END = 0.01
+"""After completion the excess hazard ratio shrinks by ``persistence`` per fade block; the
+last block applied is the first whose remaining excess is below this fraction of its value
+at completion, and the effect is over after it."""
+
+
+def planned_entries(cfg: DealConfig, size: int | None = None) -> np.ndarray:
+    """Planned entry week of each citizen, int64 of shape (citizen,), sorted.
+
+    ``size`` rescales the schedule (for a control group of another size).
+    """
+    enr = cfg.cohort.enrolment
+    n = cfg.cohort.size if size is None else size
+    if enr.schedule == "uniform":
+        return (np.arange(n) * enr.weeks // n).astype(np.int64)
+    counts = np.asarray(enr.counts, dtype=float)
+    if size is not None:
+        counts = np.diff(np.round(np.concatenate([[0.0], np.cumsum(counts)]) * n / counts.sum()))
+    weeks = []
+    for p, c in enumerate(counts.astype(int)):
+        weeks.extend(p * enr.period_weeks + (np.arange(c) * enr.period_weeks) // max(c, 1))
+    return np.asarray(weeks, dtype=np.int64)
+
+
+def calendar_multipliers(cfg: DealConfig, dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The calendar multiplier of job entry per week, and the next week it changes."""
+    H = dates.shape[0]
+    cal = np.ones(H)
+    for shock in cfg.labour.calendar:
+        inside = (dates >= np.datetime64(shock.start, "D")) & (
+            dates < np.datetime64(shock.end, "D")
+        )
+        cal[inside] *= shock.job_entry_multiplier
+    cal_next = np.full(H, H, dtype=np.int64)
+    nxt = H
+    for t in range(H - 1, -1, -1):
+        cal_next[t] = nxt
+        if t > 0 and cal[t] != cal[t - 1]:
+            nxt = t
+    return cal, cal_next
+
+
+@dataclass
+class Structure:
+    """Scenario-independent arrays of a deal."""
+
+    horizon: int
+    entry_planned: np.ndarray
+    control_entry: np.ndarray | None
+    benefit_types: list[str]
+    seg_btype: np.ndarray
+    seg_weeks: np.ndarray
+    perm_btype: int
+    dur_edges: np.ndarray
+    phase_end: np.ndarray
+    fade_block: int
+    n_fade: int
+    ref_start: np.ndarray
+    reset_weeks: int
+    cal_mult: np.ndarray
+    cal_next: np.ndarray
+    check_off: np.ndarray
+    period: np.ndarray
+    pay_week: np.ndarray
+    dates: np.ndarray = field(repr=False)
+
+    @property
+    def n_phases(self) -> int:
+        return int(self.phase_end.shape[0])
+
+
+def build_structure(cfg: DealConfig, extra_checks: list[int] | None = None) -> Structure:
+    """Scenario-independent arrays; ``extra_checks`` adds weeks since entry at which each
+    citizen's state is recorded (for calibration targets)."""
+    H = cfg.deal.horizon_weeks
+    used = [s.benefit for s in cfg.cohort.segments]
+    if cfg.economics.permanent_benefit:
+        used.append(cfg.economics.permanent_benefit)
+    btypes = list(dict.fromkeys(used))
+    edges = sorted({w for t in cfg.labour.transitions for w in t.piece_starts})
+    dates = week_dates(cfg.deal.start_date, H)
+    cal, cal_next = calendar_multipliers(cfg, dates)
+    checks = sorted(
+        {m.at_week for m in cfg.contract.mechanisms if m.kind == "target"} | set(extra_checks or [])
+    )
+    period, pay_week = settlement_periods(cfg.deal.start_date, H, cfg.contract.settlement)
+    control_entry = None
+    if cfg.contract.measurement == "control_group":
+        control_entry = planned_entries(cfg, cfg.contract.control_size)
+    pb = cfg.economics.permanent_benefit
+    return Structure(
+        horizon=H,
+        entry_planned=planned_entries(cfg),
+        control_entry=control_entry,
+        benefit_types=btypes,
+        seg_btype=np.array([btypes.index(s.benefit) for s in cfg.cohort.segments], np.int64),
+        seg_weeks=np.array([s.weeks_on_benefit for s in cfg.cohort.segments], np.int64),
+        perm_btype=btypes.index(pb) if pb else -1,
+        dur_edges=np.asarray(edges, dtype=np.int64),
+        phase_end=np.cumsum([p.weeks for p in cfg.programme.phases]).astype(np.int64),
+        fade_block=cfg.effect.fade_block_weeks,
+        n_fade=max(1, math.ceil(H / cfg.effect.fade_block_weeks)),
+        ref_start=refusion_starts([s.from_week for s in cfg.economics.refusion.steps]),
+        reset_weeks=cfg.economics.refusion.reset_weeks,
+        cal_mult=cal,
+        cal_next=cal_next,
+        check_off=np.asarray(checks, dtype=np.int64),
+        period=period,
+        pay_week=pay_week,
+        dates=dates,
+    )
+
+
+def hazard(p: np.ndarray) -> np.ndarray:
+    """Weekly hazard of a weekly probability: ``-log(1 - p)``, at most MAX_HAZARD."""
+    with np.errstate(divide="ignore"):
+        return np.minimum(-np.log1p(-np.minimum(p, 1.0)), MAX_HAZARD)
+
+
+@dataclass
+class KernelIn:
+    """The kernel's per-scenario inputs of a chunk, grouped as the kernel takes them."""
+
+    cohort: CohortIn
+    labour: LabourIn
+    programme: ProgrammeIn
+    ledger: LedgerIn
+
+    @property
+    def n(self) -> int:
+        return int(self.cohort.uptake.shape[0])
+
+
+def _cohort(st: Structure, v: Values, entry: np.ndarray) -> CohortIn:
+    G = len(st.seg_weeks)
+    shares = np.stack([v("cohort", "segments", g, "share") for g in range(G)], 1)
+    cum = np.cumsum(shares, axis=1)
+    cum /= cum[:, -1:]
+    return CohortIn(
+        entry_planned=entry,
+        uptake=v("cohort", "uptake"),
+        delay=np.rint(v("cohort", "enrolment", "delay_weeks")).astype(np.int64),
+        seg_cum=cum,
+        seg_weeks=st.seg_weeks,
+        seg_btype=st.seg_btype,
+        seg_hr=np.stack([v("cohort", "segments", g, "job_hazard_ratio") for g in range(G)], 1),
+        frailty_var=v("cohort", "frailty_variance"),
+    )
+
+
+def _labour(cfg: DealConfig, st: Structure, v: Values) -> LabourIn:
+    """Labour hazards on the union of duration pieces, and where each state's hazard row
+    next changes (stretches run through pieces with equal rows)."""
+    P = len(st.dur_edges)
+    haz = np.zeros((v.n, N_STATES, P, N_STATES))
+    for ti, tr in enumerate(cfg.labour.transitions):
+        a = LABOUR_STATES.index(tr.from_state)
+        b = LABOUR_STATES.index(tr.to)
+        starts = tr.piece_starts
+        for q, edge in enumerate(st.dur_edges):
+            k = max(i for i, s0 in enumerate(starts) if s0 <= edge)
+            path = ("labour", "transitions", ti, "probability") + (() if tr.single else (k,))
+            haz[:, a, q, b] = hazard(v(*path))
+    nxt = np.full((v.n, N_STATES, P), P, np.int64)
+    for q in range(P - 2, -1, -1):
+        same = (haz[:, :, q + 1, :] == haz[:, :, q, :]).all(axis=2)
+        nxt[:, :, q] = np.where(same, nxt[:, :, q + 1], q + 1)
+    return LabourIn(
+        dur_edges=st.dur_edges,
+        haz=haz,
+        piece_next=nxt,
+        job_mult=v("labour", "job_entry_multiplier"),
+        cal_mult=st.cal_mult,
+        cal_next=st.cal_next,
+    )
+
+
+def _programme(cfg: DealConfig, st: Structure, v: Values) -> ProgrammeIn:
+    """Dropout hazards, and hazard ratios by programme context: none, phases, fade
+    blocks; which states' hazards depend on the context (the others skip its changes)."""
+    n, K = v.n, st.n_phases
+    drop = np.stack([hazard(v("programme", "phases", k, "dropout")) for k in range(K)], 1)
+    hr = np.ones((n, 1 + K + st.n_fade, len(HR_KINDS)))
+    pers = v("effect", "persistence")
+    j = np.arange(1, st.n_fade + 1)
+    for c, kind in enumerate(HR_KINDS):
+        if getattr(cfg.effect, kind) is None:
+            continue
+        for k in range(K):
+            hr[:, 1 + k, c] = v("effect", kind, k)
+        excess = hr[:, K, c] - 1.0
+        hr[:, 1 + K :, c] = 1.0 + excess[:, None] * pers[:, None] ** j[None, :]
+    # the fade ends once the excess is below FADE_END of its value at completion
+    with np.errstate(divide="ignore", invalid="ignore"):
+        blocks = np.ceil(np.log(FADE_END) / np.log(np.clip(pers, 1e-300, 1.0 - 1e-12)))
+    n_fade = np.minimum(blocks, st.n_fade).astype(np.int64)
+    hr[:, 1 + K :, :][j[None, :] > n_fade[:, None]] = 1.0
+    moves = hr[:, 1:, :] != 1.0
+    ctx_dep = np.zeros((n, N_STATES), np.bool_)
+    ctx_dep[:, BENEFIT] = moves[:, :, :2].any(axis=(1, 2))
+    ctx_dep[:, EMPLOYED] = moves[:, :, 2].any(axis=1)
+    return ProgrammeIn(
+        phase_end=st.phase_end,
+        drop_haz=drop,
+        hr=hr,
+        ctx_dep=ctx_dep,
+        fade_block=st.fade_block,
+        n_fade=n_fade,
+    )
+
+
+def _ledger(cfg: DealConfig, st: Structure, v: Values) -> LedgerIn:
+    """Refusion shares per benefit type and step of the staircase."""
+    S = len(st.ref_start)
+    stair = np.stack([v("economics", "refusion", "steps", k, "state_share") for k in range(S)], 1)
+    ref_share = np.empty((v.n, len(st.benefit_types), S))
+    for b, name in enumerate(st.benefit_types):
+        if cfg.economics.benefits[name].refusion == "staircase":
+            ref_share[:, b, :] = stair
+        else:
+            ref_share[:, b, :] = v("economics", "benefits", name, "refusion")[:, None]
+    return LedgerIn(
+        ref_start=st.ref_start,
+        ref_share=ref_share,
+        reset_weeks=st.reset_weeks,
+        perm_btype=st.perm_btype,
+    )
+
+
+def kernel_inputs(
+    cfg: DealConfig, st: Structure, v: Values, entry: np.ndarray | None = None
+) -> KernelIn:
+    """The kernel's inputs for the ``v.n`` scenarios of a chunk; ``entry`` replaces the
+    planned entry weeks (a control group's, or everyone in week 0 for a baseline)."""
+    entry = st.entry_planned if entry is None else entry
+    return KernelIn(
+        cohort=_cohort(st, v, entry),
+        labour=_labour(cfg, st, v),
+        programme=_programme(cfg, st, v),
+        ledger=_ledger(cfg, st, v),
+    )
+
+
+def kernel_outputs(n: int, n_citizens: int, st: Structure) -> KernelOut:
+    """Output arrays for one kernel call (the kernel clears them itself)."""
+    H = st.horizon
+    B = len(st.benefit_types)
+    return KernelOut(
+        state_count=np.zeros((n, 2, H + 1, N_STATES)),
+        benefit_weeks=np.zeros((n, 2, H + 1, B)),
+        refusion_weeks=np.zeros((n, 2, H + 1, B)),
+        programme_count=np.zeros((n, H + 1, st.n_phases + 2)),
+        events=np.full((n, 2, n_citizens, N_EVENTS), -1, np.int32),
+        checks=np.full((n, 2, n_citizens, len(st.check_off)), -1, np.int8),
+        entry=np.full((n, n_citizens), -1, np.int32),
+    )

@@ -1,0 +1,392 @@
+"""The simulation kernel: one chunk of scenarios, both arms of every citizen.
+
+Nothing here knows about configs, dates or xarray. The kernel is event driven
+and exact for the weekly model:
+
+* Every transition out of a labour state has a weekly hazard ``h`` (a weekly
+  probability ``p`` enters as ``h = -log(1 - p)``). Within a stretch where the
+  hazards are constant, the week of the next event is found from one
+  exponential draw ``E``: the citizen leaves in the first week at which the
+  integrated hazard passes ``E``. When the hazards change (a new duration
+  piece, programme phase, fade block or calendar window), the unused part of
+  ``E`` carries over (memorylessness), so a stretch boundary costs no draw.
+  Only changes that touch the current state's hazards end a stretch (a fade
+  block does not matter in education, nor the calendar in a job).
+  The destination is drawn with probability proportional to its hazard.
+* Weekly counts are written as difference arrays (+w at the first week, -w
+  after the last) and summed along the week axis at the end of each scenario.
+* Random numbers come from :mod:`simrisk.rng`, keyed by (seed, scenario,
+  citizen, stream); both arms of a citizen read the same labour stream.
+
+Inputs come in four groups (namedtuples of arrays, :mod:`.groups`); the outputs
+(:class:`~simrisk.simulation.groups.KernelOut`) are passed as separate arrays,
+since numba loses the writes to arrays held in a tuple that is handed to a
+helper inside a parallel loop.
+Axis order: scenario, arm, citizen, week, then state, benefit, event, check or
+phase.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from simrisk.rng import (
+    STREAM_CITIZEN,
+    STREAM_LABOUR,
+    STREAM_PROGRAMME,
+    gamma_mean1,
+    stream,
+    uniform,
+)
+from simrisk.vocabulary import (
+    BENEFIT,
+    EDUCATION,
+    EMPLOYED,
+    EV_EDUCATION,
+    EV_JOB,
+    EV_SUST13,
+    EV_SUST26,
+    EV_SUST52,
+    HR_EDUCATION_ENTRY,
+    HR_JOB_ENTRY,
+    HR_JOB_LOSS,
+    MOVED,
+    N_STATES,
+    PERMANENT,
+    TREATMENT,
+)
+
+
+@nb.njit(inline="always", cache=True)
+def _add(arr, s, a, t0, t1, k, w):
+    arr[s, a, t0, k] += w
+    arr[s, a, t1, k] -= w
+
+
+@nb.njit(inline="always", cache=True)
+def _record(sc, bw, rw, checks, s, arm, i, state, t0, t1, btype, counter, entry, check_off, led):
+    """Record weeks [t0, t1) spent in ``state`` (state counts ``sc``, benefit weeks ``bw``,
+    refusion weeks ``rw``, ``checks``); returns the updated refusion counter."""
+    if t1 <= t0:
+        return counter
+    _add(sc, s, arm, t0, t1, state, 1.0)
+    for c in range(check_off.shape[0]):
+        tc = entry + check_off[c]
+        if t0 <= tc < t1:
+            checks[s, arm, i, c] = state
+    if btype >= 0:
+        _add(bw, s, arm, t0, t1, btype, 1.0)
+        # the refusion share by step of the staircase, the steps counted in benefit weeks
+        n_steps = led.ref_start.shape[0]
+        k = 0
+        pos = t0
+        while pos < t1:
+            while k + 1 < n_steps and led.ref_start[k + 1] <= counter:
+                k += 1
+            length = t1 - pos
+            if k + 1 < n_steps and led.ref_start[k + 1] - counter < length:
+                length = led.ref_start[k + 1] - counter
+            _add(rw, s, arm, pos, pos + length, btype, led.ref_share[s, btype, k])
+            pos += length
+            counter += length
+    return counter
+
+
+@nb.njit(inline="always", cache=True)
+def _programme_end(key, scen, cit, prog, s):
+    """Week since entry at which the citizen leaves the programme, and whether it is by
+    completion (one exponential draw against the phases' dropout hazards)."""
+    K = prog.phase_end.shape[0]
+    pst = stream(key, scen, cit, STREAM_PROGRAMME)
+    pst, u = uniform(pst)
+    ed = -math.log(u)
+    start = 0
+    for k in range(K):
+        length = prog.phase_end[k] - start
+        dh = prog.drop_haz[s, k]
+        if dh * length >= ed:
+            return start + max(1, int(math.ceil(ed / dh))), False
+        ed -= dh * length
+        start = prog.phase_end[k]
+    return prog.phase_end[K - 1], True
+
+
+@nb.njit(inline="always", cache=True)
+def _context(prog, s, t, e, prog_end, completed, H):
+    """Programme context of week ``t`` (0 none, 1..K phases, K+1.. fade blocks) and the
+    week it next changes."""
+    K = prog.phase_end.shape[0]
+    total_prog = prog.phase_end[K - 1]
+    ctx = 0
+    ctx_end = H
+    rel = t - e
+    if rel < prog_end:
+        k = 0
+        while prog.phase_end[k] <= rel:
+            k += 1
+        ctx = 1 + k
+        ctx_end = e + min(prog.phase_end[k], prog_end)
+    elif completed:
+        j = (rel - total_prog) // prog.fade_block
+        if j < prog.n_fade[s]:
+            ctx = 1 + K + j
+            ctx_end = e + total_prog + (j + 1) * prog.fade_block
+    return ctx, min(ctx_end, H)
+
+
+@nb.njit(inline="always", cache=True)
+def _hazards(lab, coh, prog, s, g, z, state, p, ctx, t, hh):
+    """Hazards out of ``state`` in duration piece ``p`` (written to ``hh``); their sum."""
+    total = 0.0
+    for d in range(N_STATES):
+        h = lab.haz[s, state, p, d]
+        if h > 0.0:
+            if state == BENEFIT and d == EMPLOYED:
+                h *= (
+                    z
+                    * coh.seg_hr[s, g]
+                    * lab.job_mult[s]
+                    * lab.cal_mult[t]
+                    * prog.hr[s, ctx, HR_JOB_ENTRY]
+                )
+            elif state == BENEFIT and d == EDUCATION:
+                h *= z * prog.hr[s, ctx, HR_EDUCATION_ENTRY]
+            elif state == EMPLOYED and d == BENEFIT:
+                h *= prog.hr[s, ctx, HR_JOB_LOSS]
+        hh[d] = h
+        total += h
+    return total
+
+
+@nb.njit(inline="always", cache=True)
+def _stretch_end(lab, prog, s, state, p, dur, t, ctx_end, H):
+    """The week at which this state's hazards may change: the next duration piece with
+    other hazards, the programme context (if the state's hazards depend on it), the
+    calendar (benefit only)."""
+    P = lab.dur_edges.shape[0]
+    nbk = ctx_end if prog.ctx_dep[s, state] else H
+    q = lab.piece_next[s, state, p]
+    if q < P and t + lab.dur_edges[q] - dur < nbk:
+        nbk = t + lab.dur_edges[q] - dur
+    if state == BENEFIT and lab.cal_next[t] < nbk:
+        nbk = lab.cal_next[t]
+    return nbk
+
+
+@nb.njit(inline="always", cache=True)
+def _destination(hh, target):
+    """The state whose cumulative hazard first passes ``target`` (a uniform times the
+    total hazard); states of zero hazard are never chosen."""
+    dest = 0
+    acc = hh[0]
+    while dest < N_STATES - 1 and (acc <= target or hh[dest] == 0.0):
+        dest += 1
+        acc += hh[dest]
+    return dest
+
+
+@nb.njit(inline="always", cache=True)
+def _sustained(events, s, arm, i, spell_start, spell_end):
+    """Mark the sustained-employment events reached by a job spell [start, end)."""
+    length = spell_end - spell_start
+    if length >= 13 and events[s, arm, i, EV_SUST13] < 0:
+        events[s, arm, i, EV_SUST13] = spell_start + 12
+    if length >= 26 and events[s, arm, i, EV_SUST26] < 0:
+        events[s, arm, i, EV_SUST26] = spell_start + 25
+    if length >= 52 and events[s, arm, i, EV_SUST52] < 0:
+        events[s, arm, i, EV_SUST52] = spell_start + 51
+
+
+@nb.njit(inline="always", cache=True)
+def _entry_event(events, s, arm, i, dest, t_ev, H):
+    """The first job or education entry of a citizen."""
+    ev = EV_JOB if dest == EMPLOYED else EV_EDUCATION
+    if events[s, arm, i, ev] < 0 and t_ev < H:
+        events[s, arm, i, ev] = t_ev
+
+
+@nb.njit(inline="always", cache=True)
+def _programme_record(pc, s, e, prog_end, completed, t_abs, phase_end, H):
+    """Add a treated citizen's programme track to ``pc`` (week, phase + 2) as a
+    difference array."""
+    K = phase_end.shape[0]
+    end = e + prog_end
+    if t_abs < end:
+        end = t_abs
+        completed = False
+    if end > H:
+        end = H
+    start = e
+    for k in range(K):
+        stop = min(e + phase_end[k], end)
+        if stop > start:
+            pc[s, start, k] += 1.0
+            pc[s, stop, k] -= 1.0
+        start = max(start, stop)
+    if end < H:
+        slot = K if completed else K + 1
+        pc[s, end, slot] += 1.0
+        pc[s, H, slot] -= 1.0
+
+
+@nb.njit(inline="always", cache=True)
+def _prefix_weeks(a):
+    """Running sum along the week axis of ``a`` (arm, week, column), in place; week by
+    week, so that the arms' and columns' sums are independent chains of additions."""
+    A, T, C = a.shape
+    for t in range(1, T):
+        for x in range(A):
+            for c in range(C):
+                a[x, t, c] += a[x, t - 1, c]
+
+
+@nb.njit(parallel=True, nogil=True, cache=True, error_model="numpy")
+def simulate_chunk(
+    key,
+    scen0,
+    citizen0,
+    do_treatment,
+    check_off,
+    coh,
+    lab,
+    prog,
+    led,
+    state_count,
+    benefit_weeks,
+    refusion_weeks,
+    programme_count,
+    events,
+    checks,
+    entry,
+):
+    """Simulate one chunk of scenarios, both arms of every citizen.
+
+    Parameters
+    ----------
+    key : uint64, root key from :func:`simrisk.rng.seed_key`
+    scen0 : int, global index of the chunk's first scenario
+    citizen0 : int, index offset of the citizens (0 cohort, CONTROL_OFFSET control group)
+    do_treatment : bool, simulate the treatment arm (False for a control group)
+    check_off : int64 (C,), weeks since entry at which each citizen's state is recorded
+    coh, lab, prog, led : the input groups of :mod:`simrisk.simulation.groups`
+    state_count ... entry : the fields of :class:`~simrisk.simulation.groups.KernelOut`,
+        written
+    """
+    ns = state_count.shape[0]
+    H = state_count.shape[2] - 1
+    N = coh.entry_planned.shape[0]
+    P = lab.dur_edges.shape[0]
+    G = coh.seg_cum.shape[1]
+    n_arms = 2 if do_treatment else 1
+    for s in nb.prange(ns):
+        scen = scen0 + s
+        # every output of this scenario starts empty (here, in parallel, while the thread's
+        # cache is about to use it)
+        state_count[s] = 0.0
+        benefit_weeks[s] = 0.0
+        refusion_weeks[s] = 0.0
+        programme_count[s] = 0.0
+        events[s] = -1
+        checks[s] = -1
+        hh = np.empty(N_STATES)
+        for i in range(N):
+            cit = citizen0 + i
+            cst = stream(key, scen, cit, STREAM_CITIZEN)
+            cst, u = uniform(cst)
+            e = coh.entry_planned[i] + coh.delay[s]
+            if u >= coh.uptake[s] or e >= H:
+                entry[s, i] = -1
+                continue
+            entry[s, i] = e
+            cst, u = uniform(cst)
+            g = 0
+            while g < G - 1 and u >= coh.seg_cum[s, g]:
+                g += 1
+            cst, z = gamma_mean1(cst, coh.frailty_var[s])
+            ben_type = coh.seg_btype[g]
+            for arm in range(n_arms):
+                prog_end = 0
+                completed = False
+                if arm == TREATMENT:
+                    prog_end, completed = _programme_end(key, scen, cit, prog, s)
+                lst = stream(key, scen, cit, STREAM_LABOUR)
+                lst, u = uniform(lst)
+                budget = -math.log(u)
+                state = BENEFIT
+                dur = coh.seg_weeks[g]
+                counter = coh.seg_weeks[g]
+                selfsup = 0
+                spell_start = e
+                t = e
+                t_abs = H
+                while t < H:
+                    ctx, ctx_end = 0, H
+                    if arm == TREATMENT:
+                        ctx, ctx_end = _context(prog, s, t, e, prog_end, completed, H)
+                    btype = (
+                        ben_type
+                        if state == BENEFIT
+                        else (led.perm_btype if state == PERMANENT else -1)
+                    )
+                    if state == PERMANENT or state == MOVED:
+                        counter = _record(
+                            state_count, benefit_weeks, refusion_weeks, checks, s, arm, i,
+                            state, t, H, btype, counter, e, check_off, led,
+                        )  # fmt: skip
+                        t_abs = t
+                        break
+                    p = 0
+                    while p + 1 < P and lab.dur_edges[p + 1] <= dur:
+                        p += 1
+                    nbk = _stretch_end(lab, prog, s, state, p, dur, t, ctx_end, H)
+                    total = _hazards(lab, coh, prog, s, g, z, state, p, ctx, t, hh)
+                    span = nbk - t
+                    event = total * span >= budget
+                    if event:
+                        t_end = t + max(1, int(math.ceil(budget / total)))
+                    else:
+                        budget -= total * span
+                        t_end = nbk
+                    counter = _record(
+                        state_count, benefit_weeks, refusion_weeks, checks, s, arm, i, state,
+                        t, t_end, btype, counter, e, check_off, led,
+                    )  # fmt: skip
+                    if state == EMPLOYED or state == EDUCATION:
+                        selfsup += t_end - t
+                    if not event:
+                        dur += span
+                        t = nbk
+                        continue
+                    lst, u = uniform(lst)
+                    dest = _destination(hh, u * total)
+                    if state == EMPLOYED:  # leaving a job: the finished spell's events
+                        _sustained(events, s, arm, i, spell_start, t_end)
+                    if dest == EMPLOYED or dest == EDUCATION:
+                        if state == BENEFIT or state == PERMANENT:
+                            selfsup = 0
+                        _entry_event(events, s, arm, i, dest, t_end, H)
+                        if dest == EMPLOYED:
+                            spell_start = t_end
+                    elif dest == BENEFIT:
+                        if selfsup >= led.reset_weeks:
+                            counter = 0
+                        selfsup = 0
+                    state = dest
+                    dur = 0
+                    t = t_end
+                    lst, u = uniform(lst)
+                    budget = -math.log(u)
+                if state == EMPLOYED:
+                    _sustained(events, s, arm, i, spell_start, H)
+                if arm == TREATMENT:
+                    _programme_record(
+                        programme_count, s, e, prog_end, completed, t_abs, prog.phase_end, H
+                    )
+        # difference arrays -> weekly counts, while this scenario's rows are in cache
+        _prefix_weeks(state_count[s])
+        _prefix_weeks(benefit_weeks[s])
+        _prefix_weeks(refusion_weeks[s])
+        _prefix_weeks(programme_count[s : s + 1])

@@ -1,0 +1,106 @@
+"""Tables of results, independent of how they are shown.
+
+A library function that has something to print returns :class:`Table` objects:
+a title, columns with a *kind* (the unit a number is shown in), rows of raw
+values and notes. The command line renders them with rich or as JSON, the
+report as HTML; :func:`fmt` is the one place a number is formatted for its
+unit.
+
+Kinds: ``text``; ``pct`` (a share, shown as ``12.3 %``); ``pp`` (a difference of
+shares, ``+1.2 pp``); ``mio`` (DKK, shown in mio. DKK: ``1.23``); ``mio_signed``
+(``+1.23``); ``dkk`` (whole DKK with thousands separators); ``x`` (a multiple,
+``1.05``); ``corr`` (a correlation, ``+0.12``); ``int`` (a count, ``12,345``);
+``num`` (four significant digits); ``index`` (a share of variance, ``0.12``);
+``share3`` (a share with three decimals, ``0.465``); ``dev`` (a deviance, ``1.23``).
+A cell may carry its own kind as a ``(value, kind)`` pair.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+def fmt(value, kind: str | None) -> str:
+    """A value as text for its kind."""
+    if kind in (None, "text") or isinstance(value, str):
+        return "" if value is None else str(value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float) and math.isinf(value):
+        return "undef."
+    if kind == "pct":
+        return f"{100 * value:.1f} %"
+    if kind == "pp":
+        return f"{100 * value:+.1f} pp"
+    if kind == "mio":
+        return f"{value / 1e6:,.2f}"
+    if kind == "mio_signed":
+        return f"{value / 1e6:+,.2f}"
+    if kind == "dkk":
+        return f"{value:,.0f}"
+    if kind == "x":
+        return f"{value:.2f}"
+    if kind == "corr":
+        return f"{value:+.2f}"
+    if kind == "index":
+        return f"{value:.2f}"
+    if kind == "share3":
+        return f"{value:.3f}"
+    if kind == "dev":
+        return f"{value:.2f}"
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "num":
+        return f"{value:,.4g}" if abs(value) >= 1e4 else f"{value:.4g}"
+    raise ValueError(f"unknown kind '{kind}'")
+
+
+@dataclass
+class Table:
+    """A titled table: ``columns`` are (name, kind) pairs; ``lines`` renders it as
+    label-value lines instead of a grid."""
+
+    title: str
+    columns: list[tuple[str, str | None]]
+    rows: list[list] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    lines: bool = False
+
+    def add(self, *cells) -> None:
+        if len(cells) != len(self.columns):
+            raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
+        self.rows.append(list(cells))
+
+    def cell_text(self, r: int, c: int) -> str:
+        cell = self.rows[r][c]
+        if isinstance(cell, tuple):
+            return fmt(*cell)
+        return fmt(cell, self.columns[c][1])
+
+    def text_rows(self) -> list[list[str]]:
+        return [
+            [self.cell_text(r, c) for c in range(len(self.columns))] for r in range(len(self.rows))
+        ]
+
+    def as_dict(self) -> dict:
+        """The table's raw values, for JSON."""
+        names = [name or f"column_{i}" for i, (name, _) in enumerate(self.columns)]
+        rows = [
+            {
+                n: (cell[0] if isinstance(cell, tuple) else cell)
+                for n, cell in zip(names, row, strict=True)
+            }
+            for row in self.rows
+        ]
+        return {"title": self.title, "rows": rows, "notes": list(self.notes)}
+
+
+@dataclass
+class Output:
+    """What a command has to show: ``data`` (its JSON form), ``tables`` and plain
+    ``lines`` for the terminal (stdout)."""
+
+    data: dict
+    tables: list[Table] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)

@@ -1,0 +1,45 @@
+"""The words simrisk uses, from the kernel to the NetCDF file.
+
+Axis order, everywhere an array has these axes: ``scenario, arm, citizen, week,
+state`` (other axes, such as ``benefit``, ``event`` or ``phase``, come last, in
+the position of ``state``). Integer codes are positions in the tuples below, so
+``LABOUR_STATES[EMPLOYED] == "employed"``. Nothing here imports anything.
+"""
+
+from __future__ import annotations
+
+AXES = ("scenario", "arm", "citizen", "week", "state")
+"""The order of the named axes in every array and Dataset."""
+
+ARMS = ("counterfactual", "treatment")
+"""The two arms of every citizen: business as usual, and enrolled in the programme."""
+COUNTERFACTUAL, TREATMENT = 0, 1
+
+LABOUR_STATES = ("benefit", "employed", "education", "permanent", "moved")
+"""Labour-market states (the ``state`` axis)."""
+BENEFIT, EMPLOYED, EDUCATION, PERMANENT, MOVED = 0, 1, 2, 3, 4
+N_STATES = len(LABOUR_STATES)
+ABSORBING_STATES = ("permanent", "moved")
+
+OUTCOME_EVENTS = ("job_entry", "education_entry", "sustained_13", "sustained_26", "sustained_52")
+"""Outcome events a rate card can pay for (the ``event`` axis)."""
+EV_JOB, EV_EDUCATION, EV_SUST13, EV_SUST26, EV_SUST52 = 0, 1, 2, 3, 4
+N_EVENTS = len(OUTCOME_EVENTS)
+
+TARGET_OUTCOMES = ("employed", "self_supporting", "off_benefit", "ever_employed")
+"""Outcomes an outcome target can measure."""
+
+HR_KINDS = ("job_entry", "education_entry", "job_loss")
+"""The programme's hazard ratios: benefit -> employed, benefit -> education, employed ->
+benefit (the last axis of the kernel's hazard-ratio table)."""
+HR_JOB_ENTRY, HR_EDUCATION_ENTRY, HR_JOB_LOSS = 0, 1, 2
+
+PERSPECTIVES = ("municipality", "central_government", "public")
+"""Whose money: the municipality, the central government (which pays the refusion), and
+the public sector as a whole. Not to be confused with the labour ``state``."""
+
+WEEKS_PER_YEAR = 365.25 / 7.0
+"""Weeks in an average year; annual rates are converted with it."""
+
+QUANTILES = (0.05, 0.5, 0.95)
+"""Quantiles stored for weekly series."""
