@@ -11,6 +11,7 @@ not grow with the citizen-level arrays.
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from simrisk.contracts import Baseline, compute_baseline
 from simrisk.outputs import FLOWS, METRICS
 from simrisk.sampling import Adjustment, Sampler, Values, chunk_values
 from simrisk.simulation import Structure, Workspace
+from simrisk.vocabulary import WEEKS_PER_YEAR
 
 CHUNK = 512
 """Scenarios per chunk (never changes a number)."""
@@ -35,6 +37,14 @@ def investor_terms(v: Values) -> metrics.InvestorTerms:
         discount_rate=v("investor", "discount_rate"),
         return_cap=v.optional("investor", "return_cap"),
     )
+
+
+def horizons(cfg: DealConfig, st: Structure, v: Values) -> metrics.Horizons:
+    appraisal = cfg.economics.appraisal
+    if appraisal is None:
+        return metrics.Horizons(st.deal_weeks, st.deal_weeks, np.zeros(v.n))
+    weeks = min(st.horizon, math.ceil(appraisal.years * WEEKS_PER_YEAR))
+    return metrics.Horizons(st.deal_weeks, weeks, v("economics", "appraisal", "discount_rate"))
 
 
 def run_chunk(
@@ -51,7 +61,7 @@ def run_chunk(
     la = ledger.ledger_arrays(cfg, st, v)
     ws, ws_ctl = workspaces or (None, None)
     sim = simulation.simulate(key, scen0, st, kin, workspace=ws)
-    costs = ledger.costs(sim, la.rates)
+    costs = ledger.costs(sim, la)
     ctl = ctl_costs = None
     if cfg.contract.measurement == "control_group":
         kin_ctl = simulation.KernelIn(
@@ -61,8 +71,8 @@ def run_chunk(
             kin.ledger,
         )
         ctl = simulation.simulate(key, scen0, st, kin_ctl, control=True, workspace=ws_ctl)
-        ctl_costs = ledger.costs(ctl, la.rates)
-    measured = contracts.measured_savings(cfg, la.rates, sim, costs, ctl, ctl_costs, baseline)
+        ctl_costs = ledger.costs(ctl, la)
+    measured = contracts.measured_savings(cfg, la, sim, costs, ctl, ctl_costs, baseline)
     due = contracts.payments(
         cfg, st, contracts.contract_arrays(cfg, v), sim, measured, ctl, baseline
     )
@@ -70,7 +80,9 @@ def run_chunk(
     inv = investor_terms(v)
     paid = finance.cap_return(prog_cost, due, finance.weekly_cap_rates(inv.return_cap))
     money = metrics.Money(costs, measured, paid, prog_cost)
-    m, flows = metrics.chunk_metrics(sim, money, inv, cfg.economics.perspective, st.horizon)
+    m, flows = metrics.chunk_metrics(
+        sim, money, inv, cfg.economics.perspective, horizons(cfg, st, v)
+    )
     return ChunkResult(m, sim.state_count, sim.programme_count, flows)
 
 

@@ -5,9 +5,14 @@ A week on a benefit costs its dated rate (gross); the central government
 reimburses the refusion share of it, which the kernel has already weighted by
 the citizen's step of the staircase (``refusion_weeks``). So per week
 
-* municipality = gross - refusion,
-* central government = refusion,
-* public = gross (the two together).
+* municipality = (gross - refusion) x (1 - equalisation share) - municipal tax,
+* central government = refusion - central-government tax,
+* public = gross - tax,
+
+where the tax on earnings in ordinary jobs (optional, ``economics.tax``) counts
+the full-time equivalents in work, and the equalisation share (optional, zero in
+the base case as in Socialstyrelsen's SØM) is the part of a change in the
+municipality's benefit spending that udligning and bloktilskud give back.
 
 The programme's cost is its set-up cost in week 0 plus a cost per citizen-week
 by phase, drawn from the investor's capital.
@@ -20,8 +25,8 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from simrisk import benefits
 from simrisk.config import DealConfig
-from simrisk.rates import weekly_rates
 from simrisk.sampling import Values
 from simrisk.simulation import KernelOut, Structure
 from simrisk.vocabulary import PERSPECTIVES
@@ -32,48 +37,50 @@ class LedgerArrays:
     """Per-scenario money inputs of a chunk.
 
     rates : float64 (scenario, week, benefit), DKK per citizen-week
+    tax : float64 (scenario, week, 2), tax per full-time equivalent in work and week,
+        municipal and central-government part (zeros without ``economics.tax``)
+    kept : float64 (scenario,), 1 - the equalisation share of municipal costs
     phase_cost : float64 (scenario, phase), DKK per citizen-week in each phase
     setup_cost : float64 (scenario,), DKK in week 0
     """
 
     rates: np.ndarray
+    tax: np.ndarray
+    kept: np.ndarray
     phase_cost: np.ndarray
     setup_cost: np.ndarray
 
 
 def ledger_arrays(cfg: DealConfig, st: Structure, v: Values) -> LedgerArrays:
-    """Dated benefit rates per week and the programme's costs, for ``v.n`` scenarios."""
-    per_benefit = []
-    for name in st.benefit_types:
-        ben = cfg.economics.benefits[name]
-        vals = np.stack(
-            [v("economics", "benefits", name, "rates", k, "value") for k in range(len(ben.rates))],
-            1,
-        )
-        per_benefit.append(
-            weekly_rates(
-                vals,
-                [r.valid_from for r in ben.rates],
-                ben.unit,
-                v("economics", "benefits", name, "indexation"),
-                cfg.deal.start_date,
-                st.horizon,
-            )
-        )
+    """Dated benefit rates per week, tax, and the programme's costs, for ``v.n``
+    scenarios."""
+    H = st.horizon
+    tax = np.zeros((v.n, H, 2))
+    if cfg.economics.tax is not None:
+        per_fte = v("economics", "tax", "rate")[:, None] * benefits.wage_weekly(cfg, v, H)
+        share = v("economics", "tax", "municipal_share")[:, None]
+        tax[:, :, 0] = per_fte * share
+        tax[:, :, 1] = per_fte * (1.0 - share)
     K = st.n_phases
     return LedgerArrays(
-        rates=np.stack(per_benefit, axis=2),
+        rates=np.ascontiguousarray(benefits.all_weekly(cfg, st.benefit_types, v, H)),
+        tax=tax,
+        kept=1.0 - v("economics", "equalisation_share"),
         phase_cost=np.stack([v("programme", "phases", k, "cost_per_week") for k in range(K)], 1),
         setup_cost=v("programme", "setup_cost"),
     )
 
 
 @nb.njit(parallel=True, nogil=True, cache=True)
-def _weekly_cost(benefit_weeks, refusion_weeks, rates, municipality, central, public):
+def _weekly_cost(
+    benefit_weeks, refusion_weeks, work_fte, rates, tax, kept, municipality, central, public
+):
     """Cost per week by perspective.
 
     benefit_weeks, refusion_weeks : float64 (scenario, arm, week, benefit)
-    rates : float64 (scenario, week, benefit)
+    work_fte : float64 (scenario, arm, week, 1)
+    rates : float64 (scenario, week, benefit); tax : float64 (scenario, week, 2)
+    kept : float64 (scenario,)
     municipality, central, public : float64 (scenario, arm, week), written
     """
     m, n_arms, H, B = benefit_weeks.shape
@@ -86,17 +93,21 @@ def _weekly_cost(benefit_weeks, refusion_weeks, rates, municipality, central, pu
                     r = rates[s, t, b]
                     gross += benefit_weeks[s, a, t, b] * r
                     refund += refusion_weeks[s, a, t, b] * r
-                municipality[s, a, t] = gross - refund
-                central[s, a, t] = refund
-                public[s, a, t] = gross
+                fte = work_fte[s, a, t, 0]
+                municipality[s, a, t] = (gross - refund) * kept[s] - fte * tax[s, t, 0]
+                central[s, a, t] = refund - fte * tax[s, t, 1]
+                public[s, a, t] = gross - fte * (tax[s, t, 0] + tax[s, t, 1])
 
 
-def costs(sim: KernelOut, rates: np.ndarray) -> dict[str, np.ndarray]:
+def costs(sim: KernelOut, la: LedgerArrays) -> dict[str, np.ndarray]:
     """Weekly cost per perspective (names of ``PERSPECTIVES``), each float64 of shape
     (scenario, arm, week)."""
     m, n_arms, H, _ = sim.benefit_weeks.shape
     out = np.empty((len(PERSPECTIVES), m, n_arms, H))
-    _weekly_cost(sim.benefit_weeks, sim.refusion_weeks, rates, out[0], out[1], out[2])
+    _weekly_cost(
+        sim.benefit_weeks, sim.refusion_weeks, sim.work_fte, la.rates, la.tax, la.kept,
+        out[0], out[1], out[2],
+    )  # fmt: skip
     return dict(zip(PERSPECTIVES, out, strict=True))
 
 

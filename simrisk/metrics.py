@@ -10,7 +10,7 @@ import numpy as np
 
 from simrisk import finance
 from simrisk.simulation import KernelOut
-from simrisk.vocabulary import COUNTERFACTUAL, EV_JOB, PERSPECTIVES, TREATMENT
+from simrisk.vocabulary import COUNTERFACTUAL, EV_JOB, PERSPECTIVES, TREATMENT, WEEKS_PER_YEAR
 
 
 @dataclass
@@ -38,19 +38,38 @@ class InvestorTerms:
     return_cap: np.ndarray
 
 
+@dataclass
+class Horizons:
+    """deal_weeks: the deal's horizon (undiscounted nets are summed over it);
+    appraisal_weeks and appraisal_rate (scenario,): the discounted nets' horizon and rate
+    (the deal's horizon undiscounted when the deal gives no appraisal)."""
+
+    deal_weeks: int
+    appraisal_weeks: int
+    appraisal_rate: np.ndarray
+
+
 def chunk_metrics(
-    sim: KernelOut, money: Money, inv: InvestorTerms, perspective: str, horizon: int
+    sim: KernelOut, money: Money, inv: InvestorTerms, perspective: str, hz: Horizons
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per-scenario metrics (name -> (scenario,)) and weekly series (name -> (scenario,
     week)) of a chunk."""
     costs, paid, prog_cost = money.costs, money.paid, money.programme_cost
+    horizon = paid.shape[1]
     investor = paid - prog_cost
     saved = {p: costs[p][:, COUNTERFACTUAL] - costs[p][:, TREATMENT] for p in PERSPECTIVES}
     irr, status = finance.irr(investor)
     enrolled = (sim.entry >= 0).sum(axis=1)
     pay_total = paid.sum(axis=1)
     drawn = prog_cost.sum(axis=1)
-    sav = {p: saved[p].sum(axis=1) for p in PERSPECTIVES}
+    D = hz.deal_weeks
+    sav = {p: saved[p][:, :D].sum(axis=1) for p in PERSPECTIVES}
+    disc = finance.discount_factors(hz.appraisal_rate, horizon)[:, : hz.appraisal_weeks]
+    A = hz.appraisal_weeks
+    pv = {
+        p: ((saved[p][:, :A] - paid[:, :A]) * disc).sum(axis=1) for p in ("municipality", "public")
+    }
+    fte = sim.work_fte[:, :, :, 0].sum(axis=2) / WEEKS_PER_YEAR
     true_sav = sav[perspective]
     with np.errstate(invalid="ignore", divide="ignore"):
         deadweight = np.where(
@@ -67,6 +86,8 @@ def chunk_metrics(
         "programme_cost": drawn,
         "municipal_net": sav["municipality"] - pay_total,
         "public_net": sav["public"] - pay_total,
+        "municipal_net_pv": pv["municipality"],
+        "public_net_pv": pv["public"],
         "deadweight_share": deadweight,
         "investor_irr": irr,
         "investor_irr_status": status,
@@ -80,6 +101,8 @@ def chunk_metrics(
         "enrolled": enrolled,
         "ever_employed_treatment": ever[:, TREATMENT],
         "ever_employed_counterfactual": ever[:, COUNTERFACTUAL],
+        "fte_years_treatment": fte[:, TREATMENT],
+        "fte_years_counterfactual": fte[:, COUNTERFACTUAL],
     }
     flows = {
         "savings_weekly": saved[perspective],

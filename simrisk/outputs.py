@@ -43,6 +43,10 @@ METRICS = _table(
     ("programme_cost", "programme cost (investor drawdowns)", "DKK"),
     ("municipal_net", "municipal net budget effect (true savings minus payments)", "DKK"),
     ("public_net", "public-sector net effect (true public savings minus payments)", "DKK"),
+    ("municipal_net_pv", "municipal net over the appraisal horizon, discounted to the start",
+     "DKK"),
+    ("public_net_pv", "public-sector net over the appraisal horizon, discounted to the start",
+     "DKK"),
     ("deadweight_share", "share of payments not backed by true savings", "1"),
     ("investor_irr", "investor internal rate of return, annualised", "1"),
     ("investor_irr_status", "IRR status (0 ok, 1 total loss, 2 no root, 3 multiple, 4 none)", "1"),
@@ -56,6 +60,10 @@ METRICS = _table(
     ("ever_employed_treatment", "share of enrolled with a job entry, treatment arm", "1"),
     ("ever_employed_counterfactual", "share of enrolled with a job entry, counterfactual arm",
      "1"),
+    ("fte_years_treatment", "full-time equivalent years in ordinary jobs, treatment arm",
+     "year"),
+    ("fte_years_counterfactual", "full-time equivalent years in ordinary jobs, counterfactual arm",
+     "year"),
 )  # fmt: skip
 """Per-scenario metrics (dimension ``scenario``)."""
 

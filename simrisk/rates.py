@@ -1,8 +1,10 @@
 """Dated rate tables and the refusion staircase, resolved to weekly arrays.
 
 A legal amount is a step function of the date: each value is in force from its
-date; after the last date it is indexed by ``indexation`` at every 1 January.
-Everything is resolved here, before simulation; kernels never see a date.
+date, at its year's level, and is regulated every 1 January by the year's
+regulation (satsregulering): the published rate for the years that have one, an
+assumed rate after them. Everything is resolved here, before simulation;
+kernels never see a date.
 """
 
 from __future__ import annotations
@@ -21,60 +23,72 @@ def week_dates(start: dt.date, horizon: int) -> np.ndarray:
     return np.datetime64(start, "D") + 7 * np.arange(horizon)
 
 
-def rate_index(valid_from: list[dt.date], start: dt.date, horizon: int) -> tuple:
-    """Which rate point is in force in each week, and the indexation steps to apply.
+def yearly_index(rates_by_year: np.ndarray, first_year: int, years: np.ndarray) -> np.ndarray:
+    """Cumulative regulation index at ``years``: ``prod(1 + r_k)`` over the years
+    ``first_year < k <= year`` (a regulation of year ``k`` takes effect on 1 January of
+    ``k``); shape (scenario, len(years)).
 
-    After the last point a rate is indexed at every 1 January; before the first
-    point it is the first rate deflated by one step per 1 January back.
-
-    Returns
-    -------
-    idx : ndarray of int64, shape (week,)
-    steps : ndarray of int64, shape (week,), years of indexation (negative: deflation)
+    Parameters
+    ----------
+    rates_by_year : float64 (scenario, year), the regulation of ``first_year + j``
+    years : int64 (n,), calendar years within the table
     """
-    dates = week_dates(start, horizon)
-    points = np.array([np.datetime64(d, "D") for d in valid_from])
-    idx = np.maximum(np.searchsorted(points, dates, side="right") - 1, 0)
-    years = dates.astype("datetime64[Y]").astype(int) + 1970
-    first, last = valid_from[0], valid_from[-1]
-    after = np.where(dates > points[-1], years - last.year, 0)
-    # a date in the first point's year but before it is one step back if the point is
-    # dated 1 January, else none
-    back_year = first.year if first.month == 1 and first.day == 1 else first.year + 1
-    before = np.where(dates < points[0], back_year - years, 0)
-    return idx, np.maximum(after, 0) - np.maximum(before, 0)
+    growth = np.cumprod(1.0 + rates_by_year, axis=1) / (1.0 + rates_by_year[:, :1])
+    return growth[:, np.asarray(years) - first_year]
 
 
 def weekly_rates(
     values: np.ndarray,
     valid_from: list[dt.date],
     unit: str,
-    indexation: np.ndarray | float,
+    rates_by_year: np.ndarray,
+    first_year: int,
     start: dt.date,
     horizon: int,
 ) -> np.ndarray:
-    """Weekly amount per scenario.
+    """A benefit's amount per citizen-week, per scenario and week.
+
+    The rate in force at a date is the last point dated on or before it, regulated from
+    that point's year to the date's year; before the first point, the first point's
+    rate regulated back (deflated) to the date's year.
 
     Parameters
     ----------
-    values : ndarray of float64, shape (scenario, point), the rate at each point
-    valid_from : dates the points take effect
+    values : float64 (scenario, point), the rate at each point (in ``unit``)
+    valid_from : the dates the points take effect
     unit : "week", "month" or "year"
-    indexation : annual indexation after the last point, scalar or shape (scenario,)
+    rates_by_year : float64 (scenario, year), yearly regulation from ``first_year`` on,
+        covering every year of the points and of the horizon
+    start, horizon : the first week's date and the number of weeks
 
     Returns
     -------
-    ndarray of float64, shape (scenario, week), DKK per citizen-week
+    float64 (scenario, week), DKK per citizen-week
     """
-    idx, years_after = rate_index(valid_from, start, horizon)  # signed indexation steps
+    dates = week_dates(start, horizon)
+    points = np.array([np.datetime64(d, "D") for d in valid_from])
+    idx = np.maximum(np.searchsorted(points, dates, side="right") - 1, 0)
+    years = dates.astype("datetime64[Y]").astype(int) + 1970
+    point_years = np.array([d.year for d in valid_from])
+    ref = point_years[idx]
     values = np.atleast_2d(np.asarray(values, dtype=float))
-    ix = np.broadcast_to(np.asarray(indexation, dtype=float).reshape(-1), (values.shape[0],))
-    if np.all(values == values[:1]) and np.all(ix == ix[0]):
-        # the same table in every scenario: compute once
-        one = values[0, idx] * (1.0 + ix[0]) ** years_after * UNIT_TO_WEEK[unit]
-        return np.broadcast_to(one, (values.shape[0], horizon))
-    factor = (1.0 + ix[:, None]) ** years_after[None, :]
-    return values[:, idx] * factor * UNIT_TO_WEEK[unit]
+    same = np.all(values == values[:1]) and np.all(rates_by_year == rates_by_year[:1])
+    r = rates_by_year[:1] if same else rates_by_year
+    factor = yearly_index(r, first_year, years) / yearly_index(r, first_year, ref)
+    out = values[: 1 if same else None, idx] * factor * UNIT_TO_WEEK[unit]
+    return np.broadcast_to(out, (values.shape[0], horizon)) if same else out
+
+
+def regulation_table(
+    table: dict[int, np.ndarray], assumed: np.ndarray, first_year: int, last_year: int
+) -> np.ndarray:
+    """Yearly regulation (scenario, year) for ``first_year .. last_year``: the published
+    rate where the table has one, else the assumed rate."""
+    n = assumed.shape[0]
+    out = np.empty((n, last_year - first_year + 1))
+    for j, y in enumerate(range(first_year, last_year + 1)):
+        out[:, j] = table[y] if y in table else assumed
+    return out
 
 
 def refusion_starts(from_weeks: list[int]) -> np.ndarray:

@@ -15,7 +15,7 @@ import numba as nb
 import numpy as np
 
 # streams of a citizen
-STREAM_CITIZEN, STREAM_LABOUR, STREAM_PROGRAMME = 0, 1, 2
+STREAM_CITIZEN, STREAM_LABOUR, STREAM_PROGRAMME, STREAM_HOURS = 0, 1, 2, 3
 STREAM_PARAMETERS = 7
 """The stream of the parameter draws of a scenario (citizen 0)."""
 CONTROL_OFFSET = 1 << 24

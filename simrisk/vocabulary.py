@@ -15,11 +15,37 @@ ARMS = ("counterfactual", "treatment")
 """The two arms of every citizen: business as usual, and enrolled in the programme."""
 COUNTERFACTUAL, TREATMENT = 0, 1
 
-LABOUR_STATES = ("benefit", "employed", "education", "permanent", "moved")
-"""Labour-market states (the ``state`` axis)."""
-BENEFIT, EMPLOYED, EDUCATION, PERMANENT, MOVED = 0, 1, 2, 3, 4
+LABOUR_STATES = (
+    "benefit",
+    "employed",
+    "education",
+    "permanent",
+    "moved",
+    "unemployed",
+    "subsidised",
+    "fleksjob",
+)
+"""Labour-market states (the ``state`` axis):
+
+* ``benefit``: on the segment's benefit path (sygedagpenge, then a jobafklaringsforløb;
+  kontanthjælp; ...);
+* ``employed``: an ordinary job, full-time or part-time (a part-time job may keep a
+  reduced benefit);
+* ``education``: in education (SU, paid by the central government);
+* ``permanent``: førtidspension (absorbing);
+* ``moved``: left the municipality (absorbing, censored);
+* ``unemployed``: fit for work without a job, on a-dagpenge (insured) or kontanthjælp;
+* ``subsidised``: a job with løntilskud (the municipality pays the subsidy; not
+  self-support);
+* ``fleksjob``: a flexible job with fleksløntilskud (not self-support).
+"""
+BENEFIT, EMPLOYED, EDUCATION, PERMANENT, MOVED, UNEMPLOYED, SUBSIDISED, FLEKSJOB = range(8)
 N_STATES = len(LABOUR_STATES)
 ABSORBING_STATES = ("permanent", "moved")
+OUT_OF_WORK_STATES = ("benefit", "unemployed")
+"""States from which a transition into ``employed`` is a job entry: the programme's
+job-entry ratio, the frailty, the segment's ratio and the labour market's multipliers act
+on it (and the education-entry ratio on entries into ``education``)."""
 
 OUTCOME_EVENTS = ("job_entry", "education_entry", "sustained_13", "sustained_26", "sustained_52")
 """Outcome events a rate card can pay for (the ``event`` axis)."""

@@ -44,12 +44,53 @@ class Enrolment(Strict):
         return len(self.counts) * self.period_weeks
 
 
+class PathStage(Strict):
+    """A later benefit of a segment's path: from ``after_weeks`` weeks on benefit in the
+    spell, a share of those still on the earlier benefit move to ``benefit`` (the rest stay,
+    e.g. extended sygedagpenge)."""
+
+    after_weeks: int = Field(gt=0)
+    benefit: str = Field(min_length=1)
+    share: Probability = 1.0
+    source: str = ""
+
+
+class Unemployed(Strict):
+    """What a citizen of the segment receives when fit for work without a job (state
+    ``unemployed``): an insured citizen ``insured`` (a-dagpenge) for ``insured_weeks``,
+    then ``uninsured``; an uninsured citizen ``uninsured`` (kontanthjælp)."""
+
+    insured: str | None = None
+    insured_weeks: int = Field(default=104, gt=0)
+    uninsured: str = Field(min_length=1)
+    source: str = ""
+
+
 class Segment(Strict):
     name: str = Field(min_length=1)
     benefit: str = Field(min_length=1)
     share: Probability
     weeks_on_benefit: int = Field(default=0, ge=0)
     job_hazard_ratio: Positive = 1.0
+    path: list[PathStage] = []
+    insured_share: Probability = 0.0
+    unemployed: Unemployed | None = None
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _path_order(self) -> Segment:
+        weeks = [p.after_weeks for p in self.path]
+        if any(b <= a for a, b in zip(weeks, weeks[1:], strict=False)):
+            raise ValueError("path: the stages' 'after_weeks' must increase")
+        return self
+
+    @property
+    def benefits(self) -> list[str]:
+        """Every benefit the segment's citizens can receive."""
+        out = [self.benefit] + [p.benefit for p in self.path]
+        if self.unemployed is not None:
+            out += [b for b in (self.unemployed.insured, self.unemployed.uninsured) if b]
+        return out
 
 
 class Cohort(Strict):
@@ -153,10 +194,22 @@ class CalendarShock(Strict):
         return self
 
 
+class Hours(Strict):
+    """Hours of a job: each job spell is full-time with probability ``full_time_share``,
+    else part-time at ``part_time_hours`` of full time. ``full_time_wage`` is the gross
+    monthly wage of a full-time job (for benefits reduced by earnings, and for tax)."""
+
+    full_time_share: Probability = 1.0
+    part_time_hours: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+    full_time_wage: NonNegative = 0.0
+    source: str = ""
+
+
 class Labour(Strict):
     transitions: list[Transition] = Field(min_length=1)
     job_entry_multiplier: Positive = 1.0
     calendar: list[CalendarShock] = []
+    hours: Hours = Hours()
 
     @model_validator(mode="after")
     def _unique(self) -> Labour:

@@ -17,10 +17,27 @@ class RatePoint(Strict):
 
 
 class Benefit(Strict):
+    """A benefit's dated rates and how it is financed and reduced.
+
+    ``indexation``: a flat yearly regulation after the last rate (None: the shared
+    ``economics.regulation``). ``refusion``: the staircase, or a fixed central-government
+    share. ``on_staircase``: weeks on it count on the citizen's refusion counter (and are
+    not self-support). ``self_support``: weeks on it count as self-support (SU).
+    ``partial``: how a part-time job reduces it: ``none`` (it stops), ``hours`` (paid for
+    the hours not worked), ``earnings`` (less ``earnings_deduction`` of the counted
+    earnings above ``earnings_disregard`` DKK a month; ``earnings_counted`` of the gross
+    wage is counted)."""
+
     unit: Literal["week", "month", "year"]
     rates: list[RatePoint] = Field(min_length=1)
-    indexation: Annotated[float, Field(ge=-0.5, le=0.5)] = 0.0
+    indexation: Annotated[float, Field(ge=-0.5, le=0.5)] | None = None
     refusion: Literal["staircase"] | Probability = "staircase"
+    on_staircase: bool = True
+    self_support: bool = False
+    partial: Literal["none", "hours", "earnings"] = "none"
+    earnings_disregard: NonNegative = 0.0
+    earnings_deduction: Probability = 1.0
+    earnings_counted: Probability = 0.92
     source: str = ""
 
     @model_validator(mode="after")
@@ -37,8 +54,13 @@ class RefusionStep(Strict):
 
 
 class Refusion(Strict):
+    """The refusion staircase by the citizen's weeks on benefit; the count restarts once
+    the citizen has had ``reset_weeks`` weeks of self-support in total within the last
+    ``reset_window_weeks`` weeks."""
+
     steps: list[RefusionStep] = Field(min_length=1)
     reset_weeks: int = Field(default=52, gt=0)
+    reset_window_weeks: int = Field(default=156, gt=0, le=312)
     source: str = ""
 
     @model_validator(mode="after")
@@ -46,15 +68,64 @@ class Refusion(Strict):
         weeks = [s.from_week for s in self.steps]
         if weeks[0] != 1 or any(b <= a for a, b in zip(weeks, weeks[1:], strict=False)):
             raise ValueError("refusion steps must start at week 1 and increase")
+        if self.reset_window_weeks < self.reset_weeks:
+            raise ValueError("reset_window_weeks: must be at least reset_weeks")
         return self
+
+
+class RegulationYear(Strict):
+    year: int = Field(ge=1900, le=2200)
+    rate: Annotated[float, Field(ge=-0.2, le=0.5)]
+    source: str = ""
+
+
+class Regulation(Strict):
+    """The yearly regulation of benefit rates (satsregulering) each 1 January: the
+    published rate per year, and an assumed rate for the years after."""
+
+    years: list[RegulationYear] = []
+    assumed: Annotated[float, Field(ge=-0.2, le=0.5)] = 0.0
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _years(self) -> Regulation:
+        ys = [y.year for y in self.years]
+        if any(b <= a for a, b in zip(ys, ys[1:], strict=False)):
+            raise ValueError("years: must be given in increasing order, once each")
+        return self
+
+
+class Tax(Strict):
+    """Tax on earnings from ordinary jobs, counted in the central-government and public
+    perspectives (``municipal_share`` of it in the municipality's)."""
+
+    rate: Probability
+    municipal_share: Probability = 0.0
+    source: str = ""
+
+
+class Appraisal(Strict):
+    """A discounted net over a horizon of up to 10 years from the deal's start (as in
+    Socialstyrelsen's SØM), beside the undiscounted net over the deal's horizon."""
+
+    discount_rate: Annotated[float, Field(ge=0.0, le=0.2)] = 0.035
+    years: int = Field(default=10, ge=1, le=10)
+    source: str = ""
 
 
 class Economics(Strict):
     rules: str | None = "denmark"
     benefits: dict[str, Benefit] = {}
     refusion: Refusion | None = None
+    regulation: Regulation = Regulation()
     permanent_benefit: str | None = None
+    education_benefit: str | None = None
+    subsidised_benefit: str | None = None
+    fleksjob_benefit: str | None = None
     perspective: Literal["municipality", "central_government", "public"] = "municipality"
+    tax: Tax | None = None
+    appraisal: Appraisal | None = None
+    equalisation_share: Probability = 0.0
 
     @model_validator(mode="after")
     def _refusion_present(self) -> Economics:

@@ -82,8 +82,9 @@ def merge_rules(raw: dict, base: Path | None = None) -> dict:
         return data  # validation reports the wrong type
     benefits.update(own)
     econ["benefits"] = benefits
-    if "refusion" not in econ and "refusion" in shared:
-        econ["refusion"] = shared["refusion"]
+    for key in ("refusion", "regulation"):
+        if key not in econ and key in shared:
+            econ[key] = shared[key]
     return data
 
 

@@ -45,24 +45,7 @@ class DealConfig(Strict):
                 problems.append(
                     f"effect.{name}: {len(hrs)} hazard ratios for {n_phases} programme phases"
                 )
-        known = sorted(self.economics.benefits)
-        for i, seg in enumerate(self.cohort.segments):
-            if seg.benefit not in self.economics.benefits:
-                problems.append(
-                    f"cohort.segments[{i}].benefit: no rates for benefit '{seg.benefit}' in "
-                    f"economics.benefits (known: {', '.join(known) or 'none'})"
-                )
-        uses_permanent = any(t.to == "permanent" for t in self.labour.transitions)
-        pb = self.economics.permanent_benefit
-        if uses_permanent and pb is None:
-            problems.append(
-                "economics.permanent_benefit: transitions into 'permanent' need the benefit "
-                "paid there"
-            )
-        if pb is not None and pb not in self.economics.benefits:
-            problems.append(
-                f"economics.permanent_benefit: no rates for benefit '{pb}' in economics.benefits"
-            )
+        problems += self._benefit_problems()
         last_entry = self.cohort.enrolment.last_week
         if last_entry >= self.deal.horizon_weeks:
             problems.append(
@@ -72,3 +55,61 @@ class DealConfig(Strict):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _benefit_problems(self) -> list[str]:
+        """Every benefit named exists; every state the transitions reach has what it needs."""
+        problems = []
+        econ = self.economics
+        known = sorted(econ.benefits)
+
+        def missing(where: str, name: str | None) -> None:
+            if name is not None and name not in econ.benefits:
+                problems.append(
+                    f"{where}: no rates for benefit '{name}' in economics.benefits "
+                    f"(known: {', '.join(known) or 'none'})"
+                )
+
+        reached = {t.to for t in self.labour.transitions}
+        for i, seg in enumerate(self.cohort.segments):
+            at = f"cohort.segments[{i}]"
+            missing(f"{at}.benefit", seg.benefit)
+            for k, stage in enumerate(seg.path):
+                missing(f"{at}.path[{k}].benefit", stage.benefit)
+            if seg.unemployed is not None:
+                missing(f"{at}.unemployed.insured", seg.unemployed.insured)
+                missing(f"{at}.unemployed.uninsured", seg.unemployed.uninsured)
+                if seg.insured_share > 0 and seg.unemployed.insured is None:
+                    problems.append(
+                        f"{at}.unemployed.insured: insured_share is {seg.insured_share:g}, so "
+                        "insured citizens need their benefit (a-dagpenge)"
+                    )
+            elif "unemployed" in reached:
+                problems.append(
+                    f"{at}.unemployed: transitions into 'unemployed' need the benefits paid "
+                    "there (insured, uninsured)"
+                )
+        for state, field in (
+            ("permanent", "permanent_benefit"),
+            ("subsidised", "subsidised_benefit"),
+            ("fleksjob", "fleksjob_benefit"),
+        ):
+            name = getattr(econ, field)
+            if state in reached and name is None:
+                problems.append(
+                    f"economics.{field}: transitions into '{state}' need the benefit paid there"
+                )
+            missing(f"economics.{field}", name)
+        missing("economics.education_benefit", econ.education_benefit)
+        earnings = [n for n, b in econ.benefits.items() if b.partial == "earnings"]
+        used = {b for seg in self.cohort.segments for b in seg.benefits}
+        if (
+            self.labour.hours.full_time_share < 1.0
+            and self.labour.hours.full_time_wage <= 0.0
+            and any(n in used for n in earnings)
+        ):
+            problems.append(
+                "labour.hours.full_time_wage: part-time jobs reduce "
+                f"{', '.join(n for n in earnings if n in used)} by earnings, so the full-time "
+                "wage is needed"
+            )
+        return problems

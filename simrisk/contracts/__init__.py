@@ -64,13 +64,13 @@ def _rate(sim: KernelOut, arm: int, st: Structure, mech) -> tuple[np.ndarray, np
     ci = int(np.searchsorted(st.check_off, mech.at_week))
     return outcome_rate(
         sim.checks[:, arm], sim.events[:, arm], sim.entry, ci, mech.outcome, mech.at_week,
-        st.horizon,
+        st.deal_weeks,
     )  # fmt: skip
 
 
 def measured_savings(
     cfg: DealConfig,
-    rates: np.ndarray,
+    la,
     sim: KernelOut,
     costs: dict,
     ctl: KernelOut | None,
@@ -89,7 +89,7 @@ def measured_savings(
         n_ctl = np.maximum((ctl.entry >= 0).sum(axis=1), 1).astype(float)
         reference = ctl_costs[persp][:, COUNTERFACTUAL] * (enrolled / n_ctl)[:, None]
     else:
-        reference = baseline.cost(sim.entry, rates, persp)
+        reference = baseline.cost(sim.entry, la, persp)
     return reference - treated
 
 
@@ -106,11 +106,14 @@ def payments(
     investor's return cap."""
     measurement = cfg.contract.measurement
     total = np.zeros_like(measured)
+    in_deal = measured * (np.arange(st.horizon) < st.deal_weeks)  # nothing after the deal
     for m, mech in enumerate(cfg.contract.mechanisms):
         terms = ca.mechanisms[m]
+        window = mech.window if mech.window is not None else [0, st.deal_weeks]
+        window = [window[0], min(window[1], st.deal_weeks)]
         if mech.kind == "savings_share":
             total += mechanisms.savings_share(
-                measured, terms["share"], terms["cap"], mech.window, st.period, st.pay_week
+                in_deal, terms["share"], terms["cap"], window, st.period, st.pay_week
             )
         elif mech.kind == "rate_card":
             total += mechanisms.rate_card(
@@ -118,7 +121,7 @@ def payments(
                 terms["tariffs"],
                 terms["per_citizen_cap"],
                 terms["cap"],
-                mech.window,
+                window,
                 st.period,
                 st.pay_week,
             )

@@ -32,32 +32,41 @@ class Baseline:
 
     benefit_weeks, refusion_weeks : float64 (week since entry, benefit), per enrolled
         citizen
+    work_fte : float64 (week since entry, 1), full-time equivalents in work per enrolled
+        citizen
     rates : outcome rate per target mechanism (index in the contract)
     """
 
     benefit_weeks: np.ndarray
     refusion_weeks: np.ndarray
+    work_fte: np.ndarray
     rates: dict[int, float] = field(default_factory=dict)
 
-    def cost(self, entry: np.ndarray, rates: np.ndarray, perspective: str) -> np.ndarray:
-        """Baseline cost per week, shape (scenario, week).
+    def cost(self, entry: np.ndarray, la, perspective: str) -> np.ndarray:
+        """Baseline cost per week, shape (scenario, week), valued like the arms' costs
+        (:mod:`simrisk.ledger`).
 
         Parameters
         ----------
         entry : int32 (scenario, citizen), entry week or -1
-        rates : float64 (scenario, week, benefit), DKK per citizen-week
+        la : the chunk's :class:`simrisk.ledger.LedgerArrays`
         """
-        m, H = entry.shape[0], rates.shape[1]
+        m, H = entry.shape[0], la.rates.shape[1]
         starts = np.zeros((m, H))
         rows, cols = np.nonzero(entry >= 0)
         np.add.at(starts, (rows, entry[rows, cols]), 1.0)
         ben = _convolve(starts, self.benefit_weeks)
         ref = _convolve(starts, self.refusion_weeks)
+        fte = _convolve(starts, self.work_fte)[:, :, 0]
         weight = {"municipality": ben - ref, "central_government": ref, "public": ben}[perspective]
         out = np.zeros((m, H))
-        for b in range(rates.shape[2]):  # benefit by benefit: the sum's order is fixed
-            out += weight[:, :, b] * rates[:, :, b]
-        return out
+        for b in range(la.rates.shape[2]):  # benefit by benefit: the sum's order is fixed
+            out += weight[:, :, b] * la.rates[:, :, b]
+        if perspective == "municipality":
+            return out * la.kept[:, None] - fte * la.tax[:, :, 0]
+        if perspective == "central_government":
+            return out - fte * la.tax[:, :, 1]
+        return out - fte * la.tax.sum(axis=2)
 
 
 def _convolve(starts: np.ndarray, profile: np.ndarray) -> np.ndarray:
@@ -81,6 +90,7 @@ def compute_baseline(cfg: DealConfig, st: Structure, n: int | None = None) -> Ba
     base = Baseline(
         benefit_weeks=sim.benefit_weeks[:, COUNTERFACTUAL].sum(axis=0) / enrolled,
         refusion_weeks=sim.refusion_weeks[:, COUNTERFACTUAL].sum(axis=0) / enrolled,
+        work_fte=sim.work_fte[:, COUNTERFACTUAL].sum(axis=0) / enrolled,
     )
     for m, mech in enumerate(cfg.contract.mechanisms):
         if mech.kind == "target":
@@ -92,7 +102,7 @@ def compute_baseline(cfg: DealConfig, st: Structure, n: int | None = None) -> Ba
                 ci,
                 mech.outcome,
                 mech.at_week,
-                st.horizon,
+                st.deal_weeks,
             )
             base.rates[m] = float(np.nanmean(rate))
     return base

@@ -83,4 +83,5 @@ def simulate(
         benefit_weeks=out.benefit_weeks[:, :, :-1],
         refusion_weeks=out.refusion_weeks[:, :, :-1],
         programme_count=out.programme_count[:, :-1],
+        work_fte=out.work_fte[:, :, :-1],
     )

@@ -14,11 +14,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simrisk import benefits
 from simrisk.config import DealConfig
 from simrisk.rates import refusion_starts, settlement_periods, week_dates
 from simrisk.sampling import Values
 from simrisk.simulation.groups import CohortIn, KernelOut, LabourIn, LedgerIn, ProgrammeIn
-from simrisk.vocabulary import BENEFIT, EMPLOYED, HR_KINDS, LABOUR_STATES, N_EVENTS, N_STATES
+from simrisk.simulation.kernel import MAX_STAGES
+from simrisk.vocabulary import (
+    BENEFIT,
+    EMPLOYED,
+    HR_KINDS,
+    LABOUR_STATES,
+    N_EVENTS,
+    N_STATES,
+    UNEMPLOYED,
+    WEEKS_PER_YEAR,
+)
 
 MAX_HAZARD = 50.0
 """Hazard of a weekly probability of 1 (exp(-50) ~ 2e-22)."""
@@ -66,21 +77,31 @@ def calendar_multipliers(cfg: DealConfig, dates: np.ndarray) -> tuple[np.ndarray
 
 @dataclass
 class Structure:
-    """Scenario-independent arrays of a deal."""
+    """Scenario-independent arrays of a deal (see :mod:`simrisk.simulation.groups` for the
+    kernel's shapes)."""
 
     horizon: int
+    deal_weeks: int
     entry_planned: np.ndarray
     control_entry: np.ndarray | None
     benefit_types: list[str]
-    seg_btype: np.ndarray
     seg_weeks: np.ndarray
-    perm_btype: int
+    path_after: np.ndarray
+    path_btype: np.ndarray
+    n_stage: np.ndarray
+    ins_btype: np.ndarray
+    ins_weeks: np.ndarray
+    unins_btype: np.ndarray
+    state_btype: np.ndarray
+    on_staircase: np.ndarray
+    self_support: np.ndarray
     dur_edges: np.ndarray
     phase_end: np.ndarray
     fade_block: int
     n_fade: int
     ref_start: np.ndarray
     reset_weeks: int
+    reset_window: int
     cal_mult: np.ndarray
     cal_next: np.ndarray
     check_off: np.ndarray
@@ -93,14 +114,53 @@ class Structure:
         return int(self.phase_end.shape[0])
 
 
+def simulated_weeks(cfg: DealConfig) -> int:
+    """Weeks simulated: the deal's horizon, or the appraisal horizon if it is longer."""
+    weeks = cfg.deal.horizon_weeks
+    if cfg.economics.appraisal is not None:
+        weeks = max(weeks, math.ceil(cfg.economics.appraisal.years * WEEKS_PER_YEAR))
+    return weeks
+
+
+def _paths(cfg: DealConfig, btypes: list[str]) -> dict[str, np.ndarray]:
+    """Each segment's benefit path and unemployed benefits as index arrays."""
+    segs = cfg.cohort.segments
+    G = len(segs)
+    M = max(1 + len(s.path) for s in segs)
+    if M > MAX_STAGES:
+        raise ValueError(f"cohort.segments: a benefit path has at most {MAX_STAGES - 1} stages")
+    after = np.full((G, M), 1 << 40, np.int64)
+    btype = np.full((G, M), -1, np.int64)
+    ins = np.full(G, -1, np.int64)
+    unins = np.full(G, -1, np.int64)
+    ins_weeks = np.zeros(G, np.int64)
+    for g, seg in enumerate(segs):
+        after[g, 0] = 0
+        btype[g, 0] = btypes.index(seg.benefit)
+        for k, stage in enumerate(seg.path, start=1):
+            after[g, k] = stage.after_weeks
+            btype[g, k] = btypes.index(stage.benefit)
+        if seg.unemployed is not None:
+            un = seg.unemployed
+            ins[g] = btypes.index(un.insured) if un.insured else -1
+            unins[g] = btypes.index(un.uninsured)
+            ins_weeks[g] = un.insured_weeks
+    return {
+        "path_after": after,
+        "path_btype": btype,
+        "n_stage": np.array([1 + len(s.path) for s in segs], np.int64),
+        "ins_btype": ins,
+        "ins_weeks": ins_weeks,
+        "unins_btype": unins,
+    }
+
+
 def build_structure(cfg: DealConfig, extra_checks: list[int] | None = None) -> Structure:
     """Scenario-independent arrays; ``extra_checks`` adds weeks since entry at which each
-    citizen's state is recorded (for calibration targets)."""
-    H = cfg.deal.horizon_weeks
-    used = [s.benefit for s in cfg.cohort.segments]
-    if cfg.economics.permanent_benefit:
-        used.append(cfg.economics.permanent_benefit)
-    btypes = list(dict.fromkeys(used))
+    citizen's state is recorded (for calibration targets). The simulation runs to the
+    deal's horizon, or to the end of the appraisal horizon if that is later."""
+    H = simulated_weeks(cfg)
+    btypes = benefits.benefit_types(cfg)
     edges = sorted({w for t in cfg.labour.transitions for w in t.piece_starts})
     dates = week_dates(cfg.deal.start_date, H)
     cal, cal_next = calendar_multipliers(cfg, dates)
@@ -111,21 +171,31 @@ def build_structure(cfg: DealConfig, extra_checks: list[int] | None = None) -> S
     control_entry = None
     if cfg.contract.measurement == "control_group":
         control_entry = planned_entries(cfg, cfg.contract.control_size)
-    pb = cfg.economics.permanent_benefit
+    state_btype = np.full(N_STATES, -1, np.int64)
+    for state, field_name in benefits.STATE_BENEFITS.items():
+        name = getattr(cfg.economics, field_name)
+        if name is not None:
+            state_btype[LABOUR_STATES.index(state)] = btypes.index(name)
+    ben = [cfg.economics.benefits[b] for b in btypes]
+    ref = cfg.economics.refusion
     return Structure(
         horizon=H,
+        deal_weeks=cfg.deal.horizon_weeks,
         entry_planned=planned_entries(cfg),
         control_entry=control_entry,
         benefit_types=btypes,
-        seg_btype=np.array([btypes.index(s.benefit) for s in cfg.cohort.segments], np.int64),
         seg_weeks=np.array([s.weeks_on_benefit for s in cfg.cohort.segments], np.int64),
-        perm_btype=btypes.index(pb) if pb else -1,
+        **_paths(cfg, btypes),
+        state_btype=state_btype,
+        on_staircase=np.array([b.on_staircase for b in ben], np.bool_),
+        self_support=np.array([b.self_support for b in ben], np.bool_),
         dur_edges=np.asarray(edges, dtype=np.int64),
         phase_end=np.cumsum([p.weeks for p in cfg.programme.phases]).astype(np.int64),
         fade_block=cfg.effect.fade_block_weeks,
         n_fade=max(1, math.ceil(H / cfg.effect.fade_block_weeks)),
-        ref_start=refusion_starts([s.from_week for s in cfg.economics.refusion.steps]),
-        reset_weeks=cfg.economics.refusion.reset_weeks,
+        ref_start=refusion_starts([s.from_week for s in ref.steps]),
+        reset_weeks=ref.reset_weeks,
+        reset_window=ref.reset_window_weeks,
         cal_mult=cal,
         cal_next=cal_next,
         check_off=np.asarray(checks, dtype=np.int64),
@@ -155,20 +225,33 @@ class KernelIn:
         return int(self.cohort.uptake.shape[0])
 
 
-def _cohort(st: Structure, v: Values, entry: np.ndarray) -> CohortIn:
+def _cohort(cfg: DealConfig, st: Structure, v: Values, entry: np.ndarray) -> CohortIn:
     G = len(st.seg_weeks)
-    shares = np.stack([v("cohort", "segments", g, "share") for g in range(G)], 1)
+    seg = ("cohort", "segments")
+    shares = np.stack([v(*seg, g, "share") for g in range(G)], 1)
     cum = np.cumsum(shares, axis=1)
     cum /= cum[:, -1:]
+    M = st.path_after.shape[1]
+    path_share = np.zeros((v.n, G, M))
+    for g, sg in enumerate(cfg.cohort.segments):
+        for k in range(len(sg.path)):
+            path_share[:, g, k + 1] = v(*seg, g, "path", k, "share")
     return CohortIn(
         entry_planned=entry,
         uptake=v("cohort", "uptake"),
         delay=np.rint(v("cohort", "enrolment", "delay_weeks")).astype(np.int64),
         seg_cum=cum,
         seg_weeks=st.seg_weeks,
-        seg_btype=st.seg_btype,
-        seg_hr=np.stack([v("cohort", "segments", g, "job_hazard_ratio") for g in range(G)], 1),
+        seg_hr=np.stack([v(*seg, g, "job_hazard_ratio") for g in range(G)], 1),
         frailty_var=v("cohort", "frailty_variance"),
+        path_after=st.path_after,
+        path_btype=st.path_btype,
+        path_share=path_share,
+        n_stage=st.n_stage,
+        insured_share=np.stack([v(*seg, g, "insured_share") for g in range(G)], 1),
+        ins_btype=st.ins_btype,
+        ins_weeks=st.ins_weeks,
+        unins_btype=st.unins_btype,
     )
 
 
@@ -196,6 +279,8 @@ def _labour(cfg: DealConfig, st: Structure, v: Values) -> LabourIn:
         job_mult=v("labour", "job_entry_multiplier"),
         cal_mult=st.cal_mult,
         cal_next=st.cal_next,
+        full_time_share=v("labour", "hours", "full_time_share"),
+        part_hours=v("labour", "hours", "part_time_hours"),
     )
 
 
@@ -222,6 +307,7 @@ def _programme(cfg: DealConfig, st: Structure, v: Values) -> ProgrammeIn:
     moves = hr[:, 1:, :] != 1.0
     ctx_dep = np.zeros((n, N_STATES), np.bool_)
     ctx_dep[:, BENEFIT] = moves[:, :, :2].any(axis=(1, 2))
+    ctx_dep[:, UNEMPLOYED] = ctx_dep[:, BENEFIT]
     ctx_dep[:, EMPLOYED] = moves[:, :, 2].any(axis=1)
     return ProgrammeIn(
         phase_end=st.phase_end,
@@ -234,7 +320,7 @@ def _programme(cfg: DealConfig, st: Structure, v: Values) -> ProgrammeIn:
 
 
 def _ledger(cfg: DealConfig, st: Structure, v: Values) -> LedgerIn:
-    """Refusion shares per benefit type and step of the staircase."""
+    """Refusion shares per benefit type and step of the staircase; what a job keeps."""
     S = len(st.ref_start)
     stair = np.stack([v("economics", "refusion", "steps", k, "state_share") for k in range(S)], 1)
     ref_share = np.empty((v.n, len(st.benefit_types), S))
@@ -247,7 +333,11 @@ def _ledger(cfg: DealConfig, st: Structure, v: Values) -> LedgerIn:
         ref_start=st.ref_start,
         ref_share=ref_share,
         reset_weeks=st.reset_weeks,
-        perm_btype=st.perm_btype,
+        reset_window=st.reset_window,
+        state_btype=st.state_btype,
+        on_staircase=st.on_staircase,
+        self_support=st.self_support,
+        resid=benefits.kept_shares(cfg, st.benefit_types, v),
     )
 
 
@@ -258,7 +348,7 @@ def kernel_inputs(
     planned entry weeks (a control group's, or everyone in week 0 for a baseline)."""
     entry = st.entry_planned if entry is None else entry
     return KernelIn(
-        cohort=_cohort(st, v, entry),
+        cohort=_cohort(cfg, st, v, entry),
         labour=_labour(cfg, st, v),
         programme=_programme(cfg, st, v),
         ledger=_ledger(cfg, st, v),
@@ -274,6 +364,7 @@ def kernel_outputs(n: int, n_citizens: int, st: Structure) -> KernelOut:
         benefit_weeks=np.zeros((n, 2, H + 1, B)),
         refusion_weeks=np.zeros((n, 2, H + 1, B)),
         programme_count=np.zeros((n, H + 1, st.n_phases + 2)),
+        work_fte=np.zeros((n, 2, H + 1, 1)),
         events=np.full((n, 2, n_citizens, N_EVENTS), -1, np.int32),
         checks=np.full((n, 2, n_citizens, len(st.check_off)), -1, np.int8),
         entry=np.full((n, n_citizens), -1, np.int32),

@@ -10,20 +10,28 @@ and exact for the weekly model:
   integrated hazard passes ``E``. When the hazards change (a new duration
   piece, programme phase, fade block or calendar window), the unused part of
   ``E`` carries over (memorylessness), so a stretch boundary costs no draw.
-  Only changes that touch the current state's hazards end a stretch (a fade
-  block does not matter in education, nor the calendar in a job).
-  The destination is drawn with probability proportional to its hazard.
+  Only changes that touch the current state's hazards, or the benefit paid in
+  it, end a stretch. The destination is drawn with probability proportional to
+  its hazard.
+* What a week costs is recorded with it: the benefit paid in the state (the
+  segment's benefit path by weeks on benefit, the unemployed benefit by
+  insurance, the fixed benefit of education, førtidspension, løntilskud and
+  fleksjob, the reduced benefit kept in a part-time job), weighted by the
+  central government's refusion share at the citizen's count of weeks on
+  benefit. The count restarts once the citizen has had ``reset_weeks`` weeks of
+  self-support in total within the last ``reset_window`` weeks.
 * Weekly counts are written as difference arrays (+w at the first week, -w
   after the last) and summed along the week axis at the end of each scenario.
 * Random numbers come from :mod:`simrisk.rng`, keyed by (seed, scenario,
-  citizen, stream); both arms of a citizen read the same labour stream.
+  citizen, stream); both arms of a citizen read the same labour and hours
+  streams, and share the draws made at entry (segment, frailty, insurance,
+  benefit path).
 
 Inputs come in four groups (namedtuples of arrays, :mod:`.groups`); the outputs
 (:class:`~simrisk.simulation.groups.KernelOut`) are passed as separate arrays,
 since numba loses the writes to arrays held in a tuple that is handed to a
-helper inside a parallel loop.
-Axis order: scenario, arm, citizen, week, then state, benefit, event, check or
-phase.
+helper inside a parallel loop. Axis order: scenario, arm, citizen, week, then
+state, benefit, event, check or phase.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import numpy as np
 
 from simrisk.rng import (
     STREAM_CITIZEN,
+    STREAM_HOURS,
     STREAM_LABOUR,
     STREAM_PROGRAMME,
     gamma_mean1,
@@ -57,7 +66,17 @@ from simrisk.vocabulary import (
     N_STATES,
     PERMANENT,
     TREATMENT,
+    UNEMPLOYED,
 )
+
+MAX_STAGES = 8
+"""Stages of a segment's benefit path the kernel can hold (checked by the wrapper)."""
+SS_CAPACITY = 160
+"""Self-support spells a citizen's record holds: spells are separated by at least a week
+without self-support, so a window of at most 312 weeks (the schema's bound) holds at most
+157 of them."""
+FAR = 1 << 40
+"""A week number beyond any horizon."""
 
 
 @nb.njit(inline="always", cache=True)
@@ -67,9 +86,10 @@ def _add(arr, s, a, t0, t1, k, w):
 
 
 @nb.njit(inline="always", cache=True)
-def _record(sc, bw, rw, checks, s, arm, i, state, t0, t1, btype, counter, entry, check_off, led):
-    """Record weeks [t0, t1) spent in ``state`` (state counts ``sc``, benefit weeks ``bw``,
-    refusion weeks ``rw``, ``checks``); returns the updated refusion counter."""
+def _record(sc, bw, rw, checks, s, arm, i, state, t0, t1, btype, w, counter, entry, check_off, led):
+    """Record weeks [t0, t1) spent in ``state`` on benefit ``btype`` (-1: none) at weight
+    ``w`` (state counts ``sc``, benefit weeks ``bw``, refusion weeks ``rw``, ``checks``);
+    returns the updated refusion count."""
     if t1 <= t0:
         return counter
     _add(sc, s, arm, t0, t1, state, 1.0)
@@ -77,22 +97,52 @@ def _record(sc, bw, rw, checks, s, arm, i, state, t0, t1, btype, counter, entry,
         tc = entry + check_off[c]
         if t0 <= tc < t1:
             checks[s, arm, i, c] = state
-    if btype >= 0:
-        _add(bw, s, arm, t0, t1, btype, 1.0)
-        # the refusion share by step of the staircase, the steps counted in benefit weeks
-        n_steps = led.ref_start.shape[0]
-        k = 0
-        pos = t0
-        while pos < t1:
-            while k + 1 < n_steps and led.ref_start[k + 1] <= counter:
-                k += 1
-            length = t1 - pos
-            if k + 1 < n_steps and led.ref_start[k + 1] - counter < length:
-                length = led.ref_start[k + 1] - counter
-            _add(rw, s, arm, pos, pos + length, btype, led.ref_share[s, btype, k])
-            pos += length
-            counter += length
+    if btype < 0:
+        return counter
+    _add(bw, s, arm, t0, t1, btype, w)
+    n_steps = led.ref_start.shape[0]
+    k = 0
+    while k + 1 < n_steps and led.ref_start[k + 1] <= counter:
+        k += 1
+    if not led.on_staircase[btype]:  # a fixed share, and the count does not move
+        _add(rw, s, arm, t0, t1, btype, w * led.ref_share[s, btype, k])
+        return counter
+    # the refusion share by step of the staircase, the steps counted in benefit weeks
+    pos = t0
+    while pos < t1:
+        while k + 1 < n_steps and led.ref_start[k + 1] <= counter:
+            k += 1
+        length = t1 - pos
+        if k + 1 < n_steps and led.ref_start[k + 1] - counter < length:
+            length = led.ref_start[k + 1] - counter
+        _add(rw, s, arm, pos, pos + length, btype, w * led.ref_share[s, btype, k])
+        pos += length
+        counter += length
     return counter
+
+
+@nb.njit(inline="always", cache=True)
+def _self_support(ss_a, ss_b, n, t0, t1, window):
+    """Add self-support weeks [t0, t1) to a citizen's record (``n`` spells); drop what lies
+    before the window ending at ``t1``; return the new ``n`` and the weeks of
+    self-support within the window."""
+    if n > 0 and ss_b[n - 1] == t0:
+        ss_b[n - 1] = t1
+    else:
+        ss_a[n] = t0
+        ss_b[n] = t1
+        n += 1
+    lo = t1 - window
+    total = 0
+    keep = 0
+    for j in range(n):
+        a = max(ss_a[j], lo)
+        if ss_b[j] > a:
+            total += ss_b[j] - a
+            ss_a[keep] = ss_a[j]
+            ss_b[keep] = ss_b[j]
+            keep += 1
+    return keep, total
 
 
 @nb.njit(inline="always", cache=True)
@@ -138,13 +188,18 @@ def _context(prog, s, t, e, prog_end, completed, H):
 
 
 @nb.njit(inline="always", cache=True)
+def _out_of_work(state):
+    return state == BENEFIT or state == UNEMPLOYED
+
+
+@nb.njit(inline="always", cache=True)
 def _hazards(lab, coh, prog, s, g, z, state, p, ctx, t, hh):
     """Hazards out of ``state`` in duration piece ``p`` (written to ``hh``); their sum."""
     total = 0.0
     for d in range(N_STATES):
         h = lab.haz[s, state, p, d]
         if h > 0.0:
-            if state == BENEFIT and d == EMPLOYED:
+            if _out_of_work(state) and d == EMPLOYED:
                 h *= (
                     z
                     * coh.seg_hr[s, g]
@@ -152,9 +207,9 @@ def _hazards(lab, coh, prog, s, g, z, state, p, ctx, t, hh):
                     * lab.cal_mult[t]
                     * prog.hr[s, ctx, HR_JOB_ENTRY]
                 )
-            elif state == BENEFIT and d == EDUCATION:
+            elif _out_of_work(state) and d == EDUCATION:
                 h *= z * prog.hr[s, ctx, HR_EDUCATION_ENTRY]
-            elif state == EMPLOYED and d == BENEFIT:
+            elif state == EMPLOYED and _out_of_work(d):
                 h *= prog.hr[s, ctx, HR_JOB_LOSS]
         hh[d] = h
         total += h
@@ -162,17 +217,51 @@ def _hazards(lab, coh, prog, s, g, z, state, p, ctx, t, hh):
 
 
 @nb.njit(inline="always", cache=True)
-def _stretch_end(lab, prog, s, state, p, dur, t, ctx_end, H):
-    """The week at which this state's hazards may change: the next duration piece with
-    other hazards, the programme context (if the state's hazards depend on it), the
-    calendar (benefit only)."""
+def _stage(coh, g, dur, moved):
+    """The stage of the benefit path at ``dur`` weeks on benefit: the last stage reached
+    that the citizen moved to."""
+    j = 0
+    for k in range(1, coh.n_stage[g]):
+        if coh.path_after[g, k] <= dur and moved[k]:
+            j = k
+    return j
+
+
+@nb.njit(inline="always", cache=True)
+def _benefit(coh, led, g, state, dur, insured, moved, job_btype, job_resid):
+    """Benefit type paid in ``state`` (-1: none), its weight, and the weeks (in the
+    state's duration) until it next changes."""
+    if state == BENEFIT:
+        nxt = FAR
+        for k in range(1, coh.n_stage[g]):
+            if coh.path_after[g, k] > dur and moved[k] and coh.path_after[g, k] < nxt:
+                nxt = coh.path_after[g, k]
+        return coh.path_btype[g, _stage(coh, g, dur, moved)], 1.0, nxt - dur
+    if state == UNEMPLOYED:
+        if insured and dur < coh.ins_weeks[g]:
+            return coh.ins_btype[g], 1.0, coh.ins_weeks[g] - dur
+        return coh.unins_btype[g], 1.0, FAR
+    if state == EMPLOYED:
+        if job_btype >= 0 and job_resid > 0.0:
+            return job_btype, job_resid, FAR
+        return -1, 0.0, FAR
+    return led.state_btype[state], 1.0, FAR
+
+
+@nb.njit(inline="always", cache=True)
+def _stretch_end(lab, prog, s, state, p, dur, t, ctx_end, change, H):
+    """The week at which this state's hazards or benefit may change: the next duration
+    piece with other hazards, the programme context (if the state's hazards depend on
+    it), the calendar (out of work only), the next change of benefit."""
     P = lab.dur_edges.shape[0]
     nbk = ctx_end if prog.ctx_dep[s, state] else H
     q = lab.piece_next[s, state, p]
     if q < P and t + lab.dur_edges[q] - dur < nbk:
         nbk = t + lab.dur_edges[q] - dur
-    if state == BENEFIT and lab.cal_next[t] < nbk:
+    if _out_of_work(state) and lab.cal_next[t] < nbk:
         nbk = lab.cal_next[t]
+    if change < nbk - t:
+        nbk = t + change
     return nbk
 
 
@@ -258,6 +347,7 @@ def simulate_chunk(
     benefit_weeks,
     refusion_weeks,
     programme_count,
+    work_fte,
     events,
     checks,
     entry,
@@ -289,9 +379,13 @@ def simulate_chunk(
         benefit_weeks[s] = 0.0
         refusion_weeks[s] = 0.0
         programme_count[s] = 0.0
+        work_fte[s] = 0.0
         events[s] = -1
         checks[s] = -1
         hh = np.empty(N_STATES)
+        moved = np.zeros(MAX_STAGES, np.bool_)
+        ss_a = np.empty(SS_CAPACITY, np.int64)
+        ss_b = np.empty(SS_CAPACITY, np.int64)
         for i in range(N):
             cit = citizen0 + i
             cst = stream(key, scen, cit, STREAM_CITIZEN)
@@ -306,7 +400,11 @@ def simulate_chunk(
             while g < G - 1 and u >= coh.seg_cum[s, g]:
                 g += 1
             cst, z = gamma_mean1(cst, coh.frailty_var[s])
-            ben_type = coh.seg_btype[g]
+            cst, u = uniform(cst)
+            insured = u < coh.insured_share[s, g]
+            for k in range(1, coh.n_stage[g]):
+                cst, u = uniform(cst)
+                moved[k] = u < coh.path_share[s, g, k]
             for arm in range(n_arms):
                 prog_end = 0
                 completed = False
@@ -315,10 +413,14 @@ def simulate_chunk(
                 lst = stream(key, scen, cit, STREAM_LABOUR)
                 lst, u = uniform(lst)
                 budget = -math.log(u)
+                hst = stream(key, scen, cit, STREAM_HOURS)
                 state = BENEFIT
                 dur = coh.seg_weeks[g]
                 counter = coh.seg_weeks[g]
-                selfsup = 0
+                n_ss = 0
+                job_btype = -1
+                job_resid = 0.0
+                job_h = 1.0
                 spell_start = e
                 t = e
                 t_abs = H
@@ -326,22 +428,20 @@ def simulate_chunk(
                     ctx, ctx_end = 0, H
                     if arm == TREATMENT:
                         ctx, ctx_end = _context(prog, s, t, e, prog_end, completed, H)
-                    btype = (
-                        ben_type
-                        if state == BENEFIT
-                        else (led.perm_btype if state == PERMANENT else -1)
+                    btype, w, change = _benefit(
+                        coh, led, g, state, dur, insured, moved, job_btype, job_resid
                     )
                     if state == PERMANENT or state == MOVED:
                         counter = _record(
                             state_count, benefit_weeks, refusion_weeks, checks, s, arm, i,
-                            state, t, H, btype, counter, e, check_off, led,
+                            state, t, H, btype, w, counter, e, check_off, led,
                         )  # fmt: skip
                         t_abs = t
                         break
                     p = 0
                     while p + 1 < P and lab.dur_edges[p + 1] <= dur:
                         p += 1
-                    nbk = _stretch_end(lab, prog, s, state, p, dur, t, ctx_end, H)
+                    nbk = _stretch_end(lab, prog, s, state, p, dur, t, ctx_end, change, H)
                     total = _hazards(lab, coh, prog, s, g, z, state, p, ctx, t, hh)
                     span = nbk - t
                     event = total * span >= budget
@@ -352,10 +452,17 @@ def simulate_chunk(
                         t_end = nbk
                     counter = _record(
                         state_count, benefit_weeks, refusion_weeks, checks, s, arm, i, state,
-                        t, t_end, btype, counter, e, check_off, led,
+                        t, t_end, btype, w, counter, e, check_off, led,
                     )  # fmt: skip
-                    if state == EMPLOYED or state == EDUCATION:
-                        selfsup += t_end - t
+                    if state == EMPLOYED:
+                        _add(work_fte, s, arm, t, t_end, 0, job_h)
+                    if (btype < 0 and (state == EMPLOYED or state == EDUCATION)) or (
+                        btype >= 0 and led.self_support[btype]
+                    ):
+                        n_ss, weeks = _self_support(ss_a, ss_b, n_ss, t, t_end, led.reset_window)
+                        if weeks >= led.reset_weeks:  # § 6: the count starts again
+                            counter = 0
+                            n_ss = 0
                     if not event:
                         dur += span
                         t = nbk
@@ -364,16 +471,19 @@ def simulate_chunk(
                     dest = _destination(hh, u * total)
                     if state == EMPLOYED:  # leaving a job: the finished spell's events
                         _sustained(events, s, arm, i, spell_start, t_end)
+                        job_btype = -1
+                        job_resid = 0.0
+                        job_h = 1.0
                     if dest == EMPLOYED or dest == EDUCATION:
-                        if state == BENEFIT or state == PERMANENT:
-                            selfsup = 0
                         _entry_event(events, s, arm, i, dest, t_end, H)
-                        if dest == EMPLOYED:
-                            spell_start = t_end
-                    elif dest == BENEFIT:
-                        if selfsup >= led.reset_weeks:
-                            counter = 0
-                        selfsup = 0
+                    if dest == EMPLOYED:
+                        spell_start = t_end
+                        hst, u = uniform(hst)
+                        full = u < lab.full_time_share[s]
+                        job_h = 1.0 if full else lab.part_hours[s]
+                        if _out_of_work(state) and btype >= 0:
+                            job_btype = btype
+                            job_resid = led.resid[s, btype, 0 if full else 1]
                     state = dest
                     dur = 0
                     t = t_end
@@ -390,3 +500,4 @@ def simulate_chunk(
         _prefix_weeks(benefit_weeks[s])
         _prefix_weeks(refusion_weeks[s])
         _prefix_weeks(programme_count[s : s + 1])
+        _prefix_weeks(work_fte[s])
