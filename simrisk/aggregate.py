@@ -181,8 +181,9 @@ class Weekly:
             programme_count_mean=agg.programme_sum[0] / agg.n,
             programme_count_quantile=hist_quantiles(agg.programme_hist)[:, 0],
             flow_mean={k: v / agg.n for k, v in agg.flow_sum.items()},
-            flow_quantile={
-                k: np.quantile(v.astype(float), q, axis=0) for k, v in agg.flow_sample.items()
+            flow_quantile={  # empirical, like every quantile of scenario samples
+                k: np.quantile(v.astype(float), q, axis=0, method="inverted_cdf")
+                for k, v in agg.flow_sample.items()
             },
             flow_quantile_scenarios=agg.q_n,
             detail_states=agg.detail_states,

@@ -37,11 +37,11 @@ def rate_index(valid_from: list[dt.date], start: dt.date, horizon: int) -> tuple
     idx = np.maximum(np.searchsorted(points, dates, side="right") - 1, 0)
     years = dates.astype("datetime64[Y]").astype(int) + 1970
     first, last = valid_from[0], valid_from[-1]
+    # one step per 1 January passed: after the last point, in (last, date]; before the
+    # first, in (date, first] (a date in the first point's year is none back, a date in
+    # the year before it one, also when the point is dated 1 January)
     after = np.where(dates > points[-1], years - last.year, 0)
-    # a date in the first point's year but before it is one step back if the point is
-    # dated 1 January, else none
-    back_year = first.year if first.month == 1 and first.day == 1 else first.year + 1
-    before = np.where(dates < points[0], back_year - years, 0)
+    before = np.where(dates < points[0], first.year - years, 0)
     return idx, np.maximum(after, 0) - np.maximum(before, 0)
 
 
