@@ -9,8 +9,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from simrisk import finance
+from simrisk.outputs import METRICS
 from simrisk.simulation import KernelOut
 from simrisk.vocabulary import COUNTERFACTUAL, EV_JOB, PERSPECTIVES, TREATMENT
+
+METRIC_DTYPES = {
+    name: np.dtype(
+        np.int8
+        if name == "investor_irr_status"
+        else np.int64
+        if name in ("payback_week", "enrolled")
+        else np.float64
+    )
+    for name in METRICS
+}
+"""The type of every per-scenario metric (what a stored chunk must hold)."""
 
 
 @dataclass

@@ -165,3 +165,21 @@ def test_aggregator_without_detail_and_one_part():
     np.testing.assert_array_equal(
         wk.state_count_quantile[1], np.quantile(state, 0.5, axis=0, method="inverted_cdf")
     )
+
+
+def test_histograms_of_a_large_cohort_use_wider_bins_and_lower_edges():
+    from simrisk.aggregate import MAX_BINS, bin_width
+
+    assert bin_width(MAX_BINS - 1) == 1 and bin_width(MAX_BINS) == 2
+    width = bin_width(2000)
+    assert width == 4
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 2001, (200, 1, 3, 2)).astype(float)
+    total = np.zeros((1, 3, 2))
+    hist = np.zeros((1, 3, 2, -(-2001 // width)), np.int64)
+    accumulate_counts(counts, total, hist, width)
+    np.testing.assert_array_equal(total, counts.sum(axis=0))
+    q = hist_quantiles(hist, (0.05, 0.5, 0.95), width)
+    exact = np.quantile(counts, (0.05, 0.5, 0.95), axis=0, method="inverted_cdf")
+    # the quantile is the lower edge of the exact quantile's bin
+    np.testing.assert_array_equal(q, (exact // width) * width)

@@ -158,21 +158,72 @@ def test_a_stress_chunk_uses_the_baseline_of_its_base_deal(deals):
 
 
 # -------------------------------------------------------------------------- the store
-def test_chunk_store_round_trip_and_key_check(tmp_path):
+def _chunk_metrics(m: int = 3) -> dict[str, np.ndarray]:
+    """A chunk's metrics with the expected names and types (values arbitrary)."""
+    from simrisk.metrics import METRIC_DTYPES
+
+    return {k: np.arange(m).astype(d) for k, d in METRIC_DTYPES.items()}
+
+
+def test_chunk_store_round_trip_and_verification(tmp_path):
     store = ChunkStore(tmp_path / "c")
-    metrics = {"x": np.arange(3.0), "k": np.array([1, -1, 2], np.int32)}
+    metrics = _chunk_metrics()
     store.save("abc", metrics)
-    got = store.load("abc")
-    assert set(got) == {"x", "k"} and got["k"].dtype == np.int32
-    assert got["x"].tobytes() == metrics["x"].tobytes()
-    assert store.load("nothing") is None
+    got, why = store.load("abc", 3)
+    assert why == "" and set(got) == set(metrics)
+    for k in metrics:
+        assert got[k].dtype == metrics[k].dtype and got[k].tobytes() == metrics[k].tobytes()
+    assert store.load("nothing") == (None, "")
     # a file stored under another key is not trusted
     store.path("abc").rename(store.path("def"))
-    assert store.load("def") is None
+    assert store.load("def") == (None, "its key is another chunk's")
     # nor an unreadable one
     store.path("ghi").write_bytes(b"not a zip file")
-    assert store.load("ghi") is None
+    assert store.load("ghi") == (None, "unreadable")
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["def.npz", "ghi.npz"]
+
+
+def _tampered(store, key, change):
+    """Rewrite a stored chunk with ``change(arrays)`` applied, keeping its key and sum."""
+    with np.load(store.path(key)) as z:
+        arrays = {k: z[k] for k in z.files}
+    change(arrays)
+    with open(store.path(key), "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda a: a.__setitem__("payments_total", a["payments_total"] + 1.0), "checksum"),
+        (lambda a: a.__setitem__("__key__", np.array("other")), "another chunk"),
+        (lambda a: a.pop("municipal_net"), "checksum"),
+        (lambda a: a.__setitem__("savings_true", a["savings_true"].astype(np.float32)), "checksum"),
+    ],
+)
+def test_the_store_rejects_edited_chunks(tmp_path, change, why):
+    """An edited value, a copied key, a missing variable or another type: not reused."""
+    store = ChunkStore(tmp_path)
+    store.save("k1", _chunk_metrics())
+    _tampered(store, "k1", change)
+    got, reason = store.load("k1", 3)
+    assert got is None and why in reason
+
+
+def test_the_store_rejects_a_consistent_chunk_of_the_wrong_shape(tmp_path):
+    """Re-summed after editing (so the checksum holds), a chunk that lacks a metric, has
+    another type or another length is still refused."""
+    store = ChunkStore(tmp_path)
+    m = _chunk_metrics()
+    bad = dict(m)
+    bad.pop("municipal_net")
+    store.save("a", bad)
+    assert store.load("a", 3)[1] == "its metrics are not the expected ones"
+    bad = dict(m, savings_true=m["savings_true"].astype(np.float32))
+    store.save("b", bad)
+    assert "wrong type" in store.load("b", 3)[1]
+    store.save("c", m)
+    assert "wrong type or length" in store.load("c", 4)[1]
 
 
 def test_a_failed_save_leaves_no_file(tmp_path, monkeypatch):

@@ -208,3 +208,105 @@ def test_write_text_replaces_by_default_but_can_refuse(tmp_path):
     assert path.read_text() == "two"
     write_text(path, "ø — unicode\n")
     assert path.read_bytes() == "ø — unicode\n".encode()
+
+
+# ------------------------------------------------------------ exclusive outputs, stale parts
+def test_a_second_writer_of_the_same_path_is_refused(tmp_path):
+    from simrisk.files import exclusive, lock_path
+
+    out = tmp_path / "r.nc"
+    with exclusive(out):
+        assert lock_path(out).read_text() == str(os.getpid())
+        with pytest.raises(FileExistsError, match="being written by another simrisk process"):
+            with exclusive(out):
+                pass  # pragma: no cover
+    assert not lock_path(out).exists()
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
+    from simrisk.files import exclusive, lock_path
+
+    dead = _dead_pid()
+    out = tmp_path / "r.nc"
+    lock_path(out).write_text(str(dead))
+    with exclusive(out):
+        assert lock_path(out).read_text() == str(os.getpid())
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_temporaries_of_a_killed_writer_are_removed_on_the_next_write(tmp_path):
+    out = tmp_path / "r.txt"
+    stale = tmp_path / f".r.txt.{_dead_pid()}.abc.part"
+    stale.write_text("half")
+    mine = tmp_path / f".r.txt.{os.getpid()}.xyz.part"  # a live writer's: kept
+    mine.write_text("busy")
+    other = tmp_path / ".other.txt.1.part"  # another target's: not touched
+    other.write_text("x")
+    write_text(out, "whole")
+    assert out.read_text() == "whole"
+    assert not stale.exists() and mine.exists() and other.exists()
+
+
+def test_a_file_that_appears_while_writing_is_not_replaced(tmp_path):
+    out = tmp_path / "r.txt"
+
+    def write(p):
+        p.write_text("mine")
+        out.write_text("theirs")  # another writer finished first
+
+    with pytest.raises(FileExistsError):
+        atomic_write(out, write)
+    assert out.read_text() == "theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.txt"]
+
+
+def test_a_write_that_fails_names_the_path_in_one_line(tmp_path):
+    out = tmp_path / "r.nc"
+
+    def full_disk(p):
+        raise RuntimeError("NetCDF: HDF error")
+
+    with pytest.raises(OSError, match=r"r\.nc: writing failed \(NetCDF: HDF error\)"):
+        atomic_write(out, full_disk)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_that_cannot_be_written_is_said_before_any_work(tmp_path):
+    from simrisk.files import exclusive
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):  # root ignores the mode: make the folder a file instead
+            ro.chmod(0o700)
+            ro.rmdir()
+            ro.write_text("a file, not a folder")
+        with pytest.raises(OSError, match="cannot write here"):
+            with exclusive(ro / "r.nc"):
+                pass  # pragma: no cover
+    finally:
+        if ro.is_dir():
+            ro.chmod(0o700)
+
+
+def test_deep_nesting_is_refused_in_one_line(tmp_path):
+    from simrisk.files import MAX_DEPTH
+
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 600 + "]" * 600)
+    with pytest.raises(ConfigError) as err:
+        read_toml(deep)
+    assert len(err.value.problems) == 1 and "nested too deeply" in err.value.problems[0]
+    nested = tmp_path / "nested.toml"
+    nested.write_text("x = " + "{a = " * (MAX_DEPTH + 2) + "1" + "}" * (MAX_DEPTH + 2))
+    with pytest.raises(ConfigError) as err:
+        read_toml(nested)
+    assert err.value.problems[0].startswith("x.a.a.a")

@@ -169,7 +169,7 @@ def test_classify_recognises_files_by_their_contents(holbaek_files, tmp_path):
         report.classify([res, str(other), str(text), str(tmp_path / "gone.nc")])
     lines = err.value.problems
     assert len(lines) == 3
-    assert lines[0].startswith(f"{other}: not a simrisk results, stress or sensitivity file")
+    assert lines[0].startswith(f"{other}: not a simrisk file; the report takes the files of run")
     assert lines[1].startswith(f"{text}: not a readable NetCDF file")
     assert lines[2] == f"{tmp_path / 'gone.nc'}: no such file"
     with pytest.raises(report.ConfigError, match="RESULT"):
@@ -200,7 +200,7 @@ def test_a_failure_leaves_nothing_half_written(holbaek_files, tmp_path, monkeypa
 
     monkeypatch.setattr(report, "figures", one_small_figure)
     monkeypatch.setattr(report, "render_html", fail)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(OSError, match="writing failed"):  # one line for the command line
         report.write_report(holbaek_files[0], tmp_path / "new")
     assert list(tmp_path.iterdir()) == []
     old = tmp_path / "old"

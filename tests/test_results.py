@@ -76,7 +76,7 @@ def test_open_results_refuses_other_files(tmp_path, run):
         results.open_results(junk)
     other = tmp_path / "other.nc"
     xr.Dataset({"x": ("a", [1.0])}).to_netcdf(other)
-    with pytest.raises(ValueError, match="not a simrisk results file"):
+    with pytest.raises(ValueError, match="not a simrisk file, not the results of 'simrisk run'"):
         results.open_results(other)
 
 

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from simrisk.config.base import NonNegative, Probability, Strict
+from simrisk.config.base import Date, Name, NonNegative, PositiveWeeks, Probability, Strict, Text
 
 
 class RatePoint(Strict):
-    valid_from: dt.date = Field(alias="from")
+    valid_from: Date = Field(alias="from")
     value: NonNegative
-    source: str = ""
+    source: Text = ""
 
 
 class Benefit(Strict):
     unit: Literal["week", "month", "year"]
-    rates: list[RatePoint] = Field(min_length=1)
+    rates: list[RatePoint] = Field(min_length=1, max_length=1000)
     indexation: Annotated[float, Field(ge=-0.5, le=0.5)] = 0.0
     refusion: Literal["staircase"] | Probability = "staircase"
-    source: str = ""
+    source: Text = ""
 
     @model_validator(mode="after")
     def _sorted(self) -> Benefit:
@@ -32,14 +31,14 @@ class Benefit(Strict):
 
 
 class RefusionStep(Strict):
-    from_week: int = Field(ge=1)
+    from_week: PositiveWeeks
     state_share: Probability
 
 
 class Refusion(Strict):
-    steps: list[RefusionStep] = Field(min_length=1)
-    reset_weeks: int = Field(default=52, gt=0)
-    source: str = ""
+    steps: list[RefusionStep] = Field(min_length=1, max_length=100)
+    reset_weeks: PositiveWeeks = 52
+    source: Text = ""
 
     @model_validator(mode="after")
     def _steps(self) -> Refusion:
@@ -50,10 +49,10 @@ class Refusion(Strict):
 
 
 class Economics(Strict):
-    rules: str | None = "denmark"
-    benefits: dict[str, Benefit] = {}
+    rules: Name | None = "denmark"
+    benefits: dict[Name, Benefit] = Field(default={}, max_length=200)
     refusion: Refusion | None = None
-    permanent_benefit: str | None = None
+    permanent_benefit: Name | None = None
     perspective: Literal["municipality", "central_government", "public"] = "municipality"
 
     @model_validator(mode="after")

@@ -94,4 +94,12 @@ def validation_problems(err: ValidationError, prefix: str = "") -> list[str]:
                 lines.append(f"{loc}.{head}: {rest}")  # the validator named a sub-field
             else:
                 lines.append(f"{loc}: {part}" if loc else part)
-    return lines
+    return [_clip(line) for line in lines]
+
+
+MAX_LINE = 300
+
+
+def _clip(line: str) -> str:
+    """A problem line no longer than MAX_LINE characters (a long input is not echoed)."""
+    return line if len(line) <= MAX_LINE else line[: MAX_LINE - 3] + "..."
