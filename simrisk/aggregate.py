@@ -47,14 +47,15 @@ def accumulate_rows(rows, total):
 
 
 @nb.njit(parallel=True, nogil=True, cache=True)
-def accumulate_counts(counts, total, hist):
+def accumulate_counts(counts, total, hist, width=1):
     """Add integer-valued weekly counts of a chunk to running sums and histograms.
 
     Parameters
     ----------
     counts : float64 (scenario, arm, week, column), e.g. columns = states
     total : float64 (arm, week, column), running sum over scenarios (updated in place)
-    hist : int64 (arm, week, column, value), running histogram (updated in place)
+    hist : int64 (arm, week, column, bin), running histogram (updated in place); a count
+        ``v`` falls in bin ``v // width``
     """
     m, A, H, C = counts.shape
     top = hist.shape[3] - 1
@@ -65,18 +66,28 @@ def accumulate_counts(counts, total, hist):
             for t in range(H):
                 x = counts[s, a, t, c]
                 total[a, t, c] += x
-                v = int(x + 0.5)
+                v = int(x + 0.5) // width
                 if v > top:
                     v = top
                 hist[a, t, c, v] += 1
 
 
-def hist_quantiles(hist: np.ndarray, qs=QUANTILES) -> np.ndarray:
-    """Quantiles (lower, like numpy's 'inverted_cdf') from histograms (..., value); shape
-    (quantile, ...)."""
+def hist_quantiles(hist: np.ndarray, qs=QUANTILES, width: int = 1) -> np.ndarray:
+    """Quantiles (lower, like numpy's 'inverted_cdf') from histograms (..., bin) of bins
+    ``width`` wide (the lower edge of the quantile's bin); shape (quantile, ...)."""
     cdf = np.cumsum(hist, axis=-1)
     total = cdf[..., -1:]
-    return np.stack([np.argmax(cdf >= q * total, axis=-1) for q in qs]).astype(float)
+    return width * np.stack([np.argmax(cdf >= q * total, axis=-1) for q in qs]).astype(float)
+
+
+MAX_BINS = 512
+"""Histogram bins per cell: counts are exact for cohorts up to MAX_BINS - 1 citizens; for a
+larger cohort a bin holds ``ceil((cohort + 1) / MAX_BINS)`` counts, and the weekly count
+quantiles are the lower edges of their bins."""
+
+
+def bin_width(cohort: int) -> int:
+    return max(1, -(-(cohort + 1) // MAX_BINS))
 
 
 class Aggregator:
@@ -96,9 +107,11 @@ class Aggregator:
         self.n = n
         self.detail = detail
         self.state_sum = np.zeros((2, H, N_STATES))
-        self.state_hist = np.zeros((2, H, N_STATES, cohort + 1), np.int64)
+        self.width = bin_width(cohort)
+        bins = -(-(cohort + 1) // self.width)
+        self.state_hist = np.zeros((2, H, N_STATES, bins), np.int64)
         self.programme_sum = np.zeros((1, H, K2))
-        self.programme_hist = np.zeros((1, H, K2, cohort + 1), np.int64)
+        self.programme_hist = np.zeros((1, H, K2, bins), np.int64)
         self.flow_sum = {k: np.zeros(H) for k in flow_names}
         self.q_n = min(n, FLOW_QUANTILE_SCENARIOS)
         self.flow_sample = {k: np.empty((self.q_n, H), np.float32) for k in flow_names}
@@ -126,8 +139,8 @@ class Aggregator:
         threads, each with its own part."""
         m = res.state_count.shape[0]
         state_sum, state_hist, programme_sum, programme_hist = part
-        accumulate_counts(res.state_count, state_sum, state_hist)
-        accumulate_counts(res.programme_count[:, None], programme_sum, programme_hist)
+        accumulate_counts(res.state_count, state_sum, state_hist, self.width)
+        accumulate_counts(res.programme_count[:, None], programme_sum, programme_hist, self.width)
         if self.detail:
             self.detail_states[scen0 : scen0 + m] = np.rint(res.state_count)
 
@@ -177,12 +190,13 @@ class Weekly:
         q = np.asarray(QUANTILES)
         return cls(
             state_count_mean=agg.state_sum / agg.n,
-            state_count_quantile=hist_quantiles(agg.state_hist),
+            state_count_quantile=hist_quantiles(agg.state_hist, width=agg.width),
             programme_count_mean=agg.programme_sum[0] / agg.n,
-            programme_count_quantile=hist_quantiles(agg.programme_hist)[:, 0],
+            programme_count_quantile=hist_quantiles(agg.programme_hist, width=agg.width)[:, 0],
             flow_mean={k: v / agg.n for k, v in agg.flow_sum.items()},
-            flow_quantile={
-                k: np.quantile(v.astype(float), q, axis=0) for k, v in agg.flow_sample.items()
+            flow_quantile={  # empirical, like every quantile of scenario samples
+                k: np.quantile(v.astype(float), q, axis=0, method="inverted_cdf")
+                for k, v in agg.flow_sample.items()
             },
             flow_quantile_scenarios=agg.q_n,
             detail_states=agg.detail_states,

@@ -96,7 +96,9 @@ def kept_shares(cfg: DealConfig, btypes: list[str], v: Values) -> np.ndarray:
 
     ``none``: nothing. ``hours``: the hours not worked. ``earnings``: the benefit less
     ``earnings_deduction`` of the counted earnings above ``earnings_disregard`` (a month),
-    at least nothing."""
+    and at most what brings benefit and counted earnings to ``earnings_ceiling_share`` of
+    the benefit ``earnings_ceiling`` (the krone-for-krone zone); at least nothing. Without
+    a wage (``labour.hours.full_time_wage`` 0) a job ends an earnings-tested benefit."""
     out = np.zeros((v.n, len(btypes), 2))
     hours = np.stack([np.ones(v.n), v("labour", "hours", "part_time_hours")], axis=1)
     for b, name in enumerate(btypes):
@@ -109,6 +111,11 @@ def kept_shares(cfg: DealConfig, btypes: list[str], v: Values) -> np.ndarray:
             wage = v("labour", "hours", "full_time_wage") * v(*base, "earnings_counted")
             above = np.maximum(hours * wage[:, None] - v(*base, "earnings_disregard")[:, None], 0)
             kept = monthly[:, None] - v(*base, "earnings_deduction")[:, None] * above
+            if ben.earnings_ceiling is not None:
+                cap = weekly(cfg, v, ben.earnings_ceiling, 1)[:, 0] * WEEKS_PER_MONTH
+                cap = cap * v(*base, "earnings_ceiling_share")
+                kept = np.minimum(kept, cap[:, None] - hours * wage[:, None])
+            kept = np.where(wage[:, None] > 0, kept, 0.0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[:, b, :] = np.where(
                     monthly[:, None] > 0, np.clip(kept / monthly[:, None], 0, 1), 0

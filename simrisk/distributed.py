@@ -34,6 +34,7 @@ from simrisk import engine, parallel, rng, simulation
 from simrisk.config import DealConfig
 from simrisk.contracts import compute_baseline
 from simrisk.files import atomic_write
+from simrisk.metrics import METRIC_DTYPES
 from simrisk.sampling import Adjustment, Sampler
 
 KEY_VERSION = 2  # bump when the chunk format, the key's contents or the numbers change
@@ -208,6 +209,7 @@ class DaskBackend:
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
+            host="127.0.0.1",  # the local machine only
             dashboard_address=None,
             silence_logs=logging.ERROR,
         )
@@ -284,7 +286,12 @@ def backend_from_options(workers: int | None, scheduler: str | None):
 # --------------------------------------------------------------------------- store
 class ChunkStore:
     """Finished chunks on disk: ``DIR/KEY.npz``, each written to a temporary file and
-    renamed, so a chunk file is either complete or absent."""
+    renamed, so a chunk file is either complete or absent.
+
+    A chunk carries its key (which digests the deal, the seed, the scenario range and the
+    simrisk version) and a SHA-256 checksum of its key and content; :meth:`load` reuses a
+    chunk only if both verify and every metric has the expected name, type and length.
+    """
 
     def __init__(self, directory: str | Path):
         self.dir = Path(directory)
@@ -292,22 +299,49 @@ class ChunkStore:
     def path(self, key: str) -> Path:
         return self.dir / f"{key}.npz"
 
-    def load(self, key: str) -> dict[str, np.ndarray] | None:
+    @staticmethod
+    def checksum(key: str, metrics: dict[str, np.ndarray]) -> str:
+        h = hashlib.sha256(key.encode())
+        for name in sorted(metrics):
+            a = np.ascontiguousarray(metrics[name])
+            h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+            h.update(a.tobytes())
+        return h.hexdigest()
+
+    def load(self, key: str, m: int | None = None) -> tuple[dict[str, np.ndarray] | None, str]:
+        """The stored metrics of chunk ``key`` (of ``m`` scenarios), or None and why not
+        ('' if there is no such chunk)."""
         p = self.path(key)
         if not p.exists():
-            return None
+            return None, ""
         try:
             with np.load(p, allow_pickle=False) as z:
-                if str(z["__key__"]) != key:
-                    return None
-                return {k: z[k] for k in z.files if k != "__key__"}
-        except Exception:  # unreadable: recompute it
-            return None
+                stored_key = str(z["__key__"])
+                stored_sum = str(z["__sha256__"])
+                metrics = {k: z[k] for k in z.files if not k.startswith("__")}
+        except Exception:  # unreadable or incomplete
+            return None, "unreadable"
+        if stored_key != key:
+            return None, "its key is another chunk's"
+        if self.checksum(key, metrics) != stored_sum:
+            return None, "its content does not match its checksum"
+        if set(metrics) != set(METRIC_DTYPES):
+            return None, "its metrics are not the expected ones"
+        for name, dtype in METRIC_DTYPES.items():
+            a = metrics[name]
+            if a.dtype != dtype or a.ndim != 1 or (m is not None and a.shape[0] != m):
+                return None, f"{name} has the wrong type or length"
+        return metrics, ""
 
     def save(self, key: str, metrics: dict[str, np.ndarray]) -> None:
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
-                np.savez(fh, __key__=np.array(key), **metrics)
+                np.savez(
+                    fh,
+                    __key__=np.array(key),
+                    __sha256__=np.array(self.checksum(key, metrics)),
+                    **metrics,
+                )
 
         atomic_write(self.path(key), write, overwrite=True)
 
@@ -316,6 +350,7 @@ class ChunkStore:
 class Stats:
     computed: int = 0
     reused: int = 0
+    rejected: list[str] = field(default_factory=list)
 
 
 def execute(
@@ -338,7 +373,11 @@ def execute(
     stats = Stats()
     todo = []
     for key, spec in unique.items():
-        got = store.load(key) if (store is not None and resume) else None
+        got = None
+        if store is not None and resume:
+            got, why = store.load(key, spec.m)
+            if why:
+                stats.rejected.append(f"{store.path(key).name}: {why}")
         if got is not None:
             results[key] = got
             stats.reused += 1

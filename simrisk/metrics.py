@@ -9,8 +9,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from simrisk import finance
+from simrisk.outputs import METRICS
 from simrisk.simulation import KernelOut
 from simrisk.vocabulary import COUNTERFACTUAL, EV_JOB, PERSPECTIVES, TREATMENT, WEEKS_PER_YEAR
+
+METRIC_DTYPES = {
+    name: np.dtype(
+        np.int8
+        if name == "investor_irr_status"
+        else np.int64
+        if name in ("payback_week", "enrolled")
+        else np.float64
+    )
+    for name in METRICS
+}
+"""The type of every per-scenario metric (what a stored chunk must hold)."""
 
 
 @dataclass
@@ -81,7 +94,7 @@ def chunk_metrics(
         "savings_municipality": sav["municipality"],
         "savings_central_government": sav["central_government"],
         "savings_public": sav["public"],
-        "savings_measured": money.measured.sum(axis=1),
+        "savings_measured": money.measured[:, :D].sum(axis=1),
         "payments_total": pay_total,
         "programme_cost": drawn,
         "municipal_net": sav["municipality"] - pay_total,

@@ -113,6 +113,17 @@ def write_zarr(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> Pat
     return atomic_write(path, write, overwrite=overwrite, directory=True)
 
 
+def target_paths(path: str | Path, fmt: str = "auto") -> list[Path]:
+    """The paths a result may be written to: the Zarr store for ``fmt="zarr"`` or a
+    ``.zarr`` path; the NetCDF file for ``netcdf``; for ``auto`` both the file and the
+    store it becomes if the result is too large for NetCDF."""
+    path = Path(path)
+    zarr = path if path.suffix == ".zarr" else path.with_suffix(".zarr")
+    if fmt == "zarr" or path.suffix == ".zarr":
+        return [zarr]
+    return [path] if fmt == "netcdf" else [path, zarr]
+
+
 def write_results(
     ds: xr.Dataset, path: str | Path, overwrite: bool = False, fmt: str = "auto"
 ) -> Path:
@@ -129,15 +140,73 @@ def write_results(
     return write_netcdf(ds, path, overwrite)
 
 
-def open_results(path: str | Path) -> xr.Dataset:
-    """Open a results file written by ``simrisk run``."""
+KIND_NAMES = {
+    "run": "results file of 'simrisk run'",
+    "stress": "stress file of 'simrisk stress'",
+    "sensitivity": "sensitivity file of 'simrisk sensitivity'",
+    "sweep": "sweep file of 'simrisk sweep'",
+    "portfolio": "portfolio file of 'simrisk portfolio'",
+}
+REQUIRED = (
+    "investor_irr",
+    "investor_irr_status",
+    "investor_profit",
+    "investor_moic",
+    "investor_npv",
+    "programme_cost",
+    "payments_total",
+    "savings_true",
+    "savings_measured",
+    "municipal_net",
+    "public_net",
+    "deadweight_share",
+)
+"""Variables every results file of 'simrisk run' has (and that summary reads)."""
+
+
+def file_kind(ds: xr.Dataset) -> str:
+    """``run``, ``stress``, ``sensitivity``, ``sweep``, ``portfolio``, or ``unknown``."""
+    kind = ds.attrs.get("kind")
+    if kind in KIND_NAMES:
+        return str(kind)
+    dims = set(ds.dims)
+    if "variant" in dims:
+        return "portfolio"
+    if "deal" in dims:
+        return "sweep"
+    if "stress" in dims:
+        return "stress"
+    if "output" in dims:
+        return "sensitivity"
+    if "scenario" in dims:
+        return "run"
+    return "unknown"
+
+
+def load_netcdf(path: str | Path) -> xr.Dataset:
+    """A NetCDF file in memory; ValueError (one line) if it is missing or unreadable."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     try:
-        ds = xr.load_dataset(path, engine="netcdf4")
+        return xr.load_dataset(path, engine="netcdf4")
     except Exception as exc:  # netCDF4 raises OSError/ValueError/RuntimeError variants
-        raise ValueError(f"{path}: not a readable NetCDF results file ({exc})") from None
-    if "municipal_net" not in ds or "investor_irr" not in ds:
-        raise ValueError(f"{path}: not a simrisk results file (no municipal_net/investor_irr)")
+        raise ValueError(f"{path}: not a readable NetCDF file ({exc})") from None
+
+
+def open_results(path: str | Path, need: tuple[str, ...] = REQUIRED) -> xr.Dataset:
+    """Open a results file written by ``simrisk run``; ValueError, one line, for any other
+    file: another kind of simrisk file, a foreign or partial NetCDF file."""
+    ds = load_netcdf(path)
+    kind = file_kind(ds)
+    if kind != "run":
+        what = f"a {KIND_NAMES[kind]}" if kind in KIND_NAMES else "not a simrisk file"
+        raise ValueError(f"{path}: {what}, not the results of 'simrisk run'")
+    missing = [v for v in need if v not in ds]
+    if missing:
+        raise ValueError(
+            f"{path}: not a complete simrisk results file (no {', '.join(missing[:4])}"
+            + (" ..." if len(missing) > 4 else "")
+            + ")"
+        )
     return ds

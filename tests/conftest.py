@@ -1,8 +1,13 @@
-"""Shared fixtures: the included deals, and small deals built in code."""
+"""Shared fixtures: the included deals, small deals built in code, and a small TOML writer
+(for deal files changed in a test)."""
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import json
+import math
+import re
 import tomllib
 from pathlib import Path
 
@@ -53,7 +58,7 @@ def simple_raw(
                 }
             ],
         },
-        "program": {
+        "programme": {
             "phases": phases
             or [{"name": "only", "weeks": 10, "cost_per_week": 100.0, "dropout": 0.0}]
         },
@@ -79,8 +84,72 @@ def simple_raw(
 def simple_deal(**kw):
     raw = simple_raw(**kw)
     # start dates as TOML would give them
-    import datetime as dt
-
     raw = copy.deepcopy(raw)
     raw["deal"]["start_date"] = dt.date.fromisoformat(raw["deal"]["start_date"])
     return parse_deal(raw, "simple")
+
+
+# ------------------------------------------------------------------ a tiny TOML writer
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(k: str) -> str:
+    return k if _BARE_KEY.match(k) else json.dumps(k, ensure_ascii=False)
+
+
+def _value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        # JSON string escapes (\" \\ \n \t \uXXXX) are valid TOML basic-string escapes.
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, dt.datetime | dt.date | dt.time):
+        return v.isoformat()
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+def _is_table_array(v) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+
+
+def _table(d: dict, prefix: list[str], out: list[str]) -> None:
+    for k, v in d.items():
+        if v is None:
+            continue  # TOML has no null: a key left out
+        if not isinstance(v, dict) and not _is_table_array(v):
+            out.append(f"{_key(k)} = {_value(v)}")
+    for k, v in d.items():
+        name = ".".join(_key(p) for p in [*prefix, k])
+        if isinstance(v, dict):
+            out.append("")
+            out.append(f"[{name}]")
+            _table(v, [*prefix, k], out)
+        elif _is_table_array(v):
+            for item in v:
+                out.append("")
+                out.append(f"[[{name}]]")
+                _table(item, [*prefix, k], out)
+
+
+def dump_toml(data: dict) -> str:
+    """``data`` as TOML text (``None`` values are left out)."""
+    out: list[str] = []
+    _table(data, [], out)
+    return "\n".join(out).lstrip("\n") + "\n"
+
+
+def write_toml(path: Path, data: dict) -> Path:
+    path.write_text(dump_toml(data), encoding="utf-8")
+    return path

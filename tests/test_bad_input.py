@@ -2,7 +2,7 @@
 the field, no traceback, and nothing written.
 
 Bad deal files are built by loading ``configs/holbaek.toml``, changing the dict and
-writing it back with the small TOML writer below (no extra dependency).
+writing it back with the small TOML writer of tests/conftest.py (no extra dependency).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -19,67 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from simrisk.cli import main
-from tests.conftest import CONFIGS, load_raw
+from tests.conftest import CONFIGS, dump_toml, load_raw
 
 HOLBAEK = CONFIGS / "holbaek.toml"
-
-
-# ------------------------------------------------------------------ a tiny TOML writer
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _key(k: str) -> str:
-    return k if _BARE_KEY.match(k) else json.dumps(k, ensure_ascii=False)
-
-
-def _value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        # JSON string escapes (\" \\ \n \t \uXXXX) are valid TOML basic-string escapes.
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, dt.datetime | dt.date | dt.time):
-        return v.isoformat()
-    if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"cannot write {type(v).__name__} as TOML")
-
-
-def _is_table_array(v) -> bool:
-    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
-
-
-def _table(d: dict, prefix: list[str], out: list[str]) -> None:
-    for k, v in d.items():
-        if not isinstance(v, dict) and not _is_table_array(v):
-            out.append(f"{_key(k)} = {_value(v)}")
-    for k, v in d.items():
-        name = ".".join(_key(p) for p in [*prefix, k])
-        if isinstance(v, dict):
-            out.append("")
-            out.append(f"[{name}]")
-            _table(v, [*prefix, k], out)
-        elif _is_table_array(v):
-            for item in v:
-                out.append("")
-                out.append(f"[[{name}]]")
-                _table(item, [*prefix, k], out)
-
-
-def dump_toml(data: dict) -> str:
-    out: list[str] = []
-    _table(data, [], out)
-    return "\n".join(out).lstrip("\n") + "\n"
 
 
 def test_toml_writer_round_trips_the_included_deal():
@@ -185,6 +126,19 @@ def _shares(raw):
     segs[0]["share"] = round(segs[0]["share"] - 0.1, 6)  # total 0.9
 
 
+def _old_section_bad_dropout(raw):
+    raw["program"] = raw.pop("programme")
+    raw["program"]["phases"][1]["dropout"] = 1.5
+
+
+def _own_benefit_refusion(raw):
+    raw["economics"]["benefits"] = {
+        "own": {"unit": "week", "refusion": 1.5, "rates": [{"from": dt.date(2024, 1, 1),
+                                                           "value": 100.0}]}
+    }  # fmt: skip
+
+
+N_TRANSITIONS = len(_BASE["labour"]["transitions"])
 _UNIFORM = {"distribution": "uniform", "low": 1.0, "high": 2.0}
 
 # (id, edit, needles that must appear on an error line)
@@ -196,7 +150,7 @@ BAD_DEALS = [
     ),
     (
         "probability-above-one",
-        _set("program", "phases", 1, "dropout", value=1.5),
+        _set("programme", "phases", 1, "dropout", value=1.5),
         ["programme.phases[1].dropout", "less than or equal to 1"],
     ),
     (
@@ -276,6 +230,33 @@ BAD_DEALS = [
         "phase-hazard-ratios-count",
         lambda raw: raw["effect"]["job_entry"].pop(),
         ["effect.job_entry", f"{N_PHASES - 1} hazard ratios for {N_PHASES}"],
+    ),
+    (
+        "bad-value-under-the-old-section-name",
+        _old_section_bad_dropout,
+        ["programme.phases[1].dropout", "less than or equal to 1"],
+    ),
+    (
+        "refusion-share-above-one",
+        _own_benefit_refusion,
+        ["economics.benefits.own.refusion", "less than or equal to 1"],
+    ),
+    (
+        "uncertain-path-unclosed-bracket",
+        _append_param({"path": "effect.job_entry[2", **_UNIFORM}),
+        [f"uncertainty.parameters[{N_PARAMS}].path", "effect.job_entry[2", "names no field"],
+    ),
+    (
+        "uncertain-path-twice",
+        _append_param({"path": _PARAMS[0], "distribution": "fixed", "value": 1.5}),
+        [f"uncertainty.parameters[{N_PARAMS}].path", "twice"],
+    ),
+    (
+        "transition-to-itself",
+        lambda raw: raw["labour"]["transitions"].append(
+            {"from": "employed", "to": "employed", "probability": 0.1}
+        ),
+        [f"labour.transitions[{N_TRANSITIONS}]", "to itself"],
     ),
 ]
 BAD_IDS = [b[0] for b in BAD_DEALS]
@@ -491,7 +472,7 @@ def test_existing_default_output_is_not_overwritten(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("path", "field"),
     [
-        (("program", "phases", 1, "cost_per_week"), "programme.phases[1].cost_per_week"),
+        (("programme", "phases", 1, "cost_per_week"), "programme.phases[1].cost_per_week"),
         (("investor", "capital"), "investor.capital"),
         (("contract", "cap"), "contract.cap"),
     ],
@@ -510,7 +491,7 @@ def test_infinite_amount_is_bad_input(tmp_path, monkeypatch, path, field):
     ("path", "value", "field"),
     [
         (("cohort", "size"), True, "cohort.size"),
-        (("program", "phases", 1, "dropout"), "0.01", "programme.phases[1].dropout"),
+        (("programme", "phases", 1, "dropout"), "0.01", "programme.phases[1].dropout"),
         (("deal", "horizon_weeks"), "312", "deal.horizon_weeks"),
     ],
     ids=["bool-for-int", "string-for-float", "string-for-int"],

@@ -1,7 +1,9 @@
-"""The ``simrisk`` command line on the included deal: run, summary, validate.
+"""The ``simrisk`` command line end to end on small runs: every command (run, validate,
+summary, stress, sensitivity, solve, calibrate, report, sweep, portfolio), its JSON, its
+exit codes (0 success, 1 bad input, 2 usage), and what each command's output must agree
+with (the file it wrote, another command, the library).
 
-All runs are small (64-128 scenarios) and go through click's CliRunner; stdout
-and stderr are kept apart (click >= 8.2).
+All runs go through click's CliRunner; stdout and stderr are kept apart (click >= 8.2).
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
+from scipy import stats
 
 import simrisk
-from simrisk import results
+from simrisk import distributions, engine, finance, summary
+from simrisk.analysis import portfolio as pf
 from simrisk.cli import main
-from tests.conftest import CONFIGS, load_raw
+from simrisk.config import load_deal, parse_path
+from simrisk.sampling import Adjustment, Sampler
+from tests.conftest import CONFIGS, load_raw, write_toml
 
 HOLBAEK = CONFIGS / "holbaek.toml"
 RAW = load_raw("holbaek")
@@ -128,11 +134,13 @@ def test_run_writes_netcdf_with_per_scenario_variables(base):
     assert list(ds["parameter"].values) == [q["path"] for q in params]
     p = ds["parameters"].values
     assert np.isfinite(p).all()
-    for j, q in enumerate(params):
-        if q["distribution"] in ("uniform", "triangular"):
-            assert ((p[:, j] >= q["low"]) & (p[:, j] <= q["high"])).all(), q["path"]
-        if q["distribution"] != "fixed":
-            assert p[:, j].std() > 0, q["path"]  # really drawn, not the nominal value
+    cfg, _ = load_deal(HOLBAEK)
+    for j, rec in enumerate(cfg.uncertainty.parameters):
+        lo, hi = distributions.support(rec)
+        assert ((p[:, j] >= lo) & (p[:, j] <= hi)).all(), rec.path
+        assert p[:, j].std() > 0, rec.path  # really drawn, not the nominal value
+    # the draws are the sampler's: scenario k's parameters, whatever the run size
+    np.testing.assert_array_equal(p, Sampler(cfg, SEED, N).draw(0, N))
     # money is finite and the programme has a cost in every scenario
     for name in ("savings_true", "payments_total", "programme_cost", "municipal_net"):
         assert np.isfinite(ds[name].values).all(), name
@@ -174,24 +182,32 @@ def test_json_prints_the_summary(base_json):
     result, ds = base_json["result"], base_json["ds"]
     summ = json.loads(result.stdout)  # stdout is only JSON
     assert set(summ) == SUMMARY_KEYS
-    assert set(summ) == set(results.summary(ds))
     assert summ["seed"] == SEED
     assert summ["n_scenarios"] == N
-    assert [r["metric"] for r in summ["rows"]] == [m for m, _, _ in results.SUMMARY_METRICS]
+    assert [r["metric"] for r in summ["rows"]] == [m for m, _, _ in summary.SUMMARY_METRICS]
+    profit = ds["investor_profit"].values
     for row in summ["rows"]:
         assert set(row) == ROW_KEYS
         x = ds[row["metric"]].values
-        x = x[np.isfinite(x)]
-        assert row["n_defined"] == x.size
-        assert row["mean"] == pytest.approx(float(x.mean()), rel=1e-12)
-        assert row["p5"] <= row["p50"] <= row["p95"]
-    assert summ["p_investor_loss"] == pytest.approx(
-        float(np.mean(ds["investor_profit"].values < 0))
-    )
-    assert summ["p_municipal_net_negative"] == pytest.approx(
-        float(np.mean(ds["municipal_net"].values < 0))
-    )
-    assert sum(summ["irr_status_counts"].values()) == N
+        finite = x[np.isfinite(x)]
+        assert row["n_defined"] == finite.size
+        assert row["mean"] == pytest.approx(float(finite.mean()), rel=1e-12)
+        # empirical quantiles of the file's values (an undefined IRR ranks by the profit)
+        ranked = finite
+        if row["metric"] == "investor_irr":
+            ranked = np.where(np.isfinite(x), x, np.where(profit < 0, -np.inf, np.inf))
+        want = np.quantile(ranked, [0.05, 0.5, 0.95], method="inverted_cdf")
+        assert [row["p5"], row["p50"], row["p95"]] == want.tolist(), row["metric"]
+    assert summ["p_investor_loss"] == float(np.mean(profit < 0))
+    assert summ["p_municipal_net_negative"] == float(np.mean(ds["municipal_net"].values < 0))
+    net = np.sort(ds["municipal_net"].values)
+    q = net[int(np.ceil(0.05 * N)) - 1]  # the empirical 5 % quantile: the 7th of 128
+    assert summ["municipal_var95"] == pytest.approx(-q, rel=1e-12)
+    assert summ["municipal_cvar95"] == pytest.approx(-net[net <= q].mean(), rel=1e-12)
+    status = ds["investor_irr_status"].values
+    assert summ["irr_status_counts"] == {
+        name: int((status == code).sum()) for code, name in enumerate(finance.IRR_STATUS_NAMES)
+    }
     assert "wrote" in result.stderr
 
 
@@ -367,7 +383,7 @@ def test_validate_accepts_the_included_deal():
     assert "ok" in out
     expected = (
         f"{RAW['cohort']['size']} citizens",
-        f"{len(RAW['program']['phases'])} phases",
+        f"{len(RAW['programme']['phases'])} phases",
         f"{RAW['deal']['horizon_weeks']} weeks",
         f"{len(RAW['contract']['mechanisms'])} payment mechanism",
         f"{len(RAW['uncertainty']['parameters'])} uncertain parameter",
@@ -400,3 +416,330 @@ def test_summary_json_numbers_are_finite(base):
     for row in summ["rows"]:
         for k in ("mean", "p5", "p50", "p95"):
             assert math.isfinite(row[k]), (row["metric"], k)
+
+
+def test_validate_warns_about_the_old_section_name(tmp_path):
+    raw = load_raw("holbaek")
+    raw["program"] = raw.pop("programme")
+    deal = write_toml(tmp_path / "old.toml", raw)
+    result = invoke("validate", deal)
+    assert result.exit_code == 0, result.output
+    warnings = [ln for ln in result.stderr.splitlines() if ln.startswith("warning: ")]
+    assert len(warnings) == 1 and "[programme]" in warnings[0], result.stderr
+    assert "ok" in result.stdout and "warning" not in result.stdout
+
+
+# ------------------------------------------------------------------- summary --drivers
+def test_summary_drivers_are_the_rank_correlations_of_the_file(base):
+    result = invoke("summary", base["out"], "--drivers", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    ds = base["ds"]
+    names = [str(p) for p in ds["parameter"].values]
+    rows = data["drivers"]
+    assert sorted(r["parameter"] for r in rows) == sorted(names)
+    for r in rows:
+        x = ds["parameters"].values[:, names.index(r["parameter"])]
+        for metric in ("investor_profit", "municipal_net"):
+            want = stats.spearmanr(x, ds[metric].values).statistic
+            assert r[metric] == pytest.approx(want, abs=1e-12), (r["parameter"], metric)
+    strength = [max(abs(r["investor_profit"]), abs(r["municipal_net"])) for r in rows]
+    assert strength == sorted(strength, reverse=True)
+    # the rest of the summary is the summary without --drivers
+    plain = json.loads(invoke("summary", base["out"], "--json").stdout)
+    assert {k: v for k, v in data.items() if k != "drivers"} == plain
+    table = invoke("summary", base["out"], "--drivers")
+    assert table.exit_code == 0
+    assert "Drivers (Spearman rank correlation)" in table.stdout
+    top = rows[0]
+    assert f"{top['investor_profit']:+.2f}" in table.stdout
+    assert all(name in table.stdout for name in names)
+
+
+# ------------------------------------------------------------------------------ stress
+def test_stress_agrees_with_its_file_and_with_run(tmp_path):
+    out = tmp_path / "s.nc"
+    result = invoke("stress", HOLBAEK, "-n", 16, "--seed", 2, "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    names = [p["stress"] for p in data["points"]]
+    assert names[0] == "base" and len(names) == 8  # the standard set of seven
+    assert (data["seed"], data["n_scenarios"]) == (2, 16)
+    ds = xr.load_dataset(out)
+    assert ds["municipal_net"].dims == ("stress", "scenario")
+    assert list(ds["stress"].values) == names
+    base_net = ds["municipal_net"].sel(stress="base").values
+    for row in data["points"]:
+        net = ds["municipal_net"].sel(stress=row["stress"]).values
+        d = net - base_net
+        assert row["municipal_net"] == pytest.approx(net.mean(), rel=1e-12)
+        assert row["municipal_net_diff"] == pytest.approx(d.mean(), rel=1e-9, abs=1e-6)
+        assert row["municipal_net_diff_se"] == pytest.approx(
+            d.std(ddof=1) / 4.0, rel=1e-9, abs=1e-9
+        )  # sqrt(16) = 4
+        assert row["municipal_loss"] == float((net < 0).mean())
+    # the base point is the deal's own run on the same seed
+    run_out = tmp_path / "r.nc"
+    run_ok(HOLBAEK, "-n", 16, "--seed", 2, "-o", run_out)
+    run_ds = xr.load_dataset(run_out)
+    for name in ("municipal_net", "investor_profit", "payments_total"):
+        np.testing.assert_array_equal(ds[name].sel(stress="base").values, run_ds[name].values)
+    # a stress changes the numbers (recession: fewer job entries, less paid)
+    rec = ds["payments_total"].sel(stress="recession").values
+    assert rec.sum() < ds["payments_total"].sel(stress="base").values.sum()
+
+
+def test_stress_grid_table(tmp_path):
+    out = tmp_path / "g.nc"
+    result = invoke(
+        "stress", HOLBAEK, "-n", 4, "--seed", 1, "-o", out, "--grid", "cohort.uptake=0.8,1",
+        "--grid", "effect.job_entry[1]=1.2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ds = xr.load_dataset(out)
+    names = list(ds["stress"].values)
+    assert names == [
+        "base",
+        "cohort.uptake=0.8, effect.job_entry[1]=1.2",
+        "cohort.uptake=1, effect.job_entry[1]=1.2",
+    ]
+    assert all(name in result.stdout for name in names)
+    assert f"wrote {out}" in result.stderr
+
+
+# ------------------------------------------------------------------------- sensitivity
+def test_sensitivity_sobol_json_and_file(tmp_path):
+    out = tmp_path / "sa.nc"
+    result = invoke(
+        "sensitivity", CONFIGS / "slagelse.toml", "-n", 8, "--outer", 3, "--inner", 2,
+        "--seed", 1, "-o", out, "--output-metric", "municipal_net", "--output-metric",
+        "investor_moic", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    cfg, _ = load_deal(CONFIGS / "slagelse.toml")
+    params = [p.path for p in cfg.uncertainty.parameters]
+    assert data["outputs"] == ["municipal_net", "investor_moic"]
+    assert data["parameters"] == params and data["method"] == "sobol" and data["seed"] == 1
+    ds = xr.load_dataset(out)
+    assert ds["sobol_total"].dims == ("output", "parameter")
+    assert ds["sobol_total"].shape == (2, len(params))
+    np.testing.assert_array_equal(np.array(data["sobol_total"]), ds["sobol_total"].values)
+    np.testing.assert_array_equal(np.array(data["variance_share"]), ds["variance_share"].values)
+
+
+def test_sensitivity_tornado_table(tmp_path):
+    out = tmp_path / "t.nc"
+    result = invoke(
+        "sensitivity", CONFIGS / "slagelse.toml", "--method", "tornado", "-n", 8, "--outer",
+        2, "--inner", 2, "--seed", 1, "-o", out, "--output-metric", "municipal_net",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ds = xr.load_dataset(out)
+    assert "tornado_low" in ds and "sobol_total" not in ds
+    cfg, _ = load_deal(CONFIGS / "slagelse.toml")
+    assert all(p.path in result.stdout for p in cfg.uncertainty.parameters)
+
+
+# ------------------------------------------------------------------------------- solve
+def test_solve_reports_the_goal_at_its_answer(tmp_path):
+    path = "contract.mechanisms[0].share"
+    result = invoke(
+        "solve", CONFIGS / "slagelse.toml", "--vary", path, "--range", "0.1,1",
+        "--max-municipal-loss", "0.5", "-n", 24, "--seed", 2, "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["vary"], data["range"], data["n_scenarios"]) == (path, [0.1, 1.0], 24)
+    (goal,) = data["goals"]
+    assert goal["goal"] == "P(municipal net < 0) <= 0.5"
+    # the figure at the answer is what a run at that value gives
+    cfg, _ = load_deal(CONFIGS / "slagelse.toml")
+    best = data["best"]
+    assert 0.1 <= best <= 1.0
+    m = engine.run(cfg, 2, 24, adjust=[Adjustment(parse_path(path), "set", best)]).metrics
+    assert goal["value_at_best"] == float((m["municipal_net"] < 0).mean())
+    # the table says the same
+    table = invoke(
+        "solve", CONFIGS / "slagelse.toml", "--vary", path, "--range", "0.1,1",
+        "--max-municipal-loss", "0.5", "-n", 24, "--seed", 2,
+    )  # fmt: skip
+    assert table.exit_code == 0
+    assert "P(municipal net < 0) <= 0.5" in table.stdout
+    assert f"{goal['value_at_best']:.4g}" in table.stdout
+
+
+# --------------------------------------------------------------------------- calibrate
+def test_calibrate_writes_a_deal_with_the_fitted_value(tmp_path):
+    deal = CONFIGS / "sundinvest_sygemeldte.toml"
+    targets = CONFIGS / "targets" / "jobafklaring_baseline.toml"
+    out = tmp_path / "cal.toml"
+    result = invoke("calibrate", deal, "--targets", targets, "-o", out, "-n", 20, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    (param,) = data["parameters"]
+    assert param["path"] == "labour.job_entry_multiplier"
+    assert 0.1 <= param["estimate"] <= 5.0  # the targets file's bounds
+    cfg, text = load_deal(out)
+    assert cfg.labour.job_entry_multiplier == float(f"{param['estimate']:.4g}")
+    assert "# SundInvest" in text  # the deal's comments are kept
+    assert f"wrote {out}" in result.stderr
+    assert data["deviance"] == pytest.approx(sum(r["deviance"] for r in data["table"]))
+    # an existing output is kept unless --overwrite
+    before = out.read_bytes()
+    again = invoke("calibrate", deal, "--targets", targets, "-o", out, "-n", 20)
+    assert again.exit_code == 1 and "--overwrite" in again.stderr
+    assert out.read_bytes() == before
+
+
+# ------------------------------------------------------------------------------ report
+def test_report_from_a_run(tmp_path, base):
+    out_dir = tmp_path / "rep"
+    result = invoke("report", base["out"], "-o", out_dir)
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out_dir.iterdir())
+    assert names == sorted(
+        ["states.png", "cashflows.png", "distributions.png", "investor_vs_municipality.png",
+         "report.html"]
+    )  # fmt: skip
+    assert sorted(result.stdout.split()) == sorted(str(out_dir / n) for n in names)
+    assert "Holbæk" in (out_dir / "report.html").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------- sweep
+def test_sweep_base_points_are_the_deals_own_runs(tmp_path):
+    out = tmp_path / "sw.nc"
+    slagelse = CONFIGS / "slagelse.toml"
+    result = invoke(
+        "sweep", HOLBAEK, slagelse, "-n", 6, "--seed", 3, "--chunk", 4, "--grid",
+        "cohort.uptake=0.8,1", "-o", out, "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["seed"], data["n_scenarios"]) == (3, 6)
+    ds = xr.load_dataset(out)
+    assert ds.sizes == {"deal": 2, "stress": 3, "scenario": 6}
+    assert len(data["points"]) == 6  # deals x stress points
+    assert not (tmp_path / "sw.nc.chunks").exists()
+    for k, deal in enumerate((HOLBAEK, slagelse)):
+        run_out = tmp_path / f"r{k}.nc"
+        run_ok(deal, "-n", 6, "--seed", 3, "-o", run_out)
+        own = xr.load_dataset(run_out)
+        for name in ("municipal_net", "investor_profit"):
+            np.testing.assert_array_equal(
+                ds[name].isel(deal=k).sel(stress="base").values, own[name].values
+            )
+
+
+# --------------------------------------------------------------------------- portfolio
+def test_portfolio_without_a_macro_factor_adds_up_the_deals(tmp_path):
+    fund = tmp_path / "fund.toml"
+    fund.write_text(
+        'name = "f"\nscenarios = 8\nseed = 5\nchunk = 4\n[macro]\nsigma = 0.0\nrho = 0.5\n'
+        f'[[holdings]]\ndeal = "{HOLBAEK}"\ncapital = 1.0e6\n'
+        f'[[holdings]]\ndeal = "{CONFIGS / "slagelse.toml"}"\ncapital = 2.0e6\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "f.nc"
+    result = invoke("portfolio", fund, "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [d["deal"] for d in data["deals"]] == ["holbaek", "slagelse"]
+    assert (data["n_scenarios"], data["seed"], data["capital"]) == (8, 5, 3.0e6)
+    ds = xr.load_dataset(out)
+    profit = np.zeros(8)
+    for d, deal in enumerate((HOLBAEK, CONFIGS / "slagelse.toml")):
+        cfg, _ = load_deal(deal)
+        seed = int(ds["deal_seed"].values[d])
+        assert seed == pf.deal_seed(5, d)
+        own = engine.run(cfg, seed, 8).metrics["investor_profit"]
+        got = ds["deal_investor_profit"].sel(variant="shared").isel(deal=d).values
+        np.testing.assert_array_equal(got, own)  # sigma 0: the deal's own run
+        share = [1.0e6, 2.0e6][d] / cfg.investor.capital
+        assert float(ds["share_of_deal"].values[d]) == pytest.approx(share)
+        profit += share * own
+    np.testing.assert_allclose(ds["fund_profit"].sel(variant="shared").values, profit)
+    assert data["variants"]["shared"]["profit_mean"] == pytest.approx(profit.mean())
+    assert data["variants"]["shared"]["p_loss"] == float((profit < 0).mean())
+    table = invoke("portfolio", fund)
+    assert table.exit_code == 0 and "P(fund loss)" in table.stdout
+
+
+# ------------------------------------------------------------------ exit codes 1 and 2
+def _bad_deal(folder):
+    raw = load_raw("holbaek")
+    raw["programme"]["phases"][1]["dropout"] = 1.5
+    return write_toml(folder / "bad.toml", raw)
+
+
+def _bad_fund(folder):
+    return write_toml(folder / "fund.toml", {"name": "f", "holdings": [
+        {"deal": str(folder / "missing.toml"), "capital": 1e6}]})  # fmt: skip
+
+
+BAD_INPUT = [
+    ("run", lambda d: ["run", _bad_deal(d), "-n", 4, "--seed", 1, "-o", d / "o.nc"],
+     "programme.phases[1].dropout"),
+    ("validate", lambda d: ["validate", _bad_deal(d)], "programme.phases[1].dropout"),
+    ("summary", lambda d: ["summary", d / "missing.nc"], "no such file"),
+    ("stress", lambda d: ["stress", HOLBAEK, "-n", 4, "--seed", 1, "-o", d / "o.nc", "--grid",
+                          "cohort.uptake=2"], "--grid[0]"),
+    ("sensitivity", lambda d: ["sensitivity", HOLBAEK, "-o", d / "o.nc", "--output-metric",
+                               "happiness"], "happiness"),
+    ("solve", lambda d: ["solve", HOLBAEK, "--vary", "cohort.size", "--range", "1,2",
+                         "--breakeven", "-n", 10, "--seed", 1], "--vary"),
+    ("calibrate", lambda d: ["calibrate", HOLBAEK, "--targets", d / "missing.toml", "-o",
+                             d / "o.toml"], "missing.toml: no such file"),
+    ("report", lambda d: ["report", d / "missing.nc", "-o", d / "rep"], "no such file"),
+    ("sweep", lambda d: ["sweep", d / "missing.toml", "-n", 4, "-o", d / "o.nc"],
+     "missing.toml: no such file"),
+    ("portfolio", lambda d: ["portfolio", _bad_fund(d), "-o", d / "o.nc"], "holdings[0].deal"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "args", "needle"), BAD_INPUT, ids=[b[0] for b in BAD_INPUT])
+def test_bad_input_is_exit_1_one_line_and_nothing_written(tmp_path, monkeypatch, name, args,
+                                                          needle):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    argv = args(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = invoke(*argv)
+    assert result.exit_code == 1, (result.exit_code, result.output)
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert needle in lines[0], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+USAGE = [
+    ("run", ["run", HOLBAEK, "-n", "0"], "-n"),
+    ("validate", ["validate"], "DEAL"),
+    ("summary", ["summary"], "RESULT"),
+    ("stress", ["stress", HOLBAEK, "-n", "1"], "-n"),
+    ("sensitivity", ["sensitivity", HOLBAEK, "--method", "morris"], "--method"),
+    ("solve", ["solve", HOLBAEK, "--range", "0,1"], "--vary"),
+    ("calibrate", ["calibrate", HOLBAEK, "-o", "x.toml"], "--targets"),
+    ("report", ["report", "r.nc"], "--output"),
+    ("sweep", ["sweep"], "FILES"),
+    ("portfolio", ["portfolio", "f.toml", "--workers", "0"], "--workers"),
+    ("unknown-command", ["simulate"], "simulate"),
+]
+
+
+@pytest.mark.parametrize(("name", "argv", "needle"), USAGE, ids=[u[0] for u in USAGE])
+def test_usage_errors_are_exit_2(tmp_path, monkeypatch, name, argv, needle):
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*argv)
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert "Traceback" not in result.output and result.stdout == ""
+    assert needle in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_command_has_help():
+    for cmd in ("run", "validate", "summary", "stress", "sensitivity", "solve", "calibrate",
+                "report", "sweep", "portfolio"):  # fmt: skip
+        result = invoke(cmd, "--help")
+        assert result.exit_code == 0 and result.stdout.startswith(f"Usage: main {cmd}"), cmd

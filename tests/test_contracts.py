@@ -1,105 +1,595 @@
-"""Payment mechanisms against hand computations."""
+"""The contract layer: payment mechanisms, outcomes and measurement.
+
+Hand-built cases worked out in the comments, plain-Python twins (tests/naive_money.py)
+on random inputs and on a deal's simulated outcomes, and a closed form for the baseline.
+"""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 import numpy as np
+import pytest
 
-from simrisk import contracts, kernel
-from simrisk.rates import settlement_periods
+from simrisk import contracts, ledger, rng, simulation
+from simrisk.config import parse_deal
+from simrisk.contracts import mechanisms
+from simrisk.contracts.measurement import Baseline
+from simrisk.contracts.outcomes import outcome_rate
+from simrisk.sampling import Sampler, Values, chunk_values
+from simrisk.simulation import KernelOut
+from simrisk.vocabulary import BENEFIT, EDUCATION, EMPLOYED, EV_JOB, MOVED, PERMANENT
+from tests import naive_money as naive
+from tests.conftest import simple_raw
 
 # 8 weeks in two "periods" of 4 weeks, paid in weeks 3 and 7
 PERIOD = np.array([0, 0, 0, 0, 1, 1, 1, 1])
 PAY = np.array([3, 7])
+INF1 = np.array([np.inf])
+SHORT = [{"name": "only", "weeks": 2, "cost_per_week": 100.0, "dropout": 0.0}]
+
+
+def _calendar(start=dt.date(2024, 2, 12), horizon=40, settlement="month"):
+    period, pay = naive.settlement_calendar(start, horizon, settlement)
+    return np.array(period, np.int64), np.array(pay, np.int64)
+
+
+def _deal(raw: dict):
+    raw = copy.deepcopy(raw)
+    if isinstance(raw["deal"]["start_date"], str):
+        raw["deal"]["start_date"] = dt.date.fromisoformat(raw["deal"]["start_date"])
+    return parse_deal(raw, "test")
+
+
+# --------------------------------------------------------------------------- settle, caps
+
+
+def test_settle_by_hand():
+    accrued = np.array([[1.0, 2, 3, 4, 5, 6, 7, 8], [0, 0, 0, 0, 0, 0, 0, -1]])
+    # period 0: 1+2+3+4 = 10 paid in week 3; period 1: 5+6+7+8 = 26 in week 7
+    np.testing.assert_array_equal(
+        mechanisms.settle(accrued, PERIOD, PAY), [[0, 0, 0, 10, 0, 0, 0, 26], [0] * 7 + [-1]]
+    )
+
+
+def test_settle_matches_twin_on_a_calendar():
+    period, pay = _calendar(horizon=40, settlement="month")
+    accrued = np.random.default_rng(1).normal(size=(5, 40))
+    np.testing.assert_allclose(
+        mechanisms.settle(accrued, period, pay),
+        naive.settle(accrued, period, pay),
+        rtol=1e-12,
+        atol=1e-12,
+    )
+
+
+def test_cap_cumulative_by_hand():
+    flow = np.array([[50.0, 30, 40, 10], [50.0, 30, 40, 10], [5.0, 0, 5, 0], [60.0, 0, 70, 1]])
+    cap = np.array([100.0, np.inf, 0.0, 60.0])
+    # row 0: 50, 30 (80 so far), 20 of 40 reaches 100, then nothing
+    # row 1: no cap; row 2: a cap of 0 pays nothing; row 3: the first payment uses it up
+    np.testing.assert_array_equal(
+        mechanisms.cap_cumulative(flow, cap),
+        [[50, 30, 20, 0], [50, 30, 40, 10], [0, 0, 0, 0], [60, 0, 0, 0]],
+    )
+    # no cap anywhere: the payments are returned as they are
+    assert mechanisms.cap_cumulative(flow, np.full(4, np.inf)) is flow
+
+
+def test_cap_cumulative_matches_twin():
+    g = np.random.default_rng(2)
+    flow = g.exponential(10.0, (40, 30)) * (g.uniform(size=(40, 30)) < 0.4)
+    cap = g.uniform(0.0, 150.0, 40)
+    cap[::7] = np.inf
+    got = mechanisms._cap_cumulative(flow, cap)
+    np.testing.assert_allclose(got, naive.cap_cumulative(flow, cap), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(mechanisms.cap_cumulative(flow, cap), got)
+    # the cases exercised: caps that bind and caps that do not
+    binds = got.sum(axis=1) < flow.sum(axis=1) - 1e-9
+    assert 5 < binds.sum() < 35
+
+
+def test_window_mask_by_hand():
+    np.testing.assert_array_equal(mechanisms.window_mask([2, 5], 8), [0, 0, 1, 1, 1, 0, 0, 0])
+    np.testing.assert_array_equal(mechanisms.window_mask([6, 20], 8), [0] * 6 + [1, 1])
+    assert mechanisms.window_mask(None, 5).all()
+
+
+# --------------------------------------------------------------------------- savings share
 
 
 def test_savings_share_by_hand():
     measured = np.array([[100.0, 100, 100, 100, -50, -50, 300, 0]])
-    pay = contracts.savings_share(measured, np.array([0.5]), np.array([np.inf]), None, PERIOD, PAY)
+    pay = mechanisms.savings_share(measured, np.array([0.5]), INF1, None, PERIOD, PAY)
     # period 1: 400 saved -> 200 due; period 2: 200 more -> 300 cumulative due, 100 paid
     np.testing.assert_allclose(pay, [[0, 0, 0, 200, 0, 0, 0, 100]])
 
 
 def test_savings_share_carries_losses_and_never_claws_back():
-    measured = np.array([[100.0, 0, 0, 0, -300, 0, 0, 0]])
-    pay = contracts.savings_share(measured, np.array([1.0]), np.array([np.inf]), None, PERIOD, PAY)
-    np.testing.assert_allclose(pay, [[0, 0, 0, 100, 0, 0, 0, 0]])
+    measured = np.array([[100.0, 0, 0, 0, -300, 0, 0, 0], [-100.0, 0, 0, 0, 150, 0, 0, 0]])
+    pay = mechanisms.savings_share(
+        measured, np.array([1.0, 1.0]), np.full(2, np.inf), None, PERIOD, PAY
+    )
+    # row 0: 100 paid, then cumulative -200: nothing repaid
+    # row 1: -100 carried forward, 150 later makes it good: 50 paid
+    np.testing.assert_allclose(pay, [[0, 0, 0, 100, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 50]])
 
 
 def test_savings_share_cap_and_window():
     measured = np.full((1, 8), 100.0)
-    pay = contracts.savings_share(measured, np.array([1.0]), np.array([250.0]), [0, 8], PERIOD, PAY)
-    np.testing.assert_allclose(pay, [[0, 0, 0, 250, 0, 0, 0, 0]])
-    pay = contracts.savings_share(
-        measured, np.array([1.0]), np.array([np.inf]), [2, 5], PERIOD, PAY
+    pay = mechanisms.savings_share(
+        measured, np.array([1.0]), np.array([250.0]), [0, 8], PERIOD, PAY
     )
+    np.testing.assert_allclose(pay, [[0, 0, 0, 250, 0, 0, 0, 0]])
+    # window weeks 2..4: weeks 2, 3 in period 1 (200), week 4 in period 2 (100)
+    pay = mechanisms.savings_share(measured, np.array([1.0]), INF1, [2, 5], PERIOD, PAY)
     np.testing.assert_allclose(pay, [[0, 0, 0, 200, 0, 0, 0, 100]])
+
+
+def test_savings_share_matches_twin():
+    g = np.random.default_rng(3)
+    period, pay = _calendar(horizon=40, settlement="month")
+    measured = g.normal(20.0, 100.0, (30, 40))
+    share = g.uniform(0.1, 0.9, 30)
+    cap = np.where(g.uniform(size=30) < 0.5, g.uniform(50.0, 400.0, 30), np.inf)
+    for window in (None, [5, 33]):
+        np.testing.assert_allclose(
+            mechanisms.savings_share(measured, share, cap, window, period, pay),
+            naive.savings_share(measured, share, cap, window, period, pay),
+            rtol=1e-12,
+            atol=1e-9,
+        )
+
+
+# --------------------------------------------------------------------------- rate card
+
+
+def _events(n_scen, n_cit, spec):
+    """events (scenario, citizen, event) from {(s, i, e): week}."""
+    ev = np.full((n_scen, n_cit, 5), -1, np.int32)
+    for (s, i, e), w in spec.items():
+        ev[s, i, e] = w
+    return ev
 
 
 def test_rate_card_by_hand():
     # citizen 0: job entry week 1, sustained 13 at week 5; citizen 1: education week 2
-    events = np.full((1, 2, 5), -1, np.int32)
-    events[0, 0, 0] = 1
-    events[0, 0, 2] = 5
-    events[0, 1, 1] = 2
+    events = _events(1, 2, {(0, 0, 0): 1, (0, 0, 2): 5, (0, 1, 1): 2})
     tariffs = np.array([[10.0, 7.0, 20.0, 0.0, 0.0]])
-    pay = contracts.rate_card(
-        events, tariffs, np.array([25.0]), np.array([np.inf]), None, PERIOD, PAY
-    )
+    pay = mechanisms.rate_card(events, tariffs, np.array([25.0]), INF1, None, PERIOD, PAY)
     # citizen 0: 10 + min(20, 25 - 10) = 25; citizen 1: 7 -> period 1: 17, period 2: 15
     np.testing.assert_allclose(pay, [[0, 0, 0, 17, 0, 0, 0, 15]])
-    capped = contracts.rate_card(
-        events, tariffs, np.array([np.inf]), np.array([20.0]), None, PERIOD, PAY
-    )
+    capped = mechanisms.rate_card(events, tariffs, INF1, np.array([20.0]), None, PERIOD, PAY)
     np.testing.assert_allclose(capped, [[0, 0, 0, 17, 0, 0, 0, 3]])
-    windowed = contracts.rate_card(
-        events, tariffs, np.array([np.inf]), np.array([np.inf]), [0, 4], PERIOD, PAY
-    )
+    windowed = mechanisms.rate_card(events, tariffs, INF1, INF1, [0, 4], PERIOD, PAY)
     np.testing.assert_allclose(windowed, [[0, 0, 0, 17, 0, 0, 0, 0]])
 
 
+def test_rate_card_accrual_order_ties_and_unpaid_events():
+    # citizen 0: sustained_13 (week 3) listed before job entry (week 1): time order counts;
+    #   cap 15: job entry 10 in week 1, then 5 of 20 in week 3
+    # citizen 1: job entry and education entry both in week 2 (a tie), cap 15: 15 in week 2
+    #   (10 for the job, 5 of 7 for education in event order; the week's total is the same)
+    # citizen 2: an untariffed event (sustained_26, week 1) does not stop the education
+    #   entry in week 4 from paying 7
+    events = _events(
+        1, 3, {(0, 0, 2): 3, (0, 0, 0): 1, (0, 1, 0): 2, (0, 1, 1): 2, (0, 2, 3): 1, (0, 2, 1): 4}
+    )
+    tariffs = np.array([[10.0, 7.0, 20.0, 0.0, 0.0]])
+    inside = np.ones(6, bool)
+    got = mechanisms._rate_card_accrual(events, tariffs, np.array([15.0]), inside)
+    np.testing.assert_allclose(got, [[0, 10, 15, 5, 7, 0]])
+
+
+def test_rate_card_matches_twin():
+    g = np.random.default_rng(4)
+    n_scen, n_cit, H = 20, 15, 40
+    period, pay = _calendar(horizon=H, settlement="quarter")
+    events = g.integers(0, H, (n_scen, n_cit, 5)).astype(np.int32)
+    events[g.uniform(size=events.shape) < 0.5] = -1
+    events[:, :3, 0] = events[:, :3, 1]  # ties
+    tariffs = g.choice([0.0, 5.0, 12.0, 30.0], (n_scen, 5))
+    per_cit = np.where(g.uniform(size=n_scen) < 0.6, g.uniform(5.0, 40.0, n_scen), np.inf)
+    cap = np.where(g.uniform(size=n_scen) < 0.5, g.uniform(50.0, 300.0, n_scen), np.inf)
+    for window in (None, [4, 30]):
+        inside = mechanisms.window_mask(window, H)
+        np.testing.assert_allclose(
+            mechanisms._rate_card_accrual(events, tariffs, per_cit, inside),
+            naive.rate_card_accrual(events, tariffs, per_cit, window, H),
+            rtol=1e-12,
+        )
+        np.testing.assert_allclose(
+            mechanisms.rate_card(events, tariffs, per_cit, cap, window, period, pay),
+            naive.rate_card(events, tariffs, per_cit, cap, window, period, pay),
+            rtol=1e-12,
+            atol=1e-9,
+        )
+
+
+# --------------------------------------------------------------------------- target
+
+
 def test_target_step_and_linear():
-    rate = np.array([0.2, 0.5, 0.7, np.nan])
-    week = np.array([2, 6, 6, 6])
-    thr = np.full(4, 0.4)
-    pay = np.full(4, 100.0)
-    step = contracts.target(rate, week, thr, np.full(4, np.nan), pay, PERIOD, PAY)
-    np.testing.assert_allclose(step.sum(axis=1), [0, 100, 100, 0])
+    rate = np.array([0.2, 0.5, 0.7, np.nan, 0.9])
+    week = np.array([2, 6, 6, 6, -1])
+    thr = np.full(5, 0.4)
+    pay = np.full(5, 100.0)
+    step = mechanisms.target(rate, week, thr, np.full(5, np.nan), pay, PERIOD, PAY)
+    # below threshold: 0; at or above: 100 in the pay week of week 6's period (7);
+    # NaN rate or never measured: 0
+    np.testing.assert_allclose(step.sum(axis=1), [0, 100, 100, 0, 0])
     assert step[1, 7] == 100.0
-    lin = contracts.target(rate, week, thr, np.full(4, 0.6), pay, PERIOD, PAY)
-    np.testing.assert_allclose(lin.sum(axis=1), [0, 50, 100, 0])
+    lin = mechanisms.target(rate, week, thr, np.full(5, 0.6), pay, PERIOD, PAY)
+    # (0.5 - 0.4) / (0.6 - 0.4) = 50 %; 0.7 is above full: 100 %
+    np.testing.assert_allclose(lin.sum(axis=1), [0, 50, 100, 0, 0])
+    early = mechanisms.target(
+        np.array([0.5]), np.array([1]), thr[:1], np.full(1, 0.6), pay[:1], PERIOD, PAY
+    )
+    assert early[0, 3] == pytest.approx(50.0)  # week 1 is in the first period, paid week 3
 
 
-def test_outcome_rate_excludes_unmeasurable_and_moved():
-    entry = np.array([[0, 2, 7, -1]], np.int32)
-    checks = np.array([[[kernel.EMPLOYED], [kernel.MOVED], [-1], [-1]]], np.int8)
-    events = np.full((1, 4, 5), -1, np.int32)
-    rate, last = contracts.outcome_rate(checks, events, entry, 0, "employed", 4, 8)
-    # citizen 0 counted and employed; citizen 1 moved (censored); 2 measured beyond horizon
-    assert rate[0] == 1.0 and last[0] == 6
+def test_target_matches_twin():
+    g = np.random.default_rng(5)
+    n, H = 50, 40
+    period, pay = _calendar(horizon=H, settlement="month")
+    rate = g.uniform(-0.2, 0.8, n)
+    rate[::9] = np.nan
+    week = g.integers(-1, H, n)
+    thr = g.uniform(0.0, 0.4, n)
+    full = np.where(g.uniform(size=n) < 0.5, thr + g.uniform(0.05, 0.4, n), np.nan)
+    payment = g.uniform(100.0, 1000.0, n)
+    np.testing.assert_allclose(
+        mechanisms.target(rate, week, thr, full, payment, period, pay),
+        naive.target(rate, week, thr, full, payment, period, pay),
+        rtol=1e-12,
+    )
 
 
-def test_return_cap_limits_irr():
-    drawdown = np.zeros((1, 53))
-    drawdown[0, 0] = 100.0
-    due = np.zeros((1, 53))
-    due[0, 52] = 200.0
-    r = (1.10) ** (1 / (365.25 / 7)) - 1
-    paid = kernel.cap_return(drawdown, due, np.array([r]))
-    np.testing.assert_allclose(paid[0, 52], 100.0 * (1 + r) ** 52)
-    assert paid[0, :52].sum() == 0
-    uncapped = kernel.cap_return(drawdown, due, np.array([np.inf]))
-    assert uncapped[0, 52] == 200.0
+# --------------------------------------------------------------------------- outcomes
+
+# Scenario 0 (horizon 20, at_week 5, the state at check column 1; column 0 holds other
+# states, so a wrong column gives other answers):
+#   citizen  entry  state at +5  first job  measured?
+#   0        0      employed     week 2     yes (week 5)
+#   1        3      education    never      yes (week 8)
+#   2        10     moved        week 12    yes (week 15), censored for the state outcomes
+#   3        16     employed     week 17    no: week 21 is beyond the horizon
+#   4        -1     -            -          no: not enrolled
+#   5        4      benefit      week 10    yes (week 9); its job is 6 weeks after entry
+# Scenario 1: nobody measurable (one beyond the horizon, one not enrolled).
+_ENTRY = np.array([[0, 3, 10, 16, -1, 4], [18, -1, -1, -1, -1, -1]], np.int32)
+_STATE = np.array(
+    [[EMPLOYED, EDUCATION, MOVED, EMPLOYED, -1, BENEFIT], [EMPLOYED, -1, -1, -1, -1, -1]],
+    np.int8,
+)
+_CHECKS = np.stack([np.full_like(_STATE, PERMANENT), _STATE], axis=2)  # (scenario, citizen, 2)
+_EVENTS = np.full((2, 6, 5), -1, np.int32)
+_EVENTS[0, :, EV_JOB] = [2, -1, 12, 17, -1, 10]
 
 
-def test_settlement_periods_follow_the_calendar():
-    period, pay = settlement_periods(dt.date(2024, 2, 1), 60, "quarter")
-    dates = np.datetime64("2024-02-01") + 7 * np.arange(60)
-    # Feb-Mar 2024 is the rest of Q1: paid in the last week starting in March
-    first_april = int(np.argmax(dates >= np.datetime64("2024-04-01")))
-    assert pay[0] == first_april - 1
-    assert (np.diff(period) >= 0).all() and period[-1] == len(pay) - 1
-    # 53 weeks from 2024-01-01 end in the week starting 2024-12-30: 12 months
-    assert len(settlement_periods(dt.date(2024, 1, 1), 53, "month")[1]) == 12
-    assert len(settlement_periods(dt.date(2024, 1, 1), 54, "month")[1]) == 13
+def _rate(outcome):
+    return outcome_rate(_CHECKS, _EVENTS, _ENTRY, 1, outcome, 5, 20)
+
+
+def test_outcome_employed_by_hand():
+    rate, last = _rate("employed")
+    # counted: citizens 0, 1, 5 (2 moved away); employed: citizen 0 -> 1/3
+    assert rate[0] == pytest.approx(1 / 3)
+    assert np.isnan(rate[1])
+    # the last measurement is citizen 2's at week 10 + 5 (the moved are measured too)
+    np.testing.assert_array_equal(last, [15, -1])
+
+
+def test_outcome_self_supporting_by_hand():
+    rate, _ = _rate("self_supporting")
+    # counted: 0, 1, 5; employed or in education: 0, 1 -> 2/3
+    assert rate[0] == pytest.approx(2 / 3)
+    assert np.isnan(rate[1])
+
+
+def test_outcome_off_benefit_by_hand():
+    rate, last = _rate("off_benefit")
+    # The documented current definition: citizens who moved away are censored (not
+    # counted) for every state outcome, so off_benefit counts the same citizens as
+    # self_supporting: counted 0, 1, 5; employed or in education 0, 1 -> 2/3 (a moved
+    # citizen would make it 3/4 if counted as off benefit; that change is a later issue).
+    assert rate[0] == pytest.approx(2 / 3)
+    np.testing.assert_array_equal(rate, _rate("self_supporting")[0])
+    np.testing.assert_array_equal(last, [15, -1])
+
+
+def test_outcome_ever_employed_by_hand():
+    rate, _ = _rate("ever_employed")
+    # counted: every measurable citizen, moved or not: 0, 1, 2, 5; a job entry within 5
+    # weeks of entry: 0 (2 weeks), 2 (2 weeks); citizen 5's came after 6 -> 2/4
+    assert rate[0] == pytest.approx(0.5)
+    assert np.isnan(rate[1])
+
+
+def test_outcome_unknown_is_an_error():
+    with pytest.raises(ValueError, match="unknown outcome"):
+        _rate("happy")
+
+
+@pytest.mark.parametrize("outcome", ["employed", "self_supporting", "off_benefit", "ever_employed"])
+def test_outcome_rate_matches_twin(outcome):
+    g = np.random.default_rng(6)
+    n, N, H, at = 30, 25, 40, 12
+    entry = np.where(g.uniform(size=(n, N)) < 0.8, g.integers(0, 35, (n, N)), -1).astype(np.int32)
+    checks = g.integers(0, 5, (n, N, 2)).astype(np.int8)
+    events = np.where(g.uniform(size=(n, N, 5)) < 0.6, g.integers(0, H, (n, N, 5)), -1)
+    events = events.astype(np.int32)
+    rate, last = outcome_rate(checks, events, entry, 1, outcome, at, H)
+    n_rate, n_last = naive.outcome_rate(checks, events, entry, 1, outcome, at, H)
+    np.testing.assert_allclose(rate, n_rate, rtol=1e-15)
+    np.testing.assert_array_equal(last, n_last)
+
+
+# --------------------------------------------------------------------------- measurement
+
+
+def test_baseline_cost_by_hand():
+    # one citizen entering in week 2: 1 benefit week then 0.5, refusion 0.8 then 0.2;
+    # rates 10 per week (one benefit type); horizon 5
+    base = Baseline(
+        benefit_weeks=np.array([[1.0], [0.5], [0.0], [0.0], [0.0]]),
+        refusion_weeks=np.array([[0.8], [0.2], [0.0], [0.0], [0.0]]),
+    )
+    entry = np.array([[2, -1]], np.int32)
+    rates = np.full((1, 5, 1), 10.0)
+    np.testing.assert_allclose(base.cost(entry, rates, "public"), [[0, 0, 10, 5, 0]])
+    np.testing.assert_allclose(base.cost(entry, rates, "central_government"), [[0, 0, 8, 2, 0]])
+    np.testing.assert_allclose(base.cost(entry, rates, "municipality"), [[0, 0, 2, 3, 0]])
+
+
+@pytest.mark.parametrize("perspective", ["municipality", "central_government", "public"])
+def test_baseline_cost_matches_double_loop(perspective):
+    g = np.random.default_rng(7)
+    n, N, H, B = 4, 12, 30, 3
+    ben = g.uniform(0.0, 1.0, (H, B))
+    base = Baseline(benefit_weeks=ben, refusion_weeks=ben * g.uniform(0.0, 0.8, (H, B)))
+    entry = np.where(g.uniform(size=(n, N)) < 0.7, g.integers(0, H, (n, N)), -1).astype(np.int32)
+    entry[0, :3] = 5  # several citizens in one week
+    rates = g.uniform(100.0, 5000.0, (n, H, B))
+    np.testing.assert_allclose(
+        base.cost(entry, rates, perspective),
+        naive.baseline_cost(entry, base.benefit_weeks, base.refusion_weeks, rates, perspective),
+        rtol=1e-12,
+    )
+
+
+def test_baseline_is_the_expected_course():
+    """One way out of benefit (weekly probability p = 0.05), no frailty: a citizen who
+    entered in week 0 is still on benefit in week t with probability 0.95**t, and in
+    week t has had t + 1 benefit weeks, so its refusion share is the staircase's step at
+    t + 1 (80 % for weeks 1-4, then 40 %). The target's rate (employed 10 weeks after
+    entry) is 1 - 0.95**10. Tolerance: 4 binomial standard errors over the baseline's
+    scenarios x citizens (independent citizens without frailty)."""
+    p, n, size, H = 0.05, 400, 50, 30
+    raw = simple_raw(
+        size=size, horizon=H, transitions=[{"from": "benefit", "to": "employed", "probability": p}]
+    )
+    raw["cohort"]["frailty_variance"] = 0.0
+    raw["contract"]["mechanisms"] = [
+        {"kind": "target", "outcome": "employed", "at_week": 10, "threshold": 0.5, "payment": 1.0},
+    ]
+    cfg = _deal(raw)
+    st = simulation.build_structure(cfg)
+    base = contracts.compute_baseline(cfg, st, n=n)
+    on = (1 - p) ** np.arange(H)
+    k = st.benefit_types.index("kontanthjaelp_30plus")
+    se = np.sqrt(on * (1 - on) / (n * size))
+    assert np.all(np.abs(base.benefit_weeks[:, k] - on) <= 4 * se + 1e-12)
+    steps = cfg.economics.refusion.steps
+    share = np.array([[s.state_share for s in steps if s.from_week <= t + 1][-1] for t in range(H)])
+    np.testing.assert_allclose(
+        base.refusion_weeks[:, k], base.benefit_weeks[:, k] * share, rtol=1e-12
+    )
+    # nobody reaches the permanent benefit: no transition leads there
+    assert not base.benefit_weeks[:, st.benefit_types.index("foertidspension")].any()
+    employed = 1 - (1 - p) ** 10
+    assert abs(base.rates[0] - employed) <= 4 * np.sqrt(employed * (1 - employed) / (n * size))
+
+
+def _sim(entry, checks=None, events=None):
+    entry = np.asarray(entry, np.int32)
+    return KernelOut(None, None, None, None, events, checks, entry)
+
+
+def test_measured_savings_by_measurement():
+    raw = simple_raw(size=3, horizon=4, phases=SHORT)
+    cfg_cf = _deal(raw)
+    treated = np.array([[[10.0, 10, 10, 10], [6.0, 7, 8, 9]]])  # (scenario, arm, week)
+    costs = {"municipality": treated, "central_government": treated * 0, "public": treated * 2}
+    sim = _sim([[0, 1, 2]])
+    got = contracts.measured_savings(cfg_cf, None, sim, costs, None, None, None)
+    np.testing.assert_array_equal(got, [[4, 3, 2, 1]])  # counterfactual minus treatment
+
+    raw["contract"].update(measurement="control_group", control_size=2)
+    cfg_ctl = _deal(raw)
+    ctl = _sim([[0, -1]])  # one control citizen enrolled, three treated: scale by 3
+    ctl_cost = np.array([[[2.0, 2, 3, 3], [0, 0, 0, 0]]])
+    ctl_costs = {"municipality": ctl_cost, "central_government": ctl_cost, "public": ctl_cost}
+    got = contracts.measured_savings(cfg_ctl, None, sim, costs, ctl, ctl_costs, None)
+    np.testing.assert_array_equal(got, [[0, -1, 1, 0]])  # 3 x (2, 2, 3, 3) - (6, 7, 8, 9)
+
+    raw["contract"].update(measurement="baseline")
+    del raw["contract"]["control_size"]
+    cfg_base = _deal(raw)
+    base = Baseline(
+        benefit_weeks=np.array([[1.0], [1.0], [1.0], [1.0]]), refusion_weeks=np.zeros((4, 1))
+    )
+    rates = np.full((1, 4, 1), 4.0)
+    # baseline: citizens entering in weeks 0, 1, 2 each cost 4 a week from then on
+    got = contracts.measured_savings(cfg_base, rates, sim, costs, None, None, base)
+    np.testing.assert_array_equal(got, [[4 - 6, 8 - 7, 12 - 8, 12 - 9]])
+
+
+@pytest.mark.parametrize("measurement", ["counterfactual", "control_group", "baseline"])
+def test_target_difference_uses_the_measurement(measurement):
+    """A target on the difference of employment rates 2 weeks after entry, linear from 0.1
+    to 0.5, 1000 DKK; eight weeks in January and February, settled per quarter (paid in
+    week 7). Treatment: citizens entering in weeks 0, 0, 1 of whom 0 and 2 are employed
+    at the check: 2/3. The reference rate is the counterfactual arm's (1/3), the control
+    group's (1/2) or the baseline's (0.4)."""
+    raw = simple_raw(size=4, horizon=8, phases=SHORT)
+    raw["contract"] = {
+        "measurement": measurement,
+        "mechanisms": [
+            {
+                "kind": "target",
+                "outcome": "employed",
+                "at_week": 2,
+                "threshold": 0.1,
+                "full": 0.5,
+                "payment": 1000.0,
+                "basis": "difference",
+            }
+        ],
+    }
+    if measurement == "control_group":
+        raw["contract"]["control_size"] = 2
+    cfg = _deal(raw)
+    st = simulation.build_structure(cfg)
+    # (scenario, arm, citizen, check): counterfactual arm, then treatment
+    checks = np.array(
+        [[[[BENEFIT], [BENEFIT], [EMPLOYED], [-1]], [[EMPLOYED], [BENEFIT], [EMPLOYED], [-1]]]],
+        np.int8,
+    )
+    sim = _sim([[0, 0, 1, -1]], checks=checks, events=np.full((1, 2, 4, 5), -1, np.int32))
+    ctl = _sim(
+        [[0, 0]],
+        checks=np.array([[[[EMPLOYED], [BENEFIT]]] * 2], np.int8),
+        events=np.full((1, 2, 2, 5), -1, np.int32),
+    )
+    base = Baseline(np.zeros((8, 1)), np.zeros((8, 1)), rates={0: 0.4})
+    ca = contracts.contract_arrays(cfg, Values(cfg.model_dump(by_alias=True), {}, 1))
+    paid = contracts.payments(cfg, st, ca, sim, np.zeros((1, 8)), ctl, base)
+    reference = {"counterfactual": 1 / 3, "control_group": 1 / 2, "baseline": 0.4}[measurement]
+    fraction = min(max((2 / 3 - reference - 0.1) / 0.4, 0.0), 1.0)
+    expected = np.zeros((1, 8))
+    expected[0, 7] = 1000.0 * fraction
+    np.testing.assert_allclose(paid, expected, rtol=1e-12)
+    assert paid.sum() > 0
+
+
+# --------------------------------------------------------------------------- a deal's payments
+
+
+def _twin_raw():
+    raw = simple_raw(size=40, horizon=80, effect={"job_entry": [1.6], "education_entry": [1.4]})
+    raw["deal"]["start_date"] = dt.date(2024, 2, 12)
+    raw["contract"] = {
+        "settlement": "month",
+        "cap": 30000.0,
+        "mechanisms": [
+            {"kind": "savings_share", "share": 0.1, "window": [10, 60], "cap": 15000.0},
+            {
+                "kind": "rate_card",
+                "per_citizen_cap": 600.0,
+                "window": [0, 70],
+                "tariffs": {"job_entry": 300.0, "sustained_13": 500.0, "education_entry": 200.0},
+            },
+            {
+                "kind": "target",
+                "outcome": "employed",
+                "at_week": 20,
+                "threshold": 0.05,
+                "full": 0.25,
+                "payment": 3000.0,
+                "basis": "difference",
+            },
+            {
+                "kind": "target",
+                "outcome": "self_supporting",
+                "at_week": 30,
+                "threshold": 0.65,
+                "payment": 1000.0,
+            },
+            {
+                "kind": "target",
+                "outcome": "off_benefit",
+                "at_week": 30,
+                "threshold": 0.6,
+                "full": 0.75,
+                "payment": 700.0,
+            },
+            {
+                "kind": "target",
+                "outcome": "ever_employed",
+                "at_week": 12,
+                "threshold": 0.5,
+                "full": 0.7,
+                "payment": 900.0,
+            },
+        ],
+    }
+    raw["uncertainty"] = {
+        "method": "mc",
+        "parameters": [
+            {
+                "path": "contract.mechanisms[0].share",
+                "distribution": "uniform",
+                "low": 0.02,
+                "high": 0.2,
+            },
+            {
+                "path": "contract.mechanisms[1].tariffs.job_entry",
+                "distribution": "uniform",
+                "low": 100.0,
+                "high": 500.0,
+            },
+            {
+                "path": "contract.mechanisms[2].threshold",
+                "distribution": "uniform",
+                "low": 0.0,
+                "high": 0.15,
+            },
+            {"path": "contract.cap", "distribution": "uniform", "low": 10000.0, "high": 60000.0},
+        ],
+    }
+    return raw
+
+
+def test_payments_match_twin_from_the_deal():
+    """Every mechanism kind, windows, per-citizen, mechanism and contract caps, drawn
+    contract terms, monthly settlement: contract_arrays + payments against the plain
+    reading of the raw deal (its dates, its tariffs by name, the drawn values set into it)
+    on one chunk of simulated outcomes."""
+    raw = _twin_raw()
+    cfg = _deal(raw)
+    n, seed = 30, 3
+    st = simulation.build_structure(cfg)
+    sampler = Sampler(cfg, seed, n)
+    draws = sampler.draw(0, n)
+    v = chunk_values(cfg, sampler, draws)
+    sim = simulation.simulate(rng.seed_key(seed), 0, st, simulation.kernel_inputs(cfg, st, v))
+    la = ledger.ledger_arrays(cfg, st, v)
+    measured = contracts.measured_savings(
+        cfg, la.rates, sim, ledger.costs(sim, la.rates), None, None, None
+    )
+    paid = contracts.payments(cfg, st, contracts.contract_arrays(cfg, v), sim, measured, None, None)
+    assert list(st.check_off) == [12, 20, 30]  # the targets' weeks since entry, in order
+    alone = np.zeros((len(raw["contract"]["mechanisms"]) + 1, n))
+    for s in range(n):
+        deal = naive.scenario_deal(raw, sampler.names, draws[s])
+        expected = naive.contract_payments(
+            deal, sim.events[s], sim.checks[s], sim.entry[s], measured[s]
+        )
+        np.testing.assert_allclose(paid[s], expected, rtol=1e-12, atol=1e-9, err_msg=str(s))
+        # what each mechanism would pay on its own, and all of them without the cap
+        mechs = deal["contract"].pop("mechanisms")
+        del deal["contract"]["cap"]
+        for m, mech in enumerate([*mechs, None]):
+            deal["contract"]["mechanisms"] = mechs if mech is None else [mech]
+            alone[m, s] = naive.contract_payments(
+                deal, sim.events[s], sim.checks[s], sim.entry[s], measured[s], [12, 20, 30]
+            ).sum()
+    # the case exercises every mechanism (each pays in some scenarios; each target, and the
+    # savings share's cap, not in all) and the contract cap (binding in some, not in all)
+    assert (alone[:-1] > 0).any(axis=1).all()
+    assert ((alone[2:-1] > 0).sum(axis=1) < n).all()
+    assert 0 < (alone[0] >= 15000.0 - 1e-6).sum() < n
+    binding = alone[-1] > paid.sum(axis=1) + 1e-6
+    assert 0 < binding.sum() < n

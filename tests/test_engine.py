@@ -1,32 +1,60 @@
-"""Whole-pipeline properties: reproducibility, measurement, a pinned regression."""
+"""Whole-pipeline properties: reproducibility over threads, chunks and run sizes, the
+sampling designs, the measurement's bias, the weekly aggregates against the per-scenario
+detail, the thread pool, and a pinned regression."""
 
 from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
 
 import numba
 import numpy as np
 import pytest
+from scipy import stats
 
-from simrisk import engine, results
-from simrisk.config import parse_deal
+from simrisk import engine, parallel, results
+from simrisk.config import load_deal, parse_deal
+from simrisk.vocabulary import QUANTILES
 from tests.conftest import load_raw
 
 
-def _metrics(cfg, seed, n, **kw):
-    return engine.run(cfg, seed, n, **kw)["metrics"]
-
-
-def _aggregates(agg):
-    out = {"state_sum": agg.state_sum, "state_hist": agg.state_hist}
-    out |= {"prog_sum": agg.prog_sum, "prog_hist": agg.prog_hist}
-    out |= {f"sum {k}": v for k, v in agg.flow_sum.items()}
-    return out | {f"sample {k}": v for k, v in agg.flow_sample.items()}
-
-
-def _deal(name: str, method: str | None = None):
+def _deal(name: str, method: str | None = None, **contract):
     raw = load_raw(name)
     if method:
         raw["uncertainty"]["method"] = method
+    raw["contract"].update(contract)
     return parse_deal(raw, name)
+
+
+@pytest.fixture(scope="module")
+def holbaek():
+    return _deal("holbaek")
+
+
+def _weekly_arrays(res: engine.RunResult) -> dict[str, np.ndarray]:
+    """Every array of a run's Weekly, by name."""
+    out = {}
+    for f in dataclasses.fields(engine.Weekly):
+        value = getattr(res.weekly, f.name)
+        if isinstance(value, dict):
+            out |= {f"{f.name}[{k}]": v for k, v in value.items()}
+        else:
+            out[f.name] = np.asarray(value)
+    return out
+
+
+def _assert_same_run(a: engine.RunResult, b: engine.RunResult, *, weekly: bool = True):
+    assert list(a.metrics) == list(b.metrics)
+    for k in a.metrics:
+        np.testing.assert_array_equal(a.metrics[k], b.metrics[k], err_msg=k)
+    np.testing.assert_array_equal(a.draws, b.draws)
+    if weekly:
+        wa, wb = _weekly_arrays(a), _weekly_arrays(b)
+        assert wa.keys() == wb.keys()
+        for k in wa:
+            np.testing.assert_array_equal(wa[k], wb[k], err_msg=k)
 
 
 @pytest.mark.parametrize(
@@ -36,21 +64,16 @@ def _deal(name: str, method: str | None = None):
 def test_thread_count_does_not_change_results(name, method):
     """One thread runs the chunks one after the other; two run them in a pool, each chunk
     on its own thread, and must give the same numbers bit for bit: per-scenario metrics,
-    draws, every weekly aggregate (whose sums depend on the order of the scenarios) and
-    every variable of the dataset. drc_herning_viborg measures against a control group
-    (a second buffer per thread); Sobol draws come from one sequence."""
+    draws, every weekly array (whose sums depend on the order of the scenarios), the detail
+    and every variable of the Dataset. drc_herning_viborg measures against a control
+    group (a second buffer per thread); Sobol draws come from one sequence."""
     cfg = _deal(name, method)
     kw = {"chunk": 40, "detail": True}
-    assert engine.pool_size(8, 2) == (2 if engine._threadsafe_layer() else 1)
+    assert parallel.pool_size(8, 2) == 2  # the pool really has two threads here
     one = engine.run(cfg, 21, 300, threads=1, **kw)
     two = engine.run(cfg, 21, 300, threads=2, **kw)
-    for k in one["metrics"]:
-        np.testing.assert_array_equal(one["metrics"][k], two["metrics"][k], err_msg=k)
-    np.testing.assert_array_equal(one["draws"], two["draws"])
-    a, b = _aggregates(one["aggregator"]), _aggregates(two["aggregator"])
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    np.testing.assert_array_equal(one["aggregator"].detail_states, two["aggregator"].detail_states)
+    _assert_same_run(one, two)
+    assert one.weekly.detail_states is not None and one.weekly.detail_flows is not None
     ds1 = results.build_dataset(cfg, one, 21)
     ds2 = results.build_dataset(cfg, two, 21)
     assert set(ds1.data_vars) == set(ds2.data_vars)
@@ -63,60 +86,82 @@ def test_numba_thread_count_sets_the_pool():
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        assert engine.pool_size(8) == 1
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        assert engine.pool_size(8) == (
-            min(2, numba.config.NUMBA_NUM_THREADS) if engine._threadsafe_layer() else 1
-        )
-        assert engine.pool_size(1) == 1
+        assert parallel.pool_size(8) == 1
+        numba.set_num_threads(2)
+        assert parallel.pool_size(8) == 2
+        assert parallel.pool_size(1) == 1  # never more threads than tasks
+        assert parallel.pool_size(8, 1) == 1
+        parallel.set_threads(99)  # clipped to what numba was started with
+        assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+        parallel.set_threads(None)
+        assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
     finally:
         numba.set_num_threads(before)
 
 
-def test_an_error_in_a_worker_thread_surfaces(holbaek, monkeypatch):
-    """An exception in a pooled chunk reaches the caller as itself, and the pool stops."""
-    real = engine.run_chunk
+def test_in_order_yields_in_order_and_takes_items_lazily():
+    """Tasks that finish in reverse order come back in their own order; the items are
+    taken at most two per thread ahead of what has been yielded."""
+    taken = []
 
-    def failing(cfg, st, sampler, key, scen0, *args):
+    def items():
+        for i in range(8):
+            taken.append(i)
+            yield i
+
+    def slow_first(i):
+        time.sleep(0.02 * (8 - i) if i % 4 == 0 else 0.0)
+        return i, threading.current_thread().name
+
+    out = parallel.in_order(slow_first, items(), threads=2)
+    first = next(out)
+    assert first[0] == 0
+    assert len(taken) <= 5  # four submitted ahead, plus one after the first result
+    rest = list(out)
+    assert [i for i, _ in [first, *rest]] == list(range(8))
+    assert len({name for _, name in [first, *rest]}) == 2  # both threads worked
+    assert [x * 2 for x in parallel.in_order(lambda x: 2 * x, [1, 2, 3], threads=1)] == [4, 8, 12]
+
+
+def test_an_error_in_a_worker_thread_surfaces(holbaek, monkeypatch):
+    """An exception in a pooled chunk reaches the caller as itself, and the pool stops:
+    no more chunks start than the two per thread submitted ahead."""
+    real = engine.run_chunk
+    calls = []
+
+    def failing(cfg, st, key, scen0, *args):
+        calls.append(scen0)
         if scen0 == 80:
             raise RuntimeError("chunk at scenario 80")
-        return real(cfg, st, sampler, key, scen0, *args)
+        return real(cfg, st, key, scen0, *args)
 
     monkeypatch.setattr(engine, "run_chunk", failing)
     with pytest.raises(RuntimeError, match="chunk at scenario 80"):
         engine.run(holbaek, 3, 400, chunk=40, threads=2)
+    assert 80 in calls and len(calls) <= 6  # of 10 chunks: chunk 2 and at most 4 ahead
 
 
 def test_chunk_size_does_not_change_results(holbaek):
     a = engine.run(holbaek, 4, 250, chunk=1024)
     b = engine.run(holbaek, 4, 250, chunk=37)
-    for k in a["metrics"]:
-        np.testing.assert_array_equal(a["metrics"][k], b["metrics"][k], err_msg=k)
-    np.testing.assert_array_equal(a["aggregator"].state_hist, b["aggregator"].state_hist)
-    np.testing.assert_allclose(a["aggregator"].state_sum, b["aggregator"].state_sum, rtol=1e-12)
+    _assert_same_run(a, b)
 
 
 @pytest.mark.parametrize("method", ["mc", "sobol"])
 def test_scenario_k_is_the_same_in_100_and_1000(method):
-    raw = load_raw("holbaek")
-    raw["uncertainty"]["method"] = method
-    cfg = parse_deal(raw, "h")
+    cfg = _deal("holbaek", method)
     small = engine.run(cfg, 5, 100)
     large = engine.run(cfg, 5, 1000)
-    np.testing.assert_array_equal(small["draws"], large["draws"][:100])
-    for k in small["metrics"]:
-        np.testing.assert_array_equal(small["metrics"][k], large["metrics"][k][:100], err_msg=k)
+    np.testing.assert_array_equal(small.draws, large.draws[:100])
+    for k in small.metrics:
+        np.testing.assert_array_equal(small.metrics[k], large.metrics[k][:100], err_msg=k)
 
 
 def test_latin_hypercube_is_stratified():
-    raw = load_raw("holbaek")
-    raw["uncertainty"]["method"] = "lhs"
-    cfg = parse_deal(raw, "h")
+    cfg = _deal("holbaek", "lhs")
     out = engine.run(cfg, 2, 200)
-    uptake = out["draws"][:, out["sampler"].names.index("cohort.uptake")]
-    from scipy import stats
-
-    u = stats.beta(19, 1).cdf(uptake)
+    uptake = out.draws[:, out.parameter_names.index("cohort.uptake")]
+    u = stats.beta(19, 1).cdf(uptake)  # the deal's uptake distribution
     counts = np.histogram(u, bins=200, range=(0, 1))[0]
     assert (counts == 1).all()
 
@@ -129,47 +174,76 @@ def _measurement_bias(measurement: str, n: int = 600):
     raw["contract"]["baseline_scenarios"] = 2000
     raw["contract"]["mechanisms"] = [{"kind": "savings_share", "share": 0.5}]
     cfg = parse_deal(raw, measurement)
-    m = engine.run(cfg, 17, n)["metrics"]
-    diff = m["savings_measured"] - m["savings_true"]
-    return diff, m
+    res = engine.run(cfg, 17, n)
+    m = res.metrics
+    return m["savings_measured"] - m["savings_true"], res
 
 
 @pytest.mark.parametrize("measurement", ["control_group", "baseline"])
 def test_measured_savings_are_unbiased_without_drift(measurement):
-    """Without parameter uncertainty the measured savings equal the true ones on average;
-    tolerance: 4 Monte Carlo standard errors (plus the baseline's own error)."""
-    diff, m = _measurement_bias(measurement)
+    """Without parameter uncertainty the measured savings equal the true ones on average.
+    Tolerance: 4 Monte Carlo standard errors of the mean difference over the run's
+    scenarios; for the baseline also the baseline's own error (its 2000 scenarios give a
+    standard error of about the same per-scenario spread over sqrt(2000))."""
+    diff, res = _measurement_bias(measurement)
     se = diff.std(ddof=1) / np.sqrt(len(diff))
     if measurement == "baseline":
         se = np.hypot(se, diff.std(ddof=1) / np.sqrt(2000))
+        assert res.baseline is not None
+    else:
+        assert res.baseline is None
     assert abs(diff.mean()) < 4 * se
-    assert diff.std() > 0  # the measurement is noisy, unlike the counterfactual
+    # the measurement is noisy, unlike the counterfactual: a spread well above rounding
+    assert diff.std() > 1e-3 * np.abs(res.metrics["savings_true"]).mean()
 
 
 def test_counterfactual_measurement_is_exact(holbaek):
-    m = _metrics(holbaek, 3, 50)
+    m = engine.run(holbaek, 3, 50).metrics
     np.testing.assert_array_equal(m["savings_measured"], m["savings_true"])
     np.testing.assert_allclose(m["municipal_net"], m["savings_municipality"] - m["payments_total"])
 
 
-def test_dataset_round_trip(tmp_path, holbaek):
-    raw = engine.run(holbaek, 9, 64, detail=True)
-    ds = results.build_dataset(holbaek, raw, 9, "text of the deal")
-    path = results.write_netcdf(ds, tmp_path / "r.nc")
-    back = results.open_results(path)
-    assert back.attrs["seed"] == 9 and back.attrs["deal_file"] == "text of the deal"
-    for name in ("savings_true", "investor_irr", "state_count_mean", "payments_weekly_quantile"):
-        assert back[name].attrs["long_name"] and "units" in back[name].attrs
-        np.testing.assert_array_equal(back[name].values, ds[name].values)
-    assert back["state_count"].dims == ("scenario", "arm", "week", "state")
-    # every enrolled citizen is in exactly one state each week after entering
-    total = back["state_count"].sum("state").isel(arm=0)
-    assert float(total.max()) <= holbaek.cohort.size
-    # histogram quantiles bracket the mean
-    q = back["state_count_quantile"]
-    assert (q.sel(quantile=0.05) <= q.sel(quantile=0.95)).all()
-    with pytest.raises(FileExistsError):
-        results.write_netcdf(ds, path)
+def test_weekly_aggregates_match_the_detail(holbaek):
+    """The exact histograms' quantiles are the empirical (inverted_cdf) quantiles of the
+    per-scenario state counts, and the means their means; the weekly money means are the
+    means of the per-scenario series (kept as float32: relative 1e-6)."""
+    res = engine.run(holbaek, 8, 150, chunk=64, detail=True)
+    wk = res.weekly
+    detail = wk.detail_states.astype(float)  # (scenario, arm, week, state)
+    expected = np.quantile(detail, QUANTILES, axis=0, method="inverted_cdf")
+    np.testing.assert_array_equal(wk.state_count_quantile, expected)
+    np.testing.assert_allclose(wk.state_count_mean, detail.mean(axis=0), rtol=1e-12)
+    # the quantiles spread: the 5 % and 95 % differ in many cells (not a constant count)
+    assert (expected[2] - expected[0] >= 2).sum() > 100
+    for name, mean in wk.flow_mean.items():
+        per_scenario = wk.detail_flows[name].astype(float)
+        scale = np.abs(per_scenario).max()
+        np.testing.assert_allclose(mean, per_scenario.mean(axis=0), atol=1e-6 * scale, err_msg=name)
+    assert wk.flow_quantile_scenarios == 150
+    # every enrolled citizen is in exactly one state each week: counts add up to at most
+    # the cohort, and to the enrolled citizens by the end of the horizon
+    total = detail.sum(axis=3)
+    assert total.max() <= holbaek.cohort.size
+    np.testing.assert_array_equal(total[:, 1, -1], res.metrics["enrolled"])
+
+
+def test_run_arguments(holbaek):
+    seen = []
+    res = engine.run(holbaek, 6, 70, chunk=32, progress=seen.append)
+    assert seen == [32, 32, 6]
+    assert res.n == 70 and res.draws.shape == (70, len(holbaek.uncertainty.parameters))
+    assert res.parameter_names == [p.path for p in holbaek.uncertainty.parameters]
+    # a table of draws replaces the sampling: the same table and seed give the same run,
+    # another seed other citizens
+    _assert_same_run(engine.run(holbaek, 6, 70, draws=res.draws), res)
+    again = engine.run(holbaek, 99, 70, draws=res.draws)
+    np.testing.assert_array_equal(again.draws, res.draws)
+    for k in ("savings_true", "payments_total"):
+        assert not np.array_equal(again.metrics[k], res.metrics[k])  # other random streams
+    with pytest.raises(ValueError, match="at least 1"):
+        engine.run(holbaek, 1, 0)
+    with pytest.raises(ValueError, match="draws must have shape"):
+        engine.run(holbaek, 1, 5, draws=np.zeros((4, res.draws.shape[1])))
 
 
 # Pinned regression of the whole pipeline (deal, draws, kernel, money, contract,
@@ -182,32 +256,8 @@ PINNED = {
 
 
 def test_pinned_regression():
-    from pathlib import Path
-
-    from simrisk.config import load_deal
-
     cfg, _ = load_deal(Path(__file__).parent / "data" / "pinned_deal.toml")
-    m = _metrics(cfg, 2024, 200)
+    m = engine.run(cfg, 2024, 200).metrics
     got = {k: float(np.mean(m[k])) for k in PINNED}
     for k, v in PINNED.items():
         assert got[k] == pytest.approx(v, rel=1e-9), (k, got[k])
-
-
-def test_drivers_rank_parameters_by_rank_correlation():
-    import xarray as xr
-
-    rng = np.random.default_rng(0)
-    x = rng.uniform(size=(200, 2))
-    ds = xr.Dataset(
-        {
-            "parameters": (("scenario", "parameter"), x),
-            "investor_profit": ("scenario", np.exp(x[:, 1])),  # monotone in parameter b
-            "municipal_net": ("scenario", -x[:, 1]),
-        },
-        coords={"parameter": ["a", "b"]},
-    )
-    rows = results.drivers(ds)
-    assert rows[0]["parameter"] == "b"
-    assert rows[0]["investor_profit"] == pytest.approx(1.0)
-    assert rows[0]["municipal_net"] == pytest.approx(-1.0)
-    assert abs(rows[1]["investor_profit"]) < 0.3

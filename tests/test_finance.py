@@ -1,4 +1,5 @@
-"""Tests for simrisk.finance; expected values are closed forms or independent computations."""
+"""Tests for simrisk.finance: closed forms, hand-built cases, independent computations
+(scipy's brentq, numpy's polynomial roots) and plain-Python twins (tests/naive_money.py)."""
 
 import math
 
@@ -13,17 +14,26 @@ from simrisk.finance import (
     IRR_OK,
     IRR_STATUS_NAMES,
     IRR_TOTAL_LOSS,
-    WEEKS_PER_YEAR,
     annualise,
+    cap_return,
+    discount_factors,
+    investor_loss,
     irr,
+    irr_filled,
+    irr_ranked,
     moic,
+    moic_filled,
     npv,
     payback_week,
+    quantiles,
     var_cvar,
+    weekly_cap_rates,
     weekly_rate,
 )
+from simrisk.finance.investor import _payback_kernel
+from tests import naive_money as naive
 
-W = WEEKS_PER_YEAR
+W = 365.25 / 7  # weeks in a year of 365.25 days, written out (not the library's constant)
 
 
 def rows(*specs, n_weeks=80):
@@ -35,22 +45,32 @@ def rows(*specs, n_weeks=80):
     return f
 
 
-def test_constants():
-    assert W == 365.25 / 7
-    assert IRR_STATUS_NAMES[IRR_OK] == "ok"
-    assert IRR_STATUS_NAMES[IRR_TOTAL_LOSS] == "total_loss"
-    assert IRR_STATUS_NAMES[IRR_NO_ROOT] == "no_root"
-    assert IRR_STATUS_NAMES[IRR_MULTIPLE] == "multiple_roots"
-    assert IRR_STATUS_NAMES[IRR_NO_FLOWS] == "no_flows"
-
-
 def test_weekly_rate_and_annualise():
     rw = weekly_rate(0.1)
-    assert (1 + rw) ** W == pytest.approx(1.1, rel=1e-13)
+    # 1461 weeks are 10227 days, exactly 28 years of 365.25 days
+    assert (1 + rw) ** 1461 == pytest.approx(1.1**28, rel=1e-11)
+    assert rw == pytest.approx(naive.weekly_rate(0.1), rel=1e-13)
     assert annualise(rw) == pytest.approx(0.1, rel=1e-12)
     assert annualise(np.array([0.0, 0.01]))[1] == pytest.approx(1.01**W - 1, rel=1e-12)
     with pytest.raises(ValueError):
         weekly_rate(-1.0)
+
+
+def test_irr_status_names_name_the_cases():
+    """The status codes and their names (written to results files as flag meanings) agree:
+    one case of each kind, named by the code irr returns."""
+    f = rows(
+        {0: -100.0, 52: 110.0}, {0: -5.0}, {0: 1.0, 1: -1.0, 2: 1.0}, {0: -1.0, 1: 2.5, 2: -1.5}, {}
+    )
+    _, st = irr(f)
+    assert [IRR_STATUS_NAMES[c] for c in st] == [
+        "ok",
+        "total_loss",
+        "no_root",
+        "multiple_roots",
+        "no_flows",
+    ]
+    assert list(st) == [IRR_OK, IRR_TOTAL_LOSS, IRR_NO_ROOT, IRR_MULTIPLE, IRR_NO_FLOWS]
 
 
 @pytest.mark.parametrize("lead,n_weeks", [(0, 53), (0, 200), (3, 60), (17, 100)])
@@ -218,12 +238,29 @@ def test_irr_small_polynomials_vs_numpy_roots():
             assert np.isnan(rate)
 
 
+def test_irr_matches_bisection_on_capped_flows():
+    """Investor flows as the engine makes them (drawdowns, then capped repayments) against a
+    plain bisection on the weekly rate."""
+    g = np.random.default_rng(11)
+    n, H = 40, 120
+    draw = np.zeros((n, H))
+    draw[:, :20] = g.uniform(0.0, 10.0, (n, 20)) * (g.uniform(size=(n, 20)) < 0.6)
+    draw[:, 0] += 1.0
+    due = np.zeros((n, H))
+    due[:, 30:] = g.uniform(0.0, 4.0, (n, H - 30)) * (g.uniform(size=(n, H - 30)) < 0.3)
+    cap = np.where(g.uniform(size=n) < 0.5, weekly_cap_rates(np.full(n, 0.08)), np.inf)
+    flows = cap_return(draw, due, cap) - draw
+    r, st = irr(flows)
+    assert (st == IRR_OK).all()
+    expected = [naive.irr_bisect(row, -0.2, 0.2) for row in flows]
+    np.testing.assert_allclose(r, expected, rtol=1e-8, atol=1e-10)
+
+
 def test_npv_direct_sum():
-    rng = np.random.default_rng(3)
-    f = rng.normal(size=(5, 70))
-    t = np.arange(70)
+    g = np.random.default_rng(3)
+    f = g.normal(size=(5, 70))
     for rate in (0.0, 0.05, -0.3):
-        expected = (f * (1 + rate) ** (-t / W)).sum(axis=1)
+        expected = [naive.npv(row, rate) for row in f]
         np.testing.assert_allclose(npv(f, rate), expected, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError):
         npv(f, -1.0)
@@ -237,11 +274,26 @@ def test_npv_at_irr_is_zero():
     assert npv(f, r[0])[0] == pytest.approx(0.0, abs=1e-9)
 
 
+def test_discount_factors():
+    rate = np.array([0.05, 0.0, 0.05, 0.1])
+    d = discount_factors(rate, 1462)
+    assert d.shape == (4, 1462)
+    # week 1461 is 28 years on: 1.05**-28, 1, 1.05**-28, 1.1**-28
+    np.testing.assert_allclose(d[:, 1461], [1.05**-28, 1.0, 1.05**-28, 1.1**-28], rtol=1e-11)
+    np.testing.assert_array_equal(d[:, 0], 1.0)
+    f = np.random.default_rng(4).normal(size=(4, 1462))
+    for s in range(4):
+        assert (f[s] * d[s]).sum() == pytest.approx(npv(f[s : s + 1], rate[s])[0], rel=1e-10)
+
+
 def test_moic():
-    f = rows({0: -100.0, 3: 50.0, 9: 100.0}, {1: 10.0, 2: 20.0}, {0: -10.0, 1: -10.0, 2: 5.0}, {})
-    m = moic(f)
-    assert m[0] == 1.5 and m[2] == 0.25
-    assert np.isnan(m[1]) and np.isnan(m[3])
+    # gross: the 30 repaid in week 1 counts although 50 more were drawn that week
+    repaid = np.array([150.0, 30.0, 0.0, 10.0])
+    drawn = np.array([100.0, 150.0, 40.0, 0.0])
+    m = moic(repaid, drawn)
+    np.testing.assert_array_equal(m[:3], [1.5, 0.2, 0.0])
+    assert np.isnan(m[3])  # nothing drawn: undefined
+    np.testing.assert_array_equal(moic_filled(m), [1.5, 0.2, 0.0, 0.0])
 
 
 def test_payback_week():
@@ -256,23 +308,107 @@ def test_payback_week():
     pw = payback_week(f)
     assert pw.dtype == np.int64
     assert list(pw) == [3, -1, -1, 2, 3, 1]
+    np.testing.assert_array_equal(naive.payback_week(f), pw)
+
+
+def test_payback_kernel_matches_twin():
+    g = np.random.default_rng(8)
+    f = g.normal(0.0, 1.0, (200, 40)) + g.uniform(-0.3, 0.3, (200, 1))
+    f[:20] = np.abs(f[:20])  # never negative
+    got = _payback_kernel(f)
+    np.testing.assert_array_equal(got, naive.payback_week(f))
+    assert (got == -1).sum() > 20 and (got > 0).sum() > 20
+
+
+def test_weekly_cap_rates():
+    r = weekly_cap_rates(np.array([0.08, np.inf, 0.0]))
+    assert (1 + r[0]) ** 1461 == pytest.approx(1.08**28, rel=1e-11)
+    assert r[1] == np.inf and r[2] == 0.0
+
+
+def test_cap_return_limits_the_irr_to_the_cap():
+    """100 drawn in week 0, 200 due in week 52: with a 10 % annual cap the investor gets
+    100 (1 + r)**52 in week 52 and nothing else, so its IRR is exactly the cap."""
+    drawdown = rows({0: 100.0}, {0: 100.0}, n_weeks=53)
+    due = rows({52: 200.0}, {52: 200.0}, n_weeks=53)
+    r = naive.weekly_rate(0.10)
+    paid = cap_return(drawdown, due, np.array([r, np.inf]))
+    assert paid[0, 52] == pytest.approx(100.0 * (1 + r) ** 52, rel=1e-13)
+    assert paid[0, :52].sum() == 0
+    assert paid[1, 52] == 200.0  # no cap
+    got, st = irr(paid - drawdown)
+    assert st[0] == IRR_OK and got[0] == pytest.approx(0.10, rel=1e-9)
+
+
+def test_cap_return_by_hand():
+    # weekly cap rate 10 %: draw 100 in week 0, 50 in week 2; due 60, 60, 60, 60 in weeks 1-4
+    # week 0: balance 100; week 1: 110, pay 60 -> 50; week 2: 55 + 50 = 105, pay 60 -> 45;
+    # week 3: 49.5, pay 49.5 of 60 -> 0; week 4: 0, pay nothing
+    drawdown = np.array([[100.0, 0, 50, 0, 0]])
+    due = np.array([[0.0, 60, 60, 60, 60]])
+    np.testing.assert_allclose(
+        cap_return(drawdown, due, np.array([0.1])), [[0, 60, 60, 49.5, 0]], rtol=1e-13
+    )
+
+
+def test_cap_return_matches_twin():
+    g = np.random.default_rng(9)
+    n, H = 30, 60
+    drawdown = g.exponential(5.0, (n, H)) * (g.uniform(size=(n, H)) < 0.2)
+    due = g.exponential(3.0, (n, H)) * (g.uniform(size=(n, H)) < 0.4)
+    caps = weekly_cap_rates(np.where(g.uniform(size=n) < 0.8, g.uniform(0.0, 0.3, n), np.inf))
+    got = cap_return(drawdown, due, caps)
+    np.testing.assert_allclose(got, naive.cap_return(drawdown, due, caps), rtol=1e-9, atol=1e-9)
+    assert (got.sum(axis=1) < due.sum(axis=1) - 1e-9).sum() > 5  # the cap binds in some
 
 
 def test_var_cvar():
-    x = np.arange(-50.0, 51.0)  # 101 values: the 5 % quantile is x[5] = -45
+    x = np.arange(-50.0, 51.0)  # 101 values: the 5 % quantile is the 6th smallest, -45
     var, cvar = var_cvar(x, 0.95)
     assert var == pytest.approx(45.0, abs=1e-9)
     assert cvar == pytest.approx(47.5, abs=1e-9)  # -mean(-50 .. -45)
     x_nan = np.concatenate([x, [np.nan, np.nan]])
     assert var_cvar(x_nan, 0.95) == pytest.approx((45.0, 47.5), abs=1e-9)
-    var, cvar = var_cvar(np.arange(1.0, 101.0), 0.9)  # no loss: negative VaR
-    assert var == pytest.approx(-(1 + 0.1 * 99), abs=1e-9)
-    assert cvar == pytest.approx(-5.5, abs=1e-9)  # -mean(1 .. 10)
+    # no loss: negative VaR; the 10 % quantile of 1..100 is the 10th value, 10
+    assert var_cvar(np.arange(1.0, 101.0), 0.9) == pytest.approx((-10.0, -5.5), abs=1e-12)
     # quantiles falling exactly on a sample value, which belongs to the tail
     assert var_cvar(np.arange(5.0), 0.5) == pytest.approx((-2.0, -1.0), abs=1e-12)
     assert var_cvar(np.arange(-4.0, 5.0), 0.75) == pytest.approx((2.0, 3.0), abs=1e-12)
     assert all(math.isnan(v) for v in var_cvar(np.array([]), 0.95))
     assert all(math.isnan(v) for v in var_cvar(np.array([np.nan]), 0.95))
+
+
+def test_var_cvar_is_empirical_on_a_hand_built_sample():
+    # ten outcomes, unsorted; at level 80 % the 20 % quantile is the 2nd smallest value
+    # (inverted_cdf: the smallest x with F(x) >= 0.2), -3: VaR 3, CVaR -mean(-10, -3) = 6.5.
+    # (Interpolating would give -0.6 between -3 and 0.)
+    x = np.array([5.0, -3, 20, 0, 8, -10, 2, 11, 7, 9])
+    assert var_cvar(x, 0.8) == pytest.approx((3.0, 6.5), abs=1e-12)
+    # ties at the quantile all belong to the tail: sorted -5, -5, -5, 1, 2, 3; at 70 % the
+    # 30 % quantile is the 2nd smallest (F = 2/6 >= 0.3), -5; the tail is all three -5s
+    assert var_cvar(np.array([3.0, -5, 1, -5, 2, -5]), 0.7) == pytest.approx((5.0, 5.0))
+    # the quantile is a value of the sample, every level
+    g = np.random.default_rng(10)
+    y = g.normal(size=37)
+    for level in (0.5, 0.9, 0.95, 0.99):
+        var, cvar = var_cvar(y, level)
+        assert -var in y
+        k = math.ceil((1 - level) * y.size)  # the k-th smallest value
+        assert -var == np.sort(y)[k - 1]
+        assert cvar == pytest.approx(-np.sort(y)[:k].mean(), rel=1e-12)
+
+
+@pytest.mark.parametrize("n", [20, 40, 100, 1000])
+def test_var_is_minus_the_quantile_of_the_tail_probability(n):
+    """VaR 95 % is minus the empirical 5 % quantile, also where n x 5 % is whole (where
+    1 - 0.95, 0.05000000000000004 in floating point, would take the next value)."""
+    x = np.random.default_rng(n).normal(size=n)
+    var, cvar = var_cvar(x, 0.95)
+    k = n // 20  # the k-th smallest value
+    assert -var == np.sort(x)[k - 1] == quantiles(x, 0.05)
+    assert cvar == pytest.approx(-np.sort(x)[:k].mean(), rel=1e-12)
+    var90, _ = var_cvar(x, 0.9)
+    assert -var90 == np.sort(x)[n // 10 - 1]
 
 
 @pytest.mark.parametrize("level", [0.0, 1.0, 1.5, -0.1])
@@ -284,3 +420,32 @@ def test_var_cvar_bad_level(level):
 def test_var_cvar_bad_ndim():
     with pytest.raises(ValueError):
         var_cvar(np.zeros((3, 3)))
+
+
+def test_quantiles_are_sample_values():
+    x = np.array([4.0, 1, 3, 2])
+    # inverted_cdf: 25 % -> 1st value, 50 % -> 2nd, 51 % -> 3rd, 100 % -> 4th
+    np.testing.assert_array_equal(quantiles(x, [0.25, 0.5, 0.51, 1.0]), [1, 2, 3, 4])
+
+
+def test_irr_ranked_and_filled():
+    # defined IRRs 5 %, -20 %, 30 %; undefined ones with a loss, a profit and no profit
+    # (profit 0 is not a loss); a total loss (-100 %) is defined
+    irr_ = np.array([0.05, np.nan, -0.2, np.nan, 0.3, np.nan, -1.0])
+    profit = np.array([10.0, -5.0, -1.0, 7.0, 40.0, 0.0, -100.0])
+    ranked = irr_ranked(irr_, profit)
+    np.testing.assert_array_equal(ranked, [0.05, -np.inf, -0.2, np.inf, 0.3, np.inf, -1.0])
+    filled = irr_filled(irr_, profit)
+    # a loss at -100 %, otherwise the largest defined IRR (30 %)
+    np.testing.assert_array_equal(filled, [0.05, -1.0, -0.2, 0.3, 0.3, 0.3, -1.0])
+    # the same order as the ranking: ranked below means filled below or equal
+    below = ranked[:, None] < ranked[None, :]
+    assert (filled[:, None] <= filled[None, :])[below].all()
+    # no defined IRR at all: a profit fills with 0
+    np.testing.assert_array_equal(
+        irr_filled(np.array([np.nan, np.nan]), np.array([1.0, -1.0])), [0.0, -1.0]
+    )
+
+
+def test_investor_loss():
+    np.testing.assert_array_equal(investor_loss(np.array([-0.01, 0.0, 5.0])), [True, False, False])

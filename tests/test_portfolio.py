@@ -1,20 +1,22 @@
-"""Portfolios: deals linked by a shared macro factor."""
+"""Portfolios: deals linked by a shared macro factor; the fund's figures by hand; each deal
+bitwise engine.run with its own seed and multiplier."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from simrisk import engine, model
+from simrisk import engine
 from simrisk.analysis import portfolio as pf
 from simrisk.cli import main
 from simrisk.distributed import LocalBackend
-
-from .conftest import CONFIGS, ROOT
+from simrisk.sampling import Adjustment
+from tests.conftest import CONFIGS, ROOT
 
 HOLBAEK = str(CONFIGS / "holbaek.toml")
 SLAGELSE = str(CONFIGS / "slagelse.toml")
@@ -37,27 +39,37 @@ def _fund(rho: float, sigma: float = 0.3, deals=(HOLBAEK, SLAGELSE), chunk: int 
 def _alone(fund: pf.Fund, d: int, mult: np.ndarray | None) -> dict:
     """Deal d run on its own with engine.run, its seed and (optionally) its multiplier."""
     deal = fund.deals[d]
-    adjust = [model.Adjustment(PATH, "scale", mult)] if mult is not None else None
-    return engine.run(deal.cfg, pf.deal_seed(SEED, d), N, adjust=adjust)["metrics"]
+    adjust = [Adjustment(PATH, "scale", mult)] if mult is not None else None
+    return engine.run(deal.cfg, pf.deal_seed(SEED, d), N, adjust=adjust).metrics
 
 
-def test_zero_correlation_matches_independent_runs():
+@pytest.fixture(scope="module")
+def shared():
+    fund = _fund(rho=0.6)
+    return fund, *pf.run_portfolio(fund, LocalBackend())
+
+
+# ------------------------------------------------------------------ each deal is a run
+def test_each_deal_is_engine_run_with_its_seed_and_multiplier(shared):
+    fund, metrics, mult = shared
+    for v in range(2):
+        for d in range(len(fund.deals)):
+            ref = _alone(fund, d, mult[v, d])
+            for k in pf.DEAL_METRICS:
+                assert metrics[k][v, d].tobytes() == ref[k].tobytes(), (v, d, k)
+    # the variants differ only by the common part of the factor
+    assert not np.array_equal(mult[0], mult[1])
+
+
+def test_zero_correlation_is_the_independent_case():
     fund = _fund(rho=0.0)
     metrics, mult = pf.run_portfolio(fund, LocalBackend())
-    flows = pf.fund_flows(fund, metrics)
-    expected_profit = np.zeros(N)
-    for d, deal in enumerate(fund.deals):
-        # the deal's own factor, drawn from its own stream
-        own = np.exp(0.3 * pf.normals(SEED, N, d + 1))
-        assert np.array_equal(mult[0, d], own)
-        ref = _alone(fund, d, own)
-        for k in pf.DEAL_METRICS:
-            assert metrics[k][0, d].tobytes() == ref[k].tobytes(), k
-        expected_profit += deal.share * ref["investor_profit"]
-    np.testing.assert_allclose(flows["profit"][0], expected_profit, rtol=1e-12, atol=1e-6)
-    # with rho = 0 'shared' is the independent case
+    for d in range(len(fund.deals)):
+        own = np.exp(0.3 * pf.normals(SEED, N, d + 1))  # the deal's own stream only
+        assert mult[0, d].tobytes() == own.tobytes() == mult[1, d].tobytes()
     for k in pf.DEAL_METRICS:
         assert metrics[k][0].tobytes() == metrics[k][1].tobytes()
+    assert pf.n_chunks(fund) == len(pf.plan(fund)[1]) // 2  # the same chunks, computed once
     # a deal's results do not depend on the other holdings
     single, _ = pf.run_portfolio(_fund(rho=0.0, deals=(HOLBAEK,)), LocalBackend())
     assert single["investor_profit"][0, 0].tobytes() == metrics["investor_profit"][0, 0].tobytes()
@@ -66,57 +78,157 @@ def test_zero_correlation_matches_independent_runs():
 def test_no_macro_factor_is_the_plain_run():
     fund = _fund(rho=0.5, sigma=0.0)
     metrics, mult = pf.run_portfolio(fund, LocalBackend())
-    assert np.all(mult == 1.0)
+    assert (mult == 1.0).all()
     for d in range(len(fund.deals)):
         ref = _alone(fund, d, None)
         assert metrics["investor_profit"][0, d].tobytes() == ref["investor_profit"].tobytes()
 
 
-def test_shared_factor_links_the_deals():
-    fund = _fund(rho=1.0, sigma=0.4)
-    metrics, mult = pf.run_portfolio(fund, LocalBackend())
-    assert np.array_equal(mult[0, 0], mult[0, 1])  # one factor for all
-    assert not np.array_equal(mult[1, 0], mult[1, 1])  # independent variant
-    # the factor acts: more job entries with a higher multiplier
-    assert not np.array_equal(metrics["investor_profit"][0, 0], metrics["investor_profit"][1, 0])
-    # correlation of the deals' log multipliers is rho^2 (here exactly 1)
-    fund_half = _fund(rho=0.7, sigma=0.4)
-    fund_half.n = 20000  # only the factors: a tight check needs many scenarios
-    m = np.log(pf.multipliers(fund_half, 0.7))
-    assert abs(np.corrcoef(m)[0, 1] - 0.49) < 0.03
-    assert abs(m.std(axis=1) - 0.4).max() < 0.01
+def test_chunk_size_does_not_change_the_fund(shared):
+    fund, metrics, mult = shared
+    for chunk in (N, 7):
+        other, m = pf.run_portfolio(_fund(rho=0.6, chunk=chunk), LocalBackend())
+        assert m.tobytes() == mult.tobytes()
+        for k in pf.DEAL_METRICS:
+            assert other[k].tobytes() == metrics[k].tobytes(), k
 
 
-def test_chunk_size_does_not_change_the_fund():
-    a, _ = pf.run_portfolio(_fund(rho=0.6, chunk=N), LocalBackend())
-    b, _ = pf.run_portfolio(_fund(rho=0.6, chunk=7), LocalBackend())
-    for k in pf.DEAL_METRICS:
-        assert a[k].tobytes() == b[k].tobytes()
+def test_deal_seeds_differ_and_do_not_depend_on_the_number_of_deals():
+    seeds = [pf.deal_seed(SEED, d) for d in range(4)]
+    assert len(set(seeds)) == 4 and all(0 <= s < 2**63 for s in seeds)
+    assert pf.deal_seed(SEED + 1, 0) != seeds[0]
+    # a scenario's normal does not depend on the number of scenarios
+    assert pf.normals(SEED, 50, 1)[:20].tobytes() == pf.normals(SEED, 20, 1).tobytes()
 
 
-def test_summary_contributions_add_up():
-    fund = _fund(rho=0.6)
-    metrics, _ = pf.run_portfolio(fund, LocalBackend())
+# -------------------------------------------------------------------------- the factor
+def _bare_fund(n: int, rho: float, sigma: float, deals: int = 2) -> pf.Fund:
+    holdings = [pf.FundDeal(f"d{i}.toml", None, 1.0, 1.0, []) for i in range(deals)]
+    return pf.Fund("f", holdings, sigma, rho, "labour.job_entry_multiplier", n, SEED, n)
+
+
+def test_the_factor_correlates_log_multipliers_with_rho_squared():
+    """log multiplier = sigma (rho Z_c + sqrt(1 - rho^2) Z_d): normal with sd sigma, and two
+    deals correlate with rho^2 = 0.49. With n = 20,000: the sample correlation's SE is
+    (1 - r^2) / sqrt(n) = 0.0054, the sample sd's SE sigma / sqrt(2n) = 0.002, the mean's
+    sigma / sqrt(n) = 0.0028; each within 4 SE."""
+    n, rho, sigma = 20_000, 0.7, 0.4
+    m = np.log(pf.multipliers(_bare_fund(n, rho, sigma), rho))
+    assert abs(np.corrcoef(m)[0, 1] - rho**2) < 4 * (1 - rho**4) / math.sqrt(n)
+    assert np.abs(m.std(axis=1) - sigma).max() < 4 * sigma / math.sqrt(2 * n)
+    assert np.abs(m.mean(axis=1)).max() < 4 * sigma / math.sqrt(n)
+    one = pf.multipliers(_bare_fund(100, 1.0, sigma), 1.0)
+    assert one[0].tobytes() == one[1].tobytes()  # rho = 1: one factor for all
+
+
+# ---------------------------------------------------------------- the fund's figures by hand
+def _hand_case():
+    """Ten scenarios, deal A (half the deal held) and deal B (all of it). Fund parts of
+    the profit, shared variant: A (-10, 5 x 9), B (-8, -2, 4 x 8): both lose in scenario 0.
+    Independent variant: A's loss moves to scenario 1."""
+    fund = pf.Fund(
+        "hand",
+        [
+            pf.FundDeal("x/a.toml", None, 2.0, 0.5, []),
+            pf.FundDeal("x/b.toml", None, 3.0, 1.0, []),
+        ],
+        0.3,
+        0.5,
+        "labour.job_entry_multiplier",
+        10,
+        1,
+        10,
+    )
+    a_shared = np.array([-20.0] + [10.0] * 9)  # the whole deal's profit
+    a_indep = np.array([10.0, -20.0] + [10.0] * 8)
+    b = np.array([-8.0, -2.0] + [4.0] * 8)
+    profit = np.array([[a_shared, b], [a_indep, b]])
+    cost = np.array([[np.full(10, 100.0), np.full(10, 50.0)]] * 2)
+    metrics = {
+        "investor_profit": profit,
+        "programme_cost": cost,
+        "payments_total": cost + profit,
+    }
+    return fund, metrics
+
+
+def test_fund_flows_by_hand():
+    """Drawn 0.5 x 100 + 50 = 100 in every scenario; repaid = drawn + profit; shared fund
+    profit (-18, 3, 9 x 8), multiple (0.82, 1.03, 1.09 x 8)."""
+    fund, metrics = _hand_case()
+    flows = pf.fund_flows(fund, metrics)
+    np.testing.assert_array_equal(flows["drawn"], np.full((2, 10), 100.0))
+    np.testing.assert_array_equal(flows["profit"][0], [-18.0, 3.0] + [9.0] * 8)
+    np.testing.assert_array_equal(flows["profit"][1], [-3.0, -12.0] + [9.0] * 8)
+    np.testing.assert_allclose(flows["multiple"][0], [0.82, 1.03] + [1.09] * 8, rtol=1e-12)
+
+
+def test_summary_by_hand():
+    """Ten scenarios: the empirical 5 % quantile is the smallest value, so VaR 95 = CVaR 95
+    = minus the worst outcome. Shared: fund worst -18 (VaR 18); A's part -10, B's -8 in
+    that scenario (the CVaR's Euler parts, also the shares 10/18 and 8/18 of the fund's
+    only loss). Stand-alone VaRs 10 and 8 add to 18: no diversification when both lose
+    together. Independent: worst -12, so 1 - 12/18 = 1/3 below the stand-alone sum."""
+    fund, metrics = _hand_case()
+    s = pf.summary(fund, metrics)
+    assert s["capital"] == 5.0
+    sh, ind = s["variants"]["shared"], s["variants"]["independent"]
+    assert sh["profit_mean"] == pytest.approx(5.7)  # (-18 + 3 + 8 x 9) / 10
+    assert (sh["profit_p5"], sh["profit_p50"], sh["profit_p95"]) == (-18.0, 9.0, 9.0)
+    assert sh["multiple_mean"] == pytest.approx(1.057)  # (0.82 + 1.03 + 8 x 1.09) / 10
+    assert (sh["p_loss"], sh["var95"], sh["cvar95"]) == (0.1, 18.0, 18.0)
+    assert (ind["p_loss"], ind["var95"], ind["cvar95"]) == (0.2, 12.0, 12.0)
+    a, b = s["deals"]
+    assert (a["deal"], b["deal"]) == ("a", "b")
+    assert a["profit_mean"] == pytest.approx(3.5) and b["profit_mean"] == pytest.approx(2.2)
+    assert (a["p_loss"], b["p_loss"]) == (0.1, 0.2)
+    assert (a["standalone_var95"], b["standalone_var95"]) == (10.0, 8.0)
+    assert (a["cvar95_contribution"], b["cvar95_contribution"]) == (10.0, 8.0)
+    assert a["loss_share"] == pytest.approx(10 / 18) and b["loss_share"] == pytest.approx(8 / 18)
+    div = s["diversification"]
+    assert div["sum_standalone_var95"] == 18.0
+    assert div["benefit_shared"] == 0.0
+    assert div["benefit_independent"] == pytest.approx(1 / 3)
+    assert (div["p_loss_shared"], div["p_loss_independent"]) == (0.1, 0.2)
+
+
+def test_contributions_add_up_on_a_real_fund(shared):
+    """Euler allocation: the deals' CVaR parts add to the fund's CVaR, their loss shares
+    to 1, their mean profits to the fund's."""
+    fund, metrics, _ = shared
     s = pf.summary(fund, metrics)
     sh = s["variants"]["shared"]
-    parts = sum(r["cvar95_contribution"] for r in s["deals"])
-    assert parts == pytest.approx(sh["cvar95"], rel=1e-9)
-    if sh["p_loss"] > 0:
-        assert sum(r["loss_share"] for r in s["deals"]) == pytest.approx(1.0)
-    profit = pf.fund_flows(fund, metrics)["profit"][0]
-    assert sh["p_loss"] == pytest.approx((profit < 0).mean())
-    assert sum(r["profit_mean"] for r in s["deals"]) == pytest.approx(profit.mean())
+    assert sh["p_loss"] > 0
+    assert sum(r["cvar95_contribution"] for r in s["deals"]) == pytest.approx(sh["cvar95"])
+    assert sum(r["loss_share"] for r in s["deals"]) == pytest.approx(1.0)
+    assert sum(r["profit_mean"] for r in s["deals"]) == pytest.approx(sh["profit_mean"])
 
 
+def test_dataset(shared):
+    fund, metrics, mult = shared
+    ds = pf.build_dataset(fund, metrics, mult)
+    assert ds["deal_investor_profit"].dims == ("variant", "deal", "scenario")
+    assert list(ds["variant"].values) == ["shared", "independent"]
+    assert list(ds["deal"].values) == ["holbaek", "slagelse"]
+    flows = pf.fund_flows(fund, metrics)
+    assert ds["fund_profit"].values.tobytes() == flows["profit"].tobytes()
+    assert ds["macro_multiplier"].values.tobytes() == mult.tobytes()
+    assert ds["deal_seed"].values.tolist() == [pf.deal_seed(SEED, d) for d in range(2)]
+    assert ds.attrs["macro_rho"] == 0.6
+
+
+# ------------------------------------------------------------------------------ command
 def _fund_file(tmp_path, body: str) -> str:
     p = tmp_path / "fund.toml"
     p.write_text(body, encoding="utf-8")
     return str(p)
 
 
-def test_cli_portfolio(tmp_path):
+def test_cli_portfolio(tmp_path, shared):
+    fund, metrics, _ = shared
     body = (
-        f'name = "f"\nscenarios = {N}\nseed = {SEED}\nchunk = 16\n[macro]\nsigma = 0.3\nrho = 0.0\n'
+        f'name = "test fund"\nscenarios = {N}\nseed = {SEED}\nchunk = 16\n'
+        "[macro]\nsigma = 0.3\nrho = 0.6\n"
         f'[[holdings]]\ndeal = "{HOLBAEK}"\ncapital = 1.0e6\n'
         f'[[holdings]]\ndeal = "{SLAGELSE}"\ncapital = 2.0e6\n'
     )
@@ -126,20 +238,18 @@ def test_cli_portfolio(tmp_path):
     )
     assert r.exit_code == 0, r.output
     summ = json.loads(r.output[r.output.index("{") :])
-    assert [d["deal"] for d in summ["deals"]] == ["holbaek", "slagelse"]
+    assert summ == json.loads(json.dumps(pf.summary(fund, metrics)))
     ds = xr.load_dataset(out)
-    fund = _fund(rho=0.0)
-    ref0 = _alone(fund, 0, np.exp(0.3 * pf.normals(SEED, N, 1)))
-    assert ds["deal_investor_profit"].sel(variant="shared", deal="holbaek").values.tobytes() == (
-        ref0["investor_profit"].tobytes()
-    )
-    assert summ["variants"]["shared"]["p_loss"] == summ["variants"]["independent"]["p_loss"]
+    assert ds["deal_investor_profit"].values.tobytes() == metrics["investor_profit"].tobytes()
 
 
 def test_example_fund_file_is_valid():
     ff = pf.load_fund_file(str(ROOT / "configs" / "funds" / "dsi_fund.toml"))
     fund = pf.build(ff, 1, 10, 10)
-    assert len(fund.deals) == 4 and all(0 < d.share <= 1 for d in fund.deals)
+    assert [d.capital for d in fund.deals] == [3.0e6, 2.0e6, 2.0e6, 1.5e6]
+    for d in fund.deals:
+        assert d.share == d.capital / d.cfg.investor.capital
+        assert d.paths == [PATH]
 
 
 @pytest.mark.parametrize(

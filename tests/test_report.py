@@ -1,31 +1,41 @@
-"""The report: every figure for every deal without warnings; a self-contained page that a
-real headless browser renders with its table and figures."""
+"""The report (simrisk.report): every figure for every deal without warnings; a
+self-contained page whose headline figures are the summary's, with every user string
+escaped, that a real headless browser renders with its table and figures; the files
+recognised by their contents; and nothing half-written left when building fails."""
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import html
 import re
 import shutil
 import subprocess
 import warnings
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+import xarray as xr
 from click.testing import CliRunner
 
-from simrisk import engine, report, results
+from simrisk import engine, report, results, summary
 from simrisk.analysis import sensitivity as sa
 from simrisk.analysis import stress
 from simrisk.cli import main
-from simrisk.config import StressPoint, load_deal
-from tests.conftest import CONFIGS
+from simrisk.config import StressPoint, load_deal, parse_deal
+from simrisk.report import page
+from simrisk.report.figures import Figure
+from tests.conftest import CONFIGS, simple_raw
 
 DEALS = sorted(p.stem for p in CONFIGS.glob("*.toml"))
+FIGURES = ["states", "cashflows", "distributions", "investor_vs_municipality"]
 
 
-def _result_files(tmp_path, name, n=150):
+def _result_files(folder, name, n=150, n_stress=40):
     cfg, text = load_deal(CONFIGS / f"{name}.toml")
     raw = engine.run(cfg, 1, n)
-    res = results.write_netcdf(results.build_dataset(cfg, raw, 1, text), tmp_path / "r.nc")
+    res = results.write_netcdf(results.build_dataset(cfg, raw, 1, text), folder / "r.nc")
     prepared = stress.prepare(
         cfg,
         [
@@ -34,8 +44,8 @@ def _result_files(tmp_path, name, n=150):
             )
         ],
     )
-    st = stress.build_dataset(cfg, prepared, stress.run_stress(cfg, prepared, 1, 40), 1, text)
-    st_path = results.write_netcdf(st, tmp_path / "s.nc")
+    st = stress.build_dataset(cfg, prepared, stress.run_stress(cfg, prepared, 1, n_stress), 1, text)
+    st_path = results.write_netcdf(st, folder / "s.nc")
     outputs = ["municipal_net", "investor_moic"]
     low, high, base, _ = sa.tornado(cfg, 10, 1, outputs)
     total, par, coh = sa.variance_split(cfg, 3, 2, 1, outputs)
@@ -53,58 +63,176 @@ def _result_files(tmp_path, name, n=150):
     }
     names = [p.path for p in cfg.uncertainty.parameters]
     sa_ds = sa.build_dataset(cfg, "tornado", outputs, names, res_sa, 1, text, {})
-    sa_path = results.write_netcdf(sa_ds, tmp_path / "sa.nc")
+    sa_path = results.write_netcdf(sa_ds, folder / "sa.nc")
     return res, st_path, sa_path
+
+
+@pytest.fixture(scope="module")
+def holbaek_files(tmp_path_factory):
+    """A run, a stress file and a sensitivity file of the Holbæk deal."""
+    return _result_files(tmp_path_factory.mktemp("holbaek_files"), "holbaek")
+
+
+@pytest.fixture(scope="module")
+def holbaek_report(tmp_path_factory, holbaek_files):
+    out = tmp_path_factory.mktemp("holbaek_report") / "rep"
+    res, st, sens = holbaek_files
+    written = report.write_report(res, out, st, sens)
+    return out, written
 
 
 @pytest.mark.parametrize("deal", DEALS)
 def test_every_figure_for_every_deal_without_warnings(tmp_path, deal):
-    res, st, sens = _result_files(tmp_path, deal)
+    res, st, sens = _result_files(tmp_path, deal, n=60, n_stress=20)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         written = report.write_report(res, tmp_path / "rep", st, sens)
     names = {p.name for p in written}
-    assert names == {
-        "states.png",
-        "cashflows.png",
-        "distributions.png",
-        "investor_vs_municipality.png",
-        "stress.png",
-        "sensitivity.png",
-        "report.html",
-    }
+    assert names == {f"{f}.png" for f in FIGURES} | {"stress.png", "sensitivity.png", "report.html"}
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == sorted(names)
     for p in written:
         assert p.stat().st_size > 5000
 
 
-def test_page_is_self_contained(tmp_path):
-    res, st, sens = _result_files(tmp_path, "holbaek")
-    page = [p for p in report.write_report(res, tmp_path / "rep", st, sens) if p.suffix == ".html"][
-        0
-    ]
-    text = page.read_text()
+def test_page_is_self_contained(holbaek_report):
+    out, written = holbaek_report
+    text = (out / "report.html").read_text(encoding="utf-8")
     sources = re.findall(r'\b(?:src|href)\s*=\s*"([^"]*)"', text)
     assert len(sources) == 6
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert "<link" not in text and "http://" not in text and "https://" not in text
-    assert 'id="headline"' in text and "P(investor loss)" in text
+    # the embedded images are the figure files written beside the page
+    for name in FIGURES + ["stress", "sensitivity"]:
+        assert f'id="fig-{name}"' in text
+    png = (out / "states.png").read_bytes()
+    assert base64.b64encode(png).decode() in text
 
 
-def test_cli_report_formats_and_bad_input(tmp_path):
-    res, st, sens = _result_files(tmp_path, "slagelse")
+def _row(text: str, label: str) -> str:
+    m = re.search(rf"<tr><td>{re.escape(html.escape(label))}</td><td>([^<]*)</td></tr>", text)
+    assert m, label
+    return m.group(1)
+
+
+def test_headline_figures_are_the_summary_s(holbaek_files, holbaek_report):
+    out, _ = holbaek_report
+    text = (out / "report.html").read_text(encoding="utf-8")
+    summ = summary.summary(results.open_results(holbaek_files[0]))
+    rows = {r["metric"]: r for r in summ["rows"]}
+    assert _row(text, "P(investor loss)") == f"{100 * summ['p_investor_loss']:.1f} %"
+    assert _row(text, "P(municipal net < 0)") == (f"{100 * summ['p_municipal_net_negative']:.1f} %")
+    net = rows["municipal_net"]
+    assert _row(text, "Municipal net, mio. DKK, median (P5 to P95)") == (
+        f"{net['p50'] / 1e6:.2f} ({net['p5'] / 1e6:.2f} to {net['p95'] / 1e6:.2f})"
+    )
+    moic = rows["investor_moic"]
+    assert _row(text, "Investor MOIC, median (P5 to P95)").startswith(f"{moic['p50']:.2f} (")
+    cfg, _ = load_deal(CONFIGS / "holbaek.toml")
+    # every uncertain parameter is listed with its source
+    for p in cfg.uncertainty.parameters:
+        assert f"<code>{html.escape(p.path)}</code>" in text
+    assert "150 scenarios, seed 1" in text
+
+
+def test_user_strings_are_escaped(tmp_path):
+    raw = simple_raw(size=20, horizon=30)
+    raw["deal"]["start_date"] = dt.date(2024, 1, 1)
+    raw["deal"]["name"] = "<script>alert(1)</script> & Co"
+    raw["deal"]["description"] = 'A "quoted" <b>bold</b> claim'
+    raw["uncertainty"] = {
+        "parameters": [
+            {"path": "cohort.uptake", "distribution": "uniform", "low": 0.5, "high": 1.0,
+             "source": "<i>memo</i>"}
+        ]
+    }  # fmt: skip
+    cfg = parse_deal(raw, "escape")
+    ds = results.build_dataset(cfg, engine.run(cfg, 1, 8), 1, "")
+    text = page.render_html(ds, [], {})
+    assert "<script>alert" not in text and "<b>bold" not in text and "<i>memo" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in text
+    assert "&lt;b&gt;bold&lt;/b&gt;" in text and "&lt;i&gt;memo&lt;/i&gt;" in text
+    # the only script is the page's own image check
+    assert text.count("<script>") == 1
+
+
+# ------------------------------------------------------------------ files and folders
+def test_classify_recognises_files_by_their_contents(holbaek_files, tmp_path):
+    res, st, sens = (str(p) for p in holbaek_files)
+    for order in ([res, st, sens], [sens, res, st], [st, sens, res]):
+        assert report.classify(order) == (res, st, sens)
+    assert report.classify([res]) == (res, None, None)
+    other = tmp_path / "other.nc"
+    xr.Dataset({"x": ("time", [1.0, 2.0])}).to_netcdf(other)
+    text = tmp_path / "text.nc"
+    text.write_text("not netcdf")
+    with pytest.raises(report.ConfigError) as err:
+        report.classify([res, str(other), str(text), str(tmp_path / "gone.nc")])
+    lines = err.value.problems
+    assert len(lines) == 3
+    assert lines[0].startswith(f"{other}: not a simrisk file; the report takes the files of run")
+    assert lines[1].startswith(f"{text}: not a readable NetCDF file")
+    assert lines[2] == f"{tmp_path / 'gone.nc'}: no such file"
+    with pytest.raises(report.ConfigError, match="RESULT"):
+        report.classify([st, sens])
+
+
+def test_an_existing_folder_keeps_its_other_files(holbaek_files, tmp_path):
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "report.html").write_text("old")
+    written = report.write_report(holbaek_files[0], out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["notes.txt", "report.html"] + [f"{f}.png" for f in FIGURES]
+    )
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert len(written) == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]  # no temporary left
+
+
+def test_a_failure_leaves_nothing_half_written(holbaek_files, tmp_path, monkeypatch):
+    def fail(*args, **kw):
+        raise RuntimeError("no page")
+
+    def one_small_figure(*args, **kw):  # the failure comes after a figure is drawn
+        return [Figure("states", "s", plt.figure(figsize=(1, 1)))]
+
+    monkeypatch.setattr(report, "figures", one_small_figure)
+    monkeypatch.setattr(report, "render_html", fail)
+    with pytest.raises(OSError, match="writing failed"):  # one line for the command line
+        report.write_report(holbaek_files[0], tmp_path / "new")
+    assert list(tmp_path.iterdir()) == []
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "states.png").write_bytes(b"old figure")
+    with pytest.raises(RuntimeError):
+        report.write_report(holbaek_files[0], old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
+    assert [p.name for p in old.iterdir()] == ["states.png"]
+    assert (old / "states.png").read_bytes() == b"old figure"
+
+
+def test_cli_report_formats_and_bad_input(holbaek_files, tmp_path):
+    res, st, sens = holbaek_files
     out = CliRunner().invoke(
         main, ["report", str(sens), str(res), "-o", str(tmp_path / "svg"), "--format", "svg"]
     )
     assert out.exit_code == 0, out.output
     assert (tmp_path / "svg" / "states.svg").read_text().lstrip().startswith("<?xml")
     assert "sensitivity.svg" in out.stdout and "stress" not in out.stdout
+    assert sorted(p.name for p in (tmp_path / "svg").iterdir()) == sorted(
+        [f"{f}.svg" for f in FIGURES] + ["sensitivity.svg", "report.html"]
+    )
     bad = CliRunner().invoke(main, ["report", str(tmp_path / "nope.nc"), "-o", str(tmp_path / "x")])
     assert bad.exit_code == 1 and "nope.nc: no such file" in bad.stderr
     only_stress = CliRunner().invoke(main, ["report", str(st), "-o", str(tmp_path / "y")])
     assert only_stress.exit_code == 1 and "RESULT" in only_stress.stderr
-    assert not (tmp_path / "y").exists()
+    assert "Traceback" not in bad.output + only_stress.output
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
+# -------------------------------------------------------------------- a real browser
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -126,22 +254,25 @@ def _chromium():
     raise AssertionError("Chromium is needed for this test (.ci/run installs Debian's chromium)")
 
 
-def test_headless_browser_renders_table_and_figures(tmp_path):
+def test_headless_browser_renders_table_and_figures(holbaek_report, tmp_path):
     import matplotlib.image as mpimg
 
-    res, st, sens = _result_files(tmp_path, "holbaek")
-    page = tmp_path / "rep" / "report.html"
-    report.write_report(res, tmp_path / "rep", st, sens)
+    out, _ = holbaek_report
+    page_path = out / "report.html"
     browser = _chromium()
     common = CHROMIUM_FLAGS + [f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run(
-        [browser, *common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+        [browser, *common, "--dump-dom", page_path.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     # every image decoded in the real browser
     assert 'data-images-loaded="6/6"' in dom.stdout, dom.stderr[-2000:]
+    assert 'id="headline"' in dom.stdout and "P(investor loss)" in dom.stdout
     shot = tmp_path / "shot.png"
     subprocess.run(
-        [browser, *common, "--window-size=1300,2600", f"--screenshot={shot}", page.as_uri()],
+        [browser, *common, "--window-size=1300,2600", f"--screenshot={shot}", page_path.as_uri()],
         capture_output=True,
         timeout=120,
         check=True,

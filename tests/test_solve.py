@@ -1,101 +1,251 @@
-"""Solve: terms known by construction, infeasible goals, bad input."""
+"""Solve: crossings checked against independent runs, known break-evens, infeasible goals,
+goals by hand, bad input."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from simrisk import engine, model
+from simrisk import engine
 from simrisk.analysis import solve as sv
 from simrisk.cli import main
-from simrisk.config import ConfigError
-from tests.conftest import CONFIGS
+from simrisk.config import ConfigError, DealConfig, load_deal, parse_deal
+from simrisk.sampling import Adjustment
+from tests.conftest import CONFIGS, load_raw, simple_raw
+
+SHARE = "contract.mechanisms[0].share"
+SHARE_PATH = ("contract", "mechanisms", 0, "share")
+N = 100
+SEED = 2
 
 
-def test_breakeven_setup_cost_is_recovered(holbaek):
-    """The set-up cost lowers every scenario's profit one for one (no return cap binds
-    once the investor loses), so the break-even set-up cost is the median profit at zero."""
+@pytest.fixture(scope="module")
+def deal():
+    """A small savings-share deal with an uncertain effect: a larger share makes the
+    municipality lose more often and the investor less often (P(municipal loss) from 0.02
+    to 0.8, P(investor loss) from 1 to 0.56 over shares 0.1 to 1)."""
+    raw = simple_raw(size=60, horizon=104, effect={"job_entry": [1.5]})
+    raw["deal"]["start_date"] = dt.date(2024, 1, 1)
+    raw["programme"]["phases"][0]["cost_per_week"] = 800.0
+    raw["uncertainty"] = {
+        "parameters": [
+            {"path": "effect.job_entry[0]", "distribution": "uniform", "low": 1.0, "high": 2.5}
+        ]
+    }
+    return parse_deal(raw, "solve test")
+
+
+def _at(cfg, path, x, n=N, seed=SEED) -> dict:
+    """Metrics with one value set, run independently of solve()."""
+    return engine.run(cfg, seed, n, adjust=[Adjustment(path, "set", float(x))]).metrics
+
+
+# ------------------------------------------------------------------------ goals by hand
+def test_goal_values_and_margins_by_hand():
+    """Four scenarios. IRR ranked: (0.10, -inf, +inf, 0.02) (undefined: by the profit's
+    sign), so P(IRR >= 5 %) = 2/4; losses (profit < 0) 1/4; municipal net < 0 in 2/4;
+    median profit (1 + 1)/2 = 1."""
+    m = {
+        "investor_irr": np.array([0.10, np.nan, np.nan, 0.02]),
+        "investor_profit": np.array([1.0, -1.0, 2.0, 1.0]),
+        "municipal_net": np.array([-1.0, 3.0, -0.5, 0.0]),
+    }
+    irr = sv.Goal("p_irr_at_least", 0.6, hurdle=0.05)
+    assert irr.value(m) == 0.5 and irr.margin(m) == pytest.approx(-0.1)
+    assert irr.describe() == "P(IRR >= 5 %) >= 0.6"
+    mun = sv.Goal("p_municipal_loss_at_most", 0.6)
+    assert mun.value(m) == 0.5 and mun.margin(m) == pytest.approx(0.1)
+    assert mun.describe() == "P(municipal net < 0) <= 0.6"
+    inv = sv.Goal("p_investor_loss_at_most", 0.2)
+    assert inv.value(m) == 0.25 and inv.margin(m) == pytest.approx(-0.05)
+    med = sv.Goal("median_profit_at_least", 0.5)
+    assert med.value(m) == 1.0 and med.margin(m) == 0.5
+    assert med.describe() == "median investor profit >= 0.5 (DKK)"
+
+
+# ----------------------------------------------------------------- crossings, checked
+def test_breakeven_setup_cost_is_the_median_profit_at_zero(holbaek):
+    """Without a return cap the set-up cost lowers every scenario's profit one for one, so
+    the median profit at set-up cost c is median(profit at 0) - c: the break-even is that
+    median. Brent stops within xtol of it and steps to the side where the goal holds."""
     raw = holbaek.model_dump(by_alias=True)
     raw["investor"]["return_cap"] = None
-    from simrisk.config import DealConfig
-
     cfg = DealConfig.model_validate(raw)
-    at_zero = engine.run(
-        cfg, 4, 300, adjust=[model.Adjustment(("program", "setup_cost"), "set", 0.0)]
-    )["metrics"]
-    expected = float(np.median(at_zero["investor_profit"]))
+    expected = float(
+        np.median(_at(cfg, ("programme", "setup_cost"), 0.0, 300, 4)["investor_profit"])
+    )
     assert expected > 0
+    xtol = 1.0
     sol = sv.solve(
         cfg,
-        "program.setup_cost",
+        "programme.setup_cost",
         0.0,
         2 * expected,
         [sv.Goal("median_profit_at_least", 0.0)],
         300,
         4,
-        xtol=1.0,
+        xtol=xtol,
     )
-    assert sol.feasible is not None
     assert sol.feasible[0] == 0.0
-    assert sol.feasible[1] == pytest.approx(expected, abs=2.0)
+    assert expected - 2 * xtol <= sol.feasible[1] <= expected
+    assert sol.crossings == [sol.feasible[1]] and sol.best == 0.0
+    assert sol.notes == []
 
 
-def test_infeasible_goals_report_the_closest_point(holbaek):
-    goals = [sv.Goal("p_investor_loss_at_most", 0.0), sv.Goal("p_municipal_loss_at_most", 0.0)]
-    sol = sv.solve(holbaek, "contract.cap", 1e6, 2e7, goals, 100, 1)
+def test_the_crossing_is_where_the_goal_stops_holding(deal):
+    """A larger savings share makes the municipality lose more often; P(municipal net < 0)
+    <= 0.3 holds from the low end up to the crossing. Checked with runs of our own: the goal
+    holds at the crossing and fails 2 xtol above it."""
+    goal = sv.Goal("p_municipal_loss_at_most", 0.3)
+    xtol = 1e-3
+    sol = sv.solve(deal, SHARE, 0.1, 1.0, [goal], N, SEED, xtol=xtol)
+    assert sol.feasible[0] == 0.1
+    x = sol.crossings[0]
+    assert sol.feasible[1] == x and 0.1 < x < 1.0
+    assert goal.margin(_at(deal, SHARE_PATH, x)) >= 0
+    assert goal.margin(_at(deal, SHARE_PATH, x + 2 * xtol)) < 0
+    assert sol.best_values == [goal.value(_at(deal, SHARE_PATH, sol.best))]
+
+
+def test_a_goal_that_holds_at_the_low_end_only_from_above(deal):
+    """P(investor loss) <= 0.8 needs a large enough share: the interval runs from the
+    crossing to the high end, and the goal fails 2 xtol below the crossing."""
+    goal = sv.Goal("p_investor_loss_at_most", 0.8)
+    xtol = 1e-3
+    sol = sv.solve(deal, SHARE, 0.1, 1.0, [goal], N, SEED, xtol=xtol)
+    x = sol.crossings[0]
+    assert sol.feasible == (x, 1.0) and sol.best == x
+    assert goal.margin(_at(deal, SHARE_PATH, x)) >= 0
+    assert goal.margin(_at(deal, SHARE_PATH, x - 2 * xtol)) < 0
+
+
+def test_a_goal_met_exactly_on_a_plateau_ends_where_it_stops_holding(deal, monkeypatch):
+    """A probability is a step function of x: here P(investor loss) is 1 below 0.3, exactly
+    the level 0.8 on [0.3, 0.7] and 0.5 above. The goal holds from 0.3 on; a margin of
+    exactly 0 must count as met, or the root finder stops at its first step into the
+    plateau (0.4, the secant point of the ends) and reports a too short interval."""
+
+    def run(cfg, seed, n, *, adjust, baseline=None):
+        x = adjust[0].value
+        losses = 10 if x < 0.3 else 8 if x <= 0.7 else 5
+        return SimpleNamespace(
+            metrics={"investor_profit": np.where(np.arange(10) < losses, -1.0, 1.0)}
+        )
+
+    monkeypatch.setattr(sv, "engine", SimpleNamespace(run=run))
+    xtol = 1e-4
+    sol = sv.solve(deal, SHARE, 0.0, 1.0, [sv.Goal("p_investor_loss_at_most", 0.8)], 10, 1, xtol)
+    assert 0.3 <= sol.feasible[0] <= 0.3 + 2 * xtol and sol.feasible[1] == 1.0
+
+
+def test_goals_met_everywhere_or_nowhere(deal):
+    everywhere = sv.Goal("p_municipal_loss_at_most", 1.0)
+    sol = sv.solve(deal, SHARE, 0.1, 1.0, [everywhere], N, SEED)
+    assert sol.crossings == [None] and sol.feasible == (0.1, 1.0)
+    assert sol.evaluations == 2  # the two ends only
+    nowhere = sv.Goal("median_profit_at_least", 1e9)
+    sol = sv.solve(deal, SHARE, 0.1, 1.0, [everywhere, nowhere], N, SEED)
+    assert sol.feasible is None and sol.crossings == [None, None]
+    assert "median investor profit >= 1e+09 (DKK): not met anywhere in [0.1, 1]" in sol.notes
+
+
+def test_two_goals_meet_on_the_intersection(deal):
+    """P(investor loss) <= 0.8 holds above its crossing, P(municipal loss) <= 0.3 below its
+    own, which is higher: every goal holds between them, and 'best' is the low end."""
+    goals = [sv.Goal("p_investor_loss_at_most", 0.8), sv.Goal("p_municipal_loss_at_most", 0.3)]
+    sol = sv.solve(deal, SHARE, 0.1, 1.0, goals, N, SEED)
+    c_inv, c_mun = sol.crossings
+    assert sol.feasible == (c_inv, c_mun) and c_inv < c_mun
+    assert sol.best == c_inv and sol.notes == []
+    m = _at(deal, SHARE_PATH, c_inv)
+    assert sol.best_values == [g.value(m) for g in goals]
+    assert all(g.margin(m) >= 0 for g in goals)
+
+
+def test_infeasible_goals_report_the_point_of_smallest_worst_shortfall(deal):
+    """P(municipal loss) <= 0.1 holds below its crossing c1, P(investor loss) <= 0.7 above
+    its crossing c2 > c1. Below c1 the worst shortfall is the investor's, falling as the
+    share falls; above c2 it is the municipality's, growing with the share: the best grid
+    point (spacing 0.045) lies in [c1 - 0.045, c2 + 0.045]."""
+    goals = [sv.Goal("p_municipal_loss_at_most", 0.1), sv.Goal("p_investor_loss_at_most", 0.7)]
+    sol = sv.solve(deal, SHARE, 0.1, 1.0, goals, N, SEED)
+    c1, c2 = sol.crossings
+    assert c1 < c2
     assert sol.feasible is None
-    assert any("no value meets every goal" in n for n in sol.notes)
-    assert 1e6 <= sol.best <= 2e7 and len(sol.best_values) == 2
+    assert sol.notes == [
+        "no value meets every goal; 'best' is where the worst shortfall is smallest"
+    ]
+    step = 0.9 / 20
+    assert c1 - step - 1e-12 <= sol.best <= c2 + step + 1e-12
+    m = _at(deal, SHARE_PATH, sol.best)
+    assert sol.best_values == [g.value(m) for g in goals]
 
 
-def test_solve_bad_input(holbaek, tmp_path):
+# ---------------------------------------------------------------------------- bad input
+def test_solve_names_every_problem(holbaek):
     with pytest.raises(ConfigError) as err:
-        sv.solve(holbaek, "cohort.size", 1, 2, [], 10, 1)
-    assert any("--vary" in p for p in err.value.problems)
-    assert any("goals" in p for p in err.value.problems)
-    res = CliRunner().invoke(
-        main,
-        [
-            "solve",
-            str(CONFIGS / "holbaek.toml"),
-            "--vary",
-            "contract.cap",
-            "--range",
-            "x,y",
-            "--breakeven",
-        ],
-    )
-    assert res.exit_code == 1 and "--range" in res.stderr
-    res = CliRunner().invoke(
-        main, ["solve", str(CONFIGS / "holbaek.toml"), "--vary", "contract.cap", "--range", "1,2"]
-    )
-    assert res.exit_code == 1 and "goals" in res.stderr
+        sv.solve(holbaek, "cohort.size", 2, 1, [], 10, 1)
+    assert err.value.problems == [
+        "--vary: 'cohort.size' names no real-valued field of the deal",
+        "--range: the upper end must be above the lower end",
+        "goals: give at least one goal",
+    ]
 
 
-def test_cli_solve_json():
+def test_solve_rejects_unset_and_scenario_independent_paths():
+    raw = load_raw("holbaek")
+    del raw["contract"]["cap"]
+    cfg = parse_deal(raw, "holbaek without cap")
+    goal = [sv.Goal("p_investor_loss_at_most", 0.5)]
+    with pytest.raises(ConfigError) as err:
+        sv.solve(cfg, "contract.cap", 1e6, 2e6, goal, 10, 1)
+    assert err.value.problems == [
+        "--vary: 'contract.cap' is not set in the deal; give it a value to vary it"
+    ]
+    with pytest.raises(ConfigError) as err:
+        sv.solve(cfg, "labour.calendar[0].job_entry_multiplier", 0.5, 1, goal, 10, 1)
+    assert err.value.problems[0].startswith("--vary: calendar shocks are the same")
+
+
+def test_cli_solve_finds_the_crossing():
+    """The command on an included deal: P(municipal net < 0) <= 0.45 holds from the low
+    end of the share up to the crossing, checked by runs of our own just at and above it
+    (the default xtol is 1e-4 of the range)."""
     res = CliRunner().invoke(
         main,
         [
             "solve",
             str(CONFIGS / "slagelse.toml"),
-            "--vary",
-            "contract.mechanisms[0].share",
-            "--range",
-            "0.1,1",
-            "--max-municipal-loss",
-            "0.45",
-            "-n",
-            "100",
-            "--seed",
-            "2",
-            "--json",
+            *("--vary", SHARE, "--range", "0.1,1", "--max-municipal-loss", "0.45"),
+            *("-n", "50", "--seed", str(SEED), "--json"),
         ],
     )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert data["goals"][0]["goal"] == "P(municipal net < 0) <= 0.45"
-    if data["feasible"]:
-        assert data["goals"][0]["value_at_best"] <= 0.45
+    goal = sv.Goal("p_municipal_loss_at_most", 0.45)
+    assert data["goals"][0]["goal"] == goal.describe() == "P(municipal net < 0) <= 0.45"
+    x = data["goals"][0]["crossing"]
+    assert data["feasible"] == [0.1, x] and data["best"] == 0.1
+    assert data["goals"][0]["value_at_best"] <= 0.45
+    cfg, _ = load_deal(CONFIGS / "slagelse.toml")
+    assert goal.margin(_at(cfg, SHARE_PATH, x, 50)) >= 0
+    assert goal.margin(_at(cfg, SHARE_PATH, x + 2e-4 * 0.9, 50)) < 0
+
+
+@pytest.mark.parametrize(
+    "extra,needle",
+    [
+        (["--range", "x,y", "--breakeven"], "--range: 'x,y' is not LOW,HIGH"),
+        (["--range", "1,2"], "goals: give at least one of"),
+    ],
+)
+def test_cli_solve_bad_input(extra, needle):
+    res = CliRunner().invoke(
+        main, ["solve", str(CONFIGS / "holbaek.toml"), "--vary", "contract.cap", *extra]
+    )
+    assert res.exit_code == 1 and needle in res.stderr, res.output

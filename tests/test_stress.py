@@ -1,161 +1,470 @@
-"""Stress tests: common random numbers, grids, stress files, bad input."""
+"""Stress tests: the standard set, stress files, grids, points_for(), prepare() and common
+random numbers."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 
 import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
 
+from simrisk import engine, simulation
 from simrisk.analysis import stress
 from simrisk.cli import main
-from simrisk.config import ConfigError, StressPoint
-from tests.conftest import CONFIGS
+from simrisk.config import ConfigError, StressPoint, load_deal, parse_deal
+from simrisk.contracts import compute_baseline
+from simrisk.outputs import METRICS
+from tests.conftest import CONFIGS, load_raw, simple_deal
+
+SEED = 3
+N = 100
+LABOUR = ("enrolled", "ever_employed_counterfactual", "ever_employed_treatment")
 
 
-def test_a_stress_that_changes_nothing_gives_zero_differences(holbaek):
+def _same(a: dict, b: dict, names=METRICS) -> None:
+    for k in names:
+        assert a[k].dtype == b[k].dtype, k
+        assert a[k].tobytes() == b[k].tobytes(), k
+
+
+def _paired(stressed: dict, base: dict, name: str) -> tuple[float, float]:
+    """Mean of the per-scenario differences and its standard error: on common random
+    numbers the differences are i.i.d. over scenarios, so SE = sd(d) / sqrt(n)."""
+    d = stressed[name].astype(float) - base[name].astype(float)
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size))
+
+
+def _deal_with(**sections):
+    raw = load_raw("holbaek")
+    raw.update(sections)
+    return parse_deal(raw, "holbaek+")
+
+
+@pytest.fixture(scope="module")
+def standard(holbaek):
+    prepared = stress.points_for(holbaek)
+    return prepared, stress.run_stress(holbaek, prepared, SEED, N)
+
+
+# ----------------------------------------------------------------- common random numbers
+def test_the_base_point_is_engine_run_of_the_deal(holbaek, standard):
+    prepared, metrics = standard
+    assert prepared[0].name == "base" and prepared[0].adjust == []
+    assert prepared[0].cfg is holbaek
+    _same(metrics[0], engine.run(holbaek, SEED, N).metrics)
+
+
+def test_a_stress_that_changes_nothing_gives_the_base_bitwise(holbaek):
     points = [
         StressPoint(name="scale by one", changes=[{"path": "effect.job_entry[*]", "scale": 1.0}]),
-        StressPoint(
-            name="set to itself", changes=[{"path": "cohort.enrolment.delay_weeks", "set": 0.0}]
-        ),
+        StressPoint(name="add zero", changes=[{"path": "cohort.enrolment.delay_weeks", "add": 0}]),
     ]
     prepared = stress.prepare(holbaek, points)
-    metrics = stress.run_stress(holbaek, prepared, seed=3, n=150)
+    metrics = stress.run_stress(holbaek, prepared, SEED, 60)
     for m in metrics[1:]:
-        for k in ("investor_profit", "municipal_net", "payments_total", "savings_true"):
-            np.testing.assert_array_equal(m[k], metrics[0][k])
-    rows = stress.table(prepared, metrics)
-    assert all(r["municipal_net_diff"] == 0.0 and r["municipal_net_diff_se"] == 0.0 for r in rows)
+        _same(m, metrics[0])
+    for row in stress.table(prepared, metrics):
+        for key, _, _ in stress.KEY:
+            assert row[f"{key}_diff"] == 0.0 and row[f"{key}_diff_se"] == 0.0
 
 
-def test_stress_moves_results_in_the_expected_direction(holbaek):
-    points = [
-        StressPoint(
-            name="no effect",
-            changes=[
-                {"path": "effect.job_entry[*]", "set": 1.0},
-                {"path": "effect.education_entry[*]", "set": 1.0},
-                {"path": "effect.job_loss[*]", "set": 1.0},
-            ],
-        ),
-    ]
-    prepared = stress.prepare(holbaek, points)
-    base, none = stress.run_stress(holbaek, prepared, seed=3, n=200)
-    # without any effect the treatment arm is the counterfactual: no true savings, but the
-    # municipality still pays the programme's rate card -> it loses every time
-    assert np.abs(none["savings_true"]).max() < 1e-6 * np.abs(base["savings_true"]).max()
-    assert (none["municipal_net"] <= 0).all()
-
-
-def test_common_random_numbers_make_small_stresses_precise(holbaek):
-    """A small stress measured on the same streams is far more precise than the spread of
-    the results themselves (an independent pair of runs would be noisier than either)."""
-    points = [
-        StressPoint(
-            name="slightly weaker", changes=[{"path": "effect.job_entry[*]", "excess": 0.9}]
-        )
-    ]
-    prepared = stress.prepare(holbaek, points)
-    base, weaker = stress.run_stress(holbaek, prepared, seed=5, n=200)
-    d = weaker["municipal_net"] - base["municipal_net"]
-    assert d.mean() < 0
-    assert d.std() < 0.25 * base["municipal_net"].std()
-
-
-def test_wildcards_expand_over_lists_and_keys(holbaek):
-    dumped = holbaek.model_dump(by_alias=True)
-    assert len(stress.expand("programme.phases[*].dropout", dumped)) == 4
-    assert ("economics", "benefits", "sygedagpenge", "indexation") in stress.expand(
-        "economics.benefits[*].indexation", dumped
+def test_a_contract_stress_leaves_every_citizen_as_he_was(holbaek):
+    """Common random numbers: doubling a tariff changes what is paid, not one simulated
+    citizen, so every metric of the simulation and the ledger is bitwise the same."""
+    point = StressPoint(
+        name="double tariff",
+        changes=[{"path": "contract.mechanisms[0].tariffs.job_entry", "scale": 2.0}],
     )
+    base, doubled = stress.run_stress(holbaek, stress.prepare(holbaek, [point]), SEED, 60)
+    _same(doubled, base, LABOUR + ("programme_cost", "savings_true", "savings_measured"))
+    # (payments can go either way: earlier payments reach the investor's return cap sooner)
+    assert not np.array_equal(doubled["payments_total"], base["payments_total"])
 
 
+def test_the_effect_switched_off_makes_the_arms_equal(holbaek):
+    """With every hazard ratio at 1 the treatment arm is the counterfactual, citizen by
+    citizen: no true savings, the same employment; the rate card still pays for the
+    treated citizens' outcomes, so the municipality loses in every scenario."""
+    point = StressPoint(
+        name="no effect",
+        changes=[
+            {"path": f"effect.{k}[*]", "set": 1.0}
+            for k in ("job_entry", "education_entry", "job_loss")
+        ],
+    )
+    base, none = stress.run_stress(holbaek, stress.prepare(holbaek, [point]), SEED, 60)
+    np.testing.assert_array_equal(
+        none["ever_employed_treatment"], none["ever_employed_counterfactual"]
+    )
+    assert np.abs(none["savings_true"]).max() <= 1e-9 * np.abs(base["savings_true"]).max()
+    assert (none["payments_total"] > 0).all()
+    assert (none["municipal_net"] < 0).all()
+
+
+def test_a_calendar_point_runs_like_a_deal_written_with_the_shock():
+    """A stress point's calendar is added to the deal's own; running the point is running
+    the deal with both shocks in its file (same seed, same scenarios)."""
+    own = {"start": dt.date(2025, 1, 1), "end": dt.date(2025, 6, 1), "job_entry_multiplier": 0.8}
+    extra = {"start": dt.date(2026, 1, 1), "end": dt.date(2026, 9, 1), "job_entry_multiplier": 0.5}
+    raw = load_raw("holbaek")
+    raw["labour"]["calendar"] = [own]
+    cfg = parse_deal(raw, "holbaek+shock")
+    prepared = stress.prepare(cfg, [StressPoint(name="shock", calendar=[extra])])
+    assert prepared[1].adjust == []
+    assert [c.start for c in prepared[1].cfg.labour.calendar] == [own["start"], extra["start"]]
+    assert [c.start for c in cfg.labour.calendar] == [own["start"]]  # the deal is untouched
+    raw["labour"]["calendar"] = [own, extra]
+    written = parse_deal(raw, "holbaek+both")
+    _, shocked = stress.run_stress(cfg, prepared, SEED, 40)
+    _same(shocked, engine.run(written, SEED, 40).metrics)
+
+
+def test_a_baseline_contract_keeps_the_unstressed_baseline():
+    """slagelse measures savings against a fixed baseline: at a stress point the contract
+    still compares with the deal's own baseline, not one recomputed under the stress."""
+    cfg, _ = load_deal(CONFIGS / "slagelse.toml")
+    shock = StressPoint(
+        name="shock",
+        calendar=[
+            {
+                "start": cfg.deal.start_date + dt.timedelta(weeks=20),
+                "end": cfg.deal.start_date + dt.timedelta(weeks=120),
+                "job_entry_multiplier": 0.5,
+            }
+        ],
+    )
+    prepared = stress.prepare(cfg, [shock])
+    _, got = stress.run_stress(cfg, prepared, SEED, 40)
+    kept = compute_baseline(cfg, simulation.build_structure(cfg))
+    _same(got, engine.run(prepared[1].cfg, SEED, 40, baseline=kept).metrics)
+    # and it matters: the shocked deal's own baseline gives other measured savings
+    own = engine.run(prepared[1].cfg, SEED, 40).metrics
+    assert not np.array_equal(own["savings_measured"], got["savings_measured"])
+
+
+# ----------------------------------------------------------------------- the standard set
+def test_the_standard_set_is_used_when_the_deal_names_none(holbaek, standard):
+    prepared, _ = standard
+    assert holbaek.stress == []
+    assert [p.name for p in prepared] == [
+        "base",
+        "recession",
+        "weak effect",
+        "enrolment shortfall",
+        "higher dropout",
+        "delayed start",
+        "rates frozen",
+        "labour-market shock",
+    ]
+    by = {p.name: p for p in prepared}
+    # wildcards expand to every concrete field of the deal
+    assert {a.path for a in by["higher dropout"].adjust} == {
+        ("programme", "phases", i, "dropout") for i in range(4)
+    }
+    assert len(by["weak effect"].adjust) == 3 * 4  # job_entry, education_entry, job_loss
+    assert {a.op for a in by["weak effect"].adjust} == {"excess"}
+    benefits = set(holbaek.economics.benefits)
+    assert {a.path[2] for a in by["rates frozen"].adjust} == benefits
+    shock = by["labour-market shock"].cfg.labour.calendar
+    assert len(shock) == 1 and shock[0].job_entry_multiplier == 0.5
+    assert shock[0].start == holbaek.deal.start_date + dt.timedelta(weeks=52)
+    assert (shock[0].end - shock[0].start).days == 7 * 52
+
+
+def test_the_weak_effect_stress_skips_effects_the_deal_does_not_have():
+    cfg = simple_deal(
+        effect={"job_entry": [1.5, 2.0]},
+        phases=[{"name": p, "weeks": 5, "cost_per_week": 100.0, "dropout": 0.0} for p in "ab"],
+    )
+    weak = next(p for p in stress.points_for(cfg) if p.name == "weak effect")
+    assert [a.path for a in weak.adjust] == [("effect", "job_entry", 0), ("effect", "job_entry", 1)]
+
+
+# Each standard stress moves the figure its description names, in its direction. On common
+# random numbers the per-scenario differences are i.i.d., so their mean has the paired SE
+# sd(d)/sqrt(n); "moves down" is asserted as mean + 4 SE < 0 (a stress without the effect
+# would pass with probability < 4e-5). Figures the stress cannot touch must not move at all.
+DIRECTIONS = {
+    "recession": ("ever_employed_counterfactual", ()),
+    "weak effect": ("ever_employed_treatment", ("enrolled", "ever_employed_counterfactual")),
+    "enrolment shortfall": ("enrolled", ()),
+    "higher dropout": ("programme_cost", ("enrolled", "ever_employed_counterfactual")),
+    "delayed start": ("ever_employed_counterfactual", ("enrolled", "programme_cost")),
+    "rates frozen": ("savings_true", LABOUR + ("programme_cost", "payments_total")),
+    "labour-market shock": ("ever_employed_counterfactual", ("enrolled",)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIRECTIONS))
+def test_each_standard_stress_moves_its_figure_down(standard, name):
+    prepared, metrics = standard
+    m = metrics[[p.name for p in prepared].index(name)]
+    figure, untouched = DIRECTIONS[name]
+    mean, se = _paired(m, metrics[0], figure)
+    assert se > 0 and mean + 4 * se < 0, (mean, se)
+    _same(m, metrics[0], untouched)
+
+
+def test_enrolment_shortfall_fills_seventy_percent_of_the_places(standard):
+    """Each planned citizen enrols when his uniform is below the uptake; scaling the uptake
+    by 0.7 after drawing keeps the uniforms, so the expected enrolment is 0.7 times the
+    base's, scenario by scenario. The ratio of means R = mean(a) / mean(b) has the
+    delta-method SE sd(a - R b) / (sqrt(n) mean(b)) (paired scenarios); within 4 SE."""
+    prepared, metrics = standard
+    a = metrics[[p.name for p in prepared].index("enrolment shortfall")]["enrolled"]
+    b = metrics[0]["enrolled"]
+    assert (a <= b).all()  # the same uniforms: who enrols under the shortfall enrolled anyway
+    ratio = a.mean() / b.mean()
+    se = (a - ratio * b).std(ddof=1) / (math.sqrt(a.size) * b.mean())
+    assert 0 < se < 0.01 and abs(ratio - 0.7) < 4 * se, (ratio, se)
+
+
+# ----------------------------------------------------------------- the table of differences
+def test_table_differences_and_standard_errors_by_hand():
+    """Four scenarios written out: the rows hold the means, the mean paired difference and
+    its SE = sd(d, ddof=1) / sqrt(4)."""
+    base = {
+        "investor_profit": np.array([10.0, -5.0, 0.0, 20.0]),
+        "investor_moic": np.array([1.5, 0.5, np.nan, 2.0]),
+        "municipal_net": np.array([1.0, -1.0, 2.0, -3.0]),
+    }
+    hit = {
+        "investor_profit": np.array([8.0, -9.0, -1.0, 20.0]),
+        "investor_moic": np.array([1.4, 0.2, np.nan, 2.0]),
+        "municipal_net": np.array([0.0, -2.0, 2.0, -3.0]),
+    }
+    prepared = [stress.Prepared("base", "", None, []), stress.Prepared("hit", "", None, [])]
+    _, row = stress.table(prepared, [base, hit])
+    # profit: d = (-2, -4, -1, 0), mean -1.75, deviations (-.25, -2.25, .75, 1.75),
+    # sum of squares 8.75
+    assert row["investor_profit"] == 4.5
+    assert row["investor_profit_diff"] == -1.75
+    assert row["investor_profit_diff_se"] == pytest.approx(math.sqrt(8.75 / 3) / 2)
+    # investor loss: indicators (0, 1, 0, 0) -> (0, 1, 1, 0); d = (0, 0, 1, 0)
+    assert row["investor_loss"] == 0.5
+    assert row["investor_loss_diff"] == 0.25
+    assert row["investor_loss_diff_se"] == pytest.approx(math.sqrt(0.75 / 3) / 2)
+    # an undefined multiple counts as 0: means 1.0 and 0.9
+    assert row["investor_moic"] == pytest.approx(0.9)
+    assert row["investor_moic_diff"] == pytest.approx(-0.1)
+    # municipal net: d = (-1, -1, 0, 0); P(net < 0) stays 0.5
+    assert row["municipal_net_diff"] == -0.5
+    assert row["municipal_net_diff_se"] == pytest.approx(math.sqrt(1.0 / 3) / 2)
+    assert row["municipal_loss"] == 0.5 and row["municipal_loss_diff"] == 0.0
+
+
+# ---------------------------------------------------------------- prepare() and bad input
+def test_prepare_names_every_problem_at_once(holbaek):
+    points = [
+        StressPoint(name="too many", changes=[{"path": "cohort.uptake", "scale": 2.0}]),
+        StressPoint(name="leave", changes=[{"path": "programme.phases[*].dropout", "set": 1.5}]),
+        StressPoint(name="nowhere", changes=[{"path": "cohort.nothing", "set": 0.5}]),
+        StressPoint(name="integer", changes=[{"path": "cohort.size", "set": 10}]),
+        StressPoint(name="meta", changes=[{"path": "uncertainty.parameters[0].low", "set": 1}]),
+        StressPoint(name="base", changes=[{"path": "cohort.uptake", "set": 0.5}]),
+        StressPoint(name="no jobs", changes=[{"path": "labour.job_entry_multiplier", "add": -5}]),
+        StressPoint(name="fine", changes=[{"path": "cohort.uptake", "set": 0.5}]),
+    ]
+    with pytest.raises(ConfigError) as err:
+        stress.prepare(holbaek, points)
+    problems = err.value.problems
+    expected = [
+        "stress[0] (too many): cohort.uptake: Input should be less than or equal to 1 (got 1.9)",
+        "stress[2].changes[0].path: 'cohort.nothing' names no real-valued field of the deal",
+        "stress[3].changes[0].path: 'cohort.size' names no real-valued field of the deal",
+        "stress[4].changes[0].path: the uncertainty section cannot itself be varied",
+        "stress[5].name: 'base' is used twice",
+        "stress[6] (no jobs): labour.job_entry_multiplier: Input should be greater than 0 "
+        "(got -2.818)",
+    ]
+    for line in expected:
+        assert line in problems, problems
+    # one line per phase whose dropout would leave [0, 1]
+    assert sum(p.startswith("stress[1] (leave): programme.phases[") for p in problems) == 4
+    assert not any(p.startswith("stress[7]") for p in problems)
+    assert len(problems) == len(expected) + 4
+
+
+CAL, JEM = "labour.calendar", "job_entry_multiplier"
+
+
+def test_prepare_rejects_calendar_paths():
+    """A calendar shock is the same in every scenario: a change to it is refused (use a
+    stress point's own calendar instead)."""
+    raw = load_raw("holbaek")
+    raw["labour"]["calendar"] = [
+        {"start": dt.date(2025, 1, 1), "end": dt.date(2025, 6, 1), "job_entry_multiplier": 0.8}
+    ]
+    cfg = parse_deal(raw, "holbaek+shock")
+    points = [
+        StressPoint(name="one", changes=[{"path": f"{CAL}[0].{JEM}", "set": 1.0}]),
+        StressPoint(name="all", changes=[{"path": f"{CAL}[*].{JEM}", "scale": 2.0}]),
+    ]
+    with pytest.raises(ConfigError) as err:
+        stress.prepare(cfg, points)
+    assert len(err.value.problems) == 2
+    for i, p in enumerate(err.value.problems):
+        assert p.startswith(f"stress[{i}].changes[0].path: calendar shocks are the same")
+
+
+def test_prepare_applies_the_operation_to_check_the_value(holbaek):
+    """The check uses the value the stress gives: scaling the uptake of 0.95 by 1.05
+    passes (0.9975), by 1.06 it does not (1.007 > 1)."""
+    ok = stress.prepare(
+        holbaek, [StressPoint(name="a", changes=[{"path": "cohort.uptake", "scale": 1.05}])]
+    )
+    assert ok[1].adjust[0].path == ("cohort", "uptake") and ok[1].adjust[0].value == 1.05
+    with pytest.raises(ConfigError) as err:
+        stress.prepare(
+            holbaek, [StressPoint(name="b", changes=[{"path": "cohort.uptake", "scale": 1.06}])]
+        )
+    assert err.value.problems == [
+        "stress[0] (b): cohort.uptake: Input should be less than or equal to 1 (got 1.007)"
+    ]
+
+
+# ------------------------------------------------------------ grids, files, points_for()
 def test_grid_is_a_full_factorial():
     points = stress.parse_grid(["effect.job_entry[2]=1.5,2,2.5", "cohort.uptake=0.8,1"])
-    assert len(points) == 6
-    assert points[0].name == "effect.job_entry[2]=1.5, cohort.uptake=0.8"
+    assert [p.name for p in points] == [
+        f"effect.job_entry[2]={a:g}, cohort.uptake={b:g}" for a in (1.5, 2, 2.5) for b in (0.8, 1)
+    ]
+    assert [(c.path, c.op) for c in points[3].changes] == [
+        ("effect.job_entry[2]", ("set", 2.0)),
+        ("cohort.uptake", ("set", 1.0)),
+    ]
 
 
 @pytest.mark.parametrize(
-    "spec,field",
-    [
-        (["cohort.uptake"], "--grid[0]"),
-        (["cohort.uptake=a,b"], "--grid[0]"),
-        (["cohort.nothing=1,2"], "--grid[0].changes[0].path"),
-        (["cohort.uptake=1.5"], "uptake"),
-        (["cohort.size=10"], "--grid[0].changes[0].path"),
-    ],
+    "spec", ["cohort.uptake", "cohort.uptake=", "cohort.uptake=a,b", "=0.5", "cohort.uptake=1,x"]
 )
-def test_bad_grid_input(tmp_path, spec, field):
-    args = [
-        "stress",
-        str(CONFIGS / "holbaek.toml"),
-        "-n",
-        "10",
-        "--seed",
-        "1",
-        "-o",
-        str(tmp_path / "s.nc"),
+def test_bad_grid_specs(spec):
+    with pytest.raises(ConfigError) as err:
+        stress.parse_grid(["cohort.uptake=0.5", spec])
+    assert err.value.problems == [f"--grid[1]: '{spec}' is not PATH=v1,v2,... with numbers"]
+
+
+def test_a_grid_value_replaces_the_drawn_one(holbaek):
+    """cohort.uptake is uncertain in holbaek; a grid point sets it after drawing, so every
+    scenario runs at the grid value, and the other draws stay those of the base."""
+    prepared = stress.points_for(holbaek, grid=["cohort.uptake=0.5"])
+    assert [p.name for p in prepared] == ["base", "cohort.uptake=0.5"]
+    base, half = stress.run_stress(holbaek, prepared, SEED, 40)
+    # at uptake 0.5 each of the 180 planned citizens enrols with probability 1/2: the
+    # mean over 40 scenarios is 90 with SE sqrt(180 / 4) / sqrt(40) = 1.06; within 4 SE
+    assert abs(half["enrolled"].mean() - 90) < 4 * math.sqrt(180 / 4 / 40)
+    # the same uniforms decide who enrols: under 0.5 only citizens who enrolled at the
+    # drawn uptake (Beta(19, 1), below 0.5 with probability 2e-6)
+    assert (half["enrolled"] <= base["enrolled"]).all()
+
+
+def _stress_file(tmp_path, body: str) -> str:
+    path = tmp_path / "points.toml"
+    path.write_text(body, encoding="utf-8")
+    return str(path)
+
+
+def test_points_for_chooses_grid_file_deal_or_standard(holbaek, tmp_path):
+    f = _stress_file(
+        tmp_path,
+        '[[stress]]\nname = "from file"\nchanges = [{ path = "cohort.uptake", set = 0.6 }]\n',
+    )
+    own = _deal_with(stress=[{"name": "own", "changes": [{"path": "cohort.uptake", "scale": 0.9}]}])
+    assert [p.name for p in stress.points_for(holbaek, stress_file=f)] == ["base", "from file"]
+    assert [p.name for p in stress.points_for(own)] == ["base", "own"]
+    # a grid or a stress file replaces the deal's own points
+    assert [p.name for p in stress.points_for(own, stress_file=f)] == ["base", "from file"]
+    assert [p.name for p in stress.points_for(own, grid=["cohort.uptake=1"])] == [
+        "base",
+        "cohort.uptake=1",
     ]
-    for s in spec:
-        args += ["--grid", s]
-    res = CliRunner().invoke(main, args)
-    assert res.exit_code == 1, res.output
-    assert field in res.stderr and "Traceback" not in res.output
-    assert not (tmp_path / "s.nc").exists()
+    assert len(stress.points_for(holbaek)) == 8  # the standard set
+    with pytest.raises(ConfigError) as err:
+        stress.points_for(holbaek, grid=["cohort.uptake=1"], stress_file=f)
+    assert err.value.problems == ["--grid, --stress-file: give one of them, not both"]
 
 
-def test_bad_stress_file(tmp_path):
-    f = tmp_path / "st.toml"
-    f.write_text(
-        "[[stress]]\nname = 'x'\nchanges = [{path = 'cohort.uptake', scale = 0.5,"
-        " set = 1.0}]\n[[stress]]\nname = 'y'\ncolour = 'red'\n"
+def test_grid_problems_name_the_grid(holbaek):
+    with pytest.raises(ConfigError) as err:
+        stress.points_for(holbaek, grid=["cohort.uptake=1.5", "cohort.size=10"])
+    assert err.value.problems == [
+        "--grid[0].changes[1].path: 'cohort.size' names no real-valued field of the deal",
+        "--grid[0] (cohort.uptake=1.5, cohort.size=10): cohort.uptake: Input should be less "
+        "than or equal to 1 (got 1.5)",
+    ]
+
+
+def test_bad_stress_files(tmp_path):
+    f = _stress_file(
+        tmp_path,
+        "[[stress]]\nname = 'x'\nchanges = [{path = 'cohort.uptake', scale = 0.5, set = 1.0}]\n"
+        "[[stress]]\nname = 'y'\ncolour = 'red'\n",
     )
-    res = CliRunner().invoke(
-        main,
-        [
-            "stress",
-            str(CONFIGS / "holbaek.toml"),
-            "--stress-file",
-            str(f),
-            "-o",
-            str(tmp_path / "s.nc"),
-        ],
-    )
-    assert res.exit_code == 1
-    assert "stress[0].changes[0]" in res.stderr and "stress[1].colour" in res.stderr
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as err:
+        stress.load_stress_file(f)
+    text = "\n".join(err.value.problems)
+    assert "stress[0].changes[0]" in text and "stress[1].colour" in text
+    empty = _stress_file(tmp_path, "# nothing here\n")
+    with pytest.raises(ConfigError) as err:
+        stress.load_stress_file(empty)
+    assert err.value.problems == ["stress: the file names no [[stress]] points"]
+    with pytest.raises(ConfigError) as err:
         stress.load_stress_file(str(tmp_path / "missing.toml"))
+    assert "missing.toml" in str(err.value)
 
 
-def test_cli_stress_writes_a_stress_dimension(tmp_path):
+# ------------------------------------------------------------------- dataset and command
+def test_dataset_has_a_stress_dimension(holbaek):
+    prepared = stress.points_for(holbaek, grid=["cohort.uptake=0.6,0.8"])
+    ds, rows, table = stress.stress_test(holbaek, "deal text", prepared, SEED, 30)
+    assert ds["municipal_net"].dims == ("stress", "scenario")
+    assert list(ds["stress"].values) == [p.name for p in prepared]
+    metrics = stress.run_stress(holbaek, prepared, SEED, 30)
+    for s, m in enumerate(metrics):
+        assert ds["investor_profit"].values[s].tobytes() == m["investor_profit"].tobytes()
+        assert rows[s]["municipal_net"] == pytest.approx(float(m["municipal_net"].mean()))
+    assert ds.attrs["kind"] == "stress" and ds.attrs["n_scenarios"] == 30
+    assert "cohort.uptake=0.6: cohort.uptake set 0.6" in ds.attrs["stress_changes"]
+    assert len(table.rows) == 3
+
+
+def test_cli_stress_file_and_table_agree(tmp_path):
     out = tmp_path / "s.nc"
     res = CliRunner().invoke(
         main,
         [
             "stress",
             str(CONFIGS / "slagelse.toml"),
-            "-n",
-            "60",
-            "--seed",
-            "2",
-            "-o",
-            str(out),
-            "--json",
+            *("-n", "40", "--seed", "2", "-o", str(out), "--json"),
         ],
     )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     names = [p["stress"] for p in data["points"]]
-    assert names[0] == "base" and "recession" in names and "labour-market shock" in names
-    ds = xr.open_dataset(out)
-    assert ds["municipal_net"].dims == ("stress", "scenario")
+    assert names[0] == "base" and "labour-market shock" in names
+    ds = xr.load_dataset(out)
     assert list(ds["stress"].values) == names
-    # the table agrees with the file
     rec = data["points"][names.index("recession")]
-    got = float(ds["municipal_net"].sel(stress="recession").mean())
-    assert rec["municipal_net"] == pytest.approx(got)
-    ds.close()
+    assert rec["municipal_net"] == pytest.approx(
+        float(ds["municipal_net"].sel(stress="recession").mean())
+    )
+
+
+@pytest.mark.parametrize(
+    "grid,field",
+    [
+        ("cohort.uptake", "--grid[0]: 'cohort.uptake' is not PATH=v1,v2"),
+        ("cohort.uptake=1.5", "--grid[0] (cohort.uptake=1.5): cohort.uptake"),
+    ],
+)
+def test_cli_bad_grid_writes_nothing(tmp_path, grid, field):
+    out = tmp_path / "s.nc"
+    args = ["stress", str(CONFIGS / "holbaek.toml"), "-n", "10", "--seed", "1", "-o", str(out)]
+    res = CliRunner().invoke(main, [*args, "--grid", grid])
+    assert res.exit_code == 1, res.output
+    assert field in res.stderr and "Traceback" not in res.output
+    assert not out.exists()

@@ -1,9 +1,10 @@
-"""Sweeps: deals x stress points x scenarios, on any backend, resumable."""
+"""Sweeps: deals x stress points x scenarios, the same numbers as engine.run and 'simrisk
+stress' for any chunk size; sweep files; the command. (Backends and the chunk store:
+test_distributed.py.)"""
 
 from __future__ import annotations
 
-import os
-import time
+import shutil
 
 import numpy as np
 import pytest
@@ -14,23 +15,25 @@ from simrisk import engine
 from simrisk.analysis import stress as stress_mod
 from simrisk.analysis import sweep as sw
 from simrisk.cli import main
-from simrisk.distributed import ChunkStore, DaskBackend, LocalBackend
+from simrisk.config import ConfigError
+from simrisk.distributed import LocalBackend
+from simrisk.metrics import derived
+from simrisk.outputs import METRICS
+from tests.conftest import CONFIGS
 
-from .conftest import CONFIGS
-
-# one deal per measurement: counterfactual, baseline (a baseline per worker), control group
+# one deal per measurement: counterfactual, baseline, control group
 DEALS = [str(CONFIGS / f"{d}.toml") for d in ("holbaek", "slagelse", "aarhus_din_vej_i_job")]
 GRID = ["cohort.uptake=0.8,1", "labour.job_entry_multiplier=1.5"]
 N = 40
 SEED = 11
 
 
-def _sweep(chunk: int, seed: int = SEED, n: int = N) -> sw.Sweep:
-    return sw.build(DEALS, stress_mod.parse_grid(GRID), seed, n, chunk)
+def _sweep(chunk: int, seed: int = SEED, deals=DEALS) -> sw.Sweep:
+    return sw.build(list(deals), stress_mod.parse_grid(GRID), seed, N, chunk)
 
 
 def _same(a: dict, b: dict) -> None:
-    assert set(a) == set(engine.SCENARIO_METRICS) == set(b)
+    assert list(a) == list(METRICS) == list(b)
     for k in a:
         assert a[k].dtype == b[k].dtype, k
         assert a[k].tobytes() == b[k].tobytes(), k
@@ -44,138 +47,136 @@ def reference():
     return metrics
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    from distributed import Client, LocalCluster
-
-    cl = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    client = Client(cl)
-    yield client
-    client.close()
-    cl.close()
-
-
-def test_sweep_equals_stress_runs_of_each_deal(reference):
-    """Each deal's slice is what 'simrisk stress' (engine.run per point) gives."""
+def test_each_deal_is_its_stress_test_and_its_base_is_engine_run(reference):
+    """Each deal's slice is what 'simrisk stress' (engine.run per point, common random
+    numbers) gives, and its base point is 'simrisk run DEAL --seed SEED'."""
     sweep = _sweep(chunk=N)
-    assert sweep.stress_names[0] == "base" and len(sweep.stress_names) == 3
+    assert sweep.stress_names == ["base", *(p.name for p in stress_mod.parse_grid(GRID))]
     for d, deal in enumerate(sweep.deals):
         ref = stress_mod.run_stress(deal.cfg, deal.prepared, SEED, N)
         for s in range(len(deal.prepared)):
             _same({k: v[d, s] for k, v in reference.items()}, ref[s])
-    # and the points differ from the base (the stress is applied)
-    assert not np.array_equal(
-        reference["investor_profit"][0, 0], reference["investor_profit"][0, 2]
-    )
+        _same({k: v[d, 0] for k, v in reference.items()}, engine.run(deal.cfg, SEED, N).metrics)
+    # and the points are stressed
+    assert not np.array_equal(reference["enrolled"][0, 0], reference["enrolled"][0, 1])
 
 
-@pytest.mark.parametrize("chunk", [7, 16])
+@pytest.mark.parametrize("chunk", [1, 7, 16])
 def test_chunk_size_does_not_change_results(reference, chunk):
     metrics, stats = sw.run_sweep(_sweep(chunk=chunk), LocalBackend())
-    assert stats.computed == len(DEALS) * 3 * -(-N // chunk)
+    assert stats.computed == len(DEALS) * 3 * -(-N // chunk) == sw.n_chunks(_sweep(chunk))
     _same(metrics, reference)
 
 
-def test_local_cluster_bitwise_equal(reference, cluster):
-    backend = DaskBackend(cluster, threads=1)
-    metrics, stats = sw.run_sweep(_sweep(chunk=9), backend)
-    assert stats.computed == len(DEALS) * 3 * 5
-    _same(metrics, reference)
-    # the chunks really ran on the workers
-    assert len(cluster.scheduler_info()["workers"]) == 2
+def test_plan_labels_every_chunk(reference):
+    sweep = _sweep(chunk=16)
+    labelled = sw.plan(sweep)
+    assert [label for label, _ in labelled[:4]] == [
+        (0, 0, 0, 16),
+        (0, 0, 16, 16),
+        (0, 0, 32, 8),
+        (0, 1, 0, 16),
+    ]
+    for (d, s, scen0, m), spec in labelled:
+        deal = sweep.deals[d]
+        assert spec.cfg is deal.prepared[s].cfg and spec.base_cfg is deal.cfg
+        assert (spec.seed, spec.n_total, spec.scen0, spec.m) == (SEED, N, scen0, m)
+        assert list(spec.adjust) == deal.prepared[s].adjust
 
 
-def test_killed_worker_gives_same_result(reference, cluster):
-    backend = DaskBackend(cluster, threads=1)
-    before = set(cluster.scheduler_info()["workers"])
-    killed = []
-
-    def die():  # defined here so that it is pickled by value
-        import os as _os
-        import threading
-
-        threading.Timer(0.05, _os._exit, args=(1,)).start()
-        return _os.getpid()
-
-    def kill(k):
-        if k == 2:
-            busy = [w for w, tasks in cluster.processing().items() if tasks]
-            assert busy, "no worker had work in flight"
-            cluster.run(die, workers=[busy[0]])
-            killed.append(busy[0])
-
-    metrics, stats = sw.run_sweep(_sweep(chunk=3), backend, on_chunk=kill)
-    assert killed
-    _same(metrics, reference)
-    assert stats.computed == len(DEALS) * 3 * -(-N // 3)
-    # the killed worker is gone (its nanny starts a new one on another address)
-    deadline = time.time() + 20
-    while killed[0] in cluster.scheduler_info()["workers"] and time.time() < deadline:
-        time.sleep(0.2)
-    assert killed[0] not in set(cluster.scheduler_info()["workers"])
-    assert killed[0] in before
+def test_the_same_deal_twice_is_computed_once(tmp_path, reference):
+    """Chunks are keyed by content: a copy of a deal under another name is the same work."""
+    copy = tmp_path / "copy_of_holbaek.toml"
+    shutil.copy(DEALS[0], copy)
+    sweep = _sweep(chunk=20, deals=[DEALS[0], str(copy)])
+    assert sw.n_chunks(sweep) == len(sw.plan(sweep)) // 2 == 3 * 2
+    metrics, stats = sw.run_sweep(sweep, LocalBackend())
+    assert stats.computed == 6
+    for k in METRICS:
+        assert metrics[k][1].tobytes() == metrics[k][0].tobytes() == reference[k][0].tobytes()
 
 
-class Interrupt(Exception):
-    pass
+def test_table_and_dataset(reference):
+    sweep = _sweep(chunk=N)
+    rows = sw.table(sweep, reference)
+    assert [(r["deal"], r["stress"]) for r in rows[:3]] == [
+        ("holbaek", s) for s in sweep.stress_names
+    ]
+    r = rows[4]  # slagelse, first grid point
+    m = {k: v[1, 1] for k, v in reference.items()}
+    assert r["investor_loss"] == float((m["investor_profit"] < 0).mean())
+    assert r["municipal_loss"] == float((m["municipal_net"] < 0).mean())
+    assert r["investor_moic"] == float(derived(m, "investor_moic").mean())
+    ds = sw.build_dataset(sweep, reference)
+    assert ds["municipal_net"].dims == ("deal", "stress", "scenario")
+    assert list(ds["deal"].values) == ["holbaek", "slagelse", "aarhus_din_vej_i_job"]
+    assert ds["investor_profit"].values.tobytes() == reference["investor_profit"].tobytes()
+    assert ds.attrs["kind"] == "sweep" and ds.attrs["seed"] == SEED
 
 
-def test_resume_after_interruption(reference, tmp_path):
-    chunks = tmp_path / "out.nc.chunks"
-    sweep = _sweep(chunk=10)
-    total = len(DEALS) * 3 * 4
-
-    def stop(k):
-        if k == 5:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        sw.run_sweep(sweep, LocalBackend(), chunks, progress=None, on_chunk=stop)
-    files = sorted(chunks.glob("*.npz"))
-    assert len(files) == 5
-    assert not list(chunks.glob("*.part"))
-    # a corrupted chunk file is recomputed, not trusted
-    files[0].write_bytes(b"not a zip file")
-    computed_specs = []
-
-    class Counting(LocalBackend):
-        def run(self, specs):
-            computed_specs.extend(specs)
-            yield from super().run(specs)
-
-    metrics, stats = sw.run_sweep(sweep, Counting(), chunks, resume=True)
-    assert stats.reused == 4 and stats.computed == total - 4 == len(computed_specs)
-    assert files[0].stem in {s.key for s in computed_specs}
-    _same(metrics, reference)
-    # another seed matches none of the stored chunks
-    _, stats = sw.run_sweep(_sweep(chunk=10, seed=SEED + 1), LocalBackend(), chunks, resume=True)
-    assert stats.reused == 0 and stats.computed == total
+def test_build_names_every_problem_of_every_deal(tmp_path):
+    copy = tmp_path / "holbaek.toml"
+    shutil.copy(DEALS[0], copy)
+    points = stress_mod.parse_grid(["cohort.uptake=1.5"])
+    with pytest.raises(ConfigError) as err:
+        sw.build([DEALS[0], str(copy), str(tmp_path / "none.toml")], points, 1, 10, 5)
+    problems = err.value.problems
+    assert sum(p.startswith(f"{DEALS[0]}: stress[0]") for p in problems) == 1
+    assert sum(p.startswith(f"{copy}: stress[0]") for p in problems) == 1
+    assert any(p.startswith(str(tmp_path / "none.toml")) for p in problems)
+    points = stress_mod.parse_grid(["cohort.uptake=0.5"])
+    with pytest.raises(ConfigError) as err:
+        sw.build([DEALS[0], str(copy)], points, 1, 10, 5)
+    assert err.value.problems == [f"deals: '{copy}' and '{DEALS[0]}' have the same name 'holbaek'"]
 
 
-def test_chunk_store_roundtrip_checks_key(tmp_path):
-    store = ChunkStore(tmp_path / "c")
-    store.save("abc", {"x": np.arange(3.0)})
-    assert np.array_equal(store.load("abc")["x"], np.arange(3.0))
-    os.replace(store.path("abc"), store.path("def"))
-    assert store.load("def") is None  # stored under another key: not reused
-
-
-# ----------------------------------------------------------------------------- CLI
-def _write_sweep(tmp_path, body: str) -> str:
-    p = tmp_path / "s.toml"
+# ----------------------------------------------------------------------------- sweep files
+def _write(tmp_path, body: str, name: str = "s.toml") -> str:
+    p = tmp_path / name
     p.write_text(body, encoding="utf-8")
     return str(p)
 
 
 def _sweep_file(tmp_path, chunk=20) -> str:
     deals = ", ".join(f'"{d}"' for d in DEALS[:2])
-    return _write_sweep(
+    return _write(
         tmp_path,
         f"deals = [{deals}]\nscenarios = {N}\nseed = {SEED}\nchunk = {chunk}\n"
         '[grid]\n"cohort.uptake" = [0.8, 1.0]\n"labour.job_entry_multiplier" = [1.5]\n',
     )
 
 
+def test_sweep_file_grid_keys_and_relative_paths(tmp_path):
+    """Unquoted dotted keys nest in TOML; the grid reads them as paths. Deal paths are
+    relative to the sweep file."""
+    sub = tmp_path / "sweeps"
+    sub.mkdir()
+    shutil.copy(DEALS[0], tmp_path / "h.toml")
+    path = _write(sub, 'deals = ["../h.toml"]\n[grid]\ncohort.uptake = [0.5, 0.7]\n')
+    sf = sw.load_sweep_file(path)
+    assert sf.grid == {"cohort.uptake": [0.5, 0.7]}
+    assert sf.deals == [str(sub / "../h.toml")]
+    assert (sf.scenarios, sf.seed, sf.chunk) == (sw.DEFAULT_SCENARIOS, None, engine.CHUNK)
+    assert [p.name for p in sw.grid_points(sf.grid)] == ["cohort.uptake=0.5", "cohort.uptake=0.7"]
+    assert sw.is_sweep_file(path) and not sw.is_sweep_file(DEALS[0])
+    assert not sw.is_sweep_file(str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError) as err:
+        sw.grid_points({"cohort.uptake": []})
+    assert err.value.problems == ["grid.cohort.uptake: give at least one value"]
+
+
+def test_options_override_the_sweep_file(tmp_path):
+    sweep, out = sw.from_files([_sweep_file(tmp_path)], [], None, 12, 5, 4)
+    assert (sweep.n, sweep.seed, sweep.chunk) == (12, 5, 4) and out == "s.nc"
+    sweep, _ = sw.from_files([_sweep_file(tmp_path)], [], None, None, None, None)
+    assert (sweep.n, sweep.seed, sweep.chunk) == (N, SEED, 20)
+    assert len(sweep.stress_names) == 3
+    plain, out = sw.from_files(DEALS[:1], [], None, None, None, None)
+    assert plain.stress_names == ["base"] and plain.seed is None and out == "sweep.nc"
+    assert (plain.n, plain.chunk) == (sw.DEFAULT_SCENARIOS, engine.CHUNK)
+
+
+# ------------------------------------------------------------------------------ command
 def test_cli_sweep_file_and_deal_files_agree(reference, tmp_path):
     out1, out2 = tmp_path / "a.nc", tmp_path / "b.nc"
     r = CliRunner().invoke(main, ["sweep", _sweep_file(tmp_path), "-o", str(out1)])
@@ -186,11 +187,15 @@ def test_cli_sweep_file_and_deal_files_agree(reference, tmp_path):
     a, b = xr.load_dataset(out1), xr.load_dataset(out2)
     assert a.sizes == {"deal": 2, "stress": 3, "scenario": N}
     assert list(a.stress.values) == list(b.stress.values)
-    for name in engine.SCENARIO_METRICS:
+    for name in METRICS:
         assert a[name].values.tobytes() == b[name].values.tobytes()
         assert a[name].values.tobytes() == reference[name][:2].tobytes()
     assert not (tmp_path / "a.nc.chunks").exists()
     assert a.attrs["seed"] == SEED
+
+
+class Interrupt(Exception):
+    pass
 
 
 def test_cli_resume(tmp_path):
@@ -217,21 +222,15 @@ def test_cli_resume(tmp_path):
     r = CliRunner().invoke(main, ["sweep", sweep_path, "-o", str(full)])
     assert r.exit_code == 0, r.output
     a, b = xr.load_dataset(out), xr.load_dataset(full)
-    for name in engine.SCENARIO_METRICS:
+    for name in METRICS:
         assert a[name].values.tobytes() == b[name].values.tobytes()
 
 
 @pytest.mark.parametrize(
     "body, expected",
     [
-        (
-            "deals = []\nscenarios = 0\nbogus = 1\n",
-            ["deals:", "scenarios:", "bogus:"],
-        ),
-        (
-            'deals = ["no_such_deal.toml"]\n',
-            ["no_such_deal.toml: no such file"],
-        ),
+        ("deals = []\nscenarios = 0\nbogus = 1\n", ["deals:", "scenarios:", "bogus:"]),
+        ('deals = ["no_such_deal.toml"]\n', ["no_such_deal.toml: no such file"]),
         (
             f'deals = ["{DEALS[0]}"]\n[grid]\n"effect.nothing_here" = [1.0]\n',
             ["holbaek.toml: stress[0].changes[0].path"],
@@ -244,7 +243,7 @@ def test_cli_resume(tmp_path):
 )
 def test_bad_sweep_files(tmp_path, body, expected):
     out = tmp_path / "x.nc"
-    r = CliRunner().invoke(main, ["sweep", _write_sweep(tmp_path, body), "-o", str(out)])
+    r = CliRunner().invoke(main, ["sweep", _write(tmp_path, body), "-o", str(out)])
     assert r.exit_code == 1, r.output
     lines = r.output.strip().splitlines()
     assert all(line.startswith("error: ") for line in lines), r.output
@@ -288,23 +287,12 @@ def test_existing_output_is_not_replaced(tmp_path):
 def test_sweep_writes_zarr_when_asked(tmp_path):
     """The same sweep to NetCDF and to a Zarr store gives the same numbers; the store is
     written whole (no temporary left beside it)."""
-    args = [
-        "sweep",
-        str(CONFIGS / "holbaek.toml"),
-        "--grid",
-        "cohort.uptake=0.8,1",
-        "-n",
-        "40",
-        "--seed",
-        "3",
-        "--chunk",
-        "20",
-    ]
-    nc = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "s.nc")])
-    zr = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "s.zarr")])
+    args = ["sweep", DEALS[0], "--grid", "cohort.uptake=0.8,1", "-n", "40", "--seed", "3"]
+    nc = CliRunner().invoke(main, [*args, "--chunk", "20", "-o", str(tmp_path / "s.nc")])
+    zr = CliRunner().invoke(main, [*args, "--chunk", "20", "-o", str(tmp_path / "s.zarr")])
     assert nc.exit_code == 0 and zr.exit_code == 0, zr.output
     a = xr.load_dataset(tmp_path / "s.nc")
     b = xr.open_zarr(tmp_path / "s.zarr").load()
-    for name in ("municipal_net", "investor_profit", "payments_total"):
+    for name in METRICS:
         np.testing.assert_array_equal(a[name].values, b[name].values)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.nc", "s.zarr"]

@@ -135,7 +135,7 @@ def solve(
             intervals.append(None)
             notes.append(f"{g.describe()}: not met anywhere in [{low:g}, {high:g}]")
         else:
-            x = optimize.brentq(lambda x, g=g: g.margin(metrics(x)), low, high, xtol=xtol)
+            x = optimize.brentq(lambda x, g=g: _side(g, metrics(x)), low, high, xtol=xtol)
             # the goal holds on the side whose end holds; step to the side that holds
             x = x if g.margin(metrics(x)) >= 0 else (x + xtol if m_hi >= 0 else x - xtol)
             crossings.append(float(x))
@@ -156,6 +156,14 @@ def solve(
         notes.append("no value meets every goal; 'best' is where the worst shortfall is smallest")
     best_values = [g.value(metrics(best)) for g in goals]
     return Solution(path, low, high, crossings, feasible, best, best_values, len(cache), notes)
+
+
+def _side(g: Goal, m: dict) -> float:
+    """The margin, with a goal met exactly (margin 0) counted as met: a probability that
+    sits at the level over a range of x would otherwise stop Brent anywhere in that range
+    instead of at the end where the goal stops holding."""
+    margin = g.margin(m)
+    return margin if margin != 0 else float(np.finfo(float).tiny)
 
 
 def _scale(g: Goal, cfg: DealConfig) -> float:

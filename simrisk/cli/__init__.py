@@ -21,4 +21,32 @@ def main() -> None:
 
 from simrisk.cli import analysis, batch, deal  # noqa: E402, F401  (registers the commands)
 
-__all__ = ["main"]
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+def entry() -> None:
+    """The ``simrisk`` command: SIGTERM is handled like Ctrl-C, so that a half-written
+    output is removed; either ends with one line and exit code 130, no traceback."""
+    import logging
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        main(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Abort:
+        click.echo("error: interrupted; nothing was left half-written", err=True)
+        raise SystemExit(130) from None
+    except KeyboardInterrupt:
+        logging.disable(logging.CRITICAL)  # dask's workers say nothing while shutting down
+        click.echo("error: interrupted; nothing was left half-written", err=True)
+        raise SystemExit(130) from None
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+
+
+__all__ = ["entry", "main"]

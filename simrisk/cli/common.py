@@ -8,9 +8,12 @@ from contextlib import contextmanager
 
 import click
 
-from simrisk.cli.render import stderr
+from simrisk.cli.render import safe, stderr
 from simrisk.errors import ConfigError
 from simrisk.jobs import UI
+from simrisk.resources import MAX_SCENARIOS
+
+MAX_WORKERS = 256
 
 
 class BadInput(click.ClickException):
@@ -24,25 +27,39 @@ class BadInput(click.ClickException):
 
     def show(self, file=None) -> None:
         for line in self.problems:
-            click.echo(f"error: {line}", err=True)
+            click.echo(f"error: {safe(line)}", err=True)
 
 
 @contextmanager
 def bad_input():
-    """Turn input errors into :class:`BadInput` (exit 1, no traceback)."""
+    """Turn input errors into :class:`BadInput` (exit 1, no traceback): bad files and
+    options, files that cannot be read or written, a run too large for the memory."""
     try:
         yield
     except ConfigError as exc:
         raise BadInput(exc.problems) from None
-    except (FileNotFoundError, FileExistsError, ValueError, OSError) as exc:
+    except (FileNotFoundError, FileExistsError, ValueError, OSError, OverflowError) as exc:
         raise BadInput([str(exc)]) from None
+    except MemoryError:
+        raise BadInput(
+            ["out of memory: use fewer scenarios (-n), fewer threads (--threads) or no --detail"]
+        ) from None
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C or SIGTERM: one line, exit code 130; what was being written is removed."""
+
+    exit_code = 130
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
 
 
 class TerminalUI(UI):
     """Messages on stderr; a progress bar only when stderr is a terminal."""
 
     def log(self, message: str) -> None:
-        click.echo(message, err=True)
+        click.echo(safe(message), err=True)
 
     @contextmanager
     def progress(self, total: int) -> Iterator[Callable[[int], None]]:
@@ -76,7 +93,7 @@ seed_option = click.option(
 )
 threads_option = click.option(
     "--threads",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=1024),
     default=None,
     help="Threads (default: all cores); chunks of scenarios run concurrently, one per "
     "thread. Results do not depend on it.",
@@ -92,7 +109,7 @@ def scenarios_option(default: int | None, minimum: int = 1, help: str = "Number 
     return click.option(
         "-n",
         "--scenarios",
-        type=click.IntRange(min=minimum),
+        type=click.IntRange(min=minimum, max=MAX_SCENARIOS),
         default=default,
         show_default=default is not None,
         help=help,
@@ -111,7 +128,9 @@ def output_option(help: str, required: bool = False):
 
 
 def chunk_option(help: str = "Scenarios per chunk. Results do not depend on it."):
-    return click.option("--chunk", type=click.IntRange(min=1), default=None, help=help)
+    return click.option(
+        "--chunk", type=click.IntRange(min=1, max=1_000_000), default=None, help=help
+    )
 
 
 def backend_options(f):
@@ -123,7 +142,7 @@ def backend_options(f):
     )(f)
     f = click.option(
         "--workers",
-        type=click.IntRange(min=1),
+        type=click.IntRange(min=1, max=MAX_WORKERS),
         default=None,
         help="Run the chunks on an embedded dask LocalCluster with this many worker "
         "processes. Results do not depend on it.",

@@ -9,11 +9,22 @@ import click
 import numpy as np
 from rich.console import Console
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from simrisk.tables import Output, Table
 
 stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in list(range(0x00, 0x20)) + list(range(0x7F, 0xA0))}
+del _CONTROL[ord("\n")], _CONTROL[ord("\t")]
+
+
+def safe(text) -> str:
+    """A string as it may reach a terminal: control characters (escape sequences) shown
+    as ``\\xNN``, never acted on."""
+    return str(text).translate(_CONTROL)
 
 
 def finite(obj):
@@ -33,17 +44,17 @@ def table(t: Table) -> None:
     texts = t.text_rows()
     if t.lines:
         for row in texts:
-            stdout.print(f"{row[0]:<36}{row[1]:>12}")
+            stdout.print(Text(f"{safe(row[0]):<36}{safe(row[1]):>12}"))
     else:
-        rt = RichTable(title=t.title or None, title_justify="left")
+        rt = RichTable(title=Text(safe(t.title)) if t.title else None, title_justify="left")
         for c, (name, kind) in enumerate(t.columns):
             numeric = kind not in ("text",) or any(isinstance(r[c], tuple) for r in t.rows)
-            rt.add_column(name, justify="right" if numeric and c > 0 else "left")
+            rt.add_column(Text(safe(name)), justify="right" if numeric and c > 0 else "left")
         for row in texts:
-            rt.add_row(*row)
+            rt.add_row(*(Text(safe(cell)) for cell in row))
         stdout.print(rt)
     for note in t.notes:
-        stdout.print(note)
+        stdout.print(Text(safe(note)))
 
 
 def emit(out: Output, as_json: bool = False) -> None:
@@ -54,4 +65,4 @@ def emit(out: Output, as_json: bool = False) -> None:
     for t in out.tables:
         table(t)
     for line in out.lines:
-        stdout.print(line)
+        stdout.print(Text(safe(line)))

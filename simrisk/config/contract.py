@@ -7,8 +7,23 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from simrisk.config.base import NonNegative, Positive, Probability, Strict, Window
+from simrisk.config.base import (
+    NonNegative,
+    Positive,
+    PositiveWeeks,
+    Probability,
+    Strict,
+    Text,
+    Window,
+)
 from simrisk.vocabulary import OUTCOME_EVENTS, TARGET_OUTCOMES
+
+
+def _ordered(window: list[int] | None) -> None:
+    if window is not None and window[1] <= window[0]:
+        raise ValueError(
+            f"window: [{window[0]}, {window[1]}) is empty; give [from, to) with to > from"
+        )
 
 
 class SavingsShare(Strict):
@@ -16,6 +31,11 @@ class SavingsShare(Strict):
     share: Probability
     cap: NonNegative | None = None
     window: Window | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> SavingsShare:
+        _ordered(self.window)
+        return self
 
 
 class RateCard(Strict):
@@ -25,16 +45,21 @@ class RateCard(Strict):
     cap: NonNegative | None = None
     window: Window | None = None
 
+    @model_validator(mode="after")
+    def _window(self) -> RateCard:
+        _ordered(self.window)
+        return self
+
 
 class Target(Strict):
     kind: Literal["target"]
     outcome: Literal[TARGET_OUTCOMES]
-    at_week: int = Field(gt=0)
+    at_week: PositiveWeeks
     threshold: Probability
     full: Probability | None = None
     payment: NonNegative
     basis: Literal["absolute", "difference"] = "absolute"
-    source: str = ""
+    source: Text = ""
 
     @model_validator(mode="after")
     def _full(self) -> Target:
@@ -52,7 +77,7 @@ class Contract(Strict):
     baseline_scenarios: int = Field(default=1000, gt=0, le=100_000)
     settlement: Literal["month", "quarter", "year"] = "quarter"
     cap: NonNegative | None = None
-    mechanisms: list[Mechanism] = Field(min_length=1)
+    mechanisms: list[Mechanism] = Field(min_length=1, max_length=50)
 
     @model_validator(mode="after")
     def _control(self) -> Contract:
@@ -64,4 +89,4 @@ class Contract(Strict):
 class Investor(Strict):
     capital: Positive
     discount_rate: Annotated[float, Field(gt=-0.5, le=1.0)] = 0.05
-    return_cap: NonNegative | None = None
+    return_cap: Annotated[float, Field(ge=0.0, le=10.0)] | None = None

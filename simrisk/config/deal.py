@@ -3,30 +3,42 @@ the programme's effect."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from simrisk.config.base import NonNegative, Positive, Probability, Strict
+from simrisk.config.base import (
+    MAX_WEEKS,
+    Date,
+    Name,
+    NonNegative,
+    PositiveWeeks,
+    Probability,
+    Ratio,
+    Strict,
+    Text,
+    Weeks,
+)
 from simrisk.vocabulary import ABSORBING_STATES, LABOUR_STATES
 
 
 class Deal(Strict):
-    name: str = Field(min_length=1)
-    currency: str = "DKK"
-    start_date: dt.date
-    horizon_weeks: int = Field(gt=0, le=2600)
-    description: str = ""
+    name: Name
+    currency: str = Field(default="DKK", min_length=1, max_length=10)
+    start_date: Date
+    horizon_weeks: PositiveWeeks
+    description: Text = ""
 
 
 # ------------------------------------------------------------------------- cohort
 class Enrolment(Strict):
     schedule: Literal["uniform", "counts"] = "uniform"
-    weeks: int | None = Field(default=None, gt=0)
-    counts: list[Annotated[int, Field(ge=0)]] | None = None
-    period_weeks: int = Field(default=4, gt=0)
-    delay_weeks: NonNegative = 0.0
+    weeks: PositiveWeeks | None = None
+    counts: list[Annotated[int, Field(ge=0, le=100_000)]] | None = Field(
+        default=None, max_length=MAX_WEEKS
+    )
+    period_weeks: PositiveWeeks = 4
+    delay_weeks: Annotated[float, Field(ge=0.0, le=MAX_WEEKS)] = 0.0
 
     @model_validator(mode="after")
     def _schedule_fields(self) -> Enrolment:
@@ -49,10 +61,10 @@ class PathStage(Strict):
     spell, a share of those still on the earlier benefit move to ``benefit`` (the rest stay,
     e.g. extended sygedagpenge)."""
 
-    after_weeks: int = Field(gt=0)
-    benefit: str = Field(min_length=1)
+    after_weeks: PositiveWeeks
+    benefit: Name
     share: Probability = 1.0
-    source: str = ""
+    source: Text = ""
 
 
 class Unemployed(Strict):
@@ -60,22 +72,22 @@ class Unemployed(Strict):
     ``unemployed``): an insured citizen ``insured`` (a-dagpenge) for ``insured_weeks``,
     then ``uninsured``; an uninsured citizen ``uninsured`` (kontanthjælp)."""
 
-    insured: str | None = None
-    insured_weeks: int = Field(default=104, gt=0)
-    uninsured: str = Field(min_length=1)
-    source: str = ""
+    insured: Name | None = None
+    insured_weeks: PositiveWeeks = 104
+    uninsured: Name
+    source: Text = ""
 
 
 class Segment(Strict):
-    name: str = Field(min_length=1)
-    benefit: str = Field(min_length=1)
+    name: Name
+    benefit: Name
     share: Probability
-    weeks_on_benefit: int = Field(default=0, ge=0)
-    job_hazard_ratio: Positive = 1.0
-    path: list[PathStage] = []
+    weeks_on_benefit: Weeks = 0
+    job_hazard_ratio: Ratio = 1.0
+    path: list[PathStage] = Field(default=[], max_length=7)
     insured_share: Probability = 0.0
     unemployed: Unemployed | None = None
-    source: str = ""
+    source: Text = ""
 
     @model_validator(mode="after")
     def _path_order(self) -> Segment:
@@ -96,9 +108,9 @@ class Segment(Strict):
 class Cohort(Strict):
     size: int = Field(gt=0, le=100_000)
     uptake: Probability = 1.0
-    frailty_variance: NonNegative = 0.0
+    frailty_variance: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
     enrolment: Enrolment
-    segments: list[Segment] = Field(min_length=1)
+    segments: list[Segment] = Field(min_length=1, max_length=100)
 
     @model_validator(mode="after")
     def _shares_and_counts(self) -> Cohort:
@@ -121,8 +133,8 @@ class Cohort(Strict):
 
 # ----------------------------------------------------------------------- programme
 class Phase(Strict):
-    name: str = Field(min_length=1)
-    weeks: int = Field(gt=0)
+    name: Name
+    weeks: PositiveWeeks
     cost_per_week: NonNegative
     dropout: Probability = 0.0
 
@@ -140,9 +152,9 @@ class Programme(Strict):
 class Transition(Strict):
     from_state: Literal[LABOUR_STATES] = Field(alias="from")
     to: Literal[LABOUR_STATES]
-    probability: Probability | list[Probability]
-    from_week: list[Annotated[int, Field(ge=0)]] | None = None
-    source: str = ""
+    probability: Probability | Annotated[list[Probability], Field(min_length=1, max_length=100)]
+    from_week: Annotated[list[Weeks], Field(max_length=100)] | None = None
+    source: Text = ""
 
     @model_validator(mode="after")
     def _pieces(self) -> Transition:
@@ -182,10 +194,10 @@ class Transition(Strict):
 
 
 class CalendarShock(Strict):
-    start: dt.date
-    end: dt.date
-    job_entry_multiplier: Positive
-    source: str = ""
+    start: Date
+    end: Date
+    job_entry_multiplier: Ratio
+    source: Text = ""
 
     @model_validator(mode="after")
     def _order(self) -> CalendarShock:
@@ -202,13 +214,13 @@ class Hours(Strict):
     full_time_share: Probability = 1.0
     part_time_hours: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
     full_time_wage: NonNegative = 0.0
-    source: str = ""
+    source: Text = ""
 
 
 class Labour(Strict):
-    transitions: list[Transition] = Field(min_length=1)
-    job_entry_multiplier: Positive = 1.0
-    calendar: list[CalendarShock] = []
+    transitions: list[Transition] = Field(min_length=1, max_length=100)
+    job_entry_multiplier: Ratio = 1.0
+    calendar: list[CalendarShock] = Field(default=[], max_length=100)
     hours: Hours = Hours()
 
     @model_validator(mode="after")
@@ -224,9 +236,9 @@ class Labour(Strict):
 
 # -------------------------------------------------------------------------- effect
 class Effect(Strict):
-    job_entry: list[Positive] = Field(min_length=1)
-    education_entry: list[Positive] | None = None
-    job_loss: list[Positive] | None = None
+    job_entry: list[Ratio] = Field(min_length=1)
+    education_entry: list[Ratio] | None = None
+    job_loss: list[Ratio] | None = None
     persistence: Probability = 0.5
-    fade_block_weeks: int = Field(default=13, gt=0)
-    source: str = ""
+    fade_block_weeks: PositiveWeeks = 13
+    source: Text = ""

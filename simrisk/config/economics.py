@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from simrisk.config.base import NonNegative, Probability, Strict
+from simrisk.config.base import Date, Name, NonNegative, PositiveWeeks, Probability, Strict, Text
 
 
 class RatePoint(Strict):
-    valid_from: dt.date = Field(alias="from")
+    valid_from: Date = Field(alias="from")
     value: NonNegative
-    source: str = ""
+    source: Text = ""
 
 
 class Benefit(Strict):
@@ -26,10 +25,12 @@ class Benefit(Strict):
     ``partial``: how a part-time job reduces it: ``none`` (it stops), ``hours`` (paid for
     the hours not worked), ``earnings`` (less ``earnings_deduction`` of the counted
     earnings above ``earnings_disregard`` DKK a month; ``earnings_counted`` of the gross
-    wage is counted)."""
+    wage is counted), and from where benefit and earnings together reach
+    ``earnings_ceiling_share`` of the rate of ``earnings_ceiling`` earnings are deducted
+    krone for krone."""
 
     unit: Literal["week", "month", "year"]
-    rates: list[RatePoint] = Field(min_length=1)
+    rates: list[RatePoint] = Field(min_length=1, max_length=1000)
     indexation: Annotated[float, Field(ge=-0.5, le=0.5)] | None = None
     refusion: Literal["staircase"] | Probability = "staircase"
     on_staircase: bool = True
@@ -38,7 +39,9 @@ class Benefit(Strict):
     earnings_disregard: NonNegative = 0.0
     earnings_deduction: Probability = 1.0
     earnings_counted: Probability = 0.92
-    source: str = ""
+    earnings_ceiling: Name | None = None
+    earnings_ceiling_share: Annotated[float, Field(gt=0.0, le=2.0)] = 1.0
+    source: Text = ""
 
     @model_validator(mode="after")
     def _sorted(self) -> Benefit:
@@ -49,7 +52,7 @@ class Benefit(Strict):
 
 
 class RefusionStep(Strict):
-    from_week: int = Field(ge=1)
+    from_week: PositiveWeeks
     state_share: Probability
 
 
@@ -58,10 +61,10 @@ class Refusion(Strict):
     the citizen has had ``reset_weeks`` weeks of self-support in total within the last
     ``reset_window_weeks`` weeks."""
 
-    steps: list[RefusionStep] = Field(min_length=1)
-    reset_weeks: int = Field(default=52, gt=0)
+    steps: list[RefusionStep] = Field(min_length=1, max_length=100)
+    reset_weeks: PositiveWeeks = 52
     reset_window_weeks: int = Field(default=156, gt=0, le=312)
-    source: str = ""
+    source: Text = ""
 
     @model_validator(mode="after")
     def _steps(self) -> Refusion:
@@ -76,16 +79,16 @@ class Refusion(Strict):
 class RegulationYear(Strict):
     year: int = Field(ge=1900, le=2200)
     rate: Annotated[float, Field(ge=-0.2, le=0.5)]
-    source: str = ""
+    source: Text = ""
 
 
 class Regulation(Strict):
     """The yearly regulation of benefit rates (satsregulering) each 1 January: the
     published rate per year, and an assumed rate for the years after."""
 
-    years: list[RegulationYear] = []
+    years: list[RegulationYear] = Field(default=[], max_length=200)
     assumed: Annotated[float, Field(ge=-0.2, le=0.5)] = 0.0
-    source: str = ""
+    source: Text = ""
 
     @model_validator(mode="after")
     def _years(self) -> Regulation:
@@ -101,7 +104,7 @@ class Tax(Strict):
 
     rate: Probability
     municipal_share: Probability = 0.0
-    source: str = ""
+    source: Text = ""
 
 
 class Appraisal(Strict):
@@ -110,18 +113,18 @@ class Appraisal(Strict):
 
     discount_rate: Annotated[float, Field(ge=0.0, le=0.2)] = 0.035
     years: int = Field(default=10, ge=1, le=10)
-    source: str = ""
+    source: Text = ""
 
 
 class Economics(Strict):
-    rules: str | None = "denmark"
-    benefits: dict[str, Benefit] = {}
+    rules: Name | None = "denmark"
+    benefits: dict[Name, Benefit] = Field(default={}, max_length=200)
     refusion: Refusion | None = None
     regulation: Regulation = Regulation()
-    permanent_benefit: str | None = None
-    education_benefit: str | None = None
-    subsidised_benefit: str | None = None
-    fleksjob_benefit: str | None = None
+    permanent_benefit: Name | None = None
+    education_benefit: Name | None = None
+    subsidised_benefit: Name | None = None
+    fleksjob_benefit: Name | None = None
     perspective: Literal["municipality", "central_government", "public"] = "municipality"
     tax: Tax | None = None
     appraisal: Appraisal | None = None

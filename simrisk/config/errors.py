@@ -55,9 +55,15 @@ def validation_problems(err: ValidationError, prefix: str = "") -> list[str]:
     branch_type = [
         _union_branch(e["loc"]) and e["type"] in ("float_type", "list_type") for e in errors
     ]
+    # a field that takes a word or a number (``"staircase" | Probability``) reports that
+    # the word is not the one expected even when the input was a number out of range
+    branch_literal = [_union_branch(e["loc"]) and e["type"] == "literal_error" for e in errors]
+    real = [not (t or lit) for t, lit in zip(branch_type, branch_literal, strict=True)]
     lines = []
     said = set()
-    for e, loc, skip in zip(errors, formatted, branch_type, strict=True):
+    for e, loc, skip, lit in zip(errors, formatted, branch_type, branch_literal, strict=True):
+        if lit and any(r and o == loc for o, r in zip(formatted, real, strict=True)):
+            continue
         # a field that takes a number or a list reports a type error for the branch the
         # input did not take; keep only the other branch's (real) error
         if skip:
@@ -88,4 +94,12 @@ def validation_problems(err: ValidationError, prefix: str = "") -> list[str]:
                 lines.append(f"{loc}.{head}: {rest}")  # the validator named a sub-field
             else:
                 lines.append(f"{loc}: {part}" if loc else part)
-    return lines
+    return [_clip(line) for line in lines]
+
+
+MAX_LINE = 300
+
+
+def _clip(line: str) -> str:
+    """A problem line no longer than MAX_LINE characters (a long input is not echoed)."""
+    return line if len(line) <= MAX_LINE else line[: MAX_LINE - 3] + "..."

@@ -10,6 +10,7 @@ lines name the field. Nothing is written while loading.
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -19,10 +20,10 @@ from pydantic import BaseModel, ValidationError
 
 from simrisk import distributions
 from simrisk.config.errors import validation_problems
-from simrisk.config.paths import RENAMED, get_path, parse_path, scenario_independent, set_path
+from simrisk.config.paths import RENAMED, get_path, parse_path, scenario_independent
 from simrisk.config.schema import DealConfig
 from simrisk.errors import ConfigError
-from simrisk.files import read_toml
+from simrisk.files import MAX_DEPTH, read_toml, too_deep
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -44,17 +45,25 @@ def load_model(model: type[M], path: str | Path) -> tuple[M, dict]:
 def load_rules(name: str, base: Path | None = None) -> dict:
     """Shared economic rules (benefit rates, refusion) from package data or a TOML path
     (relative to ``base``, the deal file's folder, if given)."""
+    if len(name) > 1000:
+        raise ConfigError(
+            "economics.rules", ["economics.rules: a name or path of at most 1,000 characters"]
+        )
     if name.endswith(".toml"):
         p = Path(name)
         if base is not None and not p.is_absolute():
             p = base / p
         try:
             data, _ = read_toml(p)
+        except OSError as exc:
+            raise ConfigError(
+                name, [f"economics.rules: cannot read {name} ({exc.strerror})"]
+            ) from None
         except ConfigError as exc:
             raise ConfigError(name, [f"economics.rules: {q}" for q in exc.problems]) from None
         return data
     res = resources.files("simrisk") / "data" / f"{name}.toml"
-    if not res.is_file():
+    if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", name) or not res.is_file():
         available = sorted(
             f.name[:-5]
             for f in (resources.files("simrisk") / "data").iterdir()
@@ -105,6 +114,9 @@ def _renamed(raw: dict) -> tuple[dict, list[str]]:
 def parse_deal(raw: dict, source: str = "<deal>", base: Path | None = None) -> DealConfig:
     """Validate a deal given as a dict (TOML names); raise ConfigError listing every
     problem. ``base`` is the folder relative paths in the deal are resolved against."""
+    deep = too_deep(raw)
+    if deep is not None:
+        raise ConfigError(source, [f"{deep}: nested more than {MAX_DEPTH} levels deep"])
     raw, warnings = _renamed(raw)
     cfg = validate(DealConfig, merge_rules(raw, base), source)
     problems = check_uncertainty(cfg)
@@ -120,13 +132,28 @@ def load_deal(path: str | Path) -> tuple[DealConfig, str]:
     return parse_deal(raw, str(path), Path(path).parent), text
 
 
+def with_value(dumped: dict, path: tuple, value) -> dict:
+    """A copy of ``dumped`` with ``value`` at ``path``: only the containers on the path are
+    copied (the rest is shared), so the cost does not grow with the deal's size."""
+    top = dict(dumped)
+    node = top
+    for part in path[:-1]:
+        child = node[part]
+        child = list(child) if isinstance(child, list) else dict(child)
+        node[part] = child
+        node = child
+    node[path[-1]] = value
+    return top
+
+
 def rejection(dumped: dict, path: tuple, value: float) -> str | None:
     """Why the deal (as dumped by alias) would not accept ``value`` at ``path``, or None.
 
-    The uncertainty section is left out, so only the leaf's own rules apply."""
-    trial = copy.deepcopy(dumped)
+    The uncertainty section is left out, so only the leaf's own rules apply (and the
+    deal-wide checks that involve it)."""
+    trial = with_value(dumped, path, value)
     trial["uncertainty"] = {"parameters": []}
-    set_path(trial, path, value)
+    trial["stress"] = []
     try:
         DealConfig.model_validate(trial)
     except ValidationError as err:

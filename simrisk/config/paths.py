@@ -22,18 +22,24 @@ def tokens(path: str, wildcard: bool = False) -> tuple:
     for chunk in path.split("."):
         if not chunk:
             raise ValueError(f"empty component in path '{path}'")
-        name, _, rest = chunk.partition("[")
+        name, bracket, rest = chunk.partition("[")
+        if "]" in name:
+            raise ValueError(f"unmatched ']' in path '{path}'")
         if name:
             parts.append(name)
-        while rest:
-            idx, _, rest = rest.partition("]")
+        while bracket:
+            idx, closed, rest = rest.partition("]")
+            if not closed:
+                raise ValueError(f"unclosed '[' in path '{path}'")
             if wildcard and idx == "*":
                 parts.append("*")
-            elif idx.isdigit():
+            elif idx.isascii() and idx.isdigit():
                 parts.append(int(idx))
             else:
                 raise ValueError(f"bad index '[{idx}]' in path '{path}'")
-            rest = rest.lstrip("[")
+            if rest and not rest.startswith("["):
+                raise ValueError(f"'{rest}' after an index in path '{path}'")
+            bracket, rest = rest[:1], rest[1:]
     if not parts:
         raise ValueError(f"empty path '{path}'")
     if parts[0] in RENAMED:

@@ -47,11 +47,29 @@ class DealConfig(Strict):
                 )
         problems += self._benefit_problems()
         last_entry = self.cohort.enrolment.last_week
-        if last_entry >= self.deal.horizon_weeks:
+        H = self.deal.horizon_weeks
+        if last_entry >= H:
             problems.append(
                 f"cohort.enrolment: enrolment runs to week {last_entry}, beyond "
-                f"deal.horizon_weeks ({self.deal.horizon_weeks})"
+                f"deal.horizon_weeks ({H})"
             )
+        if self.cohort.enrolment.delay_weeks >= H:
+            problems.append(
+                f"cohort.enrolment.delay_weeks: {self.cohort.enrolment.delay_weeks:g} weeks of "
+                f"delay leave nobody enrolled within deal.horizon_weeks ({H})"
+            )
+        for m, mech in enumerate(self.contract.mechanisms):
+            at = f"contract.mechanisms[{m}]"
+            window = getattr(mech, "window", None)
+            if window is not None and window[0] >= H:
+                problems.append(
+                    f"{at}.window: starts in week {window[0]}, after deal.horizon_weeks ({H})"
+                )
+            if mech.kind == "target" and mech.at_week >= H:
+                problems.append(
+                    f"{at}.at_week: week {mech.at_week} after entry lies beyond "
+                    f"deal.horizon_weeks ({H}) for every citizen"
+                )
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -100,6 +118,8 @@ class DealConfig(Strict):
                 )
             missing(f"economics.{field}", name)
         missing("economics.education_benefit", econ.education_benefit)
+        for name, ben in econ.benefits.items():
+            missing(f"economics.benefits.{name}.earnings_ceiling", ben.earnings_ceiling)
         earnings = [n for n, b in econ.benefits.items() if b.partial == "earnings"]
         used = {b for seg in self.cohort.segments for b in seg.benefits}
         if (

@@ -6,24 +6,27 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from simrisk.config.base import Positive, Strict
+from simrisk.config.base import MAX_AMOUNT, Name, Strict, Text
 from simrisk.config.deal import CalendarShock
+
+Real = Annotated[float, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
+Positive = Annotated[float, Field(gt=0.0, le=MAX_AMOUNT)]
 
 
 class _Dist(Strict):
-    path: str = Field(min_length=1)
-    source: str = ""
+    path: Annotated[str, Field(min_length=1, max_length=500)]
+    source: Text = ""
 
 
 class Fixed(_Dist):
     distribution: Literal["fixed"]
-    value: float
+    value: Real
 
 
 class Uniform(_Dist):
     distribution: Literal["uniform"]
-    low: float
-    high: float
+    low: Real
+    high: Real
 
     @model_validator(mode="after")
     def _order(self) -> Uniform:
@@ -34,9 +37,9 @@ class Uniform(_Dist):
 
 class Triangular(_Dist):
     distribution: Literal["triangular"]
-    low: float
-    mode: float
-    high: float
+    low: Real
+    mode: Real
+    high: Real
 
     @model_validator(mode="after")
     def _order(self) -> Triangular:
@@ -47,24 +50,24 @@ class Triangular(_Dist):
 
 class Normal(_Dist):
     distribution: Literal["normal"]
-    mean: float
+    mean: Real
     sd: Positive
-    low: float | None = None
-    high: float | None = None
+    low: Real | None = None
+    high: Real | None = None
 
 
 class Lognormal(_Dist):
     distribution: Literal["lognormal"]
     median: Positive
-    sigma: Positive
+    sigma: Annotated[float, Field(gt=0.0, le=10.0)]
 
 
 class Beta(_Dist):
     distribution: Literal["beta"]
     alpha: Positive
     beta: Positive
-    low: float = 0.0
-    high: float = 1.0
+    low: Real = 0.0
+    high: Real = 1.0
 
 
 class Gamma(_Dist):
@@ -81,7 +84,7 @@ Distribution = Annotated[
 
 class Uncertainty(Strict):
     method: Literal["mc", "lhs", "sobol"] = "mc"
-    parameters: list[Distribution] = []
+    parameters: list[Distribution] = Field(default=[], max_length=500)
 
 
 # --------------------------------------------------------------------------- stress
@@ -93,11 +96,11 @@ class Change(Strict):
     operation: set, scale (multiply), add, or excess (multiply the excess over 1, for
     hazard ratios)."""
 
-    path: str = Field(min_length=1)
-    set: float | None = None
-    scale: float | None = None
-    add: float | None = None
-    excess: float | None = None
+    path: Annotated[str, Field(min_length=1, max_length=500)]
+    set: Real | None = None
+    scale: Real | None = None
+    add: Real | None = None
+    excess: Real | None = None
 
     @model_validator(mode="after")
     def _one_op(self) -> Change:
@@ -115,10 +118,10 @@ class Change(Strict):
 
 
 class StressPoint(Strict):
-    name: str = Field(min_length=1)
-    description: str = ""
-    changes: list[Change] = []
-    calendar: list[CalendarShock] = []
+    name: Name
+    description: Text = ""
+    changes: list[Change] = Field(default=[], max_length=1000)
+    calendar: list[CalendarShock] = Field(default=[], max_length=100)
 
     @model_validator(mode="after")
     def _something(self) -> StressPoint:

@@ -109,7 +109,7 @@ def payments(
     in_deal = measured * (np.arange(st.horizon) < st.deal_weeks)  # nothing after the deal
     for m, mech in enumerate(cfg.contract.mechanisms):
         terms = ca.mechanisms[m]
-        window = mech.window if mech.window is not None else [0, st.deal_weeks]
+        window = getattr(mech, "window", None) or [0, st.deal_weeks]
         window = [window[0], min(window[1], st.deal_weeks)]
         if mech.kind == "savings_share":
             total += mechanisms.savings_share(

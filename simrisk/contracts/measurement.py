@@ -78,22 +78,37 @@ def _convolve(starts: np.ndarray, profile: np.ndarray) -> np.ndarray:
     return out
 
 
+BASELINE_CHUNK = 512
+"""Baseline scenarios simulated at a time (memory does not grow with their number)."""
+
+
 def compute_baseline(cfg: DealConfig, st: Structure, n: int | None = None) -> Baseline:
     """Mean counterfactual course (and outcome rates) at the central parameter values,
-    everyone entering in week 0 (so calendar weeks are weeks since entry)."""
+    everyone entering in week 0 (so calendar weeks are weeks since entry); simulated in
+    chunks, the sums taken scenario by scenario in order."""
     n = n or cfg.contract.baseline_scenarios
-    v = Values(cfg.model_dump(by_alias=True), central_overrides(cfg, n), n)
-    kin = kernel_inputs(cfg, st, v, entry=np.zeros_like(st.entry_planned))
-    kin.cohort = kin.cohort._replace(delay=np.zeros_like(kin.cohort.delay))
-    sim = simulate(rng.seed_key(BASELINE_SEED), 0, st, kin)
-    enrolled = max(float((sim.entry >= 0).sum()), 1.0)
-    base = Baseline(
-        benefit_weeks=sim.benefit_weeks[:, COUNTERFACTUAL].sum(axis=0) / enrolled,
-        refusion_weeks=sim.refusion_weeks[:, COUNTERFACTUAL].sum(axis=0) / enrolled,
-        work_fte=sim.work_fte[:, COUNTERFACTUAL].sum(axis=0) / enrolled,
-    )
-    for m, mech in enumerate(cfg.contract.mechanisms):
-        if mech.kind == "target":
+    dumped = cfg.model_dump(by_alias=True)
+    key = rng.seed_key(BASELINE_SEED)
+    targets = [(m, mech) for m, mech in enumerate(cfg.contract.mechanisms) if mech.kind == "target"]
+    ben = ref = fte = None
+    enrolled = 0.0
+    rates: dict[int, list[np.ndarray]] = {m: [] for m, _ in targets}
+    for scen0 in range(0, n, BASELINE_CHUNK):
+        k = min(BASELINE_CHUNK, n - scen0)
+        v = Values(dumped, central_overrides(cfg, k), k)
+        kin = kernel_inputs(cfg, st, v, entry=np.zeros_like(st.entry_planned))
+        kin.cohort = kin.cohort._replace(delay=np.zeros_like(kin.cohort.delay))
+        sim = simulate(key, scen0, st, kin)
+        bw, rw = sim.benefit_weeks[:, COUNTERFACTUAL], sim.refusion_weeks[:, COUNTERFACTUAL]
+        fw = sim.work_fte[:, COUNTERFACTUAL]
+        if ben is None:
+            ben, ref, fte = np.zeros(bw.shape[1:]), np.zeros(rw.shape[1:]), np.zeros(fw.shape[1:])
+        for s in range(k):  # one scenario at a time: the same sums for any chunking
+            ben += bw[s]
+            ref += rw[s]
+            fte += fw[s]
+        enrolled += float((sim.entry >= 0).sum())
+        for m, mech in targets:
             ci = int(np.searchsorted(st.check_off, mech.at_week))
             rate, _ = outcome_rate(
                 sim.checks[:, COUNTERFACTUAL],
@@ -104,5 +119,11 @@ def compute_baseline(cfg: DealConfig, st: Structure, n: int | None = None) -> Ba
                 mech.at_week,
                 st.deal_weeks,
             )
-            base.rates[m] = float(np.nanmean(rate))
+            rates[m].append(rate)
+    enrolled = max(enrolled, 1.0)
+    base = Baseline(
+        benefit_weeks=ben / enrolled, refusion_weeks=ref / enrolled, work_fte=fte / enrolled
+    )
+    for m, _ in targets:
+        base.rates[m] = float(np.nanmean(np.concatenate(rates[m])))
     return base

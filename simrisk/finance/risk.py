@@ -76,5 +76,7 @@ def var_cvar(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     a = a[~np.isnan(a)]
     if a.size == 0:
         return math.nan, math.nan
-    q = float(quantiles(a, 1.0 - level))
+    # the tail probability as written: 1 - 0.95 is 0.05000000000000004 in floating point,
+    # which would take the next sample value whenever n / 20 is whole
+    q = float(quantiles(a, round(1.0 - level, 12)))
     return -q, -float(a[a <= q].mean())

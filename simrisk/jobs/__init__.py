@@ -18,6 +18,7 @@ from pathlib import Path
 
 from simrisk.config import DealConfig, load_deal
 from simrisk.errors import ConfigError
+from simrisk.files import exclusive
 
 
 class UI:
@@ -42,6 +43,19 @@ def check_output(path: str | Path, overwrite: bool) -> None:
     """Refuse before any work when the output exists and may not be replaced."""
     if Path(path).exists() and not overwrite:
         raise ConfigError(str(path), [exists_problem(path)])
+
+
+@contextmanager
+def claim_output(path: str | Path, overwrite: bool) -> Iterator[None]:
+    """Before any work: refuse an output that exists (unless ``overwrite``), one that
+    another simrisk process is writing, or one in a folder that cannot be written; hold
+    it for this job until it ends."""
+    check_output(path, overwrite)
+    try:
+        with exclusive(path):
+            yield
+    except FileExistsError as exc:
+        raise ConfigError(str(path), [f"--output: {exc}"]) from None
 
 
 def default_output(deal: str | Path, suffix: str) -> str:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from simrisk import parallel, results
+from simrisk import parallel, resources, results
 from simrisk.analysis import calibrate as cal
 from simrisk.analysis import sensitivity as sa
 from simrisk.analysis import solve as sv
 from simrisk.analysis import stress as stress_mod
 from simrisk.config import ConfigError
 from simrisk.files import write_text
-from simrisk.jobs import QUIET, UI, check_output, default_output, load, seed_or_draw
+from simrisk.jobs import QUIET, UI, claim_output, default_output, load, seed_or_draw
 from simrisk.tables import Output, Table
 
 
@@ -31,16 +31,18 @@ def stress(
     random numbers; NetCDF with a stress dimension."""
     cfg, text = load(deal, ui)
     output = output or default_output(deal, "_stress.nc")
-    check_output(output, overwrite)
-    prepared = stress_mod.points_for(cfg, grid, stress_file)
-    seed = seed_or_draw(seed, ui)
-    parallel.set_threads(threads)
-    with ui.progress(scenarios * len(prepared)) as advance:
-        ds, rows, table = stress_mod.stress_test(cfg, text, prepared, seed, scenarios, advance)
-    results.write_netcdf(ds, output, overwrite=overwrite)
-    ui.log(f"wrote {output}")
-    data = {"deal": cfg.deal.name, "seed": seed, "n_scenarios": scenarios, "points": rows}
-    return Output(data, [table])
+    with claim_output(output, overwrite):
+        prepared = stress_mod.points_for(cfg, grid, stress_file)
+        seed = seed_or_draw(seed, ui)
+        parallel.set_threads(threads)
+        used = resources.threads_in_use(threads)
+        resources.check(cfg, scenarios, used, log=ui.log, runs=len(prepared))
+        with ui.progress(scenarios * len(prepared)) as advance:
+            ds, rows, table = stress_mod.stress_test(cfg, text, prepared, seed, scenarios, advance)
+        results.write_netcdf(ds, output, overwrite=overwrite)
+        ui.log(f"wrote {output}")
+        data = {"deal": cfg.deal.name, "seed": seed, "n_scenarios": scenarios, "points": rows}
+        return Output(data, [table])
 
 
 def sensitivity(
@@ -61,26 +63,34 @@ def sensitivity(
     cfg, text = load(deal, ui)
     outputs = list(dict.fromkeys(outputs))
     output = output or default_output(deal, "_sensitivity.nc")
-    check_output(output, overwrite)
-    sa.require(cfg, outputs)
-    seed = seed_or_draw(seed, ui)
-    parallel.set_threads(threads)
-    with ui.progress(sa.runs(cfg, method, scenarios, outer, inner)) as advance:
-        ds, tables = sa.analyse(
-            cfg, text, method, scenarios, outer, inner, outputs, seed, progress=advance
+    with claim_output(output, overwrite):
+        sa.require(cfg, outputs)
+        seed = seed_or_draw(seed, ui)
+        parallel.set_threads(threads)
+        runs = sa.runs(cfg, method, scenarios, outer, inner)
+        resources.check(
+            cfg,
+            scenarios,
+            resources.threads_in_use(threads),
+            log=ui.log,
+            runs=max(1, runs // scenarios),
         )
-    results.write_netcdf(ds, output, overwrite=overwrite)
-    ui.log(f"wrote {output}")
-    data = {k: ds[k].values.tolist() for k in ds.data_vars}
-    data.update(
-        {
-            "outputs": outputs,
-            "parameters": [p.path for p in cfg.uncertainty.parameters],
-            "method": method,
-            "seed": seed,
-        }
-    )
-    return Output(data, tables)
+        with ui.progress(sa.runs(cfg, method, scenarios, outer, inner)) as advance:
+            ds, tables = sa.analyse(
+                cfg, text, method, scenarios, outer, inner, outputs, seed, progress=advance
+            )
+        results.write_netcdf(ds, output, overwrite=overwrite)
+        ui.log(f"wrote {output}")
+        data = {k: ds[k].values.tolist() for k in ds.data_vars}
+        data.update(
+            {
+                "outputs": outputs,
+                "parameters": [p.path for p in cfg.uncertainty.parameters],
+                "method": method,
+                "seed": seed,
+            }
+        )
+        return Output(data, tables)
 
 
 def parse_range(bounds: str) -> tuple[float, float]:
@@ -172,56 +182,56 @@ def calibrate(
 ) -> Output:
     """Fit the targets file's free parameters and write the calibrated deal."""
     cfg, text = load(deal, ui)
-    check_output(output, overwrite)
-    tg = cal.load_targets(targets_path, cfg)
-    fit = cal.calibrate(cfg, tg, scenarios, seed, propagate)
-    notes: list[str] = []
-    new_text = cal.write_calibrated(text, fit, tg, targets_path, propagate, notes)
-    cal.calibrated_config(new_text, output)
-    write_text(output, new_text)
-    ui.log(f"wrote {output}")
-    for note in notes:
-        ui.log(f"warning: {note}")
-    if propagate and fit.covariance is None:
-        ui.log("warning: the Hessian was not positive definite; no uncertainty written")
-    sds = np.sqrt(np.diag(fit.covariance)) if fit.covariance is not None else None
-    data = {
-        "deal": cfg.deal.name,
-        "targets": tg.name,
-        "table": fit.table,
-        "parameters": [
-            {
-                "path": p,
-                "start": float(s),
-                "estimate": float(e),
-                "sd": None if sds is None else float(sds[i]),
-            }
-            for i, (p, s, e) in enumerate(zip(fit.names, fit.start, fit.estimate, strict=True))
-        ],
-        "deviance": fit.loss,
-        "df": fit.df,
-        "p_value": fit.p_value,
-        "evaluations": fit.evaluations,
-    }
-    table = Table(
-        f"{cfg.deal.name} — fit to {tg.name}",
-        [
-            ("target", "text"),
-            ("arm", "text"),
-            ("observed", "share3"),
-            ("fitted", "share3"),
-            ("MC SE", "share3"),
-            ("deviance", "dev"),
-        ],
-    )
-    for r in fit.table:
-        table.add(r["target"], r["arm"], r["observed"], r["fitted"], r["mc_se"], r["deviance"])
-    lines = []
-    for i, (p, s, e) in enumerate(zip(fit.names, fit.start, fit.estimate, strict=True)):
-        sd = f" ± {sds[i]:.3g}" if sds is not None else ""
-        lines.append(f"{p}: {s:.4g} -> {e:.4g}{sd}")
-    gof = f"deviance {fit.loss:.2f} on {fit.df} df"
-    if fit.df > 0:
-        gof += f", p = {fit.p_value:.3f}"
-    lines.append(f"goodness of fit: {gof} ({fit.evaluations} evaluations)")
-    return Output(data, [table], lines)
+    with claim_output(output, overwrite):
+        tg = cal.load_targets(targets_path, cfg)
+        fit = cal.calibrate(cfg, tg, scenarios, seed, propagate)
+        notes: list[str] = []
+        new_text = cal.write_calibrated(text, fit, tg, targets_path, propagate, notes)
+        cal.calibrated_config(new_text, output)
+        write_text(output, new_text)
+        ui.log(f"wrote {output}")
+        for note in notes:
+            ui.log(f"warning: {note}")
+        if propagate and fit.covariance is None:
+            ui.log("warning: the Hessian was not positive definite; no uncertainty written")
+        sds = np.sqrt(np.diag(fit.covariance)) if fit.covariance is not None else None
+        data = {
+            "deal": cfg.deal.name,
+            "targets": tg.name,
+            "table": fit.table,
+            "parameters": [
+                {
+                    "path": p,
+                    "start": float(s),
+                    "estimate": float(e),
+                    "sd": None if sds is None else float(sds[i]),
+                }
+                for i, (p, s, e) in enumerate(zip(fit.names, fit.start, fit.estimate, strict=True))
+            ],
+            "deviance": fit.loss,
+            "df": fit.df,
+            "p_value": fit.p_value,
+            "evaluations": fit.evaluations,
+        }
+        table = Table(
+            f"{cfg.deal.name} — fit to {tg.name}",
+            [
+                ("target", "text"),
+                ("arm", "text"),
+                ("observed", "share3"),
+                ("fitted", "share3"),
+                ("MC SE", "share3"),
+                ("deviance", "dev"),
+            ],
+        )
+        for r in fit.table:
+            table.add(r["target"], r["arm"], r["observed"], r["fitted"], r["mc_se"], r["deviance"])
+        lines = []
+        for i, (p, s, e) in enumerate(zip(fit.names, fit.start, fit.estimate, strict=True)):
+            sd = f" ± {sds[i]:.3g}" if sds is not None else ""
+            lines.append(f"{p}: {s:.4g} -> {e:.4g}{sd}")
+        gof = f"deviance {fit.loss:.2f} on {fit.df} df"
+        if fit.df > 0:
+            gof += f", p = {fit.p_value:.3f}"
+        lines.append(f"goodness of fit: {gof} ({fit.evaluations} evaluations)")
+        return Output(data, [table], lines)

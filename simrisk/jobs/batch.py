@@ -10,7 +10,7 @@ from simrisk.analysis import portfolio as pf
 from simrisk.analysis import sweep as sw
 from simrisk.config import ConfigError
 from simrisk.distributed import backend_from_options
-from simrisk.jobs import QUIET, UI, exists_problem, seed_or_draw
+from simrisk.jobs import QUIET, UI, claim_output, exists_problem, seed_or_draw
 from simrisk.tables import Output, Table
 
 
@@ -45,8 +45,8 @@ def sweep(
     output = output or default_out
     chunk_dir = output + ".chunks"
     problems = _backend_problems(workers, scheduler)
-    if Path(output).exists() and not overwrite:
-        problems.append(exists_problem(output))
+    targets = results.target_paths(output, fmt)
+    problems += [exists_problem(t) for t in targets if t.exists() and not overwrite]
     if Path(chunk_dir).exists() and not resume and not overwrite:
         problems.append(
             f"--resume: {chunk_dir} holds the chunks of an interrupted run (use --resume to "
@@ -54,6 +54,11 @@ def sweep(
         )
     if problems:
         raise ConfigError("sweep", problems)
+    with claim_output(targets[0], overwrite):
+        return _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, ui)
+
+
+def _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, ui) -> Output:
     plan.seed = seed_or_draw(plan.seed, ui)
     if overwrite and not resume and Path(chunk_dir).exists():
         shutil.rmtree(chunk_dir)
@@ -68,6 +73,8 @@ def sweep(
     ds = sw.build_dataset(plan, metrics)
     written = results.write_results(ds, output, overwrite=overwrite, fmt=fmt)
     shutil.rmtree(chunk_dir, ignore_errors=True)
+    for why in stats.rejected:
+        ui.log(f"warning: recomputed a stored chunk that did not verify ({why})")
     if stats.reused:
         ui.log(f"reused {stats.reused} chunk(s), computed {stats.computed}")
     ui.log(f"wrote {written}")
@@ -94,6 +101,13 @@ def portfolio(
         problems.append(exists_problem(output))
     if problems:
         raise ConfigError("portfolio", problems)
+    if output is None:
+        return _portfolio(fund, scenarios, seed, chunk, None, workers, scheduler, overwrite, ui)
+    with claim_output(output, overwrite):
+        return _portfolio(fund, scenarios, seed, chunk, output, workers, scheduler, overwrite, ui)
+
+
+def _portfolio(fund, scenarios, seed, chunk, output, workers, scheduler, overwrite, ui):
     ff = pf.load_fund_file(fund)
     plan = pf.build(ff, 0, scenarios or ff.scenarios, chunk or ff.chunk)
     plan.seed = seed_or_draw(seed if seed is not None else ff.seed, ui)

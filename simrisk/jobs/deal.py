@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from simrisk import engine, parallel, report, results, summary
-from simrisk.jobs import QUIET, UI, check_output, default_output, load, seed_or_draw
+from simrisk import engine, parallel, report, resources, results, summary
+from simrisk.errors import ConfigError
+from simrisk.files import exclusive
+from simrisk.jobs import QUIET, UI, claim_output, default_output, load, seed_or_draw
 from simrisk.tables import Output
 
 
@@ -22,18 +24,20 @@ def run(
     """Simulate a deal file, write its results (NetCDF) and summarise them."""
     cfg, text = load(deal, ui)
     output = output or default_output(deal, ".nc")
-    check_output(output, overwrite)
-    seed = seed_or_draw(seed, ui)
-    parallel.set_threads(threads)
-    with ui.progress(scenarios) as advance:
-        res = engine.run(
-            cfg, seed, scenarios, detail=detail, chunk=chunk or engine.CHUNK, progress=advance
-        )
-    ds = results.build_dataset(cfg, res, seed, text)
-    results.write_netcdf(ds, output, overwrite=overwrite)
-    ui.log(f"wrote {output}")
-    summ = summary.summary(ds)
-    return Output(summ, summary.summary_tables(summ))
+    with claim_output(output, overwrite):
+        seed = seed_or_draw(seed, ui)
+        parallel.set_threads(threads)
+        used = resources.threads_in_use(threads)
+        resources.check(cfg, scenarios, used, chunk or engine.CHUNK, detail, ui.log)
+        with ui.progress(scenarios) as advance:
+            res = engine.run(
+                cfg, seed, scenarios, detail=detail, chunk=chunk or engine.CHUNK, progress=advance
+            )
+        ds = results.build_dataset(cfg, res, seed, text)
+        results.write_netcdf(ds, output, overwrite=overwrite)
+        ui.log(f"wrote {output}")
+        summ = summary.summary(ds)
+        return Output(summ, summary.summary_tables(summ))
 
 
 def validate(deal: str, ui: UI = QUIET) -> Output:
@@ -63,5 +67,9 @@ def make_report(files: list[str], out_dir: str, fmt: str = "png") -> Output:
     """Figures and the HTML page of a results file (and its stress and sensitivity
     files, recognised by their contents)."""
     result, stress_file, sens_file = report.classify(files)
-    written = report.write_report(result, out_dir, stress_file, sens_file, fmt)
+    try:
+        with exclusive(out_dir):
+            written = report.write_report(result, out_dir, stress_file, sens_file, fmt)
+    except FileExistsError as exc:
+        raise ConfigError(out_dir, [f"--output: {exc}"]) from None
     return Output({"written": [str(p) for p in written]}, lines=[str(p) for p in written])

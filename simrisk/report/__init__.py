@@ -20,37 +20,50 @@ from simrisk.errors import ConfigError
 from simrisk.files import atomic_write
 from simrisk.report.figures import figures
 from simrisk.report.page import _png, render_html
-from simrisk.results import open_results
+from simrisk.results import KIND_NAMES, REQUIRED, file_kind, load_netcdf, open_results
 
 
 def classify(files: list[str]) -> tuple[str, str | None, str | None]:
-    """(results, stress, sensitivity) files among ``files``, recognised by their dims;
-    ConfigError with one line per file that is none of them."""
-    result = stress = sens = None
+    """(results, stress, sensitivity) files among ``files``, recognised by their contents;
+    ConfigError with one line per file that is none of them, or that repeats a kind."""
+    found: dict[str, str] = {}
     problems = []
     for f in files:
-        if not Path(f).exists():
-            problems.append(f"{f}: no such file")
-            continue
         try:
             with xr.open_dataset(f) as ds:
-                dims = set(ds.dims)
+                kind = file_kind(ds)
+        except FileNotFoundError:
+            problems.append(f"{f}: no such file")
+            continue
         except Exception as exc:  # any unreadable file is bad input
             problems.append(f"{f}: not a readable NetCDF file ({exc})")
             continue
-        if "stress" in dims:
-            stress = f
-        elif "output" in dims:
-            sens = f
-        elif "scenario" in dims:
-            result = f
+        if not Path(f).exists():
+            problems.append(f"{f}: no such file")
+        elif kind not in ("run", "stress", "sensitivity"):
+            what = f"a {KIND_NAMES[kind]}" if kind in KIND_NAMES else "not a simrisk file"
+            problems.append(
+                f"{f}: {what}; the report takes the files of run, stress and sensitivity"
+            )
+        elif kind in found:
+            problems.append(f"{f}: a second {KIND_NAMES[kind]} (the first is {found[kind]})")
         else:
-            problems.append(f"{f}: not a simrisk results, stress or sensitivity file")
-    if result is None and not problems:
+            found[kind] = f
+    if "run" not in found and not problems:
         problems.append("RESULT: give a results file written by 'simrisk run'")
     if problems:
         raise ConfigError("report", problems)
-    return result, stress, sens
+    return found["run"], found.get("stress"), found.get("sensitivity")
+
+
+REPORT_NEEDS = REQUIRED + (
+    "state_count_quantile",
+    "state_count_mean",
+    "investor_cumulative_quantile",
+    "investor_cumulative_mean",
+    "municipal_net_cumulative_quantile",
+    "municipal_net_cumulative_mean",
+)
 
 
 def write_report(
@@ -62,9 +75,9 @@ def write_report(
 ) -> list[Path]:
     """Write the figures (in ``fmt``) and ``report.html`` into ``out_dir`` (replaced as a
     whole); returns the files written."""
-    ds = open_results(result)
-    st = xr.load_dataset(stress) if stress else None
-    sa = xr.load_dataset(sensitivity) if sensitivity else None
+    ds = open_results(result, REPORT_NEEDS)
+    st = load_netcdf(stress) if stress else None
+    sa = load_netcdf(sensitivity) if sensitivity else None
     if st is not None and "stress" not in st.dims:
         raise ValueError(f"{stress}: not a stress results file (no stress dimension)")
     if sa is not None and "output" not in sa.dims:

@@ -33,6 +33,11 @@ class Figure:
     fig: plt.Figure
 
 
+def plain(text: str) -> str:
+    """A user's string as matplotlib shows it literally (no mathtext between dollars)."""
+    return str(text).replace("$", r"\$")
+
+
 def _label(da: xr.DataArray, mio: bool = False) -> str:
     return textwrap.fill(variable(str(da.name)).label(mio), 48)
 
@@ -190,7 +195,7 @@ def fig_stress(st: xr.Dataset) -> Figure:
         mean = d.mean("scenario").values
         se = d.std("scenario", ddof=1).values / np.sqrt(n)
         ax.barh(ypos + off, mean, height=0.38, xerr=2 * se, color=colour, label=label)
-    ax.set_yticks(ypos, names)
+    ax.set_yticks(ypos, [plain(n) for n in names])
     ax.invert_yaxis()
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel("change against the base case (mio. DKK), ± 2 standard errors")
@@ -233,7 +238,7 @@ def fig_sensitivity(sa: xr.Dataset) -> Figure:
             ax.axvline(0, color="black", linewidth=0.8)
             ax.set_xlabel("change of the mean")
         ax.set_title(outputs[o])
-    axes[0].set_yticks(ypos, params)
+    axes[0].set_yticks(ypos, [plain(p) for p in params])
     axes[0].invert_yaxis()
     axes[0].legend(fontsize=8)
     kind = "Sobol indices" if "sobol_total" in sa else "Tornado (P10/P90 swings)"

@@ -1,0 +1,140 @@
+"""What a run will cost before it is spent: memory and (roughly) time.
+
+:func:`estimate` adds up the arrays a run holds (per-scenario metrics and draws,
+each thread's kernel buffers and count histograms, the flow samples, the
+per-scenario weekly series with ``--detail``); :func:`check` refuses a run that
+would not fit in the machine's available memory, with a line saying what to
+change, and says when a run is large.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from simrisk.aggregate import FLOW_QUANTILE_SCENARIOS, bin_width
+from simrisk.config import DealConfig
+from simrisk.errors import ConfigError
+from simrisk.outputs import FLOWS, METRICS
+from simrisk.simulation.inputs import simulated_weeks
+from simrisk.vocabulary import N_EVENTS, N_STATES
+
+CITIZEN_WEEKS_PER_SECOND = 3.5e8
+"""Citizen-weeks a core simulates per second (both arms, money and metrics included), as
+measured on the Holbæk deal (benchmarks/); a rough figure for the time estimate."""
+MAX_SCENARIOS = 100_000_000
+"""The most scenarios one run may ask for."""
+LARGE_BYTES = 1 << 30
+LARGE_SECONDS = 60.0
+
+
+@dataclass
+class Estimate:
+    bytes: int
+    seconds: float
+    citizen_weeks: float
+
+    def describe(self) -> str:
+        return (
+            f"about {self.bytes / 1e9:.2f} GB of memory and roughly "
+            f"{_duration(self.seconds)} ({self.citizen_weeks:.3g} citizen-weeks)"
+        )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def estimate(
+    cfg: DealConfig, n: int, threads: int = 1, chunk: int = 512, detail: bool = False
+) -> Estimate:
+    """Memory (bytes) and time (s) of ``engine.run(cfg, ..., n)``."""
+    H = simulated_weeks(cfg)
+    N = cfg.cohort.size
+    N_ctl = cfg.contract.control_size or 0
+    B = len({b for s in cfg.cohort.segments for b in s.benefits}) + 4
+    K2 = len(cfg.programme.phases) + 2
+    C = 4 + len(cfg.contract.mechanisms)
+    P = len(cfg.uncertainty.parameters)
+    m = min(chunk, n)
+    weekly = (2 * (N_STATES + 2 * B + 1) + K2) * (H + 1) * 8
+    citizens = 2 * (N + N_ctl) * (N_EVENTS * 4 + C + 4)
+    transient = (3 * 2 + len(FLOWS) + 4) * H * 8 + N_STATES * N_STATES * 8 * 8
+    per_chunk = m * (2 * weekly + citizens + transient)  # buffers, and what a chunk makes
+    bins = -(-(N + 1) // bin_width(N))
+    hist = (2 * N_STATES + K2) * H * (bins * 8 + 8)
+    per_thread = per_chunk + hist
+    q = min(n, FLOW_QUANTILE_SCENARIOS)
+    run_wide = n * (len(METRICS) + P + 2) * 8 + len(FLOWS) * (q * H * 4 + H * 8)
+    if detail:
+        run_wide += n * (2 * H * N_STATES * 2 + len(FLOWS) * H * 4)
+    if cfg.contract.measurement == "baseline":
+        run_wide += 2 * H * B * 8 + per_chunk
+    total = int(threads * per_thread + run_wide + 200e6)  # + the interpreter and libraries
+    uptake = cfg.cohort.uptake
+    cw = 2.0 * n * N * uptake * max(H - cfg.cohort.enrolment.last_week / 2, 1)
+    return Estimate(total, cw / (CITIZEN_WEEKS_PER_SECOND * max(threads, 1)), cw)
+
+
+def available_bytes() -> int | None:
+    """Memory the machine can give now (MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check(
+    cfg: DealConfig,
+    n: int,
+    threads: int,
+    chunk: int = 512,
+    detail: bool = False,
+    log=None,
+    runs: int = 1,
+) -> Estimate:
+    """Refuse a run that would not fit in memory (ConfigError, one line); say through
+    ``log`` what a large one will take. ``runs`` runs of ``n`` scenarios each (stress
+    points, sensitivity designs) take ``runs`` times as long."""
+    if n > MAX_SCENARIOS:
+        raise ConfigError("-n", [f"-n: at most {MAX_SCENARIOS:,} scenarios in one run"])
+    est = estimate(cfg, n, threads, chunk, detail)
+    est.seconds *= runs
+    est.citizen_weeks *= runs
+    avail = available_bytes()
+    if avail is not None and est.bytes > 0.8 * avail:
+        hints = ["fewer scenarios (-n)"]
+        if detail:
+            hints.insert(0, "no --detail")
+        if threads > 1:
+            hints.append("fewer threads (--threads)")
+        raise ConfigError(
+            "resources",
+            [
+                f"-n: {n:,} scenarios of this deal need {est.describe()}, more than the "
+                f"{avail / 1e9:.1f} GB available; use {', or '.join(hints)}"
+            ],
+        )
+    if log is not None and (est.bytes > LARGE_BYTES or est.seconds > LARGE_SECONDS):
+        log(f"this run needs {est.describe()}")
+    return est
+
+
+def threads_in_use(threads: int | None) -> int:
+    import numba
+
+    return max(1, threads or numba.get_num_threads())
+
+
+__all__ = ["Estimate", "MAX_SCENARIOS", "available_bytes", "check", "estimate", "threads_in_use"]

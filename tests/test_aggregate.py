@@ -1,0 +1,185 @@
+"""Weekly sums and quantiles over scenarios (simrisk.aggregate) against plain numpy
+(np.sum, np.histogram, np.quantile with method "inverted_cdf"), by hand, and across
+chunkings and worker parts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simrisk.aggregate import (
+    Aggregator,
+    ChunkResult,
+    Weekly,
+    accumulate_counts,
+    accumulate_rows,
+    hist_quantiles,
+)
+from simrisk.vocabulary import QUANTILES
+
+
+def _counts(rng, m, A=2, H=7, C=3, top=12):
+    return rng.integers(0, top + 1, size=(m, A, H, C)).astype(float)
+
+
+def test_accumulate_counts_by_hand():
+    """Three scenarios, one arm, one week, two columns; a count off a whole number by
+    rounding goes to the nearest bin, a count above the histogram's top to the top bin
+    (and both are summed as they are)."""
+    counts = np.array([[[[2.0, 5.0]]], [[[2.0, 9.0]]], [[[3.0 - 1e-9, 5.0]]]])
+    total = np.zeros((1, 1, 2))
+    hist = np.zeros((1, 1, 2, 6), np.int64)  # values 0..5
+    accumulate_counts(counts, total, hist)
+    np.testing.assert_allclose(total, [[[7.0 - 1e-9, 19.0]]], rtol=1e-15)
+    np.testing.assert_array_equal(hist[0, 0, 0], [0, 0, 2, 1, 0, 0])
+    np.testing.assert_array_equal(hist[0, 0, 1], [0, 0, 0, 0, 0, 3])
+
+
+def test_accumulate_counts_matches_numpy_over_chunks():
+    """Running sums and histograms over three chunks of different sizes equal np.sum and
+    np.histogram (one bin per integer) over all scenarios at once."""
+    rng = np.random.default_rng(1)
+    top = 12
+    chunks = [_counts(rng, m, top=top) for m in (5, 1, 9)]
+    total = np.zeros((2, 7, 3))
+    hist = np.zeros((2, 7, 3, top + 1), np.int64)
+    for c in chunks:
+        accumulate_counts(c, total, hist)
+    allc = np.concatenate(chunks)
+    np.testing.assert_array_equal(total, np.sum(allc, axis=0))
+    for a in range(2):
+        for t in range(7):
+            for c in range(3):
+                h, _ = np.histogram(allc[:, a, t, c], bins=np.arange(top + 2) - 0.5)
+                np.testing.assert_array_equal(hist[a, t, c], h)
+
+
+def test_accumulate_rows_sums_in_scenario_order():
+    """The running total adds scenario after scenario, so any split into chunks gives the
+    same bits as a plain loop (np.sum's pairwise order may differ in the last bits)."""
+    rng = np.random.default_rng(2)
+    rows = rng.normal(size=(37, 5)) * 10.0 ** rng.integers(-3, 9, size=(37, 5))
+    plain = np.zeros(5)
+    for s in range(37):
+        for t in range(5):
+            plain[t] += rows[s, t]
+    for splits in ([37], [1, 36], [10, 10, 17], [3] * 12 + [1]):
+        total = np.zeros(5)
+        start = 0
+        for m in splits:
+            accumulate_rows(rows[start : start + m], total)
+            start += m
+        np.testing.assert_array_equal(total, plain)
+    np.testing.assert_allclose(plain, np.sum(rows, axis=0), rtol=1e-9, atol=1e-6)
+
+
+def test_hist_quantiles_by_hand():
+    """20 samples: 0 x 1, 1 x 4, 2 x 10, 5 x 5. The 5 % quantile is the first value whose
+    cumulative count reaches 1, the median the first to reach 10, the 95 % the first to
+    reach 19."""
+    hist = np.array([1, 4, 10, 0, 0, 5])
+    np.testing.assert_array_equal(hist_quantiles(hist), [0.0, 2.0, 5.0])
+    np.testing.assert_array_equal(hist_quantiles(hist, qs=(0.25, 0.26)), [1.0, 2.0])
+
+
+@pytest.mark.parametrize("n", [1, 7, 20, 40, 100, 333])
+def test_hist_quantiles_equal_numpy_inverted_cdf(n):
+    """Quantiles from histograms equal np.quantile(method='inverted_cdf') of the samples,
+    including sample sizes where n q is a whole number."""
+    rng = np.random.default_rng(n)
+    samples = rng.integers(0, 15, size=(n, 4, 3))  # (scenario, week, column)
+    hist = np.zeros((4, 3, 15), np.int64)
+    for x in samples:
+        for t in range(4):
+            for c in range(3):
+                hist[t, c, x[t, c]] += 1
+    qs = (0.05, 0.1, 0.25, 0.5, 0.75, 0.95)
+    got = hist_quantiles(hist, qs)
+    expected = np.quantile(samples, qs, axis=0, method="inverted_cdf")
+    np.testing.assert_array_equal(got, expected)
+    assert got.shape == (len(qs), 4, 3)
+
+
+def _chunk_result(state, prog, flows):
+    return ChunkResult(metrics={}, state_count=state, programme_count=prog, flows=flows)
+
+
+def test_aggregator_parts_merge_to_the_plain_statistics():
+    """Chunks added to two worker parts in any order, flows in scenario order: the means
+    are the plain means, the count quantiles the empirical quantiles over every scenario,
+    the flow quantiles the empirical quantiles over the first ``q_n`` scenarios, and the
+    detail arrays every scenario's rows."""
+    rng = np.random.default_rng(3)
+    n, H, K, cohort = 23, 6, 2, 10
+    state = _counts(rng, n, A=2, H=H, C=5, top=cohort)
+    prog = rng.integers(0, cohort + 1, size=(n, H, K + 2)).astype(float)
+    flows = {"a": rng.normal(size=(n, H)) * 1e3, "b": rng.normal(size=(n, H))}
+    agg = Aggregator(n, H, K, cohort, list(flows), detail=True)
+    agg.q_n = 17  # flow quantiles over the first 17 scenarios
+    agg.flow_sample = {k: np.empty((17, H), np.float32) for k in flows}
+    parts = [agg.part(), agg.part()]
+    bounds = [(0, 8), (8, 9), (9, 20), (20, 23)]
+    for j, (lo, hi) in reversed(list(enumerate(bounds))):  # counts: any order
+        res = _chunk_result(state[lo:hi], prog[lo:hi], {k: f[lo:hi] for k, f in flows.items()})
+        agg.add_counts(lo, res, parts[j % 2])
+    for lo, hi in bounds:  # flows: scenario order
+        agg.add_flows(lo, _chunk_result(None, None, {k: f[lo:hi] for k, f in flows.items()}))
+    agg.merge()
+    wk = Weekly.from_aggregator(agg)
+    np.testing.assert_array_equal(wk.state_count_mean, state.sum(axis=0) / n)
+    np.testing.assert_array_equal(
+        wk.state_count_quantile, np.quantile(state, QUANTILES, axis=0, method="inverted_cdf")
+    )
+    np.testing.assert_array_equal(wk.programme_count_mean, prog.sum(axis=0) / n)
+    np.testing.assert_array_equal(
+        wk.programme_count_quantile, np.quantile(prog, QUANTILES, axis=0, method="inverted_cdf")
+    )
+    for k, f in flows.items():
+        plain = np.zeros(H)
+        for s in range(n):
+            plain += f[s]
+        np.testing.assert_array_equal(wk.flow_mean[k], plain / n)
+        first = f[:17].astype(np.float32).astype(float)
+        q = np.quantile(first, QUANTILES, axis=0, method="inverted_cdf")
+        np.testing.assert_array_equal(wk.flow_quantile[k], q)
+        # a quantile is a value of the sample (of each week's column)
+        assert all(np.isin(wk.flow_quantile[k][:, t], first[:, t]).all() for t in range(H))
+        np.testing.assert_array_equal(wk.detail_flows[k], f.astype(np.float32))
+    np.testing.assert_array_equal(wk.detail_states, state.astype(np.int16))
+    assert wk.flow_quantile_scenarios == 17
+
+
+def test_aggregator_without_detail_and_one_part():
+    """A single worker part (the totals themselves) gives the same weekly series."""
+    rng = np.random.default_rng(4)
+    n, H, cohort = 9, 4, 5
+    state = _counts(rng, n, A=2, H=H, C=5, top=cohort)
+    prog = rng.integers(0, cohort + 1, size=(n, H, 3)).astype(float)
+    agg = Aggregator(n, H, 1, cohort, ["a"], detail=False)
+    part = agg.part()
+    agg.add_counts(0, _chunk_result(state, prog, {}), part)
+    agg.merge()
+    wk = Weekly.from_aggregator(agg)
+    assert wk.detail_states is None and wk.detail_flows is None
+    np.testing.assert_array_equal(wk.state_count_mean, state.mean(axis=0))
+    np.testing.assert_array_equal(
+        wk.state_count_quantile[1], np.quantile(state, 0.5, axis=0, method="inverted_cdf")
+    )
+
+
+def test_histograms_of_a_large_cohort_use_wider_bins_and_lower_edges():
+    from simrisk.aggregate import MAX_BINS, bin_width
+
+    assert bin_width(MAX_BINS - 1) == 1 and bin_width(MAX_BINS) == 2
+    width = bin_width(2000)
+    assert width == 4
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 2001, (200, 1, 3, 2)).astype(float)
+    total = np.zeros((1, 3, 2))
+    hist = np.zeros((1, 3, 2, -(-2001 // width)), np.int64)
+    accumulate_counts(counts, total, hist, width)
+    np.testing.assert_array_equal(total, counts.sum(axis=0))
+    q = hist_quantiles(hist, (0.05, 0.5, 0.95), width)
+    exact = np.quantile(counts, (0.05, 0.5, 0.95), axis=0, method="inverted_cdf")
+    # the quantile is the lower edge of the exact quantile's bin
+    np.testing.assert_array_equal(q, (exact // width) * width)

@@ -1,0 +1,225 @@
+"""Failures of whole commands, as a user meets them: one line per problem, exit code 1
+(130 when interrupted), no traceback, nothing half-written; outputs held by one writer;
+other kinds of simrisk file refused by name; what reaches the terminal is escaped.
+
+These run the installed ``simrisk`` entry point in subprocesses where signals or a
+second process are involved, and click's CliRunner otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from simrisk import resources
+from simrisk.cli import main
+from simrisk.distributed import ChunkStore
+from tests.conftest import CONFIGS, load_raw, write_toml
+
+HOLBAEK = CONFIGS / "holbaek.toml"
+SIMRISK = [sys.executable, "-c", "from simrisk.cli import entry; entry()"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def one_error(result) -> str:
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error: ")]
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert len(lines) >= 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def test_sigterm_during_a_run_removes_what_was_being_written(tmp_path):
+    out = tmp_path / "r.nc"
+    proc = subprocess.Popen(
+        [*SIMRISK, "run", str(HOLBAEK), "-n", "200000", "--seed", "1", "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lock = tmp_path / ".r.nc.lock"
+    for _ in range(600):  # the lock appears once the deal is loaded, before the work
+        if lock.exists():
+            break
+        time.sleep(0.1)
+    assert lock.exists()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # no output, no lock, no .part
+
+
+def test_a_second_run_to_the_same_output_is_refused_while_the_first_runs(tmp_path):
+    out = tmp_path / "r.nc"
+    first = subprocess.Popen(
+        [*SIMRISK, "run", str(HOLBAEK), "-n", "1000000", "--seed", "1", "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(600):
+            if (tmp_path / ".r.nc.lock").exists():
+                break
+            time.sleep(0.1)
+        second = invoke("run", HOLBAEK, "-n", 10, "--seed", 1, "-o", out, "--overwrite")
+        line = one_error(second)
+        assert f"pid {first.pid}" in line and "being written by another simrisk process" in line
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=120)
+    assert not out.exists()
+
+
+def test_a_killed_writer_leaves_nothing_the_next_run_trips_on(tmp_path):
+    out = tmp_path / "r.nc"
+    (tmp_path / ".r.nc.lock").write_text("999999999")  # a writer that is gone
+    (tmp_path / ".r.nc.999999999.abc.part").write_text("half a file")
+    result = invoke("run", HOLBAEK, "-n", 8, "--seed", 1, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.nc"]
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    def full(self, path, *args, **kw):
+        open(path, "wb").write(b"partial")
+        raise RuntimeError("NetCDF: HDF error")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
+    out = tmp_path / "r.nc"
+    line = one_error(invoke("run", HOLBAEK, "-n", 8, "--seed", 1, "-o", out))
+    assert "r.nc: writing failed (NetCDF: HDF error)" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_folder_that_cannot_be_written_fails_before_simulating(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    t0 = time.perf_counter()
+    line = one_error(invoke("run", HOLBAEK, "-n", 100000, "--seed", 1, "-o", blocker / "r.nc"))
+    assert "cannot write here" in line
+    assert time.perf_counter() - t0 < 10  # no simulation happened
+
+
+@pytest.fixture(scope="module")
+def stress_and_sweep(tmp_path_factory):
+    d = tmp_path_factory.mktemp("kinds")
+    assert invoke("stress", HOLBAEK, "-n", 8, "--seed", 1, "-o", d / "s.nc").exit_code == 0
+    r = invoke(
+        "sweep", HOLBAEK, "--grid", "cohort.uptake=0.9", "-n", 8, "--seed", 1, "-o", d / "w.nc"
+    )
+    assert r.exit_code == 0, r.stderr
+    return d / "s.nc", d / "w.nc"
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_summary_and_report_name_another_kind_of_simrisk_file(stress_and_sweep, tmp_path, which):
+    path = stress_and_sweep[which]
+    kind = ("stress file of 'simrisk stress'", "sweep file of 'simrisk sweep'")[which]
+    assert kind in one_error(invoke("summary", path))
+    if which == 1:
+        assert kind in one_error(invoke("report", path, "-o", tmp_path / "rep"))
+        assert not (tmp_path / "rep").exists()
+
+
+def test_a_partial_results_file_is_refused_by_what_it_lacks(tmp_path):
+    out = tmp_path / "r.nc"
+    assert invoke("run", HOLBAEK, "-n", 8, "--seed", 1, "-o", out).exit_code == 0
+    ds = xr.load_dataset(out).drop_vars("municipal_net")
+    ds.to_netcdf(tmp_path / "partial.nc")
+    assert "no municipal_net" in one_error(invoke("summary", tmp_path / "partial.nc"))
+    assert "no municipal_net" in one_error(
+        invoke("report", tmp_path / "partial.nc", "-o", tmp_path / "x")
+    )
+
+
+def test_escape_sequences_in_a_deal_name_do_not_reach_the_terminal(tmp_path):
+    raw = load_raw("holbaek")
+    raw["deal"]["name"] = "Evil \x1b[2J\x1b]0;owned\x07 [bold]deal[/bold]"
+    deal = tmp_path / "evil.toml"
+    write_toml(deal, raw)
+    result = invoke("run", deal, "-n", 8, "--seed", 1, "-o", tmp_path / "e.nc")
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\\x1b[2J" in result.stdout and "[bold]deal[/bold]" in result.stdout
+
+
+def test_a_run_too_large_for_the_memory_is_refused_before_it_starts(monkeypatch, tmp_path):
+    monkeypatch.setattr(resources, "available_bytes", lambda: 300_000_000)
+    line = one_error(invoke("run", HOLBAEK, "-n", 5_000_000, "--seed", 1, "-o", tmp_path / "r.nc"))
+    assert "more than the 0.3 GB available" in line and "fewer scenarios (-n)" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_memory_estimate_grows_with_what_a_run_keeps():
+    from simrisk.config import load_deal
+
+    cfg, _ = load_deal(HOLBAEK)
+    small = resources.estimate(cfg, 10_000)
+    assert resources.estimate(cfg, 1_000_000).bytes > small.bytes + 1_000_000 * 8 * 20
+    assert resources.estimate(cfg, 10_000, detail=True).bytes > small.bytes
+    assert resources.estimate(cfg, 10_000, threads=4).bytes > small.bytes
+    assert resources.estimate(cfg, 20_000).seconds == pytest.approx(2 * small.seconds)
+
+
+def test_a_sweep_says_which_stored_chunks_it_recomputed(tmp_path):
+    out = tmp_path / "w.nc"
+    args = [
+        "sweep",
+        HOLBAEK,
+        "--grid",
+        "cohort.uptake=0.9",
+        "-n",
+        8,
+        "--seed",
+        1,
+        "--chunk",
+        4,
+        "-o",
+        out,
+    ]
+    store = ChunkStore(str(out) + ".chunks")
+    # an interrupted sweep's chunks, one of them edited afterwards
+    from simrisk.analysis import sweep as sw
+    from simrisk.distributed import LocalBackend
+
+    plan, _ = sw.from_files([str(HOLBAEK)], ["cohort.uptake=0.9"], None, 8, 1, 4)
+    sw.run_sweep(plan, LocalBackend(), store.dir)
+    first = sorted(store.dir.iterdir())[0]
+    with np.load(first) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["payments_total"] = arrays["payments_total"] + 1.0
+    with open(first, "wb") as fh:
+        np.savez(fh, **arrays)
+    result = invoke(*args, "--resume")
+    assert result.exit_code == 0, result.stderr
+    assert "recomputed a stored chunk that did not verify" in result.stderr
+    assert "does not match its checksum" in result.stderr
+    fresh = tmp_path / "fresh.nc"
+    assert invoke(*args[:-1], fresh).exit_code == 0
+    a, b = xr.load_dataset(out), xr.load_dataset(fresh)
+    np.testing.assert_array_equal(a["payments_total"].values, b["payments_total"].values)
+
+
+def test_ctrl_c_is_one_line():
+    proc = subprocess.run(
+        [sys.executable, "-c",
+         "import simrisk.jobs.deal as j\n"
+         "def f(*a, **k): raise KeyboardInterrupt\n"
+         "j.run = f\n"
+         f"import sys; sys.argv = ['simrisk', 'run', {str(HOLBAEK)!r}, '-o', '/nonexistent/x.nc']\n"
+         "from simrisk.cli import entry; entry()"],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ),
+    )  # fmt: skip
+    assert proc.returncode == 130
+    assert proc.stderr.strip().splitlines() == ["error: interrupted; nothing was left half-written"]
