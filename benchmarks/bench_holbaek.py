@@ -239,10 +239,13 @@ def engine_same_scenarios(cfg, ref: dict) -> dict:
         v = chunk_values(cfg, sampler, sampler.draw(lo, hi - lo))
         sim = simulation.simulate(key, lo, st, simulation.kernel_inputs(cfg, st, v))
         la = ledger.ledger_arrays(cfg, st, v)
+        costs = ledger.costs(sim, la)
         parts.append(
             {
                 "states": sim.state_count.transpose(0, 1, 3, 2).copy(),  # (s, arm, state, week)
-                "cost": ledger.costs(sim, la.rates)["municipality"],
+                "cost": costs["municipality"],
+                "central": costs["central_government"],
+                "fte": sim.work_fte[..., 0],
                 "programme_cost": ledger.programme_cost(sim, la),
                 "enrolled": (sim.entry >= 0).sum(axis=1),
             }
@@ -254,24 +257,41 @@ def agreement_rows(eng: dict, ref: dict) -> list[tuple]:
     """(label, engine values, numpy values) per scenario, for the paired comparison."""
     import numpy as np
 
+    from simrisk.vocabulary import EMPLOYED, FLEKSJOB, LABOUR_STATES, UNEMPLOYED, WEEKS_PER_YEAR
+
     rows = [("citizens enrolled", eng["enrolled"].astype(float), ref["enrolled"].astype(float))]
     arm_name = ("counterfactual", "treatment")
+
+    def share(state, arm, t):
+        vals = []
+        for d in (eng, ref):
+            s = d["states"][:, arm, :, t]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                vals.append(s[:, state] / s.sum(axis=1))  # in the state / enrolled by week t
+        return (f"share {LABOUR_STATES[state]}, {arm_name[arm]}, week {t}", *vals)
+
     for arm in (0, 1):
         for t in CHECK_WEEKS:
-            vals = []
-            for d in (eng, ref):
-                s = d["states"][:, arm, :, t]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    vals.append(s[:, 1] / s.sum(axis=1))  # employed / enrolled by week t
-            rows.append((f"share employed, {arm_name[arm]}, week {t}", *vals))
+            rows.append(share(EMPLOYED, arm, t))
+    for arm in (0, 1):
+        rows += [share(UNEMPLOYED, arm, 104), share(FLEKSJOB, arm, 311)]
     for arm in (0, 1):
         rows.append(
             (
-                f"municipal cost, {arm_name[arm]} (mio. DKK)",
-                eng["cost"][:, arm].sum(axis=1) / 1e6,
-                ref["cost"][:, arm].sum(axis=1) / 1e6,
+                f"full-time equivalent years, {arm_name[arm]}",
+                eng["fte"][:, arm].sum(axis=1) / WEEKS_PER_YEAR,
+                ref["fte"][:, arm].sum(axis=1) / WEEKS_PER_YEAR,
             )
         )
+    for arm in (0, 1):
+        for key, what in (("cost", "municipal"), ("central", "central-government")):
+            rows.append(
+                (
+                    f"{what} cost, {arm_name[arm]} (mio. DKK)",
+                    eng[key][:, arm].sum(axis=1) / 1e6,
+                    ref[key][:, arm].sum(axis=1) / 1e6,
+                )
+            )
     rows.append(
         (
             "municipal savings (mio. DKK)",
@@ -494,7 +514,7 @@ def main() -> None:
         f"e. statistical agreement, scenarios 0..{n - 1} (same parameter draws in both; "
         "paired by scenario;"
     )
-    print("   engine = simrisk kernel + engine.money/programme_cost; numpy = the reference;")
+    print("   engine = simrisk kernel + ledger.costs/programme_cost; numpy = the reference;")
     print("   share employed = employed / citizens enrolled by that week; mean +- standard error)")
     eng = engine_same_scenarios(cfg, check_ref)
     rows = agreement_rows(eng, check_ref)

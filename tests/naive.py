@@ -4,14 +4,20 @@
 followed by ``simulation.simulate``). It is built from the deal itself, not from the
 kernel's prepared arrays: it reads a :class:`~simrisk.config.DealConfig` and the drawn
 parameter values (``{path: values}``, as ``Sampler.overrides`` gives them) in plain
-Python, derives every rule (hazards from weekly probabilities, duration pieces, hazard
-ratios per phase and their fade, segments, frailty, dropout, the refusion staircase and
-its reset, the calendar, the check weeks) on its own, and walks every citizen week by
+Python, derives every rule on its own (hazards from weekly probabilities, duration
+pieces, hazard ratios per phase and their fade, segments, frailty, dropout, the calendar,
+the check weeks; each segment's benefit path by weeks on benefit in the spell, the
+unemployed benefit by insurance and weeks, the fixed benefits of education,
+førtidspension, løntilskud and fleksjob; hours of each job spell and the share of a
+benefit a job keeps by the hours or earnings rule at the dated rates; the refusion
+staircase, the benefits off it, and the § 6 reset after ``reset_weeks`` weeks of
+self-support within the last ``reset_window_weeks``) and walks every citizen week by
 week with the same random streams (a plain-Python splitmix64). No event-driven jumps,
-no difference arrays, no prepared tables.
+no difference arrays, no prepared tables, nothing imported from simrisk.
 
-:func:`weekly_rates`, :func:`costs` and :func:`programme_cost` are the ledger's twins:
-plain loops over the deal's dated rates and the simulated counts.
+:func:`weekly_rates`, :func:`wage_weekly`, :func:`tax_weekly`, :func:`costs` and
+:func:`programme_cost` are the ledger's twins: plain loops over the deal's dated rates,
+the regulation table, and the simulated counts.
 """
 
 from __future__ import annotations
@@ -29,11 +35,29 @@ fraction of the excess at completion (simulation/inputs.py)."""
 WEEKS_PER_YEAR = 365.25 / 7.0
 CONTROL_OFFSET = 1 << 24  # citizen index offset of a control group's streams
 
-STATES = ("benefit", "employed", "education", "permanent", "moved")
-BENEFIT, EMPLOYED, EDUCATION, PERMANENT, MOVED = range(5)
+STATES = (
+    "benefit",
+    "employed",
+    "education",
+    "permanent",
+    "moved",
+    "unemployed",
+    "subsidised",
+    "fleksjob",
+)
+BENEFIT, EMPLOYED, EDUCATION, PERMANENT, MOVED, UNEMPLOYED, SUBSIDISED, FLEKSJOB = range(8)
+OUT_OF_WORK = (BENEFIT, UNEMPLOYED)  # a move into a job from here is a job entry
+STATE_BENEFIT = {  # states with one fixed benefit, and the economics field naming it
+    EDUCATION: "education_benefit",
+    PERMANENT: "permanent_benefit",
+    SUBSIDISED: "subsidised_benefit",
+    FLEKSJOB: "fleksjob_benefit",
+}
 EV_JOB, EV_EDUCATION = 0, 1
 SUSTAINED = ((13, 2), (26, 3), (52, 4))  # (weeks in one job spell, event index)
-STREAM_CITIZEN, STREAM_LABOUR, STREAM_PROGRAMME = 0, 1, 2
+STREAM_CITIZEN, STREAM_LABOUR, STREAM_PROGRAMME, STREAM_HOURS = 0, 1, 2, 3
+UNIT_WEEKS = {"week": 1.0, "month": 12.0 / WEEKS_PER_YEAR, "year": 1.0 / WEEKS_PER_YEAR}
+"""A rate per unit, as a rate per week."""
 
 # ------------------------------------------------------------------ random numbers
 MASK = (1 << 64) - 1
@@ -113,14 +137,29 @@ class Leaves:
         return float(node)
 
 
+def horizon(cfg) -> int:
+    """Weeks simulated: the deal's, or the appraisal's years if they reach further."""
+    weeks = cfg.deal.horizon_weeks
+    if cfg.economics.appraisal is not None:
+        weeks = max(weeks, math.ceil(cfg.economics.appraisal.years * WEEKS_PER_YEAR))
+    return weeks
+
+
 def benefit_types(cfg) -> list[str]:
-    """Benefits in the order of first use: the segments', then the permanent one."""
-    names = [seg.benefit for seg in cfg.cohort.segments]
-    if cfg.economics.permanent_benefit:
-        names.append(cfg.economics.permanent_benefit)
+    """Benefits in the order of first use: each segment's (its benefit, its path's, its
+    unemployed insured and uninsured), then education's, førtidspension's, løntilskud's
+    and fleksjob's."""
+    names = []
+    for seg in cfg.cohort.segments:
+        names.append(seg.benefit)
+        names.extend(stage.benefit for stage in seg.path)
+        if seg.unemployed is not None:
+            names.extend([seg.unemployed.insured, seg.unemployed.uninsured])
+    for state in (EDUCATION, PERMANENT, SUBSIDISED, FLEKSJOB):
+        names.append(getattr(cfg.economics, STATE_BENEFIT[state]))
     out: list[str] = []
     for name in names:
-        if name not in out:
+        if name is not None and name not in out:
             out.append(name)
     return out
 
@@ -148,9 +187,9 @@ def planned_entries(cfg, size: int | None = None) -> list[int]:
 
 
 def calendar(cfg) -> list[float]:
-    """Job-entry multiplier of each week, by the date of the week's first day."""
+    """Job-entry multiplier of each simulated week, by the date of the week's first day."""
     out = []
-    for t in range(cfg.deal.horizon_weeks):
+    for t in range(horizon(cfg)):
         day = cfg.deal.start_date + dt.timedelta(weeks=t)
         m = 1.0
         for shock in cfg.labour.calendar:
@@ -166,25 +205,109 @@ def check_weeks(cfg, extra=()) -> list[int]:
     return sorted(weeks | set(extra))
 
 
+# ------------------------------------------------------------------ dated rates
+def regulation(cfg, v: Leaves, s: int, year: int, name: str | None = None) -> float:
+    """The regulation taking effect on 1 January of ``year``: a benefit's own flat
+    indexation if it has one, else the shared table's rate for the year, else the
+    table's assumed rate."""
+    if name is not None and cfg.economics.benefits[name].indexation is not None:
+        return v(s, "economics", "benefits", name, "indexation")
+    for i, y in enumerate(cfg.economics.regulation.years):
+        if y.year == year:
+            return v(s, "economics", "regulation", "years", i, "rate")
+    return v(s, "economics", "regulation", "assumed")
+
+
+def regulated(cfg, v, s, amount: float, from_year: int, to_year: int, name=None) -> float:
+    """``amount`` at ``from_year``'s level brought to ``to_year``'s: times (1 + r) for each
+    1 January in between going forward, divided by it going back."""
+    for y in range(from_year + 1, to_year + 1):
+        amount *= 1.0 + regulation(cfg, v, s, y, name)
+    for y in range(to_year + 1, from_year + 1):
+        amount /= 1.0 + regulation(cfg, v, s, y, name)
+    return amount
+
+
+def rate_on(cfg, v: Leaves, s: int, name: str, day: dt.date) -> float:
+    """A benefit's rate per week on ``day``: the last point dated on or before the day,
+    regulated from its year to the day's; before the first point, the first point's rate
+    regulated back to the day's year."""
+    ben = cfg.economics.benefits[name]
+    k = 0
+    for j, r in enumerate(ben.rates):
+        if r.valid_from <= day:
+            k = j
+    value = v(s, "economics", "benefits", name, "rates", k, "value")
+    point = ben.rates[k].valid_from.year
+    return regulated(cfg, v, s, value, point, day.year, name) * UNIT_WEEKS[ben.unit]
+
+
+def kept_share(cfg, v: Leaves, s: int, name: str, full: bool) -> float:
+    """Share of benefit ``name`` kept in a job started from it, full-time or part-time,
+    at the rates of the deal's first week: ``hours``: the hours not worked; ``earnings``:
+    the monthly rate less ``earnings_deduction`` of the counted earnings (``hours x
+    earnings_counted x full-time wage``) above ``earnings_disregard``, and no more than
+    what brings benefit and counted earnings to ``earnings_ceiling_share`` of the
+    ceiling benefit's monthly rate; nothing without a wage; ``none``: nothing."""
+    ben = cfg.economics.benefits[name]
+    base = ("economics", "benefits", name)
+    hours = 1.0 if full else v(s, "labour", "hours", "part_time_hours")
+    if ben.partial == "hours":
+        return 1.0 - hours
+    if ben.partial != "earnings":
+        return 0.0
+    wage = v(s, "labour", "hours", "full_time_wage")
+    if wage <= 0:
+        return 0.0
+    start = cfg.deal.start_date
+    monthly = rate_on(cfg, v, s, name, start) * WEEKS_PER_YEAR / 12.0
+    earned = hours * wage * v(s, *base, "earnings_counted")
+    above = max(earned - v(s, *base, "earnings_disregard"), 0.0)
+    kept = monthly - v(s, *base, "earnings_deduction") * above
+    if ben.earnings_ceiling is not None:
+        ceiling = rate_on(cfg, v, s, ben.earnings_ceiling, start) * WEEKS_PER_YEAR / 12.0
+        kept = min(kept, v(s, *base, "earnings_ceiling_share") * ceiling - earned)
+    if monthly <= 0:
+        return 0.0
+    return min(max(kept / monthly, 0.0), 1.0)
+
+
 class Scenario:
     """Everything a citizen's walk needs in one scenario, read from the deal."""
 
     def __init__(self, cfg, v: Leaves, s: int):
-        H = cfg.deal.horizon_weeks
+        H = horizon(cfg)
+        self.H = H
         segs = cfg.cohort.segments
+        seg = ("cohort", "segments")
         self.uptake = v(s, "cohort", "uptake")
         self.delay = round(v(s, "cohort", "enrolment", "delay_weeks"))
-        shares = [v(s, "cohort", "segments", g, "share") for g in range(len(segs))]
+        shares = [v(s, *seg, g, "share") for g in range(len(segs))]
         cum, acc = [], 0.0
         for x in shares:
             acc += x
             cum.append(acc)
         self.seg_cum = [c / cum[-1] for c in cum]
-        self.seg_hr = [v(s, "cohort", "segments", g, "job_hazard_ratio") for g in range(len(segs))]
-        self.seg_weeks = [seg.weeks_on_benefit for seg in segs]
-        self.seg_benefit = [seg.benefit for seg in segs]
+        self.seg_hr = [v(s, *seg, g, "job_hazard_ratio") for g in range(len(segs))]
+        self.seg_weeks = [sg.weeks_on_benefit for sg in segs]
+        self.insured_share = [v(s, *seg, g, "insured_share") for g in range(len(segs))]
+        # benefit path: [(after weeks on benefit in the spell, benefit, share)], stage 0 first
+        self.path = [
+            [(0, sg.benefit, 1.0)]
+            + [
+                (st.after_weeks, st.benefit, v(s, *seg, g, "path", k, "share"))
+                for k, st in enumerate(sg.path)
+            ]
+            for g, sg in enumerate(segs)
+        ]
+        self.unemployed = [sg.unemployed for sg in segs]
+        self.state_benefit = {
+            state: getattr(cfg.economics, field) for state, field in STATE_BENEFIT.items()
+        }
         self.frailty = v(s, "cohort", "frailty_variance")
         self.job_mult = v(s, "labour", "job_entry_multiplier")
+        self.full_time_share = v(s, "labour", "hours", "full_time_share")
+        self.part_hours = v(s, "labour", "hours", "part_time_hours")
         # transitions: (from, to) -> [(first week in state, hazard), ...]
         self.pieces = {}
         for ti, tr in enumerate(cfg.labour.transitions):
@@ -225,11 +348,16 @@ class Scenario:
             for k, st in enumerate(ref.steps)
         ]
         self.reset_weeks = ref.reset_weeks
-        self.fixed_share = {}
+        self.reset_window = ref.reset_window_weeks
+        self.fixed_share, self.on_staircase, self.self_support, self.kept = {}, {}, {}, {}
         for name in benefit_types(cfg):
-            rule = cfg.economics.benefits[name].refusion
-            if rule != "staircase":
+            ben = cfg.economics.benefits[name]
+            if ben.refusion != "staircase":
                 self.fixed_share[name] = v(s, "economics", "benefits", name, "refusion")
+            self.on_staircase[name] = ben.on_staircase
+            self.self_support[name] = ben.self_support
+            for full in (True, False):
+                self.kept[(name, full)] = kept_share(cfg, v, s, name, full)
 
     def phase(self, rel: int) -> int:
         """The programme phase of week ``rel`` since entry (rel < total)."""
@@ -261,7 +389,7 @@ class Scenario:
         return h
 
     def refusion_share(self, benefit: str, nth: int) -> float:
-        """The state's share of a citizen's ``nth`` benefit week (1-based)."""
+        """The state's share of a citizen's ``nth`` counted benefit week (1-based)."""
         if benefit in self.fixed_share:
             return self.fixed_share[benefit]
         share = self.steps[0][1]
@@ -269,6 +397,26 @@ class Scenario:
             if first <= nth:
                 share = x
         return share
+
+    def paid(self, g, state, dur, insured, moved, job_kept) -> tuple[str | None, float]:
+        """The benefit paid in a week in ``state`` after ``dur`` weeks in it, and its
+        weight (a job's kept share)."""
+        if state == BENEFIT:  # the last stage of the path reached and moved to
+            benefit = self.path[g][0][1]
+            for k, (after, name, _) in enumerate(self.path[g]):
+                if k > 0 and after <= dur and moved[k]:
+                    benefit = name
+            return benefit, 1.0
+        if state == UNEMPLOYED:
+            un = self.unemployed[g]
+            if insured and dur < un.insured_weeks:
+                return un.insured, 1.0
+            return un.uninsured, 1.0
+        if state == EMPLOYED:
+            return job_kept if job_kept is not None else (None, 0.0)
+        if state in self.state_benefit and self.state_benefit[state] is not None:
+            return self.state_benefit[state], 1.0
+        return None, 0.0
 
 
 def simulate(
@@ -282,15 +430,15 @@ def simulate(
     extra_checks=(),
 ) -> dict:
     """Week-by-week twin of ``simulation.simulate``: the fields of ``KernelOut`` (weekly
-    counts over the horizon), from the deal and the drawn values of ``n`` scenarios.
+    counts over the simulated horizon), from the deal and the drawn values of ``n``
+    scenarios.
 
     ``control``: a control group (``contract.control_size`` citizens on their own
     streams, counterfactual arm only); ``entry`` replaces the planned entry weeks.
     """
-    H = cfg.deal.horizon_weeks
+    H = horizon(cfg)
     v = Leaves(cfg, overrides)
     btypes = benefit_types(cfg)
-    perm = cfg.economics.permanent_benefit
     cal = calendar(cfg)
     checks_at = check_weeks(cfg, extra_checks)
     if entry is None:
@@ -300,10 +448,11 @@ def simulate(
     N, B, C = len(entry), len(btypes), len(checks_at)
     K = len(cfg.programme.phases)
     out = {
-        "state_count": np.zeros((n, 2, H, 5)),
+        "state_count": np.zeros((n, 2, H, len(STATES))),
         "benefit_weeks": np.zeros((n, 2, H, B)),
         "refusion_weeks": np.zeros((n, 2, H, B)),
         "programme_count": np.zeros((n, H, K + 2)),
+        "work_fte": np.zeros((n, 2, H, 1)),
         "events": np.full((n, 2, N, 5), -1),
         "checks": np.full((n, 2, N, C), -1),
         "entry": np.full((n, N), -1),
@@ -324,8 +473,13 @@ def simulate(
             while g < len(sc.seg_cum) - 1 and u >= sc.seg_cum[g]:
                 g += 1
             z = rng.gamma_mean1(sc.frailty)
+            # drawn once at entry, the same in both arms: insured or not, and for each
+            # later stage of the benefit path whether the citizen moves to it
+            insured = rng.uniform() < sc.insured_share[g]
+            moved = [True] + [rng.uniform() < share for _, _, share in sc.path[g][1:]]
+            citizen = (g, z, insured, moved)
             for arm in arms:
-                _walk(out, sc, s, i, arm, e, g, z, key, scen, cit, cal, checks_at, btypes, perm)
+                _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes)
     return out
 
 
@@ -341,18 +495,22 @@ def _programme_end(sc: Scenario, key, scen, cit) -> tuple[int, bool]:
     return sc.total, True
 
 
-def _walk(out, sc, s, i, arm, e, g, z, key, scen, cit, cal, checks_at, btypes, perm):
+def _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes):
     """One citizen, one arm, week by week from entry to the horizon."""
     H = len(cal)
+    g, z, insured, moved = citizen
     treated = arm == 1
     prog_end, completed = _programme_end(sc, key, scen, cit) if treated else (0, False)
     lab = Rng(stream(key, scen, cit, STREAM_LABOUR))
+    hours = Rng(stream(key, scen, cit, STREAM_HOURS))  # one uniform per job spell
     budget = -math.log(lab.uniform())
     state = BENEFIT
     dur = sc.seg_weeks[g]  # weeks in the current state
     counted = sc.seg_weeks[g]  # benefit weeks counted by the refusion staircase
-    selfsup = 0  # consecutive weeks employed or in education
+    support = []  # the weeks of self-support since the count last started
     in_job = 0  # weeks in the current job spell
+    job_kept = None  # (benefit, share) a job keeps of the benefit it was started from
+    job_hours = 1.0
     absorbed = H
     events = out["events"]
     for t in range(e, H):
@@ -362,30 +520,46 @@ def _walk(out, sc, s, i, arm, e, g, z, key, scen, cit, cal, checks_at, btypes, p
         for c, w in enumerate(checks_at):
             if t == e + w:
                 out["checks"][s, arm, i, c] = state
-        benefit = sc.seg_benefit[g] if state == BENEFIT else (perm if state == PERMANENT else None)
+        benefit, weight = sc.paid(g, state, dur, insured, moved, job_kept)
         if benefit is not None:
             b = btypes.index(benefit)
-            counted += 1
-            out["benefit_weeks"][s, arm, t, b] += 1
-            out["refusion_weeks"][s, arm, t, b] += sc.refusion_share(benefit, counted)
+            out["benefit_weeks"][s, arm, t, b] += weight
+            if sc.on_staircase[benefit]:
+                counted += 1
+                share = sc.refusion_share(benefit, counted)
+            else:  # not counted: at the step the count has reached
+                share = sc.refusion_share(benefit, counted + 1)
+            out["refusion_weeks"][s, arm, t, b] += weight * share
         if state == EMPLOYED:
+            out["work_fte"][s, arm, t, 0] += job_hours
             in_job += 1
             for weeks, ev in SUSTAINED:
                 if in_job == weeks and events[s, arm, i, ev] < 0:
                     events[s, arm, i, ev] = t
-        selfsup = selfsup + 1 if state in (EMPLOYED, EDUCATION) else 0
+        # § 6: self-support is a job or education without a benefit, or a benefit that is
+        # self-support (SU); the count starts again at the reset_weeks-th such week within
+        # the last reset_window weeks
+        if benefit is None:
+            self_supporting = state in (EMPLOYED, EDUCATION)
+        else:
+            self_supporting = sc.self_support[benefit]
+        if self_supporting:
+            support.append(t)
+            if sum(1 for w in support if w > t - sc.reset_window) >= sc.reset_weeks:
+                counted = 0
+                support = []
         if state in (PERMANENT, MOVED):
             continue
         rel = t - e
         hh = []
-        for d in range(5):
+        for d in range(len(STATES)):
             h = sc.piece_hazard(state, d, dur)
-            if h > 0 and state == BENEFIT and d == EMPLOYED:
+            if h > 0 and state in OUT_OF_WORK and d == EMPLOYED:
                 hr = sc.ratio("job_entry", treated, rel, prog_end, completed)
                 h *= z * sc.seg_hr[g] * sc.job_mult * cal[t] * hr
-            elif h > 0 and state == BENEFIT and d == EDUCATION:
+            elif h > 0 and state in OUT_OF_WORK and d == EDUCATION:
                 h *= z * sc.ratio("education_entry", treated, rel, prog_end, completed)
-            elif h > 0 and state == EMPLOYED and d == BENEFIT:
+            elif h > 0 and state == EMPLOYED and d in OUT_OF_WORK:
                 h *= sc.ratio("job_loss", treated, rel, prog_end, completed)
             hh.append(h)
         total = sum(hh)
@@ -396,17 +570,21 @@ def _walk(out, sc, s, i, arm, e, g, z, key, scen, cit, cal, checks_at, btypes, p
         # a transition at the end of week t, to a state drawn in proportion to its hazard
         target = lab.uniform() * total
         dest, acc = 0, hh[0]
-        while dest < 4 and (acc <= target or hh[dest] == 0.0):
+        while dest < len(STATES) - 1 and (acc <= target or hh[dest] == 0.0):
             dest += 1
             acc += hh[dest]
         if dest in (EMPLOYED, EDUCATION):
             ev = EV_JOB if dest == EMPLOYED else EV_EDUCATION
             if events[s, arm, i, ev] < 0 and t + 1 < H:
                 events[s, arm, i, ev] = t + 1
-        if dest == BENEFIT and selfsup >= sc.reset_weeks:
-            counted = 0  # back on benefit after long enough self-support: count anew
         if state == EMPLOYED:
-            in_job = 0
+            in_job, job_kept, job_hours = 0, None, 1.0
+        if dest == EMPLOYED:  # a new job spell: its hours, and what it keeps of a benefit
+            full = hours.uniform() < sc.full_time_share
+            job_hours = 1.0 if full else sc.part_hours
+            if state in OUT_OF_WORK and benefit is not None:
+                share = sc.kept[(benefit, full)]
+                job_kept = (benefit, share) if share > 0 else None
         state, dur = dest, 0
         budget = -math.log(lab.uniform())
     if treated:
@@ -423,51 +601,58 @@ def _walk(out, sc, s, i, arm, e, g, z, key, scen, cit, cal, checks_at, btypes, p
 
 
 # ------------------------------------------------------------------ the ledger
-UNIT_WEEKS = {"week": 1.0, "month": 12.0 / WEEKS_PER_YEAR, "year": 1.0 / WEEKS_PER_YEAR}
-
-
 def weekly_rates(cfg, overrides: dict | None, n: int) -> np.ndarray:
-    """DKK per citizen-week, (scenario, week, benefit), benefits as :func:`benefit_types`.
-
-    The point in force on the week's first day (the first point before it); after the
-    last point indexed once per 1 January since, before the first point deflated once
-    per 1 January back to it.
-    """
+    """DKK per citizen-week, (scenario, week, benefit), benefits as :func:`benefit_types`,
+    each week at the rate in force on its first day (:func:`rate_on`)."""
     v = Leaves(cfg, overrides)
-    H = cfg.deal.horizon_weeks
+    H = horizon(cfg)
     names = benefit_types(cfg)
     out = np.zeros((n, H, len(names)))
     for s in range(n):
         for b, name in enumerate(names):
-            ben = cfg.economics.benefits[name]
-            pts = [r.valid_from for r in ben.rates]
-            vals = [
-                v(s, "economics", "benefits", name, "rates", k, "value") for k in range(len(pts))
-            ]
-            ix = v(s, "economics", "benefits", name, "indexation")
             for t in range(H):
-                day = cfg.deal.start_date + dt.timedelta(weeks=t)
-                k = 0
-                for j, d0 in enumerate(pts):
-                    if d0 <= day:
-                        k = j
-                steps = 0
-                if day > pts[-1]:
-                    steps = day.year - pts[-1].year
-                elif day < pts[0]:
-                    # 1 Januaries in (day, first point]
-                    steps = -sum(
-                        1
-                        for y in range(day.year + 1, pts[0].year + 1)
-                        if dt.date(y, 1, 1) <= pts[0]
-                    )
-                out[s, t, b] = vals[k] * (1.0 + ix) ** steps * UNIT_WEEKS[ben.unit]
+                out[s, t, b] = rate_on(cfg, v, s, name, cfg.deal.start_date + dt.timedelta(weeks=t))
     return out
 
 
-def costs(benefit_weeks: np.ndarray, refusion_weeks: np.ndarray, rates: np.ndarray) -> dict:
-    """Weekly cost by perspective: public = benefit weeks x rate, central government =
-    refusion-weighted weeks x rate, municipality = the difference."""
+def wage_weekly(cfg, overrides: dict | None, n: int) -> np.ndarray:
+    """The full-time wage per week (scenario, week): the monthly wage at the level of the
+    deal's start year, regulated each 1 January by the shared table."""
+    v = Leaves(cfg, overrides)
+    H = horizon(cfg)
+    start = cfg.deal.start_date
+    out = np.zeros((n, H))
+    for s in range(n):
+        monthly = v(s, "labour", "hours", "full_time_wage")
+        for t in range(H):
+            year = (start + dt.timedelta(weeks=t)).year
+            out[s, t] = regulated(cfg, v, s, monthly, start.year, year) * UNIT_WEEKS["month"]
+    return out
+
+
+def tax_weekly(cfg, overrides: dict | None, n: int) -> np.ndarray:
+    """Tax per full-time week in work (scenario, week, 2): the rate times the week's wage,
+    the municipal part and the central government's (zeros without ``economics.tax``)."""
+    H = horizon(cfg)
+    out = np.zeros((n, H, 2))
+    if cfg.economics.tax is None:
+        return out
+    v = Leaves(cfg, overrides)
+    wage = wage_weekly(cfg, overrides, n)
+    for s in range(n):
+        rate = v(s, "economics", "tax", "rate")
+        share = v(s, "economics", "tax", "municipal_share")
+        for t in range(H):
+            out[s, t, 0] = rate * wage[s, t] * share
+            out[s, t, 1] = rate * wage[s, t] * (1.0 - share)
+    return out
+
+
+def costs(benefit_weeks, refusion_weeks, rates, work_fte=None, tax=None, kept=None) -> dict:
+    """Weekly cost by perspective: gross = benefit weeks x rate, refund = refusion-weighted
+    weeks x rate, tax = full-time equivalents x tax per full-time week; the public sector
+    pays gross - tax, the central government refund - its tax, the municipality
+    (gross - refund) x ``kept`` (1 - the equalisation share) - its tax."""
     n, A, H, B = benefit_weeks.shape
     out = {k: np.zeros((n, A, H)) for k in ("municipality", "central_government", "public")}
     for s in range(n):
@@ -475,9 +660,12 @@ def costs(benefit_weeks: np.ndarray, refusion_weeks: np.ndarray, rates: np.ndarr
             for t in range(H):
                 gross = sum(benefit_weeks[s, a, t, b] * rates[s, t, b] for b in range(B))
                 refund = sum(refusion_weeks[s, a, t, b] * rates[s, t, b] for b in range(B))
-                out["public"][s, a, t] = gross
-                out["central_government"][s, a, t] = refund
-                out["municipality"][s, a, t] = gross - refund
+                fte = 0.0 if work_fte is None else work_fte[s, a, t, 0]
+                tax_m, tax_c = (0.0, 0.0) if tax is None else (tax[s, t, 0], tax[s, t, 1])
+                k = 1.0 if kept is None else kept[s]
+                out["public"][s, a, t] = gross - fte * (tax_m + tax_c)
+                out["central_government"][s, a, t] = refund - fte * tax_c
+                out["municipality"][s, a, t] = (gross - refund) * k - fte * tax_m
     return out
 
 

@@ -257,10 +257,14 @@ def contract_payments(raw: dict, events, checks, entry, measured, check_weeks=No
 # --------------------------------------------------------------------------- measurement
 
 
-def baseline_cost(entry, benefit_weeks, refusion_weeks, rates, perspective: str) -> np.ndarray:
-    """Each enrolled citizen's expected benefit weeks (by weeks since entry) placed at the
-    citizen's entry week and valued at the scenario's rates; the municipality pays gross
-    less refusion, the central government the refusion, the public sector the gross."""
+def baseline_cost(
+    entry, benefit_weeks, refusion_weeks, work_fte, rates, tax, kept, perspective: str
+) -> np.ndarray:
+    """Each enrolled citizen's expected benefit weeks and full-time equivalents in work (by
+    weeks since entry) placed at the citizen's entry week and valued at the scenario's
+    rates and tax: the municipality pays gross less refusion, times what the equalisation
+    leaves it (``kept``), less its part of the tax; the central government the refusion
+    less its part of the tax; the public sector the gross less all the tax."""
     n_scen, H, B = np.shape(rates)
     out = np.zeros((n_scen, H))
     for s in range(n_scen):
@@ -269,15 +273,17 @@ def baseline_cost(entry, benefit_weeks, refusion_weeks, rates, perspective: str)
             if e < 0:
                 continue
             for t in range(e, H):
+                gross = refund = 0.0
                 for b in range(B):
-                    gross = float(benefit_weeks[t - e][b])
-                    refund = float(refusion_weeks[t - e][b])
-                    weight = {
-                        "municipality": gross - refund,
-                        "central_government": refund,
-                        "public": gross,
-                    }[perspective]
-                    out[s, t] += weight * float(rates[s][t][b])
+                    gross += float(benefit_weeks[t - e][b]) * float(rates[s][t][b])
+                    refund += float(refusion_weeks[t - e][b]) * float(rates[s][t][b])
+                fte = float(work_fte[t - e][0])
+                tax_m, tax_c = float(tax[s][t][0]), float(tax[s][t][1])
+                out[s, t] += {
+                    "municipality": (gross - refund) * float(kept[s]) - fte * tax_m,
+                    "central_government": refund - fte * tax_c,
+                    "public": gross - fte * (tax_m + tax_c),
+                }[perspective]
     return out
 
 

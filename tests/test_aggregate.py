@@ -15,7 +15,7 @@ from simrisk.aggregate import (
     accumulate_rows,
     hist_quantiles,
 )
-from simrisk.vocabulary import QUANTILES
+from simrisk.vocabulary import N_STATES, QUANTILES
 
 
 def _counts(rng, m, A=2, H=7, C=3, top=12):
@@ -111,7 +111,7 @@ def test_aggregator_parts_merge_to_the_plain_statistics():
     detail arrays every scenario's rows."""
     rng = np.random.default_rng(3)
     n, H, K, cohort = 23, 6, 2, 10
-    state = _counts(rng, n, A=2, H=H, C=5, top=cohort)
+    state = _counts(rng, n, A=2, H=H, C=N_STATES, top=cohort)
     prog = rng.integers(0, cohort + 1, size=(n, H, K + 2)).astype(float)
     flows = {"a": rng.normal(size=(n, H)) * 1e3, "b": rng.normal(size=(n, H))}
     agg = Aggregator(n, H, K, cohort, list(flows), detail=True)
@@ -153,7 +153,7 @@ def test_aggregator_without_detail_and_one_part():
     """A single worker part (the totals themselves) gives the same weekly series."""
     rng = np.random.default_rng(4)
     n, H, cohort = 9, 4, 5
-    state = _counts(rng, n, A=2, H=H, C=5, top=cohort)
+    state = _counts(rng, n, A=2, H=H, C=N_STATES, top=cohort)
     prog = rng.integers(0, cohort + 1, size=(n, H, 3)).astype(float)
     agg = Aggregator(n, H, 1, cohort, ["a"], detail=False)
     part = agg.part()

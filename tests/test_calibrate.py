@@ -160,7 +160,7 @@ def test_write_calibrated_sets_the_value_and_keeps_comments():
     new = cal.write_calibrated(text, _fit(1.234567), tg, str(TARGETS), False, warnings)
     data = tomllib.loads(new)
     assert data["labour"]["job_entry_multiplier"] == 1.235  # four significant digits
-    assert "# SundInvest: programme for sick-listed citizens" in new
+    assert '# Norddjurs Kommune and SundInvest, "NK1"' in new
     assert "calibrated to jobafklaring_baseline.toml (Jobafklaring baseline); was" in new
     assert new.startswith("# Calibrated by simrisk on ")
     assert "Deviance 0.50 on 0 degrees of freedom." in new

@@ -319,8 +319,13 @@ def test_detail_adds_weekly_series_per_scenario(tmp_path):
     ds = xr.load_dataset(out, engine="netcdf4")
     sc = ds["state_count"]
     assert sc.dims == ("scenario", "arm", "week", "state")
-    assert sc.shape == (n, 2, RAW["deal"]["horizon_weeks"], 5)
-    assert list(ds["state"].values) == ["benefit", "employed", "education", "permanent", "moved"]
+    # the simulated weeks: the deal's 312 and its 10-year appraisal, 522
+    assert RAW["deal"]["horizon_weeks"] == 312 and RAW["economics"]["appraisal"]["years"] == 10
+    assert sc.shape == (n, 2, 522, 8)
+    assert list(ds["state"].values) == [
+        "benefit", "employed", "education", "permanent", "moved", "unemployed", "subsidised",
+        "fleksjob",
+    ]  # fmt: skip
     assert list(ds["arm"].values) == ["counterfactual", "treatment"]
     counts = sc.values.astype(np.int64)
     assert (counts >= 0).all()

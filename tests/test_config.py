@@ -233,6 +233,10 @@ SECTION_RULES = [
     ("indexation", put("economics", "benefits", value={"x": benefit(indexation=0.6)}),
      "economics.benefits.x.indexation", "less than or equal to 0.5",
      put("economics", "benefits", value={"x": benefit(indexation=0.5)})),
+    ("self-support-on-staircase", put("economics", "benefits", value={
+        "x": benefit(self_support=True)}),
+     "economics.benefits.x.self_support", "not self-support (set on_staircase = false)",
+     put("economics", "benefits", value={"x": benefit(self_support=True, on_staircase=False)})),
     ("refusion-word", put("economics", "benefits", value={"x": benefit(refusion="flat")}),
      "economics.benefits.x.refusion", "'staircase'",
      put("economics", "benefits", value={"x": benefit(refusion=0.3)})),
@@ -763,6 +767,9 @@ UNCERTAIN_BAD = [
     ("beta-scaled-beyond", record("cohort.uptake", distribution="beta", alpha=2.0, beta=2.0,
                                   low=0.5, high=1.5),
      "uncertainty.parameters[0]", "which cohort.uptake does not accept"),
+    ("regulation-beyond", record("economics.regulation.years[0].rate", distribution="uniform",
+                                 low=0.4, high=0.6),
+     "uncertainty.parameters[0]", "which economics.regulation.years[0].rate does not accept"),
 ]  # fmt: skip
 
 
@@ -784,8 +791,7 @@ UNCERTAIN_GOOD = [
     record("cohort.uptake", distribution="triangular", low=0.5, mode=1.0, high=1.0),
     record("effect.job_entry[0]", distribution="lognormal", median=1.5, sigma=0.8),
     record("effect.job_entry[0]", distribution="gamma", shape=3.0, scale=0.5),
-    record("economics.benefits.sygedagpenge.indexation", distribution="uniform", low=-0.5,
-           high=0.5),
+    record("economics.regulation.assumed", distribution="uniform", low=-0.2, high=0.5),
     record("programme.phases[0].cost_per_week", distribution="fixed", value=0.0),
     record("labour.transitions[0].probability", distribution="uniform", low=0.0, high=0.2),
 ]  # fmt: skip

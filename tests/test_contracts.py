@@ -329,18 +329,43 @@ def test_outcome_rate_matches_twin(outcome):
 # --------------------------------------------------------------------------- measurement
 
 
+def _ledger_arrays(rates, tax=None, equalisation=0.0):
+    """Ledger arrays of hand-built rates (scenario, week, benefit): no tax unless given
+    (scenario, week, 2), an equalisation share of municipal costs."""
+    n, H, _ = rates.shape
+    tax = np.zeros((n, H, 2)) if tax is None else tax
+    return ledger.LedgerArrays(
+        rates=rates,
+        tax=tax,
+        kept=np.full(n, 1.0 - equalisation),
+        phase_cost=np.zeros((n, 1)),
+        setup_cost=np.zeros(n),
+    )
+
+
 def test_baseline_cost_by_hand():
-    # one citizen entering in week 2: 1 benefit week then 0.5, refusion 0.8 then 0.2;
-    # rates 10 per week (one benefit type); horizon 5
+    # one citizen entering in week 2: 1 benefit week then 0.5, refusion 0.8 then 0.2, and
+    # 0, 0.5, 1 full-time equivalents in work; rates 10 per week (one benefit type); tax 1
+    # (municipal) and 3 (central) per full-time week; equalisation 25 %; horizon 5
     base = Baseline(
         benefit_weeks=np.array([[1.0], [0.5], [0.0], [0.0], [0.0]]),
         refusion_weeks=np.array([[0.8], [0.2], [0.0], [0.0], [0.0]]),
+        work_fte=np.array([[0.0], [0.5], [1.0], [0.0], [0.0]]),
     )
     entry = np.array([[2, -1]], np.int32)
     rates = np.full((1, 5, 1), 10.0)
-    np.testing.assert_allclose(base.cost(entry, rates, "public"), [[0, 0, 10, 5, 0]])
-    np.testing.assert_allclose(base.cost(entry, rates, "central_government"), [[0, 0, 8, 2, 0]])
-    np.testing.assert_allclose(base.cost(entry, rates, "municipality"), [[0, 0, 2, 3, 0]])
+    la = _ledger_arrays(rates)
+    np.testing.assert_allclose(base.cost(entry, la, "public"), [[0, 0, 10, 5, 0]])
+    np.testing.assert_allclose(base.cost(entry, la, "central_government"), [[0, 0, 8, 2, 0]])
+    np.testing.assert_allclose(base.cost(entry, la, "municipality"), [[0, 0, 2, 3, 0]])
+    tax = np.zeros((1, 5, 2))
+    tax[..., 0], tax[..., 1] = 1.0, 3.0
+    la = _ledger_arrays(rates, tax, equalisation=0.25)
+    # public: 10, 5 - 0.5 x 4, 0 - 1 x 4; central: 8, 2 - 0.5 x 3, -3;
+    # municipality: 2 x 0.75, 3 x 0.75 - 0.5 x 1, -1
+    np.testing.assert_allclose(base.cost(entry, la, "public"), [[0, 0, 10, 3, -4]])
+    np.testing.assert_allclose(base.cost(entry, la, "central_government"), [[0, 0, 8, 0.5, -3]])
+    np.testing.assert_allclose(base.cost(entry, la, "municipality"), [[0, 0, 1.5, 1.75, -1]])
 
 
 @pytest.mark.parametrize("perspective", ["municipality", "central_government", "public"])
@@ -348,15 +373,24 @@ def test_baseline_cost_matches_double_loop(perspective):
     g = np.random.default_rng(7)
     n, N, H, B = 4, 12, 30, 3
     ben = g.uniform(0.0, 1.0, (H, B))
-    base = Baseline(benefit_weeks=ben, refusion_weeks=ben * g.uniform(0.0, 0.8, (H, B)))
+    base = Baseline(
+        benefit_weeks=ben,
+        refusion_weeks=ben * g.uniform(0.0, 0.8, (H, B)),
+        work_fte=g.uniform(0.0, 0.5, (H, 1)),
+    )
     entry = np.where(g.uniform(size=(n, N)) < 0.7, g.integers(0, H, (n, N)), -1).astype(np.int32)
     entry[0, :3] = 5  # several citizens in one week
     rates = g.uniform(100.0, 5000.0, (n, H, B))
+    la = _ledger_arrays(rates, g.uniform(0.0, 2000.0, (n, H, 2)))
+    la.kept = g.uniform(0.5, 1.0, n)
     np.testing.assert_allclose(
-        base.cost(entry, rates, perspective),
-        naive.baseline_cost(entry, base.benefit_weeks, base.refusion_weeks, rates, perspective),
+        base.cost(entry, la, perspective),
+        naive.baseline_cost(
+            entry, base.benefit_weeks, base.refusion_weeks, base.work_fte, la.rates, la.tax,
+            la.kept, perspective,
+        ),
         rtol=1e-12,
-    )
+    )  # fmt: skip
 
 
 def test_baseline_is_the_expected_course():
@@ -394,7 +428,7 @@ def test_baseline_is_the_expected_course():
 
 def _sim(entry, checks=None, events=None):
     entry = np.asarray(entry, np.int32)
-    return KernelOut(None, None, None, None, events, checks, entry)
+    return KernelOut(None, None, None, None, None, events, checks, entry)
 
 
 def test_measured_savings_by_measurement():
@@ -418,11 +452,13 @@ def test_measured_savings_by_measurement():
     del raw["contract"]["control_size"]
     cfg_base = _deal(raw)
     base = Baseline(
-        benefit_weeks=np.array([[1.0], [1.0], [1.0], [1.0]]), refusion_weeks=np.zeros((4, 1))
+        benefit_weeks=np.array([[1.0], [1.0], [1.0], [1.0]]),
+        refusion_weeks=np.zeros((4, 1)),
+        work_fte=np.zeros((4, 1)),
     )
-    rates = np.full((1, 4, 1), 4.0)
+    la = _ledger_arrays(np.full((1, 4, 1), 4.0))
     # baseline: citizens entering in weeks 0, 1, 2 each cost 4 a week from then on
-    got = contracts.measured_savings(cfg_base, rates, sim, costs, None, None, base)
+    got = contracts.measured_savings(cfg_base, la, sim, costs, None, None, base)
     np.testing.assert_array_equal(got, [[4 - 6, 8 - 7, 12 - 8, 12 - 9]])
 
 
@@ -463,7 +499,7 @@ def test_target_difference_uses_the_measurement(measurement):
         checks=np.array([[[[EMPLOYED], [BENEFIT]]] * 2], np.int8),
         events=np.full((1, 2, 2, 5), -1, np.int32),
     )
-    base = Baseline(np.zeros((8, 1)), np.zeros((8, 1)), rates={0: 0.4})
+    base = Baseline(np.zeros((8, 1)), np.zeros((8, 1)), np.zeros((8, 1)), rates={0: 0.4})
     ca = contracts.contract_arrays(cfg, Values(cfg.model_dump(by_alias=True), {}, 1))
     paid = contracts.payments(cfg, st, ca, sim, np.zeros((1, 8)), ctl, base)
     reference = {"counterfactual": 1 / 3, "control_group": 1 / 2, "baseline": 0.4}[measurement]
@@ -566,9 +602,7 @@ def test_payments_match_twin_from_the_deal():
     v = chunk_values(cfg, sampler, draws)
     sim = simulation.simulate(rng.seed_key(seed), 0, st, simulation.kernel_inputs(cfg, st, v))
     la = ledger.ledger_arrays(cfg, st, v)
-    measured = contracts.measured_savings(
-        cfg, la.rates, sim, ledger.costs(sim, la.rates), None, None, None
-    )
+    measured = contracts.measured_savings(cfg, la, sim, ledger.costs(sim, la), None, None, None)
     paid = contracts.payments(cfg, st, contracts.contract_arrays(cfg, v), sim, measured, None, None)
     assert list(st.check_off) == [12, 20, 30]  # the targets' weeks since entry, in order
     alone = np.zeros((len(raw["contract"]["mechanisms"]) + 1, n))
@@ -593,3 +627,38 @@ def test_payments_match_twin_from_the_deal():
     assert 0 < (alone[0] >= 15000.0 - 1e-6).sum() < n
     binding = alone[-1] > paid.sum(axis=1) + 1e-6
     assert 0 < binding.sum() < n
+
+
+def test_payments_stop_at_the_deals_horizon_with_an_appraisal():
+    """An appraisal simulates beyond the deal (105 weeks for 2 years), but the contract
+    ends with the deal: the last month that the deal's 80 weeks touch is paid in the deal's
+    last week (79), as without an appraisal, and nothing accrues after it (no windows
+    here, so savings and events after week 80 would otherwise be paid)."""
+    raw = _twin_raw()
+    for mech in raw["contract"]["mechanisms"]:
+        mech.pop("window", None)
+    raw["economics"]["appraisal"] = {"years": 2, "discount_rate": 0.035}
+    cfg = _deal(raw)
+    n, seed, D = 12, 5, 80
+    st = simulation.build_structure(cfg)
+    assert (st.horizon, st.deal_weeks) == (105, D)
+    sampler = Sampler(cfg, seed, n)
+    draws = sampler.draw(0, n)
+    v = chunk_values(cfg, sampler, draws)
+    sim = simulation.simulate(rng.seed_key(seed), 0, st, simulation.kernel_inputs(cfg, st, v))
+    la = ledger.ledger_arrays(cfg, st, v)
+    measured = contracts.measured_savings(cfg, la, sim, ledger.costs(sim, la), None, None, None)
+    paid = contracts.payments(cfg, st, contracts.contract_arrays(cfg, v), sim, measured, None, None)
+    assert paid.shape == (n, 105)
+    np.testing.assert_array_equal(paid[:, D:], 0.0)
+    assert (paid[:, D - 1] > 0).any()  # the deal's last month, paid in its last week
+    # savings and job entries after the deal that would be paid if the contract ran on
+    assert (measured[:, D:] > 0).any()
+    assert (sim.events[:, 1, :, EV_JOB] >= D).any()
+    for s in range(n):
+        deal = naive.scenario_deal(raw, sampler.names, draws[s])
+        events = np.where(sim.events[s] < D, sim.events[s], -1)  # within the deal's weeks
+        expected = naive.contract_payments(
+            deal, events, sim.checks[s], sim.entry[s], measured[s, :D]
+        )
+        np.testing.assert_allclose(paid[s, :D], expected, rtol=1e-12, atol=1e-9, err_msg=str(s))

@@ -37,17 +37,24 @@ def _sim():
     events[0, 1, :, EV_JOB] = [0, 2, -1]  # treatment: both
     events[0, 1, 0, 2] = 3  # another event kind does not count as a job entry
     events[0, 0, 2, 1] = 1
-    return KernelOut(None, None, None, None, events, None, entry)
+    # full-time equivalents in work (scenario, arm, week, 1): in scenario 0 citizen 1 has
+    # a full-time job from week 2 in the counterfactual, citizen 0 a half-time one from
+    # week 0 in the treatment arm as well
+    fte = np.zeros((2, 2, 4, 1))
+    fte[0, 0, :, 0] = [0, 0, 1, 1]
+    fte[0, 1, :, 0] = [0.5, 0.5, 1.5, 1.5]
+    return KernelOut(None, None, None, None, fte, events, None, entry)
 
 
-def _run(perspective="municipality"):
+def _run(perspective="municipality", horizons=None):
     money = metrics.Money(COSTS, MEASURED, PAID, DRAWN)
     inv = metrics.InvestorTerms(
         capital=np.array([80.0, 200.0]),
         discount_rate=np.array([0.05, 0.0]),
         return_cap=np.array([np.inf, np.inf]),
     )
-    return metrics.chunk_metrics(_sim(), money, inv, perspective, 4)
+    hz = horizons or metrics.Horizons(4, 4, np.zeros(2))  # no appraisal: the deal's 4 weeks
+    return metrics.chunk_metrics(_sim(), money, inv, perspective, hz)
 
 
 def test_chunk_metrics_by_hand():
@@ -78,6 +85,32 @@ def test_chunk_metrics_by_hand():
     np.testing.assert_array_equal(m["enrolled"], [2, 0])
     np.testing.assert_array_equal(m["ever_employed_treatment"], [1.0, 0.0])
     np.testing.assert_array_equal(m["ever_employed_counterfactual"], [0.5, 0.0])
+    # full-time equivalent weeks 2 and 4, in years
+    np.testing.assert_allclose(m["fte_years_counterfactual"], [2 / W, 0.0], rtol=1e-15)
+    np.testing.assert_allclose(m["fte_years_treatment"], [4 / W, 0.0], rtol=1e-15)
+    # without an appraisal the present values are the undiscounted nets over the deal
+    np.testing.assert_array_equal(m["municipal_net_pv"], m["municipal_net"])
+    np.testing.assert_array_equal(m["public_net_pv"], m["public_net"])
+
+
+def test_appraisal_metrics_by_hand():
+    """A deal of 3 weeks simulated for a 4-week appraisal at 10 % a year (scenario 0) and
+    0 % (scenario 1): savings and the undiscounted nets count the deal's weeks 0-2, the
+    present values weeks 0-3 discounted by 1.1^(-t/W)."""
+    m, _ = _run(horizons=metrics.Horizons(3, 4, np.array([0.1, 0.0])))
+    np.testing.assert_array_equal(m["savings_municipality"], [0 + 10 + 20, -15])
+    np.testing.assert_array_equal(m["savings_public"], [0 + 10 + 25, -15])
+    np.testing.assert_array_equal(m["municipal_net"], [30 - 121, -15])
+    np.testing.assert_array_equal(m["savings_measured"], [30, 0])
+    # weekly municipal net (saved - paid): (0, 10, 20 - 121, 30) and (-5, -5, -5, -5);
+    # public (0, 10, 25 - 121, 35)
+    d = 1.1 ** (-np.arange(4) / W)
+    np.testing.assert_allclose(
+        m["municipal_net_pv"], [10 * d[1] - 101 * d[2] + 30 * d[3], -20.0], rtol=1e-13
+    )
+    np.testing.assert_allclose(
+        m["public_net_pv"], [10 * d[1] - 96 * d[2] + 35 * d[3], -20.0], rtol=1e-13
+    )
 
 
 def test_chunk_weekly_series_by_hand():

@@ -23,63 +23,122 @@ def test_week_dates_are_the_first_day_of_each_week():
     assert [str(d) for d in got] == ["2024-02-26", "2024-03-04", "2024-03-11"]  # leap year
 
 
-# ------------------------------------------------------------------------- rate_index
-def test_rate_index_after_the_last_point_by_hand():
-    """Points 2023-01-01 and 2024-01-01; weeks from Monday 2023-12-18.
-
-    week 0 2023-12-18, 1 2023-12-25: the 2023 rate; week 2 is 2024-01-01, the day of
-    the last point: its rate, not yet indexed; week 54 is 2024-12-30, still 2024; week
-    55 is 2025-01-06: one 1 January after the last point, one step of indexation."""
-    idx, steps = rates.rate_index([D(2023, 1, 1), D(2024, 1, 1)], D(2023, 12, 18), 60)
-    assert idx.tolist() == [0, 0] + [1] * 58
-    assert steps.tolist() == [0] * 55 + [1] * 5
+# ------------------------------------------------------------- the regulation by year
+def test_yearly_index_by_hand():
+    """The regulation of year k takes effect on 1 January of k: from 2023 the index is 1
+    (2023's own rate does not enter), 1.2 in 2024, 1.2 x 1.5 in 2025; one row per
+    scenario."""
+    by_year = np.array([[0.1, 0.2, 0.5], [0.0, -0.1, 0.0]])
+    got = rates.yearly_index(by_year, 2023, np.array([2023, 2024, 2025, 2024]))
+    np.testing.assert_allclose(got, [[1.0, 1.2, 1.8, 1.2], [1.0, 0.9, 0.9, 0.9]], rtol=1e-15)
 
 
-def test_rate_index_deflates_before_the_first_point_by_hand():
-    """One point, 2023-01-01; weeks from Monday 2021-12-27.
-
-    week 0 (2021-12-27) is two 1 Januaries before it (2022-01-01, 2023-01-01); weeks
-    1-52 (2022-01-03 to 2022-12-26) one; week 53 (2023-01-02) none."""
-    idx, steps = rates.rate_index([D(2023, 1, 1)], D(2021, 12, 27), 60)
-    assert idx.tolist() == [0] * 60
-    assert steps.tolist() == [-2] + [-1] * 52 + [0] * 7
-
-
-def test_rate_index_first_point_not_on_1_january_by_hand():
-    """One point, 2023-07-01; weeks from Monday 2022-12-19.
-
-    weeks 0-1 (December 2022) are one 1 January (2023-01-01) before it; weeks 2-27
-    (2023-01-02 to 2023-06-26) are before it but with no 1 January in between: no step;
-    week 54 is 2024-01-01, one step after."""
-    idx, steps = rates.rate_index([D(2023, 7, 1)], D(2022, 12, 19), 60)
-    assert steps.tolist() == [-1, -1] + [0] * 52 + [1] * 6
+def test_regulation_table_by_hand():
+    """The published rate for the years the table has, the assumed rate for the others
+    (before and after), per scenario."""
+    table = {2024: np.array([0.03, 0.04]), 2026: np.array([0.05, 0.05])}
+    got = rates.regulation_table(table, np.array([0.02, 0.01]), 2023, 2027)
+    np.testing.assert_array_equal(
+        got, [[0.02, 0.03, 0.02, 0.05, 0.02], [0.01, 0.04, 0.01, 0.05, 0.01]]
+    )
 
 
-def test_rate_index_between_points():
-    points = [D(2024, 1, 1), D(2024, 3, 1), D(2024, 3, 8)]
-    idx, steps = rates.rate_index(points, D(2024, 2, 19), 5)
-    # 02-19, 02-26: first; 03-04: second; 03-11, 03-18: third (after it, same year)
-    assert idx.tolist() == [0, 0, 1, 2, 2]
-    assert steps.tolist() == [0] * 5
+# ----------------------------------------------------------------------- weekly_rates
+def _weekly(values, points, unit, by_year, first, start, horizon):
+    return rates.weekly_rates(
+        np.atleast_2d(np.asarray(values, float)), points, unit,
+        np.atleast_2d(np.asarray(by_year, float)), first, start, horizon,
+    )  # fmt: skip
 
 
-def _jan_firsts(lo: dt.date, hi: dt.date) -> int:
-    """1 Januaries in (lo, hi]."""
-    return sum(1 for y in range(lo.year, hi.year + 1) if lo < D(y, 1, 1) <= hi)
+def test_weekly_rates_by_hand():
+    """Weekly 100 from 2023, 200 from 2024; regulation 30 % (2023: not used), 10 % (2024:
+    not used, the 2024 point is at the 2024 level) and 5 % (2025). Weeks from Monday
+    2023-12-18: weeks 0-1 in 2023; week 2 (2024-01-01) the day of the second point; week
+    54 (2024-12-30) still 2024; week 55 (2025-01-06) one 1 January later: 200 x 1.05."""
+    got = _weekly([100.0, 200.0], [D(2023, 1, 1), D(2024, 1, 1)], "week", [0.3, 0.1, 0.05],
+                  2023, D(2023, 12, 18), 60)  # fmt: skip
+    assert got.shape == (1, 60)
+    np.testing.assert_allclose(got[0], [100.0] * 2 + [200.0] * 53 + [210.0] * 5, rtol=1e-15)
 
 
-def naive_rate_index(valid_from, start, horizon):
-    idx, steps = [], []
+def test_weekly_rates_deflate_before_the_first_point_by_hand():
+    """100 from 2023-01-01, regulation 25 % in 2022 and 60 % in 2023: weeks from Monday
+    2021-12-27: week 0 (2021) is two 1 Januaries back, 100 / (1.6 x 1.25) = 50; weeks
+    1-52 (2022) one, 100 / 1.6 = 62.5; weeks 53-54 (2023) the point's 100."""
+    got = _weekly([100.0], [D(2023, 1, 1)], "week", [0.9, 0.25, 0.6], 2021, D(2021, 12, 27), 55)
+    np.testing.assert_allclose(got[0], [50.0] + [62.5] * 52 + [100.0] * 2, rtol=1e-15)
+
+
+def test_weekly_rates_first_point_in_mid_year_by_hand():
+    """100 from 2023-07-01 (at the 2023 level), regulation 25 % in 2023 and 10 % in 2024:
+    weeks from Monday 2022-12-19: weeks 0-1 (2022) 100 / 1.25; weeks 2-53 (2023, before
+    and after the point: no 1 January in between) 100; weeks 54- (2024) 110."""
+    got = _weekly([100.0], [D(2023, 7, 1)], "week", [0.0, 0.25, 0.1], 2022, D(2022, 12, 19), 60)
+    np.testing.assert_allclose(got[0], [80.0] * 2 + [100.0] * 52 + [110.0] * 6, rtol=1e-15)
+
+
+def test_weekly_rates_mid_year_point_after_the_first_by_hand():
+    """200 from 2024-01-01 and 300 from 2024-07-01, 10 % in 2025: the July point is in
+    force from week 26 (2024-07-01), regulated to 330 from week 53 (2025-01-06)."""
+    got = _weekly([200.0, 300.0], [D(2024, 1, 1), D(2024, 7, 1)], "week", [0.2, 0.1], 2024,
+                  D(2024, 1, 1), 60)  # fmt: skip
+    np.testing.assert_allclose(got[0], [200.0] * 26 + [300.0] * 27 + [330.0] * 7, rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "weekly"),
+    [
+        ("week", 4695.0, 4695.0),
+        ("month", 12326.0, 2834.7268993839834),  # 12326 x 12 months / (365.25 / 7) weeks
+        ("year", 52000.0, 996.5776865160849),  # 52000 / (365.25 / 7)
+    ],
+)
+def test_weekly_rates_units(unit, value, weekly):
+    got = _weekly([value], [D(2024, 1, 1)], unit, [0.5], 2024, D(2024, 1, 1), 3)
+    np.testing.assert_allclose(got, np.full((1, 3), weekly), rtol=1e-14)
+
+
+def test_weekly_rates_per_scenario():
+    """Values and regulation per scenario; a table the same in every scenario gives every
+    row the one-scenario answer."""
+    points = [D(2023, 1, 1), D(2024, 1, 1)]
+    start, horizon = D(2023, 12, 18), 60
+    values = np.array([[100.0, 200.0], [100.0, 300.0], [50.0, 200.0]])
+    by_year = np.array([[0.0, 0.0, 0.1], [0.0, 0.0, 0.0], [0.0, 0.7, 0.5]])
+    got = rates.weekly_rates(values, points, "week", by_year, 2023, start, horizon)
+    assert got.shape == (3, horizon)
+    for s in range(3):
+        one = rates.weekly_rates(
+            values[s : s + 1], points, "week", by_year[s : s + 1], 2023, start, horizon
+        )
+        np.testing.assert_allclose(got[s], one[0], rtol=1e-15)
+    np.testing.assert_allclose(got[0, [0, 2, 55]], [100.0, 200.0, 220.0])
+    np.testing.assert_allclose(got[1, -1], 300.0)
+    np.testing.assert_allclose(got[2, [0, 2, 55]], [50.0, 200.0, 300.0])
+    same = rates.weekly_rates(
+        np.tile([100.0, 200.0], (4, 1)), points, "week", np.tile(by_year[0], (4, 1)), 2023,
+        start, 60,
+    )  # fmt: skip
+    assert same.shape == (4, 60)
+    np.testing.assert_array_equal(same, np.tile(got[0], (4, 1)))
+
+
+def naive_weekly(values, points, by_year: dict, start, horizon):
+    """The rate on each week's first day: the last point on or before it (the first one
+    before any), times (1 + r) for every 1 January after the point's year up to the
+    day's, divided by it for every one after the day's year up to the point's."""
+    out = []
     for day in week_dates(start, horizon):
-        in_force = [i for i, p in enumerate(valid_from) if p <= day]
-        idx.append(in_force[-1] if in_force else 0)
-        if day > valid_from[-1]:
-            steps.append(_jan_firsts(valid_from[-1], day))
-        elif day < valid_from[0]:
-            steps.append(-_jan_firsts(day, valid_from[0]))
-        else:
-            steps.append(0)
-    return idx, steps
+        in_force = [i for i, p in enumerate(points) if p <= day]
+        k = in_force[-1] if in_force else 0
+        x = values[k]
+        for y in range(points[k].year + 1, day.year + 1):
+            x *= 1.0 + by_year[y]
+        for y in range(day.year + 1, points[k].year + 1):
+            x /= 1.0 + by_year[y]
+        out.append(x)
+    return out
 
 
 @pytest.mark.parametrize(
@@ -94,67 +153,16 @@ def naive_rate_index(valid_from, start, horizon):
     ids=str,
 )
 @pytest.mark.parametrize("start", [D(2021, 12, 27), D(2022, 6, 1), D(2023, 12, 31)], ids=str)
-def test_rate_index_against_a_calendar_walk(points, start):
-    idx, steps = rates.rate_index(points, start, 200)
-    want_idx, want_steps = naive_rate_index(points, start, 200)
-    assert idx.tolist() == want_idx
-    assert steps.tolist() == want_steps
-
-
-# ----------------------------------------------------------------------- weekly_rates
-def test_weekly_rates_by_hand():
-    """Weekly 100 from 2023, 200 from 2024, 10 % a year after: weeks as in
-    test_rate_index_after_the_last_point_by_hand."""
-    got = rates.weekly_rates(
-        np.array([[100.0, 200.0]]), [D(2023, 1, 1), D(2024, 1, 1)], "week", 0.1,
-        D(2023, 12, 18), 60,
-    )  # fmt: skip
-    assert got.shape == (1, 60)
-    np.testing.assert_allclose(got[0], [100.0] * 2 + [200.0] * 53 + [220.0] * 5, rtol=1e-15)
-
-
-def test_weekly_rates_deflate_before_the_first_point_by_hand():
-    """100 from 2023-01-01, 25 % a year: 64 two 1 Januaries back, 80 one back."""
-    got = rates.weekly_rates(np.array([[100.0]]), [D(2023, 1, 1)], "week", 0.25,
-                             D(2021, 12, 27), 55)  # fmt: skip
-    np.testing.assert_allclose(got[0], [64.0] + [80.0] * 52 + [100.0] * 2, rtol=1e-15)
-
-
-def test_weekly_rates_first_point_in_mid_year_by_hand():
-    got = rates.weekly_rates(np.array([[100.0]]), [D(2023, 7, 1)], "week", 0.25,
-                             D(2022, 12, 19), 60)  # fmt: skip
-    np.testing.assert_allclose(got[0], [80.0] * 2 + [100.0] * 52 + [125.0] * 6, rtol=1e-15)
-
-
-@pytest.mark.parametrize(
-    ("unit", "value", "weekly"),
-    [
-        ("week", 4695.0, 4695.0),
-        ("month", 12326.0, 2834.7268993839834),  # 12326 x 12 months / (365.25 / 7) weeks
-        ("year", 52000.0, 996.5776865160849),  # 52000 / (365.25 / 7)
-    ],
-)
-def test_weekly_rates_units(unit, value, weekly):
-    got = rates.weekly_rates(np.array([[value]]), [D(2024, 1, 1)], unit, 0.0, D(2024, 1, 1), 3)
-    np.testing.assert_allclose(got, np.full((1, 3), weekly), rtol=1e-14)
-
-
-def test_weekly_rates_per_scenario():
-    points = [D(2023, 1, 1), D(2024, 1, 1)]
-    start, horizon = D(2023, 12, 18), 60
-    values = np.array([[100.0, 200.0], [100.0, 300.0], [50.0, 200.0]])
-    index = np.array([0.1, 0.0, 0.5])
-    got = rates.weekly_rates(values, points, "week", index, start, horizon)
-    assert got.shape == (3, horizon)
-    for s in range(3):
-        one = rates.weekly_rates(values[s : s + 1], points, "week", index[s], start, horizon)
-        np.testing.assert_allclose(got[s], one[0], rtol=1e-15)
-    np.testing.assert_allclose(got[1, -1], 300.0)
-    np.testing.assert_allclose(got[2, [0, 2, 55]], [50.0, 200.0, 300.0])
-    # the same table in every scenario: every row equal to the one-scenario answer
-    same = rates.weekly_rates(np.tile([100.0, 200.0], (4, 1)), points, "week", 0.1, start, 60)
-    assert same.shape == (4, 60)
-    np.testing.assert_array_equal(same, np.tile(got[0], (4, 1)))
+def test_weekly_rates_against_a_calendar_walk(points, start):
+    """200 weeks (to 2027), a different regulation every year (negative ones too)."""
+    first, last = 2020, 2028
+    by_year = {y: 0.01 * ((3 * y) % 7 - 2) for y in range(first, last + 1)}
+    values = [100.0 + 17.0 * k for k in range(len(points))]
+    got = _weekly(values, points, "week", [by_year[y] for y in range(first, last + 1)],
+                  first, start, 200)  # fmt: skip
+    np.testing.assert_allclose(
+        got[0], naive_weekly(values, points, by_year, start, 200), rtol=1e-13
+    )
 
 
 # --------------------------------------------------------------------- refusion_starts

@@ -90,10 +90,12 @@ def test_dataset_holds_the_run(run):
         ds["state_count_quantile"].values, res.weekly.state_count_quantile
     )
     np.testing.assert_array_equal(ds["quantile"].values, QUANTILES)
-    # the weeks' dates: the deal's start, then every 7 days
+    # the weeks' dates: the deal's start, then every 7 days, over the simulated weeks (the
+    # deal's 312 and its 10-year appraisal: 522)
     start = np.datetime64(cfg.deal.start_date, "ns")
+    assert res.structure.horizon == 522
     np.testing.assert_array_equal(
-        ds["date"].values, start + np.arange(312) * np.timedelta64(7, "D")
+        ds["date"].values, start + np.arange(522) * np.timedelta64(7, "D")
     )
     assert list(ds["phase"].values) == [p.name for p in cfg.programme.phases] + [
         "completed",

@@ -13,7 +13,7 @@ import pytest
 from simrisk import rng, simulation
 from simrisk.config import parse_deal
 from simrisk.sampling import Sampler, chunk_values
-from simrisk.simulation.kernel import _prefix_weeks
+from simrisk.simulation.kernel import SS_CAPACITY, _prefix_weeks, _self_support
 from simrisk.vocabulary import (
     BENEFIT,
     EDUCATION,
@@ -23,15 +23,22 @@ from simrisk.vocabulary import (
     EV_SUST13,
     EV_SUST26,
     EV_SUST52,
+    FLEKSJOB,
     HR_JOB_ENTRY,
     MOVED,
+    N_STATES,
     PERMANENT,
+    SUBSIDISED,
+    UNEMPLOYED,
 )
 from tests import naive
 from tests.conftest import load_raw, simple_raw
 
-EXACT_FIELDS = ("entry", "events", "checks", "state_count", "benefit_weeks", "programme_count")
-"""Outputs the twin must reproduce exactly (refusion_weeks: to 1e-9, a sum of shares)."""
+EXACT_FIELDS = ("entry", "events", "checks", "state_count", "programme_count")
+"""Outputs the twin must reproduce exactly."""
+WEIGHTED_FIELDS = ("benefit_weeks", "refusion_weeks", "work_fte")
+"""Outputs that are sums of fractions (kept shares, part-time hours, refusion shares):
+to 1e-9."""
 
 
 def _deal(raw: dict, name: str = "test"):
@@ -56,6 +63,21 @@ def _run(cfg, seed, scen0, n, control=False, entry=None):
 
 
 # ---------------------------------------------------------------- the naive twin
+SHORT_REFUSION = {
+    "steps": [
+        {"from_week": 1, "state_share": 0.8},
+        {"from_week": 5, "state_share": 0.4},
+        {"from_week": 27, "state_share": 0.3},
+        {"from_week": 53, "state_share": 0.2},
+    ],
+    # short, so that resets happen within the horizon: 8 weeks of self-support within
+    # the last 12 (two job spells of 5 weeks with 2 weeks between them reach it, two of
+    # 5 with 3 weeks between them do not)
+    "reset_weeks": 8,
+    "reset_window_weeks": 12,
+}
+
+
 def _holbaek_variant(
     *,
     job_loss=True,
@@ -63,28 +85,44 @@ def _holbaek_variant(
     job_entry_effect=True,
     control=False,
     more_drawn=False,
+    state_benefits=False,
 ):
-    """Holbæk, small (40 citizens, 120 weeks), with dropouts, permanent exits, a calendar
-    shock, a short refusion reset and two outcome targets (check weeks)."""
+    """Holbæk, small (40 citizens, 120 weeks and an appraisal of 3 years: 157 simulated
+    weeks), with dropouts, permanent exits, fleksjob, a calendar shock, a short rolling
+    refusion reset, a-dagpenge that run out after 10 weeks, two outcome targets (check
+    weeks), and the deal's own rules: the sygedagpenge path to jobafklaring at 22 and 69
+    weeks, unemployment by insurance, part-time jobs keeping sygedagpenge by hours and
+    jobafklaring and kontanthjælp by earnings (with the a-dagpenge ceiling), SU in
+    education.
+
+    ``state_benefits``: løntilskud (a subsidised state), an education benefit that is not
+    self-support and counts on the staircase, fleksløntilskud off the staircase.
+    ``more_drawn``: draws leaves of every kind the kernel reads."""
     raw = load_raw("holbaek")
     raw["deal"]["horizon_weeks"] = 120
+    raw["economics"]["appraisal"]["years"] = 3
     raw["cohort"]["size"] = 40
     raw["cohort"]["enrolment"]["weeks"] = 30
+    for seg in raw["cohort"]["segments"]:
+        seg["unemployed"]["insured_weeks"] = 10
+    tr = raw["labour"]["transitions"]
+    assert (tr[2]["to"], tr[7]["to"], tr[8]["to"]) == ("permanent", "fleksjob", "unemployed")
     raw["programme"]["phases"][2]["dropout"] = 0.05  # some dropouts
-    raw["labour"]["transitions"][2]["probability"] = 0.01  # some permanent exits
+    tr[2]["probability"] = 0.01  # some permanent exits
+    tr[7]["probability"] = 0.02  # and fleksjob
+    tr[8]["probability"] = 0.02  # more unemployment
+    tr[1]["probability"] = 0.01  # more education (SU)
+    raw["uncertainty"]["parameters"] = [  # the deal draws these two: set, not drawn
+        p
+        for p in raw["uncertainty"]["parameters"]
+        if p["path"]
+        not in ("labour.transitions[7].probability", "labour.transitions[8].probability")
+    ]
     raw["labour"]["calendar"] = [
         {"start": dt.date(2024, 6, 1), "end": dt.date(2025, 1, 1), "job_entry_multiplier": 0.5},
         {"start": dt.date(2024, 11, 1), "end": dt.date(2025, 3, 1), "job_entry_multiplier": 1.7},
     ]
-    raw["economics"]["refusion"] = {
-        "steps": [
-            {"from_week": 1, "state_share": 0.8},
-            {"from_week": 5, "state_share": 0.4},
-            {"from_week": 27, "state_share": 0.3},
-            {"from_week": 53, "state_share": 0.2},
-        ],
-        "reset_weeks": 8,  # short, so that resets happen within the horizon
-    }
+    raw["economics"]["refusion"] = copy.deepcopy(SHORT_REFUSION)
     raw["contract"]["mechanisms"] += [
         {"kind": "target", "outcome": "employed", "at_week": 26, "threshold": 0.3, "payment": 1.0},
         {"kind": "target", "outcome": "off_benefit", "at_week": 52, "threshold": 0.3, "payment": 1},
@@ -107,6 +145,29 @@ def _holbaek_variant(
     if control:
         raw["contract"]["measurement"] = "control_group"
         raw["contract"]["control_size"] = 30
+    if state_benefits:
+        tr += [
+            {"from": "benefit", "to": "subsidised", "probability": 0.01},
+            {"from": "unemployed", "to": "subsidised", "probability": 0.02},
+            {"from": "subsidised", "to": "employed", "probability": 0.05},
+            {"from": "subsidised", "to": "benefit", "probability": 0.02},
+            {"from": "education", "to": "employed", "probability": 0.05},
+        ]
+        econ = raw["economics"]
+        econ["subsidised_benefit"] = "loentilskud"
+        econ["education_benefit"] = "uddannelsesydelse"
+        econ["benefits"] = {
+            "uddannelsesydelse": {  # on the staircase, not self-support
+                "unit": "month",
+                "self_support": False,
+                "rates": [{"from": dt.date(2024, 1, 1), "value": 9000.0}],
+            },
+            "fleksloentilskud": {  # refunded on the staircase, but the count does not move
+                "unit": "month",
+                "on_staircase": False,
+                "rates": [{"from": dt.date(2024, 1, 1), "value": 17000.0}],
+            },
+        }
     if more_drawn:
         # draw leaves of every kind the kernel reads, so that each path is exercised
         raw["cohort"]["frailty_variance"] = 1.5
@@ -118,15 +179,40 @@ def _holbaek_variant(
                 ("cohort.frailty_variance", 1.1, 2.5),  # gamma shape below 1
                 ("cohort.enrolment.delay_weeks", 0.0, 6.0),
                 ("cohort.segments[1].job_hazard_ratio", 0.3, 1.2),
+                ("cohort.segments[0].path[1].share", 0.2, 0.9),
                 ("labour.transitions[4].probability[1]", 0.01, 0.05),
                 ("labour.transitions[6].probability", 0.02, 0.2),
+                ("labour.hours.part_time_hours", 0.3, 0.7),
+                ("labour.hours.full_time_wage", 15000.0, 30000.0),
                 ("programme.phases[3].dropout", 0.01, 0.1),
                 ("effect.education_entry[1]", 2.0, 8.0),
                 ("effect.job_loss[3]", 0.2, 0.9),
                 ("economics.refusion.steps[1].state_share", 0.1, 0.9),
-                ("economics.benefits.foertidspension.refusion", 0.3, 0.9),
+                ("economics.benefits.su.refusion", 0.5, 1.0),
+                ("economics.benefits.kontanthjaelp_30plus.earnings_disregard", 0.0, 5000.0),
+                ("economics.benefits.kontanthjaelp_30plus.earnings_ceiling_share", 0.8, 1.2),
+                ("economics.benefits.jobafklaring.earnings_deduction", 0.3, 1.0),
+                ("economics.benefits.a_dagpenge.rates[0].value", 18000.0, 21000.0),
+                ("economics.regulation.years[0].rate", 0.0, 0.05),
             ]
         ]
+    return _deal(raw, "twin")
+
+
+def _slagelse_variant():
+    """Slagelse, small (30 citizens, 160 weeks): three segments (sygedagpenge with its
+    path, kontanthjælp and ressourceforløb, each with its unemployed benefits), 45 % of
+    jobs part-time (kontanthjælp and ressourceforløbsydelse kept by earnings, sygedagpenge
+    by hours), fleksjob, SU, the regulation after 2027 drawn, and the real § 6 rule (52
+    weeks within 156)."""
+    raw = load_raw("slagelse")
+    raw["deal"]["horizon_weeks"] = 160
+    raw["cohort"]["size"] = 30
+    raw["cohort"]["enrolment"]["weeks"] = 40
+    tr = raw["labour"]["transitions"]
+    assert (tr[1]["to"], tr[7]["to"]) == ("education", "fleksjob")
+    tr[1]["probability"] = 0.01
+    tr[7]["probability"] = 0.005
     return _deal(raw, "twin")
 
 
@@ -213,19 +299,26 @@ def _assert_twin(cfg, seed, scen0, n, control=False, entry=None):
     assert naive.benefit_types(cfg) == st.benefit_types
     for name in EXACT_FIELDS:
         np.testing.assert_array_equal(getattr(fast, name), slow[name], err_msg=name)
-    np.testing.assert_allclose(fast.refusion_weeks, slow["refusion_weeks"], rtol=0, atol=1e-9)
-    return st, kin, fast
+    for name in WEIGHTED_FIELDS:  # sums of kept shares, hours and refusion shares
+        np.testing.assert_allclose(getattr(fast, name), slow[name], rtol=0, atol=1e-9, err_msg=name)
+    return st, kin, fast, slow
+
+
+def _paid(sim, st, name):
+    """Benefit weeks of benefit ``name`` (scenario, arm, week)."""
+    return sim.benefit_weeks[..., st.benefit_types.index(name)]
 
 
 @pytest.mark.parametrize(
-    ("job_loss", "benefit_effect", "job_entry_effect", "control", "more_drawn"),
+    ("job_loss", "benefit_effect", "job_entry_effect", "control", "more_drawn", "state_ben"),
     [
-        (True, True, True, False, False),
-        (True, True, True, True, False),
-        (False, True, True, False, False),
-        (True, False, False, False, False),
-        (True, True, False, False, False),
-        (True, True, True, False, True),
+        (True, True, True, False, False, False),
+        (True, True, True, True, False, False),
+        (False, True, True, False, False, False),
+        (True, False, False, False, False, False),
+        (True, True, False, False, False, False),
+        (True, True, True, False, True, False),
+        (True, True, True, False, False, True),
     ],
     ids=[
         "holbaek",
@@ -234,33 +327,50 @@ def _assert_twin(cfg, seed, scen0, n, control=False, entry=None):
         "no_benefit_effect",
         "education_effect_only",
         "more_drawn",
+        "state_benefits",
     ],
 )
 def test_kernel_equals_twin_on_holbaek_variants(
-    job_loss, benefit_effect, job_entry_effect, control, more_drawn
+    job_loss, benefit_effect, job_entry_effect, control, more_drawn, state_ben
 ):
     """Same draws, same answer: the event-driven kernel on the prepared arrays, and a
     week-by-week twin that reads the deal itself.
 
     Without a job-loss ratio the programme does not touch a job's hazards, without job-
-    and education-entry ratios not those of benefit: the kernel then runs through the
-    programme's changes in one stretch."""
+    and education-entry ratios not those of benefit and unemployment: the kernel then runs
+    through the programme's changes in one stretch."""
     cfg = _holbaek_variant(
         job_loss=job_loss,
         benefit_effect=benefit_effect,
         job_entry_effect=job_entry_effect,
         control=control,
         more_drawn=more_drawn,
+        state_benefits=state_ben,
     )
-    st, kin, fast = _assert_twin(cfg, 99, 5, 5, control=control)
+    st, kin, fast, _ = _assert_twin(cfg, 99, 5, 5, control=control)
+    assert (st.horizon, st.deal_weeks) == (157, 120)  # the appraisal's 3 years
     dep = kin.programme.ctx_dep
     assert dep[:, EMPLOYED].all() == job_loss
     assert dep[:, BENEFIT].all() == benefit_effect
+    assert dep[:, UNEMPLOYED].all() == benefit_effect
     assert not dep[:, EDUCATION].any()
-    # the test exercises what it claims: job entries, permanent exits, dropouts, checks
+    # the test exercises what it claims: job entries, part-time jobs, permanent exits,
+    # fleksjob, unemployment, dropouts, checks, every benefit of the path and of
+    # unemployment, SU, a job keeping a share of a benefit
     sc = fast.state_count
-    assert sc[:, 0, :, EMPLOYED].sum() > 0 and sc[:, 0, :, PERMANENT].sum() > 0
+    for state in (EMPLOYED, PERMANENT, FLEKSJOB, UNEMPLOYED, EDUCATION):
+        assert sc[:, 0, :, state].sum() > 0, state
+    fte = fast.work_fte[:, 0, :, 0]
+    assert (fte < sc[:, 0, :, EMPLOYED]).any()  # part-time jobs
     assert (fast.checks[:, 0] >= 0).any()
+    for name in ("sygedagpenge", "jobafklaring", "a_dagpenge", "kontanthjaelp_30plus"):
+        assert _paid(fast, st, name).sum() > 0, name
+    education = "uddannelsesydelse" if state_ben else "su"
+    assert _paid(fast, st, education).sum() > 0
+    bw = fast.benefit_weeks
+    assert (bw != np.round(bw)).any()  # kept shares of a benefit in a job
+    if state_ben:
+        assert sc[:, 0, :, SUBSIDISED].sum() > 0 and _paid(fast, st, "loentilskud").sum() > 0
     if not control:
         assert fast.programme_count[:, -1, -1].sum() > 0  # dropped
         assert (fast.events[:, 1, :, EV_SUST13] >= 0).any()
@@ -268,16 +378,27 @@ def test_kernel_equals_twin_on_holbaek_variants(
         assert len(st.control_entry) == 30 and fast.entry.shape == (5, 30)
 
 
+def test_kernel_equals_twin_on_a_slagelse_variant():
+    cfg = _slagelse_variant()
+    st, _, fast, _ = _assert_twin(cfg, 4, 0, 5)
+    assert st.horizon == 160
+    assert cfg.economics.refusion.reset_weeks == 52
+    for name in ("sygedagpenge", "jobafklaring", "ressourceforloebsydelse", "su"):
+        assert _paid(fast, st, name).sum() > 0, name
+    assert fast.state_count[:, 0, :, FLEKSJOB].sum() > 0
+    assert (fast.work_fte[..., 0] < fast.state_count[..., EMPLOYED]).any()
+
+
 @pytest.mark.parametrize("kind", ["simple", "certain", "segments"])
 def test_kernel_equals_twin_on_simple_deals(kind):
     cfg = _simple_variant(kind)
-    _, _, fast = _assert_twin(cfg, 7, 0, 4)
+    _, _, fast, _ = _assert_twin(cfg, 7, 0, 4)
     assert fast.state_count[:, :, :, EMPLOYED].sum() > 0
 
 
 def test_kernel_equals_twin_for_a_rescaled_control_group():
     cfg = _simple_variant("segments")
-    st, _, fast = _assert_twin(cfg, 6, 1, 4, control=True)
+    st, _, fast, _ = _assert_twin(cfg, 6, 1, 4, control=True)
     assert len(st.control_entry) == 25
     np.testing.assert_array_equal(fast.state_count[:, 1], 0.0)  # no treatment arm
 
@@ -404,10 +525,11 @@ def test_mean_weeks_to_first_job_is_one_over_p():
 
 def _weekly_matrix(probs: dict) -> np.ndarray:
     """Exact weekly transition matrix of the competing-hazards model."""
-    M = np.zeros((5, 5))
-    names = ("benefit", "employed", "education", "permanent", "moved")
-    for a in range(5):
-        h = np.zeros(5)
+    names = naive.STATES
+    S = len(names)
+    M = np.zeros((S, S))
+    for a in range(S):
+        h = np.zeros(S)
         for (f, t), p in probs.items():
             if f == names[a]:
                 h[names.index(t)] = -np.log1p(-p)
@@ -420,26 +542,40 @@ def _weekly_matrix(probs: dict) -> np.ndarray:
 
 def test_constant_model_matches_matrix_powers():
     """Mean weekly occupancy equals pi0 M^t (competing hazards; the destination in
-    proportion to the hazards); 5 standard errors of a share, over 60 weeks x 5 states."""
+    proportion to the hazards), over every labour state: unemployment, løntilskud and
+    fleksjob too (their benefits and hours change costs, not moves). 5 standard errors of
+    a share, over 60 weeks x 8 states."""
     probs = {
         ("benefit", "employed"): 0.05,
         ("benefit", "moved"): 0.01,
         ("benefit", "permanent"): 0.004,
+        ("benefit", "unemployed"): 0.03,
+        ("benefit", "subsidised"): 0.01,
         ("employed", "benefit"): 0.03,
         ("employed", "education"): 0.02,
+        ("employed", "fleksjob"): 0.005,
         ("education", "benefit"): 0.04,
+        ("unemployed", "employed"): 0.06,
+        ("unemployed", "benefit"): 0.02,
+        ("subsidised", "employed"): 0.08,
+        ("fleksjob", "moved"): 0.02,
     }
     transitions = [{"from": f, "to": t, "probability": p} for (f, t), p in probs.items()]
-    cfg = _deal(simple_raw(size=100, horizon=60, transitions=transitions))
+    raw = simple_raw(size=100, horizon=60, transitions=transitions)
+    raw["cohort"]["segments"][0]["unemployed"] = {"uninsured": "kontanthjaelp_30plus"}
+    raw["economics"].update(subsidised_benefit="loentilskud", fleksjob_benefit="fleksloentilskud")
+    raw["labour"]["hours"] = {"full_time_share": 0.5, "full_time_wage": 20000.0}
+    cfg = _deal(raw)
     n = 400
     _, _, sim, _ = _run(cfg, 3, 0, n)
     M = _weekly_matrix(probs)
-    pi = np.zeros(5)
+    pi = np.zeros(N_STATES)
     pi[0] = 1.0
-    expected = np.empty((60, 5))
+    expected = np.empty((60, N_STATES))
     for t in range(60):
         expected[t] = pi
         pi = pi @ M
+    assert (expected[-1] > 0.005).all()  # every state is reached
     mean = sim.state_count[:, 0].mean(axis=0) / 100.0  # (week, state)
     se = np.sqrt(expected * (1 - expected) / (n * 100)) + 1e-12
     z = np.abs(mean - expected) / se
@@ -595,7 +731,7 @@ def test_uptake_and_segment_shares():
     assert abs(share_a - 0.25) < 4 * np.sqrt(0.25 * 0.75 / enrolled.sum())
 
 
-def _cycle_deal(job_weeks: int, reset_weeks: int, horizon: int = 40):
+def _cycle_deal(job_weeks: int, reset_weeks: int, window: int, horizon: int = 40):
     """A deterministic cycle: 4 weeks on benefit (probability 0 for 3 weeks in state, then
     1), ``job_weeks`` in a job, and again; a three-step staircase."""
     transitions = [
@@ -607,7 +743,11 @@ def _cycle_deal(job_weeks: int, reset_weeks: int, horizon: int = 40):
             "from_week": [0, job_weeks - 1],
         },
     ]
-    raw = simple_raw(size=3, horizon=horizon, transitions=transitions)
+    # a job-loss ratio (certain exits stay certain) makes the treatment arm's job spells
+    # change hazards at the phase's end and every fade block: the same course, cut into
+    # other stretches
+    effect = {"job_entry": [1.0], "job_loss": [0.5], "persistence": 0.9, "fade_block_weeks": 3}
+    raw = simple_raw(size=3, horizon=horizon, transitions=transitions, effect=effect)
     raw["economics"]["refusion"] = {
         "steps": [
             {"from_week": 1, "state_share": 0.8},
@@ -615,6 +755,7 @@ def _cycle_deal(job_weeks: int, reset_weeks: int, horizon: int = 40):
             {"from_week": 7, "state_share": 0.3},
         ],
         "reset_weeks": reset_weeks,
+        "reset_window_weeks": window,
     }
     raw["contract"]["mechanisms"] += [
         {"kind": "target", "outcome": "employed", "at_week": w, "threshold": 0.1, "payment": 1}
@@ -623,30 +764,43 @@ def _cycle_deal(job_weeks: int, reset_weeks: int, horizon: int = 40):
     return _deal(raw)
 
 
-@pytest.mark.parametrize(("job_weeks", "reset"), [(5, 5), (4, 5)])
-def test_refusion_reset_on_a_deterministic_cycle(job_weeks, reset):
+# Benefit weeks 0-3, 8-11, 16-19, ... (jobs of 4 weeks) or 0-3, 9-12, 18-21, ... (of 5);
+# each benefit week's refusion share, worked out by hand (80 % for the 1st-4th counted
+# week, 40 % for the 5th-6th, 30 % after):
+# - jobs of 5 weeks, reset after 5 weeks of self-support: every job restarts the count,
+#   so every benefit week is among the first four;
+# - jobs of 4, 5 consecutive weeks needed (window 5): never, the count runs on;
+# - jobs of 4, 5 weeks within 156: the 5th self-support week is the first week of the
+#   second job (week 12): weeks 16-19 count 1-4 again. The weeks after a restart count
+#   towards the next: 13-15 and 20-21 make the next restart in week 21, 22-23 and 28-30
+#   the next in week 30: every later benefit spell starts at 80 %.
+CYCLE_SHARES = {
+    (5, 5, 5): [0.8] * 4 + [0.0] * 5,
+    (4, 5, 5): [0.8] * 4 + [0.0] * 4 + [0.4, 0.4, 0.3, 0.3] + [0.0] * 4 + [0.3] * 4,
+    (4, 5, 156): [0.8] * 4 + [0.0] * 4 + [0.4, 0.4, 0.3, 0.3] + [0.0] * 4 + [0.8] * 4,
+}
+
+
+@pytest.mark.parametrize(("job_weeks", "reset", "window"), list(CYCLE_SHARES))
+def test_refusion_reset_on_a_deterministic_cycle(job_weeks, reset, window):
     """Benefit weeks 0-3, a job of ``job_weeks``, benefit again, ... The staircase counts
-    benefit weeks (80 % for weeks 1-4, 40 % for 5-6, 30 % after); a job of at least
-    ``reset_weeks`` starts the count again, a shorter one does not."""
+    benefit weeks; ``reset_weeks`` of self-support within the last ``window`` weeks start
+    the count again (shares by hand in ``CYCLE_SHARES``)."""
     H = 40
-    cfg = _cycle_deal(job_weeks, reset, H)
-    _, _, sim, _ = _run(cfg, 2, 0, 1)
+    cfg = _cycle_deal(job_weeks, reset, window, H)
+    _, kin, sim, _ = _run(cfg, 2, 0, 1)
+    assert kin.programme.ctx_dep[0, EMPLOYED]
     period = 4 + job_weeks
     on_benefit = (np.arange(H) % period) < 4
-    counted, shares = 0, []
-    for t in range(H):
-        if on_benefit[t]:
-            if t % period == 0 and t > 0 and job_weeks >= reset:
-                counted = 0
-            counted += 1
-            shares.append(0.8 if counted <= 4 else 0.4 if counted <= 6 else 0.3)
-        else:
-            shares.append(0.0)
-    shares = np.array(shares)
-    if job_weeks == 5:  # a reset after every job: always in the first four weeks
-        np.testing.assert_array_equal(shares[on_benefit], 0.8)
-    else:  # weeks 8-11 are the 5th-8th benefit weeks: 0.4, 0.4, 0.3, 0.3
-        np.testing.assert_array_equal(shares[8:12], [0.4, 0.4, 0.3, 0.3])
+    head = CYCLE_SHARES[(job_weeks, reset, window)]
+    if job_weeks == 5:
+        shares = np.resize(head, H)
+    elif window == 5:  # the count runs on: 30 % from the 7th benefit week on
+        shares = np.where(on_benefit, 0.3, 0.0)
+        shares[: len(head)] = head
+    else:
+        shares = np.where(on_benefit, 0.8, 0.0)
+        shares[: len(head)] = head
     for arm in (0, 1):
         np.testing.assert_array_equal(sim.benefit_weeks[0, arm, :, 0], 3.0 * on_benefit)
         np.testing.assert_allclose(sim.refusion_weeks[0, arm, :, 0], 3.0 * shares, atol=1e-12)
@@ -658,6 +812,111 @@ def test_refusion_reset_on_a_deterministic_cycle(job_weeks, reset):
         np.testing.assert_array_equal(sim.checks[0, arm, :, 0], EMPLOYED)
         at8 = EMPLOYED if job_weeks == 5 else BENEFIT
         np.testing.assert_array_equal(sim.checks[0, arm, :, 1], at8)
+
+
+def _section_6_deal(case: str):
+    """One citizen's course, forced by certain transitions after a number of weeks in the
+    state: weeks 0-9 on benefit (kontanthjælp), 10-39 in a job, 40-44 unemployed
+    (kontanthjælp), 45-69 in education, 70-79 on benefit again. The staircase of the
+    rules: 80 % of the 1st-4th counted week, 40 % of the 5th-26th, 30 % of the 27th-52nd,
+    20 % after. ``case``: the § 6 rule (52 weeks of self-support within 156), the old
+    consecutive rule (52 within 52), SU in education, an education benefit that is not
+    self-support, or part-time jobs that keep half the sygedagpenge."""
+    transitions = [
+        {"from": "benefit", "to": "employed", "probability": [0.0, 1.0], "from_week": [0, 9]},
+        {"from": "employed", "to": "unemployed", "probability": [0.0, 1.0], "from_week": [0, 29]},
+        {"from": "unemployed", "to": "education", "probability": [0.0, 1.0], "from_week": [0, 4]},
+        {"from": "education", "to": "benefit", "probability": [0.0, 1.0], "from_week": [0, 24]},
+    ]
+    raw = simple_raw(size=2, horizon=80, transitions=transitions)
+    raw["cohort"]["segments"][0]["unemployed"] = {"uninsured": "kontanthjaelp_30plus"}
+    raw["economics"]["refusion"] = {
+        "steps": [
+            {"from_week": 1, "state_share": 0.8},
+            {"from_week": 5, "state_share": 0.4},
+            {"from_week": 27, "state_share": 0.3},
+            {"from_week": 53, "state_share": 0.2},
+        ],
+        "reset_weeks": 52,
+        "reset_window_weeks": 52 if case == "consecutive" else 156,
+    }
+    if case == "su":
+        raw["economics"]["education_benefit"] = "su"
+    if case == "not_self_support":
+        raw["economics"]["education_benefit"] = "uddannelsesydelse"
+        raw["economics"]["benefits"] = {
+            "uddannelsesydelse": {
+                "unit": "month",
+                "self_support": False,
+                "rates": [{"from": dt.date(2024, 1, 1), "value": 9000.0}],
+            }
+        }
+    if case == "part_time":
+        raw["cohort"]["segments"][0]["benefit"] = "sygedagpenge"
+        raw["labour"]["hours"] = {
+            "full_time_share": 0.0,
+            "part_time_hours": 0.5,
+            "full_time_wage": 20000.0,
+        }
+    # a job-loss ratio: the treatment arm's job is cut into other stretches (phase end,
+    # fade blocks), which must change nothing
+    raw["effect"] = {"job_entry": [1.0], "job_loss": [0.7], "persistence": 0.8}
+    return _deal(raw)
+
+
+def _repeat(share, n):
+    return [share] * n
+
+
+SECTION_6 = {
+    # 30 job weeks + the 22nd week of education (week 66) are the 52nd week of
+    # self-support within 156 weeks: the count restarts, weeks 70-79 are its 1st-10th
+    "rolling": _repeat(0.8, 4) + _repeat(0.4, 6)  # weeks 0-9: counted 1-10
+    + _repeat(0.0, 30)  # the job
+    + _repeat(0.4, 5)  # unemployed: counted 11-15
+    + _repeat(0.0, 25)  # education, no benefit
+    + _repeat(0.8, 4) + _repeat(0.4, 6),  # counted 1-10 again
+    # 52 consecutive weeks never happen (30, then 25): the count runs on, 16-25
+    "consecutive": _repeat(0.8, 4) + _repeat(0.4, 6) + _repeat(0.0, 30) + _repeat(0.4, 5)
+    + _repeat(0.0, 25) + _repeat(0.4, 10),
+    # SU is self-support and off the count (refunded in full): the same restart
+    "su": _repeat(0.8, 4) + _repeat(0.4, 6) + _repeat(0.0, 30) + _repeat(0.4, 5)
+    + _repeat(1.0, 25) + _repeat(0.8, 4) + _repeat(0.4, 6),
+    # education on a benefit that is not self-support: counted 16-40 (40 % to the 26th,
+    # 30 % from the 27th), no restart, weeks 70-79 counted 41-50
+    "not_self_support": _repeat(0.8, 4) + _repeat(0.4, 6) + _repeat(0.0, 30) + _repeat(0.4, 5)
+    + _repeat(0.4, 11) + _repeat(0.3, 14) + _repeat(0.3, 10),
+    # a part-time job keeps half the sygedagpenge: counted 11-40 at half weight, not
+    # self-support; 25 weeks of education alone are too few; weeks 70-79 counted 46-55
+    "part_time": _repeat(0.8, 4) + _repeat(0.4, 6) + _repeat(0.2, 16) + _repeat(0.15, 14)
+    + _repeat(0.3, 5) + _repeat(0.0, 25) + _repeat(0.3, 7) + _repeat(0.2, 3),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(SECTION_6))
+def test_section_6_reset_by_hand(case):
+    """§ 6 of the refusion law on a course written out week by week (see
+    :func:`_section_6_deal`): each week's refusion weight (share x the weight of the
+    benefit) worked out by hand in ``SECTION_6``, in both arms (the programme's job-loss
+    ratio cuts the treatment arm's job into other stretches, with the same answer)."""
+    cfg = _section_6_deal(case)
+    st, kin, sim, _ = _run(cfg, 1, 0, 1)
+    assert kin.programme.ctx_dep[0, EMPLOYED]
+    course = np.r_[[BENEFIT] * 10, [EMPLOYED] * 30, [UNEMPLOYED] * 5, [EDUCATION] * 25]
+    course = np.r_[course, [BENEFIT] * 10]
+    weight = np.array(SECTION_6[case])
+    assert weight.shape == (80,)
+    on_benefit = np.isin(course, [BENEFIT, UNEMPLOYED])
+    if case in ("su", "not_self_support"):
+        on_benefit |= course == EDUCATION
+    paid = on_benefit + 0.5 * (case == "part_time") * (course == EMPLOYED)
+    for arm in (0, 1):
+        np.testing.assert_array_equal(sim.state_count[0, arm, np.arange(80), course], 2.0)
+        np.testing.assert_array_equal(sim.benefit_weeks[0, arm].sum(axis=1), 2.0 * paid)
+        np.testing.assert_allclose(sim.refusion_weeks[0, arm].sum(axis=1), 2.0 * weight, atol=1e-12)
+    if case == "su":
+        su = st.benefit_types.index("su")
+        np.testing.assert_array_equal(sim.benefit_weeks[0, 0, 45:70, su], 2.0)
 
 
 def test_refusion_staircase_by_hand():
@@ -701,21 +960,33 @@ def test_scenario_independent_of_chunk_position_and_workspace(holbaek):
 
 
 def test_counts_hold_every_enrolled_citizen(holbaek):
-    """Full Holbæk horizon: each week every citizen entered so far is in one state; benefit
-    weeks are the benefit and permanent states; weekly arrays have the horizon's length."""
+    """Holbæk's whole simulated horizon (its 10-year appraisal): each week every citizen
+    entered so far is in one state; a whole benefit week in each state that pays one
+    (the path and unemployment, SU, førtidspension, fleksløntilskud), and a kept share of
+    at most one in a job; full-time equivalents between the part-time hours and one per
+    citizen in a job."""
     st, _, sim, _ = _run(holbaek, 12, 0, 4)
     H = st.horizon
-    assert sim.state_count.shape == (4, 2, H, 5)
+    assert H == 522 and st.deal_weeks == 312
+    assert sim.state_count.shape == (4, 2, H, N_STATES)
     assert sim.programme_count.shape == (4, H, st.n_phases + 2)
+    assert sim.work_fte.shape == (4, 2, H, 1)
     e = sim.entry[:, :, None]
     entered = ((e >= 0) & (e <= np.arange(H))).sum(axis=1)  # (scenario, week)
     in_states = sim.state_count.sum(axis=3)
     np.testing.assert_array_equal(in_states[:, 0], entered)
     np.testing.assert_array_equal(in_states[:, 1], entered)
     np.testing.assert_array_equal(sim.programme_count.sum(axis=2), entered)
-    paid = sim.state_count[..., BENEFIT] + sim.state_count[..., PERMANENT]
-    np.testing.assert_array_equal(sim.benefit_weeks.sum(axis=3), paid)
-    assert sim.state_count[..., PERMANENT].sum() > 0
+    sc = sim.state_count
+    paid = sum(sc[..., k] for k in (BENEFIT, UNEMPLOYED, EDUCATION, PERMANENT, FLEKSJOB))
+    kept = sim.benefit_weeks.sum(axis=3) - paid  # benefits kept in jobs
+    assert (kept > -1e-9).all() and (kept <= sc[..., EMPLOYED] + 1e-9).all()
+    assert kept.max() > 0.1
+    fte = sim.work_fte[..., 0]
+    assert (fte <= sc[..., EMPLOYED] + 1e-9).all()
+    assert (fte >= 0.5 * sc[..., EMPLOYED] - 1e-9).all()  # part-time at half time
+    assert (fte < sc[..., EMPLOYED] - 0.4).any()
+    assert sc[..., PERMANENT].sum() > 0 and sc[..., FLEKSJOB].sum() > 0
 
 
 def test_prefix_sums_of_the_difference_arrays():
@@ -732,3 +1003,186 @@ def test_prefix_sums_of_the_difference_arrays():
     expected = np.cumsum(b, axis=1)
     _prefix_weeks(b)
     np.testing.assert_allclose(b, expected, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- the Danish rules
+def _sick_listed(size, horizon, transitions, path=(), insured_share=0.0, hours=None):
+    """Everyone enters on sygedagpenge in week 0 (no weeks before), with a benefit path,
+    unemployment on a-dagpenge for 10 weeks when insured, kontanthjælp otherwise."""
+    raw = simple_raw(size=size, horizon=horizon, transitions=transitions)
+    raw["cohort"]["segments"] = [
+        {
+            "name": "sick",
+            "benefit": "sygedagpenge",
+            "share": 1.0,
+            "path": list(path),
+            "insured_share": insured_share,
+            "unemployed": {
+                "insured": "a_dagpenge",
+                "insured_weeks": 10,
+                "uninsured": "kontanthjaelp_30plus",
+            },
+        }
+    ]
+    if hours is not None:
+        raw["labour"]["hours"] = hours
+    return _deal(raw)
+
+
+def test_benefit_path_shares_are_binomial():
+    """Nobody leaves sygedagpenge. From 5 weeks on benefit a share 0.3 moves to
+    jobafklaring, from 12 weeks a share 0.5 to ressourceforløbsydelse (drawn
+    independently at entry): in weeks 5-11 jobafklaring 0.3; from week 12
+    ressourceforløbsydelse 0.5, jobafklaring 0.3 x 0.5 (moved at 5, not at 12),
+    sygedagpenge 0.7 x 0.5. Each share within 4 binomial standard errors over the
+    scenarios x citizens (independent citizens, no frailty); the same citizens on the
+    same stage in both arms and in every week of a stage."""
+    path = [
+        {"after_weeks": 5, "benefit": "jobafklaring", "share": 0.3},
+        {"after_weeks": 12, "benefit": "ressourceforloebsydelse", "share": 0.5},
+    ]
+    never = [{"from": "benefit", "to": "employed", "probability": 0.0}]
+    size, n = 100, 100
+    cfg = _sick_listed(size, 20, never, path)
+    st, _, sim, _ = _run(cfg, 13, 0, n)
+    bw = {name: _paid(sim, st, name) for name in st.benefit_types}
+    np.testing.assert_array_equal(bw["sygedagpenge"][:, :, :5], size)  # weeks 0-4
+    np.testing.assert_array_equal(sim.benefit_weeks[:, 0], sim.benefit_weeks[:, 1])
+    for name, weeks in (("jobafklaring", slice(5, 12)), ("ressourceforloebsydelse", slice(12, 20))):
+        per_week = bw[name][:, 0, weeks]
+        np.testing.assert_array_equal(per_week, per_week[:, :1] * np.ones_like(per_week))
+    N = n * size
+    for name, week, p in (
+        ("jobafklaring", 8, 0.3),
+        ("ressourceforloebsydelse", 15, 0.5),
+        ("jobafklaring", 15, 0.15),
+        ("sygedagpenge", 15, 0.35),
+    ):
+        share = bw[name][:, 0, week].sum() / N
+        assert abs(share - p) < 4 * np.sqrt(p * (1 - p) / N), (name, week, share)
+
+
+def test_the_benefit_path_restarts_with_each_spell():
+    """A forced course: 10 weeks on benefit, 5 in a half-time job, again and again. The
+    path moves everyone to jobafklaring after 5 weeks on benefit in the spell: weeks 0-4
+    sygedagpenge, 5-9 jobafklaring, the job keeps jobafklaring by earnings (half time:
+    12,326 - 9,950.72 = 2,375.28 of 12,326 a month at the 2024 rates), then sygedagpenge
+    again for weeks 15-19: a new spell starts the path from its beginning."""
+    transitions = [
+        {"from": "benefit", "to": "employed", "probability": [0.0, 1.0], "from_week": [0, 9]},
+        {"from": "employed", "to": "benefit", "probability": [0.0, 1.0], "from_week": [0, 4]},
+    ]
+    path = [{"after_weeks": 5, "benefit": "jobafklaring", "share": 1.0}]
+    hours = {"full_time_share": 0.0, "part_time_hours": 0.5, "full_time_wage": 21632.0}
+    cfg = _sick_listed(2, 45, transitions, path, hours=hours)
+    st, _, sim, _ = _run(cfg, 3, 0, 1)
+    week = np.arange(45) % 15
+    kept = (12326 - 0.5 * 0.92 * 21632) / 12326
+    syg = np.where(week < 5, 2.0, 0.0)
+    job = np.where(week < 10, 0.0, 2.0)
+    jobaf = np.where((week >= 5) & (week < 10), 2.0, 0.0) + kept * job
+    for arm in (0, 1):
+        np.testing.assert_array_equal(_paid(sim, st, "sygedagpenge")[0, arm], syg)
+        # (difference arrays of fractional weights: rounding of 1e-16)
+        np.testing.assert_allclose(_paid(sim, st, "jobafklaring")[0, arm], jobaf, atol=1e-12)
+        np.testing.assert_array_equal(sim.work_fte[0, arm, :, 0], 0.5 * job)
+
+
+def test_unemployment_benefit_by_insurance_and_weeks():
+    """Everyone is declared fit without a job after week 0 (a weekly probability of 1)
+    and stays unemployed: an insured citizen (share 0.6, drawn at entry) gets a-dagpenge
+    for 10 weeks (weeks 1-10), then kontanthjælp like the uninsured. The insured share
+    within 4 binomial standard errors; the same citizens every week and in both arms."""
+    size, n = 100, 100
+    cfg = _sick_listed(size, 30, [{"from": "benefit", "to": "unemployed", "probability": 1.0}],
+                       insured_share=0.6)  # fmt: skip
+    st, _, sim, _ = _run(cfg, 21, 0, n)
+    np.testing.assert_array_equal(sim.state_count[:, :, 1:, UNEMPLOYED], size)
+    ad = _paid(sim, st, "a_dagpenge")
+    kh = _paid(sim, st, "kontanthjaelp_30plus")
+    np.testing.assert_array_equal(ad[:, :, 1:11], ad[:, :, 1:2] * np.ones(10))
+    np.testing.assert_array_equal(ad[:, :, 11:], 0.0)
+    np.testing.assert_array_equal(ad[:, :, 1:] + kh[:, :, 1:], size)
+    np.testing.assert_array_equal(ad[:, 0], ad[:, 1])
+    N = n * size
+    share = ad[:, 0, 5].sum() / N
+    assert abs(share - 0.6) < 4 * np.sqrt(0.6 * 0.4 / N), share
+
+
+def test_part_time_jobs_and_what_they_keep():
+    """Everyone takes a job after week 0, and loses it at 10 % a week, back on
+    kontanthjælp and into a job again a week later: each job spell is part-time (0.4 of
+    full time) with probability 0.3, drawn per spell. Among citizens in a job the share in
+    a part-time one, (jobs - FTE) / 0.6, is 0.3 within 4 binomial standard errors, in the
+    first spells (week 1) and later (week 40, mostly later spells). Every job keeps
+    kontanthjælp by earnings, worked out by hand at the 2024 rates: part-time 12,326 -
+    0.65 x (0.4 x 19,901.44 - 2,500) = 8,776.63; full-time the ceiling, 20,359 -
+    19,901.44 = 457.56 (of 12,326 a month)."""
+    transitions = [
+        {"from": "benefit", "to": "employed", "probability": 1.0},
+        {"from": "employed", "to": "benefit", "probability": 0.1},
+    ]
+    hours = {"full_time_share": 0.7, "part_time_hours": 0.4, "full_time_wage": 21632.0}
+    raw = simple_raw(size=100, horizon=45, transitions=transitions)
+    raw["labour"]["hours"] = hours
+    cfg = _deal(raw)
+    n = 100
+    st, _, sim, _ = _run(cfg, 31, 0, n)
+    jobs = sim.state_count[:, 0, :, EMPLOYED]
+    part = (jobs - sim.work_fte[:, 0, :, 0]) / 0.6  # part-time jobs per scenario and week
+    np.testing.assert_allclose(part, np.round(part), atol=1e-9)
+    for week in (1, 40):
+        N = jobs[:, week].sum()
+        share = part[:, week].sum() / N
+        assert abs(share - 0.3) < 4 * np.sqrt(0.3 * 0.7 / N), (week, share)
+    kept_part = (12326 - 0.65 * (0.4 * 0.92 * 21632 - 2500)) / 12326
+    kept_full = (20359 - 0.92 * 21632) / 12326
+    kh = _paid(sim, st, "kontanthjaelp_30plus")[:, 0]
+    on_benefit = sim.state_count[:, 0, :, BENEFIT]
+    np.testing.assert_allclose(
+        kh, on_benefit + kept_part * part + kept_full * (jobs - part), rtol=1e-12, atol=1e-9
+    )
+
+
+def _record_weeks(ss_a, ss_b, n):
+    return {w for j in range(n) for w in range(ss_a[j], ss_b[j])}
+
+
+@pytest.mark.parametrize(("need", "window"), [(8, 12), (5, 5), (52, 156)])
+def test_self_support_record_does_not_depend_on_where_a_stretch_is_cut(need, window):
+    """The kernel's record of self-support weeks (spells, the window, restarts): stretches
+    of self-support with gaps between them, fed whole or cut at random weeks (as a new
+    duration piece or programme phase cuts them), give the same restarts in each stretch
+    and the same weeks left on the record after it. A week-by-week count gives the same
+    restart weeks: the first week at which the record's weeks within the window reach
+    ``need``, after which the record starts again."""
+    g = np.random.default_rng(need)
+    t, spells = 0, []
+    for _ in range(40):
+        t += int(g.integers(1, 2 * window))
+        length = int(g.integers(1, 3 * need))
+        spells.append((t, t + length))
+        t += length
+    whole = (np.empty(SS_CAPACITY, np.int64), np.empty(SS_CAPACITY, np.int64), 0)
+    cut = (np.empty(SS_CAPACITY, np.int64), np.empty(SS_CAPACITY, np.int64), 0)
+    record, restarts_weekly = [], []
+    for t0, t1 in spells:
+        n, restart = _self_support(whole[0], whole[1], whole[2], t0, t1, window, need)
+        whole = (whole[0], whole[1], n)
+        edges = sorted({t0, t1, *g.integers(t0, t1, 3).tolist()})
+        any_cut = False
+        for a, b in zip(edges, edges[1:], strict=False):
+            m, r = _self_support(cut[0], cut[1], cut[2], a, b, window, need)
+            cut = (cut[0], cut[1], m)
+            any_cut |= r
+        assert restart == any_cut, (t0, t1)
+        assert _record_weeks(*whole) == _record_weeks(*cut), (t0, t1)
+        hit = False
+        for w in range(t0, t1):  # the same stretch week by week
+            record.append(w)
+            if sum(1 for x in record if x > w - window) >= need:
+                record, hit = [], True
+        restarts_weekly.append(hit)
+        assert restart == hit
+        assert _record_weeks(*whole) >= {x for x in record if x > t1 - 1 - window}
+    assert any(restarts_weekly) and not all(restarts_weekly)

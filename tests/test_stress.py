@@ -12,13 +12,14 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from simrisk import engine, simulation
+from simrisk import benefits, engine, simulation
 from simrisk.analysis import stress
 from simrisk.cli import main
 from simrisk.config import ConfigError, StressPoint, load_deal, parse_deal
 from simrisk.contracts import compute_baseline
 from simrisk.outputs import METRICS
-from tests.conftest import CONFIGS, load_raw, simple_deal
+from simrisk.sampling import Values
+from tests.conftest import CONFIGS, load_raw, simple_deal, simple_raw
 
 SEED = 3
 N = 100
@@ -167,12 +168,43 @@ def test_the_standard_set_is_used_when_the_deal_names_none(holbaek, standard):
     }
     assert len(by["weak effect"].adjust) == 3 * 4  # job_entry, education_entry, job_loss
     assert {a.op for a in by["weak effect"].adjust} == {"excess"}
-    benefits = set(holbaek.economics.benefits)
-    assert {a.path[2] for a in by["rates frozen"].adjust} == benefits
+    # no regulation: the shared table's years and its assumed rate (no benefit of the deal
+    # has an indexation of its own)
+    years = len(holbaek.economics.regulation.years)
+    assert years == 5
+    assert {a.path for a in by["rates frozen"].adjust} == {
+        ("economics", "regulation", "assumed"),
+        *(("economics", "regulation", "years", i, "rate") for i in range(years)),
+    }
+    assert {(a.op, a.value) for a in by["rates frozen"].adjust} == {("set", 0.0)}
     shock = by["labour-market shock"].cfg.labour.calendar
     assert len(shock) == 1 and shock[0].job_entry_multiplier == 0.5
     assert shock[0].start == holbaek.deal.start_date + dt.timedelta(weeks=52)
     assert (shock[0].end - shock[0].start).days == 7 * 52
+
+
+def test_rates_frozen_also_freezes_a_benefits_own_indexation():
+    """A deal whose benefit has a flat indexation of its own: the stress sets it to 0 with
+    the shared table's rates; every regulated rate is then its dated value."""
+    raw = simple_raw(size=5, horizon=120)
+    raw["deal"]["start_date"] = dt.date(2024, 1, 1)
+    raw["economics"]["benefits"] = {
+        "kontanthjaelp_30plus": {
+            "unit": "week",
+            "indexation": 0.05,
+            "rates": [{"from": dt.date(2024, 1, 1), "value": 3000.0}],
+        }
+    }
+    cfg = parse_deal(raw, "own")
+    frozen = next(p for p in stress.points_for(cfg) if p.name == "rates frozen")
+    paths = {a.path for a in frozen.adjust}
+    assert ("economics", "benefits", "kontanthjaelp_30plus", "indexation") in paths
+    assert ("economics", "regulation", "assumed") in paths
+    plain = Values(cfg.model_dump(by_alias=True), {}, 1)
+    rates = benefits.weekly(cfg, plain.adjusted(frozen.adjust), "kontanthjaelp_30plus", 120)
+    np.testing.assert_array_equal(rates, 3000.0)
+    unfrozen = benefits.weekly(cfg, plain, "kontanthjaelp_30plus", 120)
+    assert unfrozen[0, -1] == pytest.approx(3000.0 * 1.05**2)  # 2026
 
 
 def test_the_weak_effect_stress_skips_effects_the_deal_does_not_have():

@@ -43,6 +43,13 @@ def default_stresses(cfg: DealConfig) -> list[StressPoint]:
     """The standard set, used when neither the deal nor a stress file names any."""
     start = cfg.deal.start_date
     shock_start = start + dt.timedelta(weeks=52)
+    # no regulation at all: the shared table's years and assumed rate, and any benefit's
+    # own flat indexation
+    frozen = [{"path": "economics.regulation.assumed", "set": 0.0}]
+    if cfg.economics.regulation.years:
+        frozen.append({"path": "economics.regulation.years[*].rate", "set": 0.0})
+    if any(b.indexation is not None for b in cfg.economics.benefits.values()):
+        frozen.append({"path": "economics.benefits[*].indexation", "set": 0.0})
     points = [
         {
             "name": "recession",
@@ -75,8 +82,8 @@ def default_stresses(cfg: DealConfig) -> list[StressPoint]:
         },
         {
             "name": "rates frozen",
-            "description": "no indexation of benefit rates",
-            "changes": [{"path": "economics.benefits[*].indexation", "set": 0.0}],
+            "description": "no regulation of benefit rates",
+            "changes": frozen,
         },
         {
             "name": "labour-market shock",

@@ -48,6 +48,11 @@ class Benefit(Strict):
         dates = [r.valid_from for r in self.rates]
         if any(b <= a for a, b in zip(dates, dates[1:], strict=False)):
             raise ValueError("rates must be in increasing order of 'from' date")
+        if self.on_staircase and self.self_support:
+            raise ValueError(
+                "self_support: weeks on a benefit on the refusion staircase are not "
+                "self-support (set on_staircase = false)"
+            )
         return self
 
 
@@ -59,7 +64,8 @@ class RefusionStep(Strict):
 class Refusion(Strict):
     """The refusion staircase by the citizen's weeks on benefit; the count restarts once
     the citizen has had ``reset_weeks`` weeks of self-support in total within the last
-    ``reset_window_weeks`` weeks."""
+    ``reset_window_weeks`` weeks (in the week it reaches them; the weeks that made a
+    restart do not count towards the next)."""
 
     steps: list[RefusionStep] = Field(min_length=1, max_length=100)
     reset_weeks: PositiveWeeks = 52

@@ -167,7 +167,13 @@ def build_structure(cfg: DealConfig, extra_checks: list[int] | None = None) -> S
     checks = sorted(
         {m.at_week for m in cfg.contract.mechanisms if m.kind == "target"} | set(extra_checks or [])
     )
-    period, pay_week = settlement_periods(cfg.deal.start_date, H, cfg.contract.settlement)
+    # the contract settles over the deal's horizon; the weeks after it (an appraisal's) are
+    # one more period, in which nothing accrues
+    D = cfg.deal.horizon_weeks
+    period, pay_week = settlement_periods(cfg.deal.start_date, D, cfg.contract.settlement)
+    if H > D:
+        period = np.concatenate([period, np.full(H - D, pay_week.shape[0], np.int64)])
+        pay_week = np.append(pay_week, H - 1)
     control_entry = None
     if cfg.contract.measurement == "control_group":
         control_entry = planned_entries(cfg, cfg.contract.control_size)

@@ -18,8 +18,9 @@ and exact for the weekly model:
   insurance, the fixed benefit of education, førtidspension, løntilskud and
   fleksjob, the reduced benefit kept in a part-time job), weighted by the
   central government's refusion share at the citizen's count of weeks on
-  benefit. The count restarts once the citizen has had ``reset_weeks`` weeks of
-  self-support in total within the last ``reset_window`` weeks.
+  benefit. The count restarts in the week in which the citizen has had
+  ``reset_weeks`` weeks of self-support in total within the last ``reset_window``
+  weeks; the weeks that made a restart do not count towards the next one.
 * Weekly counts are written as difference arrays (+w at the first week, -w
   after the last) and summed along the week axis at the end of each scenario.
 * Random numbers come from :mod:`simrisk.rng`, keyed by (seed, scenario,
@@ -122,27 +123,58 @@ def _record(sc, bw, rw, checks, s, arm, i, state, t0, t1, btype, w, counter, ent
 
 
 @nb.njit(inline="always", cache=True)
-def _self_support(ss_a, ss_b, n, t0, t1, window):
-    """Add self-support weeks [t0, t1) to a citizen's record (``n`` spells); drop what lies
-    before the window ending at ``t1``; return the new ``n`` and the weeks of
-    self-support within the window."""
+def _window_total(ss_a, ss_b, n, t, window):
+    """Weeks of self-support in the ``window`` weeks that end with week ``t``."""
+    lo = t + 1 - window
+    total = 0
+    for j in range(n):
+        a = max(ss_a[j], lo)
+        b = min(ss_b[j], t + 1)
+        if b > a:
+            total += b - a
+    return total
+
+
+@nb.njit(inline="always", cache=True)
+def _self_support(ss_a, ss_b, n, t0, t1, window, need):
+    """Add self-support weeks [t0, t1) to a citizen's record (``n`` spells); return the
+    new ``n`` and whether the refusion count restarts within these weeks.
+
+    The count restarts in the first week at which the self-support within the last
+    ``window`` weeks reaches ``need`` weeks (within a stretch of self-support that total
+    never falls, so the week is found by bisection). The weeks that made a restart are
+    used up: the record starts again after that week, so later weeks of the same stretch
+    count towards the next restart (one every ``need`` weeks). Where the stretch is cut
+    (a new duration piece, programme phase, ...) therefore changes nothing."""
     if n > 0 and ss_b[n - 1] == t0:
         ss_b[n - 1] = t1
     else:
         ss_a[n] = t0
         ss_b[n] = t1
         n += 1
+    if _window_total(ss_a, ss_b, n, t1 - 1, window) >= need:
+        lo, hi = t0, t1 - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _window_total(ss_a, ss_b, n, mid, window) >= need:
+                hi = mid
+            else:
+                lo = mid + 1
+        rest = (t1 - 1 - lo) % need  # the weeks after the stretch's last restart
+        if rest == 0:
+            return 0, True
+        ss_a[0] = t1 - rest
+        ss_b[0] = t1
+        return 1, True
+    # drop what lies before the window ending with the last week
     lo = t1 - window
-    total = 0
     keep = 0
     for j in range(n):
-        a = max(ss_a[j], lo)
-        if ss_b[j] > a:
-            total += ss_b[j] - a
+        if ss_b[j] > lo:
             ss_a[keep] = ss_a[j]
             ss_b[keep] = ss_b[j]
             keep += 1
-    return keep, total
+    return keep, False
 
 
 @nb.njit(inline="always", cache=True)
@@ -459,10 +491,11 @@ def simulate_chunk(
                     if (btype < 0 and (state == EMPLOYED or state == EDUCATION)) or (
                         btype >= 0 and led.self_support[btype]
                     ):
-                        n_ss, weeks = _self_support(ss_a, ss_b, n_ss, t, t_end, led.reset_window)
-                        if weeks >= led.reset_weeks:  # § 6: the count starts again
+                        n_ss, restart = _self_support(
+                            ss_a, ss_b, n_ss, t, t_end, led.reset_window, led.reset_weeks
+                        )
+                        if restart:  # § 6: the count starts again
                             counter = 0
-                            n_ss = 0
                     if not event:
                         dur += span
                         t = nbk

@@ -1,0 +1,195 @@
+"""The deal's benefits (simrisk.benefits): which benefits a deal pays and in what order,
+the share of a benefit a job keeps by the hours and earnings rules, worked out by hand
+from the shared rates, and the regulated wage and the regulation of a benefit."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from simrisk import benefits
+from simrisk.config import parse_deal
+from simrisk.sampling import Values
+from simrisk.vocabulary import WEEKS_PER_YEAR
+from tests.conftest import simple_raw
+
+WAGE = 21632.0  # DKK a month, full time
+COUNTED = 0.92 * WAGE  # 19,901.44: the earnings an earnings-tested benefit counts
+
+
+def _deal(start="2024-03-01", wage=WAGE, full_time_share=0.8, benefits_=None, **economics):
+    raw = simple_raw(size=2, horizon=30)
+    raw["deal"]["start_date"] = dt.date.fromisoformat(start)
+    raw["labour"]["hours"] = {
+        "full_time_share": full_time_share,
+        "part_time_hours": 0.5,
+        "full_time_wage": wage,
+    }
+    raw["economics"].update(economics)
+    if benefits_:
+        raw["economics"]["benefits"] = copy.deepcopy(benefits_)
+    return parse_deal(raw, "benefits")
+
+
+def _kept(cfg, names):
+    """Kept shares (benefit, full-time / part-time) of one scenario at the deal's values."""
+    v = Values(cfg.model_dump(by_alias=True), {}, 1)
+    return benefits.kept_shares(cfg, names, v)[0]
+
+
+def test_benefit_types_in_the_order_of_first_use():
+    """Each segment's benefit, its path's and its unemployed benefits, then the fixed
+    benefits of education, førtidspension, løntilskud and fleksjob; each once."""
+    raw = simple_raw(size=2, horizon=30)
+    raw["cohort"]["segments"] = [
+        {
+            "name": "a",
+            "benefit": "sygedagpenge",
+            "share": 0.5,
+            "insured_share": 0.5,
+            "path": [{"after_weeks": 22, "benefit": "jobafklaring"}],
+            "unemployed": {"insured": "a_dagpenge", "uninsured": "kontanthjaelp_30plus"},
+        },
+        {
+            "name": "b",
+            "benefit": "kontanthjaelp_30plus",
+            "share": 0.5,
+            "unemployed": {"uninsured": "kontanthjaelp_30plus"},
+        },
+    ]
+    raw["economics"].update(
+        education_benefit="su", subsidised_benefit="loentilskud", fleksjob_benefit="a_dagpenge"
+    )
+    raw["deal"]["start_date"] = dt.date(2024, 1, 1)
+    cfg = parse_deal(raw, "order")
+    assert benefits.benefit_types(cfg) == [
+        "sygedagpenge",
+        "jobafklaring",
+        "a_dagpenge",
+        "kontanthjaelp_30plus",
+        "su",
+        "foertidspension",
+        "loentilskud",
+    ]
+
+
+# The shared rates in force on 2024-03-01 (at the 2024 level): kontanthjælp 12,326 a
+# month, jobafklaring 12,326, uddannelseshjælp (away) 6,754, a-dagpenge 20,359. A
+# part-time job is half time: counted earnings 9,950.72 a month, full time 19,901.44.
+KEPT_2024 = {
+    # hours: the hours not worked
+    "sygedagpenge": (0.0, 0.5),
+    "a_dagpenge": (0.0, 0.5),
+    # no partial rule: a job ends it
+    "su": (0.0, 0.0),
+    # earnings, no disregard, krone for krone, no ceiling: full time 12,326 - 19,901.44 < 0;
+    # half time 12,326 - 9,950.72 = 2,375.28
+    "jobafklaring": (0.0, 2375.28 / 12326),
+    # earnings: 65 % above 2,500 a month, benefit and counted earnings at most 100 % of
+    # a-dagpenge. Full time: 12,326 - 0.65 x 17,401.44 = 1,015.064, ceiling 20,359 -
+    # 19,901.44 = 457.56 (binds); half time: 12,326 - 0.65 x 7,450.72 = 7,483.032, ceiling
+    # 20,359 - 9,950.72 = 10,408.28 (does not bind)
+    "kontanthjaelp_30plus": (457.56 / 12326, 7483.032 / 12326),
+    # 65 % above 5,000, ceiling 85 % of a-dagpenge (17,305.15). Full time: 6,754 - 0.65 x
+    # 14,901.44 < 0; half time 6,754 - 0.65 x 4,950.72 = 3,536.032, ceiling 17,305.15 -
+    # 9,950.72 = 7,354.43
+    "uddannelseshjaelp_away": (0.0, 3536.032 / 6754),
+}
+
+
+@pytest.mark.parametrize("name", list(KEPT_2024))
+def test_kept_shares_by_hand(name):
+    cfg = _deal()
+    got = _kept(cfg, [name])
+    np.testing.assert_allclose(got[0], KEPT_2024[name], rtol=1e-12, atol=1e-15)
+
+
+def test_kept_share_without_a_ceiling_by_hand():
+    """Kontanthjælp's earnings rule without its ceiling: full time keeps 1,015.064 of
+    12,326 (the 65 % deduction alone)."""
+    own = {
+        "kh": {
+            "unit": "month",
+            "partial": "earnings",
+            "earnings_disregard": 2500.0,
+            "earnings_deduction": 0.65,
+            "rates": [{"from": dt.date(2024, 1, 1), "value": 12326.0}],
+        }
+    }
+    got = _kept(_deal(benefits_=own), ["kh"])
+    np.testing.assert_allclose(got, [[1015.064 / 12326, 7483.032 / 12326]], rtol=1e-12)
+    # and the counted share of the wage: all of it counted, full time 12,326 - 0.65 x
+    # 19,132 = -110 -> nothing; half time 12,326 - 0.65 x 8,316 = 6,920.6
+    own["kh"]["earnings_counted"] = 1.0
+    got = _kept(_deal(benefits_=own), ["kh"])
+    np.testing.assert_allclose(got, [[0.0, 6920.6 / 12326]], rtol=1e-12)
+
+
+def test_without_a_wage_a_job_ends_an_earnings_tested_benefit():
+    """No wage (and so only full-time jobs, the schema's rule): an earnings-tested benefit
+    would keep all of itself (nothing earned, the ceiling far off); the rule ends it.
+    A benefit by hours keeps the hours not worked, which a full-time job leaves none."""
+    cfg = _deal(wage=0.0, full_time_share=1.0)
+    got = _kept(cfg, ["kontanthjaelp_30plus", "jobafklaring", "sygedagpenge"])
+    np.testing.assert_array_equal(got, [[0.0, 0.0], [0.0, 0.0], [0.0, 0.5]])
+    # the same deal with a wage of 1 DKK a month keeps nearly all of it
+    nearly = _kept(_deal(wage=1.0, full_time_share=1.0), ["kontanthjaelp_30plus"])
+    assert nearly[0, 0] == 1.0
+
+
+def test_kept_shares_use_the_dated_regulated_rates_of_the_first_week():
+    """A deal starting 2026-03-01: kontanthjælp 13,590 from 2025-07-01 regulated by the
+    2026 rate (4.5 %) to 14,201.55; a-dagpenge 22,041 (dated 2026-01-01). Full time:
+    14,201.55 - 11,310.936 = 2,890.614, ceiling 22,041 - 19,901.44 = 2,139.56 (binds);
+    half time: 14,201.55 - 4,842.968 = 9,358.582."""
+    got = _kept(_deal(start="2026-03-01"), ["kontanthjaelp_30plus"])
+    kh = 13590 * 1.045
+    np.testing.assert_allclose(got, [[2139.56 / kh, (kh - 4842.968) / kh]], rtol=1e-12)
+
+
+def test_kept_shares_per_scenario():
+    """Drawn rules: the disregard and the part-time hours per scenario, each row the
+    one-scenario answer (half time: 7,483.032 at a 2,500 disregard; at 0: 12,326 -
+    0.65 x 9,950.72 = 5,858.032; at 0.25 hours and 2,500: 12,326 - 0.65 x 2,475.36)."""
+    cfg = _deal()
+    dumped = cfg.model_dump(by_alias=True)
+    v = Values(
+        dumped,
+        {
+            ("economics", "benefits", "kontanthjaelp_30plus", "earnings_disregard"): np.array(
+                [2500.0, 0.0, 2500.0]
+            ),
+            ("labour", "hours", "part_time_hours"): np.array([0.5, 0.5, 0.25]),
+        },
+        3,
+    )
+    got = benefits.kept_shares(cfg, ["kontanthjaelp_30plus", "sygedagpenge"], v)
+    part = np.array([7483.032, 5858.032, 12326 - 0.65 * (0.25 * COUNTED - 2500)]) / 12326
+    np.testing.assert_allclose(got[:, 0, 1], part, rtol=1e-12)
+    np.testing.assert_allclose(got[:, 1, 1], [0.5, 0.5, 0.75], rtol=1e-15)
+
+
+def test_wage_and_rates_are_regulated_by_the_shared_table():
+    """A deal starting 2024-12-02: the wage (at the 2024 level) per week is 21,632 x 12 /
+    (365.25 / 7) in weeks 0-4 (December 2024) and 3.6 % more from week 5 (2025-01-06);
+    a benefit with its own flat indexation (2 %) ignores the table."""
+    own = {
+        "flat": {
+            "unit": "week",
+            "indexation": 0.02,
+            "rates": [{"from": dt.date(2024, 1, 1), "value": 100.0}],
+        }
+    }
+    cfg = _deal(start="2024-12-02", benefits_=own)
+    v = Values(cfg.model_dump(by_alias=True), {}, 1)
+    wage = benefits.wage_weekly(cfg, v, 10)[0]
+    per_week = WAGE * 12 / WEEKS_PER_YEAR
+    np.testing.assert_allclose(wage, [per_week] * 5 + [per_week * 1.036] * 5, rtol=1e-13)
+    flat = benefits.weekly(cfg, v, "flat", 10)[0]
+    np.testing.assert_allclose(flat, [100.0] * 5 + [102.0] * 5, rtol=1e-13)
+    kh = benefits.weekly(cfg, v, "kontanthjaelp_30plus", 10)[0]
+    np.testing.assert_allclose(kh, [12326 * 12 / WEEKS_PER_YEAR] * 5 + [
+        12326 * 1.036 * 12 / WEEKS_PER_YEAR] * 5, rtol=1e-13)  # fmt: skip
