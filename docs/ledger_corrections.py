@@ -23,8 +23,8 @@ Usage: ``python docs/ledger_corrections.py [-n 20000] [--seed 1]``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import copy
+import datetime as dt
 import subprocess
 import tempfile
 import tomllib
@@ -159,8 +159,12 @@ def main(argv=None) -> None:
         old_rules.write_text(_git("simrisk/data/denmark.toml"), encoding="utf-8")
         new_rules = ROOT / "simrisk" / "data" / "denmark.toml"
         for name in DEALS:
-            lines += [f"## {name}", "", "| step | P(inv. loss) | mun. net P50 | P(net < 0) | public net P50 |",
-                      "|---|---|---|---|---|"]  # fmt: skip
+            lines += [
+                f"## {name}",
+                "",
+                "| step | P(inv. loss) | mun. net P50 | P(net < 0) | public net P50 |",
+                "|---|---|---|---|---|",
+            ]
             for label, raw in steps(name, old_rules, new_rules):
                 f = _figures(raw, args.n, args.seed)
                 lines.append(

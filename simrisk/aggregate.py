@@ -46,6 +46,10 @@ def accumulate_rows(rows, total):
             total[t] += rows[s, t]
 
 
+WEEK_BLOCK = 8
+"""Weeks whose histograms :func:`accumulate_counts` fills together."""
+
+
 @nb.njit(parallel=True, nogil=True, cache=True)
 def accumulate_counts(counts, total, hist, width=1):
     """Add integer-valued weekly counts of a chunk to running sums and histograms.
@@ -56,20 +60,29 @@ def accumulate_counts(counts, total, hist, width=1):
     total : float64 (arm, week, column), running sum over scenarios (updated in place)
     hist : int64 (arm, week, column, bin), running histogram (updated in place); a count
         ``v`` falls in bin ``v // width``
+
+    The weeks are taken in blocks of ``WEEK_BLOCK``, so that a block's histograms stay in
+    the cache while the chunk's scenarios are read in memory order; every sum still adds
+    the scenarios in order.
     """
     m, A, H, C = counts.shape
     top = hist.shape[3] - 1
-    for cell in nb.prange(A * C):
-        a = cell // C
-        c = cell % C
+    n_blocks = (H + WEEK_BLOCK - 1) // WEEK_BLOCK
+    for job in nb.prange(A * n_blocks):
+        a = job // n_blocks
+        t0 = (job % n_blocks) * WEEK_BLOCK
+        t1 = min(H, t0 + WEEK_BLOCK)
         for s in range(m):
-            for t in range(H):
-                x = counts[s, a, t, c]
-                total[a, t, c] += x
-                v = int(x + 0.5) // width
-                if v > top:
-                    v = top
-                hist[a, t, c, v] += 1
+            for t in range(t0, t1):
+                for c in range(C):
+                    x = counts[s, a, t, c]
+                    total[a, t, c] += x
+                    v = int(x + 0.5)
+                    if width > 1:
+                        v //= width
+                    if v > top:
+                        v = top
+                    hist[a, t, c, v] += 1
 
 
 def hist_quantiles(hist: np.ndarray, qs=QUANTILES, width: int = 1) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from simrisk.config import DealConfig
-from simrisk.rates import UNIT_TO_WEEK, regulation_table, week_dates, weekly_rates
+from simrisk.rates import UNIT_TO_WEEK, DatedTable, rate_pairs, regulation_table, week_dates
 from simrisk.sampling import Values
 
 STATE_BENEFITS = {
@@ -55,14 +55,15 @@ def regulation(cfg: DealConfig, v: Values, first: int, last: int, name: str | No
     return regulation_table(table, v("economics", "regulation", "assumed"), first, last)
 
 
-def weekly(cfg: DealConfig, v: Values, name: str, horizon: int) -> np.ndarray:
-    """A benefit's rate per citizen-week, float64 (scenario, week)."""
+def pairs(cfg: DealConfig, v: Values, name: str, horizon: int) -> tuple:
+    """A benefit's weekly amount per (rate point, year) pair and each week's pair
+    (:func:`simrisk.rates.rate_pairs`)."""
     ben = cfg.economics.benefits[name]
     first, last = _years(cfg, horizon)
     vals = np.stack(
         [v("economics", "benefits", name, "rates", k, "value") for k in range(len(ben.rates))], 1
     )
-    return weekly_rates(
+    return rate_pairs(
         vals,
         [r.valid_from for r in ben.rates],
         ben.unit,
@@ -73,21 +74,31 @@ def weekly(cfg: DealConfig, v: Values, name: str, horizon: int) -> np.ndarray:
     )
 
 
-def all_weekly(cfg: DealConfig, btypes: list[str], v: Values, horizon: int) -> np.ndarray:
-    """Every benefit's weekly rate, float64 (scenario, week, benefit)."""
-    return np.stack([weekly(cfg, v, name, horizon) for name in btypes], axis=2)
+def weekly(cfg: DealConfig, v: Values, name: str, horizon: int) -> np.ndarray:
+    """A benefit's rate per citizen-week, float64 (scenario, week)."""
+    amounts, week_pair = pairs(cfg, v, name, horizon)
+    return np.broadcast_to(amounts[:, week_pair], (v.n, horizon))
 
 
-def wage_weekly(cfg: DealConfig, v: Values, horizon: int) -> np.ndarray:
+def rate_table(cfg: DealConfig, btypes: list[str], v: Values, horizon: int) -> DatedTable:
+    """Every benefit's weekly rate (column = benefit)."""
+    return DatedTable.stack([pairs(cfg, v, name, horizon) for name in btypes])
+
+
+def wage_pairs(cfg: DealConfig, v: Values, horizon: int) -> tuple:
     """The gross full-time wage per week, regulated like the benefits from the deal's
-    start year (an assumption: wages grow with the regulation), float64 (scenario,
-    week)."""
+    start year (an assumption: wages grow with the regulation), per (year) pair and each
+    week's pair."""
     first, last = _years(cfg, horizon)
     start = cfg.deal.start_date
     wage = v("labour", "hours", "full_time_wage")[:, None] * UNIT_TO_WEEK["month"]
-    return weekly_rates(
-        wage, [start], "week", regulation(cfg, v, first, last), first, start, horizon
-    )
+    return rate_pairs(wage, [start], "week", regulation(cfg, v, first, last), first, start, horizon)
+
+
+def wage_weekly(cfg: DealConfig, v: Values, horizon: int) -> np.ndarray:
+    """The gross full-time wage per week, float64 (scenario, week)."""
+    amounts, week_pair = wage_pairs(cfg, v, horizon)
+    return np.broadcast_to(amounts[:, week_pair], (v.n, horizon))
 
 
 def kept_shares(cfg: DealConfig, btypes: list[str], v: Values) -> np.ndarray:

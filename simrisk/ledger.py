@@ -20,6 +20,7 @@ by phase, drawn from the investor's capital.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numba as nb
@@ -27,6 +28,7 @@ import numpy as np
 
 from simrisk import benefits
 from simrisk.config import DealConfig
+from simrisk.rates import DatedTable
 from simrisk.sampling import Values
 from simrisk.simulation import KernelOut, Structure
 from simrisk.vocabulary import PERSPECTIVES
@@ -36,35 +38,53 @@ from simrisk.vocabulary import PERSPECTIVES
 class LedgerArrays:
     """Per-scenario money inputs of a chunk.
 
-    rates : float64 (scenario, week, benefit), DKK per citizen-week
-    tax : float64 (scenario, week, 2), tax per full-time equivalent in work and week,
-        municipal and central-government part (zeros without ``economics.tax``)
+    rate_table : the benefits' rates, DKK per citizen-week (a column per benefit)
+    tax_table : tax per full-time equivalent in work and week, municipal and
+        central-government part (two columns; zeros without ``economics.tax``)
     kept : float64 (scenario,), 1 - the equalisation share of municipal costs
     phase_cost : float64 (scenario, phase), DKK per citizen-week in each phase
     setup_cost : float64 (scenario,), DKK in week 0
+
+    The tables are :class:`~simrisk.rates.DatedTable`: an amount per (rate point, year)
+    pair, one row for all scenarios when none differs. :attr:`rates` and :attr:`tax`
+    spread them over the weeks.
     """
 
-    rates: np.ndarray
-    tax: np.ndarray
+    rate_table: DatedTable
+    tax_table: DatedTable
     kept: np.ndarray
     phase_cost: np.ndarray
     setup_cost: np.ndarray
+
+    @functools.cached_property
+    def rates(self) -> np.ndarray:
+        """float64 (scenario or 1, week, benefit)"""
+        return self.rate_table.dense()
+
+    @functools.cached_property
+    def tax(self) -> np.ndarray:
+        """float64 (scenario or 1, week, 2)"""
+        return self.tax_table.dense()
 
 
 def ledger_arrays(cfg: DealConfig, st: Structure, v: Values) -> LedgerArrays:
     """Dated benefit rates per week, tax, and the programme's costs, for ``v.n``
     scenarios."""
     H = st.horizon
-    tax = np.zeros((v.n, H, 2))
-    if cfg.economics.tax is not None:
-        per_fte = v("economics", "tax", "rate")[:, None] * benefits.wage_weekly(cfg, v, H)
+    if cfg.economics.tax is None:
+        tax = DatedTable(np.zeros((1, 2, 1)), np.zeros((2, H), np.int64))
+    else:
+        wage, week_pair = benefits.wage_pairs(cfg, v, H)
+        rate = v("economics", "tax", "rate")[:, None]
         share = v("economics", "tax", "municipal_share")[:, None]
-        tax[:, :, 0] = per_fte * share
-        tax[:, :, 1] = per_fte * (1.0 - share)
+        if wage.shape[0] == 1 and np.all(rate == rate[:1]) and np.all(share == share[:1]):
+            rate, share = rate[:1], share[:1]
+        per_fte = rate * wage
+        tax = DatedTable.stack([(per_fte * share, week_pair), (per_fte * (1.0 - share), week_pair)])
     K = st.n_phases
     return LedgerArrays(
-        rates=np.ascontiguousarray(benefits.all_weekly(cfg, st.benefit_types, v, H)),
-        tax=tax,
+        rate_table=benefits.rate_table(cfg, st.benefit_types, v, H),
+        tax_table=tax,
         kept=1.0 - v("economics", "equalisation_share"),
         phase_cost=np.stack([v("programme", "phases", k, "cost_per_week") for k in range(K)], 1),
         setup_cost=v("programme", "setup_cost"),
@@ -73,30 +93,52 @@ def ledger_arrays(cfg: DealConfig, st: Structure, v: Values) -> LedgerArrays:
 
 @nb.njit(parallel=True, nogil=True, cache=True)
 def _weekly_cost(
-    benefit_weeks, refusion_weeks, work_fte, rates, tax, kept, municipality, central, public
+    benefit_weeks,
+    refusion_weeks,
+    work_fte,
+    rate_amounts,
+    rate_pair,
+    tax_amounts,
+    tax_pair,
+    kept,
+    municipality,
+    central,
+    public,
 ):
     """Cost per week by perspective.
 
     benefit_weeks, refusion_weeks : float64 (scenario, arm, week, benefit)
     work_fte : float64 (scenario, arm, week, 1)
-    rates : float64 (scenario, week, benefit); tax : float64 (scenario, week, 2)
+    rate_amounts, rate_pair; tax_amounts, tax_pair : the :class:`DatedTable` of the rates
+        (a column per benefit) and of the tax (municipal, central government)
     kept : float64 (scenario,)
     municipality, central, public : float64 (scenario, arm, week), written
     """
     m, n_arms, H, B = benefit_weeks.shape
     for s in nb.prange(m):
+        sr = min(np.int64(s), rate_amounts.shape[0] - 1)
+        sx = min(np.int64(s), tax_amounts.shape[0] - 1)
+        rates = np.empty((H, B))  # this scenario's rates, week by week
+        taxes = np.empty((H, 2))
+        for t in range(H):
+            for b in range(B):
+                rates[t, b] = rate_amounts[sr, b, rate_pair[b, t]]
+            taxes[t, 0] = tax_amounts[sx, 0, tax_pair[0, t]]
+            taxes[t, 1] = tax_amounts[sx, 1, tax_pair[1, t]]
         for a in range(n_arms):
             for t in range(H):
                 gross = 0.0
                 refund = 0.0
                 for b in range(B):
-                    r = rates[s, t, b]
+                    r = rates[t, b]
                     gross += benefit_weeks[s, a, t, b] * r
                     refund += refusion_weeks[s, a, t, b] * r
                 fte = work_fte[s, a, t, 0]
-                municipality[s, a, t] = (gross - refund) * kept[s] - fte * tax[s, t, 0]
-                central[s, a, t] = refund - fte * tax[s, t, 1]
-                public[s, a, t] = gross - fte * (tax[s, t, 0] + tax[s, t, 1])
+                tm = taxes[t, 0]
+                tc = taxes[t, 1]
+                municipality[s, a, t] = (gross - refund) * kept[s] - fte * tm
+                central[s, a, t] = refund - fte * tc
+                public[s, a, t] = gross - fte * (tm + tc)
 
 
 def costs(sim: KernelOut, la: LedgerArrays) -> dict[str, np.ndarray]:
@@ -105,7 +147,8 @@ def costs(sim: KernelOut, la: LedgerArrays) -> dict[str, np.ndarray]:
     m, n_arms, H, _ = sim.benefit_weeks.shape
     out = np.empty((len(PERSPECTIVES), m, n_arms, H))
     _weekly_cost(
-        sim.benefit_weeks, sim.refusion_weeks, sim.work_fte, la.rates, la.tax, la.kept,
+        sim.benefit_weeks, sim.refusion_weeks, sim.work_fte, la.rate_table.amounts,
+        la.rate_table.week_pair, la.tax_table.amounts, la.tax_table.week_pair, la.kept,
         out[0], out[1], out[2],
     )  # fmt: skip
     return dict(zip(PERSPECTIVES, out, strict=True))

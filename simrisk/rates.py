@@ -10,6 +10,7 @@ kernels never see a date.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,7 +38,47 @@ def yearly_index(rates_by_year: np.ndarray, first_year: int, years: np.ndarray) 
     return growth[:, np.asarray(years) - first_year]
 
 
-def weekly_rates(
+@dataclass
+class DatedTable:
+    """Weekly amounts of several columns (benefits, or the parts of a tax) that change
+    only with a few (rate point, year) pairs: each pair's amount once and, for every
+    week, the pair in force.
+
+    amounts : float64 (scenario, column, pair), or (1, column, pair) when no scenario's
+        amounts differ
+    week_pair : int64 (column, week)
+    """
+
+    amounts: np.ndarray
+    week_pair: np.ndarray
+
+    def dense(self) -> np.ndarray:
+        """The amounts week by week, float64 (scenario or 1, week, column)."""
+        rows, C, _ = self.amounts.shape
+        out = np.empty((rows, self.week_pair.shape[1], C))
+        for c in range(C):
+            out[:, :, c] = self.amounts[:, c, self.week_pair[c]]
+        return out
+
+    @classmethod
+    def weekly(cls, amounts: np.ndarray) -> DatedTable:
+        """A table of amounts given week by week, float64 (scenario or 1, week, column):
+        every week its own pair."""
+        rows, H, C = amounts.shape
+        return cls(np.ascontiguousarray(amounts.transpose(0, 2, 1)), np.tile(np.arange(H), (C, 1)))
+
+    @classmethod
+    def stack(cls, columns: list[tuple[np.ndarray, np.ndarray]]) -> DatedTable:
+        """A table of columns ``(amounts (scenario or 1, pair), week_pair (week,))``."""
+        rows = max(a.shape[0] for a, _ in columns)
+        width = max(a.shape[1] for a, _ in columns)
+        amounts = np.zeros((rows, len(columns), width))
+        for c, (a, _) in enumerate(columns):
+            amounts[:, c, : a.shape[1]] = a
+        return cls(amounts, np.stack([np.asarray(w, np.int64) for _, w in columns]))
+
+
+def rate_pairs(
     values: np.ndarray,
     valid_from: list[dt.date],
     unit: str,
@@ -45,8 +86,9 @@ def weekly_rates(
     first_year: int,
     start: dt.date,
     horizon: int,
-) -> np.ndarray:
-    """A benefit's amount per citizen-week, per scenario and week.
+) -> tuple[np.ndarray, np.ndarray]:
+    """A benefit's amount per citizen-week, for each (rate point, year) pair that occurs
+    in the horizon, and the pair in force in each week.
 
     The rate in force at a date is the last point dated on or before it, regulated from
     that point's year to the date's year; before the first point, the first point's
@@ -63,20 +105,43 @@ def weekly_rates(
 
     Returns
     -------
-    float64 (scenario, week), DKK per citizen-week
+    amounts : float64 (scenario, pair), DKK per citizen-week; (1, pair) when every
+        scenario's values and regulation are the same
+    week_pair : int64 (week,)
     """
     dates = week_dates(start, horizon)
     points = np.array([np.datetime64(d, "D") for d in valid_from])
     idx = np.maximum(np.searchsorted(points, dates, side="right") - 1, 0)
     years = dates.astype("datetime64[Y]").astype(int) + 1970
     point_years = np.array([d.year for d in valid_from])
-    ref = point_years[idx]
     values = np.atleast_2d(np.asarray(values, dtype=float))
     same = np.all(values == values[:1]) and np.all(rates_by_year == rates_by_year[:1])
     r = rates_by_year[:1] if same else rates_by_year
-    factor = yearly_index(r, first_year, years) / yearly_index(r, first_year, ref)
-    out = values[: 1 if same else None, idx] * factor * UNIT_TO_WEEK[unit]
-    return np.broadcast_to(out, (values.shape[0], horizon)) if same else out
+    pairs, week_pair = np.unique(np.stack([idx, years]), axis=1, return_inverse=True)
+    p_idx, p_year = pairs
+    factor = yearly_index(r, first_year, p_year) / yearly_index(r, first_year, point_years[p_idx])
+    amounts = values[: 1 if same else None, p_idx] * factor * UNIT_TO_WEEK[unit]
+    return amounts, week_pair.reshape(-1).astype(np.int64)
+
+
+def weekly_rates(
+    values: np.ndarray,
+    valid_from: list[dt.date],
+    unit: str,
+    rates_by_year: np.ndarray,
+    first_year: int,
+    start: dt.date,
+    horizon: int,
+) -> np.ndarray:
+    """A benefit's amount per citizen-week, float64 (scenario, week): the amounts of
+    :func:`rate_pairs` spread over their weeks (the same numbers as computed week by
+    week)."""
+    amounts, week_pair = rate_pairs(
+        values, valid_from, unit, rates_by_year, first_year, start, horizon
+    )
+    n = np.atleast_2d(values).shape[0]
+    out = amounts[:, week_pair]
+    return np.broadcast_to(out, (n, horizon)) if out.shape[0] < n else out
 
 
 def regulation_table(

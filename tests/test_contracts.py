@@ -17,6 +17,7 @@ from simrisk.config import parse_deal
 from simrisk.contracts import mechanisms
 from simrisk.contracts.measurement import Baseline
 from simrisk.contracts.outcomes import outcome_rate
+from simrisk.rates import DatedTable
 from simrisk.sampling import Sampler, Values, chunk_values
 from simrisk.simulation import KernelOut
 from simrisk.vocabulary import BENEFIT, EDUCATION, EMPLOYED, EV_JOB, MOVED, PERMANENT
@@ -335,8 +336,8 @@ def _ledger_arrays(rates, tax=None, equalisation=0.0):
     n, H, _ = rates.shape
     tax = np.zeros((n, H, 2)) if tax is None else tax
     return ledger.LedgerArrays(
-        rates=rates,
-        tax=tax,
+        rate_table=DatedTable.weekly(rates),
+        tax_table=DatedTable.weekly(tax),
         kept=np.full(n, 1.0 - equalisation),
         phase_cost=np.zeros((n, 1)),
         setup_cost=np.zeros(n),

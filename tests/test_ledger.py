@@ -11,6 +11,7 @@ import numpy as np
 
 from simrisk import ledger, rng, simulation
 from simrisk.config import parse_deal
+from simrisk.rates import DatedTable
 from simrisk.sampling import Sampler, chunk_values
 from simrisk.vocabulary import PERSPECTIVES, WEEKS_PER_YEAR
 from tests import naive
@@ -99,7 +100,11 @@ def test_weekly_cost_by_hand():
     rates = np.array([[[100.0, 10.0], [200.0, 20.0]]])  # (scenario, week, benefit)
     tax = np.array([[[2.0, 8.0], [2.0, 8.0]]])  # (scenario, week, municipal/central)
     mun, cen, pub = (np.full((1, 2, 2), np.nan) for _ in range(3))
-    ledger._weekly_cost(bw, rw, fte, rates, tax, np.array([0.75]), mun, cen, pub)
+    r, x = DatedTable.weekly(rates), DatedTable.weekly(tax)
+    ledger._weekly_cost(
+        bw, rw, fte, r.amounts, r.week_pair, x.amounts, x.week_pair, np.array([0.75]), mun,
+        cen, pub,
+    )  # fmt: skip
     # gross [[210, 60], [100, 220]], refund [[162, 18], [80, 90]]; tax 10 per fte
     np.testing.assert_allclose(pub[0], [[210.0, 60.0 - 15.0], [100.0 - 10.0, 220.0]])
     np.testing.assert_allclose(cen[0], [[162.0, 18.0 - 12.0], [80.0 - 8.0, 90.0]])

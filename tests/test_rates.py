@@ -165,6 +165,29 @@ def test_weekly_rates_against_a_calendar_walk(points, start):
     )
 
 
+def test_dated_table_spreads_pairs_over_weeks_by_hand():
+    """Two columns: one with pairs (10, 20) in force in weeks 0-1 and 2-3, one with a
+    single pair of 5; per-scenario amounts in the first, one row in the second."""
+    a = (np.array([[10.0, 20.0], [11.0, 21.0]]), np.array([0, 0, 1, 1]))
+    b = (np.array([[5.0]]), np.array([0, 0, 0, 0]))
+    table = rates.DatedTable.stack([a, b])
+    assert table.amounts.shape == (2, 2, 2)
+    dense = table.dense()
+    np.testing.assert_array_equal(dense[:, :, 0], [[10, 10, 20, 20], [11, 11, 21, 21]])
+    np.testing.assert_array_equal(dense[:, :, 1], [[5, 5, 5, 5], [5, 5, 5, 5]])
+    np.testing.assert_array_equal(rates.DatedTable.weekly(dense).dense(), dense)
+
+
+def test_rate_pairs_give_the_weekly_rates():
+    points = [D(2023, 1, 1), D(2024, 7, 1)]
+    values = np.array([[100.0, 130.0], [90.0, 120.0]])
+    by_year = np.array([[0.0, 0.02, 0.03, 0.04], [0.0, 0.01, 0.0, 0.05]])
+    args = (points, "month", by_year, 2023, D(2023, 11, 6), 130)
+    amounts, week_pair = rates.rate_pairs(values, *args)
+    assert amounts.shape[1] == week_pair.max() + 1 < 130  # few pairs, many weeks
+    np.testing.assert_array_equal(amounts[:, week_pair], rates.weekly_rates(values, *args))
+
+
 # --------------------------------------------------------------------- refusion_starts
 def test_refusion_starts_count_the_weeks_before_each_step():
     """The Danish staircase: steps at benefit weeks 1, 5, 27 and 53 start once 0, 4, 26

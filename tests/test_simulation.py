@@ -1163,20 +1163,22 @@ def test_self_support_record_does_not_depend_on_where_a_stretch_is_cut(need, win
         length = int(g.integers(1, 3 * need))
         spells.append((t, t + length))
         t += length
-    whole = (np.empty(SS_CAPACITY, np.int64), np.empty(SS_CAPACITY, np.int64), 0)
-    cut = (np.empty(SS_CAPACITY, np.int64), np.empty(SS_CAPACITY, np.int64), 0)
+    whole = (np.empty(SS_CAPACITY, np.int64), np.empty(SS_CAPACITY, np.int64), 0, 0)
+    cut = (np.empty(SS_CAPACITY, np.int64), np.empty(SS_CAPACITY, np.int64), 0, 0)
     record, restarts_weekly = [], []
     for t0, t1 in spells:
-        n, restart = _self_support(whole[0], whole[1], whole[2], t0, t1, window, need)
-        whole = (whole[0], whole[1], n)
+        n, tot, restart = _self_support(*whole, t0, t1, window, need)
+        whole = (whole[0], whole[1], n, tot)
         edges = sorted({t0, t1, *g.integers(t0, t1, 3).tolist()})
         any_cut = False
         for a, b in zip(edges, edges[1:], strict=False):
-            m, r = _self_support(cut[0], cut[1], cut[2], a, b, window, need)
-            cut = (cut[0], cut[1], m)
+            m, tot_cut, r = _self_support(*cut, a, b, window, need)
+            cut = (cut[0], cut[1], m, tot_cut)
             any_cut |= r
         assert restart == any_cut, (t0, t1)
-        assert _record_weeks(*whole) == _record_weeks(*cut), (t0, t1)
+        assert _record_weeks(*whole[:3]) == _record_weeks(*cut[:3]), (t0, t1)
+        # the running total is the record's weeks
+        assert whole[3] == len(_record_weeks(*whole[:3])) and cut[3] == whole[3]
         hit = False
         for w in range(t0, t1):  # the same stretch week by week
             record.append(w)
@@ -1184,5 +1186,5 @@ def test_self_support_record_does_not_depend_on_where_a_stretch_is_cut(need, win
                 record, hit = [], True
         restarts_weekly.append(hit)
         assert restart == hit
-        assert _record_weeks(*whole) >= {x for x in record if x > t1 - 1 - window}
+        assert _record_weeks(*whole[:3]) >= {x for x in record if x > t1 - 1 - window}
     assert any(restarts_weekly) and not all(restarts_weekly)

@@ -136,23 +136,26 @@ def _window_total(ss_a, ss_b, n, t, window):
 
 
 @nb.njit(inline="always", cache=True)
-def _self_support(ss_a, ss_b, n, t0, t1, window, need):
-    """Add self-support weeks [t0, t1) to a citizen's record (``n`` spells); return the
-    new ``n`` and whether the refusion count restarts within these weeks.
+def _self_support(ss_a, ss_b, n, tot, t0, t1, window, need):
+    """Add self-support weeks [t0, t1) to a citizen's record (``n`` spells, ``tot`` weeks
+    in all); return the new ``n`` and ``tot``, and whether the refusion count restarts
+    within these weeks.
 
     The count restarts in the first week at which the self-support within the last
     ``window`` weeks reaches ``need`` weeks (within a stretch of self-support that total
     never falls, so the week is found by bisection). The weeks that made a restart are
     used up: the record starts again after that week, so later weeks of the same stretch
     count towards the next restart (one every ``need`` weeks). Where the stretch is cut
-    (a new duration piece, programme phase, ...) therefore changes nothing."""
+    (a new duration piece, programme phase, ...) therefore changes nothing. The record's
+    total bounds the weeks within any window, so below ``need`` no window is summed."""
     if n > 0 and ss_b[n - 1] == t0:
         ss_b[n - 1] = t1
     else:
         ss_a[n] = t0
         ss_b[n] = t1
         n += 1
-    if _window_total(ss_a, ss_b, n, t1 - 1, window) >= need:
+    tot += t1 - t0
+    if tot >= need and _window_total(ss_a, ss_b, n, t1 - 1, window) >= need:
         lo, hi = t0, t1 - 1
         while lo < hi:
             mid = (lo + hi) // 2
@@ -162,19 +165,23 @@ def _self_support(ss_a, ss_b, n, t0, t1, window, need):
                 lo = mid + 1
         rest = (t1 - 1 - lo) % need  # the weeks after the stretch's last restart
         if rest == 0:
-            return 0, True
+            return 0, 0, True
         ss_a[0] = t1 - rest
         ss_b[0] = t1
-        return 1, True
-    # drop what lies before the window ending with the last week
+        return 1, rest, True
+    # drop the spells that ended before the window ending with the last week (the
+    # record is in time order, so they come first)
     lo = t1 - window
-    keep = 0
-    for j in range(n):
-        if ss_b[j] > lo:
-            ss_a[keep] = ss_a[j]
-            ss_b[keep] = ss_b[j]
-            keep += 1
-    return keep, False
+    drop = 0
+    while drop < n and ss_b[drop] <= lo:
+        tot -= ss_b[drop] - ss_a[drop]
+        drop += 1
+    if drop > 0:
+        for j in range(drop, n):
+            ss_a[j - drop] = ss_a[j]
+            ss_b[j - drop] = ss_b[j]
+        n -= drop
+    return n, tot, False
 
 
 @nb.njit(inline="always", cache=True)
@@ -450,6 +457,7 @@ def simulate_chunk(
                 dur = coh.seg_weeks[g]
                 counter = coh.seg_weeks[g]
                 n_ss = 0
+                ss_tot = 0
                 job_btype = -1
                 job_resid = 0.0
                 job_h = 1.0
@@ -491,8 +499,8 @@ def simulate_chunk(
                     if (btype < 0 and (state == EMPLOYED or state == EDUCATION)) or (
                         btype >= 0 and led.self_support[btype]
                     ):
-                        n_ss, restart = _self_support(
-                            ss_a, ss_b, n_ss, t, t_end, led.reset_window, led.reset_weeks
+                        n_ss, ss_tot, restart = _self_support(
+                            ss_a, ss_b, n_ss, ss_tot, t, t_end, led.reset_window, led.reset_weeks
                         )
                         if restart:  # § 6: the count starts again
                             counter = 0
