@@ -13,7 +13,8 @@ import pytest
 from simrisk import rng, simulation
 from simrisk.config import parse_deal
 from simrisk.sampling import Sampler, chunk_values
-from simrisk.simulation.kernel import SS_CAPACITY, _prefix_weeks, _self_support
+from simrisk.simulation.kernel import _prefix_weeks
+from simrisk.simulation.weeks import SS_CAPACITY, self_support
 from simrisk.vocabulary import (
     BENEFIT,
     EDUCATION,
@@ -1167,12 +1168,12 @@ def test_self_support_record_does_not_depend_on_where_a_stretch_is_cut(need, win
     cut = (np.empty(SS_CAPACITY, np.int64), np.empty(SS_CAPACITY, np.int64), 0, 0)
     record, restarts_weekly = [], []
     for t0, t1 in spells:
-        n, tot, restart = _self_support(*whole, t0, t1, window, need)
+        n, tot, restart = self_support(*whole, t0, t1, window, need)
         whole = (whole[0], whole[1], n, tot)
         edges = sorted({t0, t1, *g.integers(t0, t1, 3).tolist()})
         any_cut = False
         for a, b in zip(edges, edges[1:], strict=False):
-            m, tot_cut, r = _self_support(*cut, a, b, window, need)
+            m, tot_cut, r = self_support(*cut, a, b, window, need)
             cut = (cut[0], cut[1], m, tot_cut)
             any_cut |= r
         assert restart == any_cut, (t0, t1)

@@ -19,7 +19,7 @@ from simrisk.config import DealConfig
 from simrisk.rates import refusion_starts, settlement_periods, week_dates
 from simrisk.sampling import Values
 from simrisk.simulation.groups import CohortIn, KernelOut, LabourIn, LedgerIn, ProgrammeIn
-from simrisk.simulation.kernel import MAX_STAGES
+from simrisk.simulation.weeks import MAX_STAGES
 from simrisk.vocabulary import (
     BENEFIT,
     EMPLOYED,

@@ -13,14 +13,9 @@ and exact for the weekly model:
   Only changes that touch the current state's hazards, or the benefit paid in
   it, end a stretch. The destination is drawn with probability proportional to
   its hazard.
-* What a week costs is recorded with it: the benefit paid in the state (the
-  segment's benefit path by weeks on benefit, the unemployed benefit by
-  insurance, the fixed benefit of education, førtidspension, løntilskud and
-  fleksjob, the reduced benefit kept in a part-time job), weighted by the
-  central government's refusion share at the citizen's count of weeks on
-  benefit. The count restarts in the week in which the citizen has had
-  ``reset_weeks`` weeks of self-support in total within the last ``reset_window``
-  weeks; the weeks that made a restart do not count towards the next one.
+* What a week costs is recorded with it (:mod:`.weeks`): the benefit paid in the
+  state, weighted by the refusion share at the citizen's count of weeks on benefit,
+  and the self-support record that restarts the count (§ 6).
 * Weekly counts are written as difference arrays (+w at the first week, -w
   after the last) and summed along the week axis at the end of each scenario.
 * Random numbers come from :mod:`simrisk.rng`, keyed by (seed, scenario,
@@ -51,6 +46,14 @@ from simrisk.rng import (
     stream,
     uniform,
 )
+from simrisk.simulation.weeks import (
+    MAX_STAGES,
+    SS_CAPACITY,
+    add_weeks,
+    benefit_paid,
+    record_weeks,
+    self_support,
+)
 from simrisk.vocabulary import (
     BENEFIT,
     EDUCATION,
@@ -69,119 +72,6 @@ from simrisk.vocabulary import (
     TREATMENT,
     UNEMPLOYED,
 )
-
-MAX_STAGES = 8
-"""Stages of a segment's benefit path the kernel can hold (checked by the wrapper)."""
-SS_CAPACITY = 160
-"""Self-support spells a citizen's record holds: spells are separated by at least a week
-without self-support, so a window of at most 312 weeks (the schema's bound) holds at most
-157 of them."""
-FAR = 1 << 40
-"""A week number beyond any horizon."""
-
-
-@nb.njit(inline="always", cache=True)
-def _add(arr, s, a, t0, t1, k, w):
-    arr[s, a, t0, k] += w
-    arr[s, a, t1, k] -= w
-
-
-@nb.njit(inline="always", cache=True)
-def _record(sc, bw, rw, checks, s, arm, i, state, t0, t1, btype, w, counter, entry, check_off, led):
-    """Record weeks [t0, t1) spent in ``state`` on benefit ``btype`` (-1: none) at weight
-    ``w`` (state counts ``sc``, benefit weeks ``bw``, refusion weeks ``rw``, ``checks``);
-    returns the updated refusion count."""
-    if t1 <= t0:
-        return counter
-    _add(sc, s, arm, t0, t1, state, 1.0)
-    for c in range(check_off.shape[0]):
-        tc = entry + check_off[c]
-        if t0 <= tc < t1:
-            checks[s, arm, i, c] = state
-    if btype < 0:
-        return counter
-    _add(bw, s, arm, t0, t1, btype, w)
-    n_steps = led.ref_start.shape[0]
-    k = 0
-    while k + 1 < n_steps and led.ref_start[k + 1] <= counter:
-        k += 1
-    if not led.on_staircase[btype]:  # a fixed share, and the count does not move
-        _add(rw, s, arm, t0, t1, btype, w * led.ref_share[s, btype, k])
-        return counter
-    # the refusion share by step of the staircase, the steps counted in benefit weeks
-    pos = t0
-    while pos < t1:
-        while k + 1 < n_steps and led.ref_start[k + 1] <= counter:
-            k += 1
-        length = t1 - pos
-        if k + 1 < n_steps and led.ref_start[k + 1] - counter < length:
-            length = led.ref_start[k + 1] - counter
-        _add(rw, s, arm, pos, pos + length, btype, w * led.ref_share[s, btype, k])
-        pos += length
-        counter += length
-    return counter
-
-
-@nb.njit(inline="always", cache=True)
-def _window_total(ss_a, ss_b, n, t, window):
-    """Weeks of self-support in the ``window`` weeks that end with week ``t``."""
-    lo = t + 1 - window
-    total = 0
-    for j in range(n):
-        a = max(ss_a[j], lo)
-        b = min(ss_b[j], t + 1)
-        if b > a:
-            total += b - a
-    return total
-
-
-@nb.njit(inline="always", cache=True)
-def _self_support(ss_a, ss_b, n, tot, t0, t1, window, need):
-    """Add self-support weeks [t0, t1) to a citizen's record (``n`` spells, ``tot`` weeks
-    in all); return the new ``n`` and ``tot``, and whether the refusion count restarts
-    within these weeks.
-
-    The count restarts in the first week at which the self-support within the last
-    ``window`` weeks reaches ``need`` weeks (within a stretch of self-support that total
-    never falls, so the week is found by bisection). The weeks that made a restart are
-    used up: the record starts again after that week, so later weeks of the same stretch
-    count towards the next restart (one every ``need`` weeks). Where the stretch is cut
-    (a new duration piece, programme phase, ...) therefore changes nothing. The record's
-    total bounds the weeks within any window, so below ``need`` no window is summed."""
-    if n > 0 and ss_b[n - 1] == t0:
-        ss_b[n - 1] = t1
-    else:
-        ss_a[n] = t0
-        ss_b[n] = t1
-        n += 1
-    tot += t1 - t0
-    if tot >= need and _window_total(ss_a, ss_b, n, t1 - 1, window) >= need:
-        lo, hi = t0, t1 - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if _window_total(ss_a, ss_b, n, mid, window) >= need:
-                hi = mid
-            else:
-                lo = mid + 1
-        rest = (t1 - 1 - lo) % need  # the weeks after the stretch's last restart
-        if rest == 0:
-            return 0, 0, True
-        ss_a[0] = t1 - rest
-        ss_b[0] = t1
-        return 1, rest, True
-    # drop the spells that ended before the window ending with the last week (the
-    # record is in time order, so they come first)
-    lo = t1 - window
-    drop = 0
-    while drop < n and ss_b[drop] <= lo:
-        tot -= ss_b[drop] - ss_a[drop]
-        drop += 1
-    if drop > 0:
-        for j in range(drop, n):
-            ss_a[j - drop] = ss_a[j]
-            ss_b[j - drop] = ss_b[j]
-        n -= drop
-    return n, tot, False
 
 
 @nb.njit(inline="always", cache=True)
@@ -253,38 +143,6 @@ def _hazards(lab, coh, prog, s, g, z, state, p, ctx, t, hh):
         hh[d] = h
         total += h
     return total
-
-
-@nb.njit(inline="always", cache=True)
-def _stage(coh, g, dur, moved):
-    """The stage of the benefit path at ``dur`` weeks on benefit: the last stage reached
-    that the citizen moved to."""
-    j = 0
-    for k in range(1, coh.n_stage[g]):
-        if coh.path_after[g, k] <= dur and moved[k]:
-            j = k
-    return j
-
-
-@nb.njit(inline="always", cache=True)
-def _benefit(coh, led, g, state, dur, insured, moved, job_btype, job_resid):
-    """Benefit type paid in ``state`` (-1: none), its weight, and the weeks (in the
-    state's duration) until it next changes."""
-    if state == BENEFIT:
-        nxt = FAR
-        for k in range(1, coh.n_stage[g]):
-            if coh.path_after[g, k] > dur and moved[k] and coh.path_after[g, k] < nxt:
-                nxt = coh.path_after[g, k]
-        return coh.path_btype[g, _stage(coh, g, dur, moved)], 1.0, nxt - dur
-    if state == UNEMPLOYED:
-        if insured and dur < coh.ins_weeks[g]:
-            return coh.ins_btype[g], 1.0, coh.ins_weeks[g] - dur
-        return coh.unins_btype[g], 1.0, FAR
-    if state == EMPLOYED:
-        if job_btype >= 0 and job_resid > 0.0:
-            return job_btype, job_resid, FAR
-        return -1, 0.0, FAR
-    return led.state_btype[state], 1.0, FAR
 
 
 @nb.njit(inline="always", cache=True)
@@ -468,11 +326,11 @@ def simulate_chunk(
                     ctx, ctx_end = 0, H
                     if arm == TREATMENT:
                         ctx, ctx_end = _context(prog, s, t, e, prog_end, completed, H)
-                    btype, w, change = _benefit(
+                    btype, w, change = benefit_paid(
                         coh, led, g, state, dur, insured, moved, job_btype, job_resid
                     )
                     if state == PERMANENT or state == MOVED:
-                        counter = _record(
+                        counter = record_weeks(
                             state_count, benefit_weeks, refusion_weeks, checks, s, arm, i,
                             state, t, H, btype, w, counter, e, check_off, led,
                         )  # fmt: skip
@@ -490,16 +348,16 @@ def simulate_chunk(
                     else:
                         budget -= total * span
                         t_end = nbk
-                    counter = _record(
+                    counter = record_weeks(
                         state_count, benefit_weeks, refusion_weeks, checks, s, arm, i, state,
                         t, t_end, btype, w, counter, e, check_off, led,
                     )  # fmt: skip
                     if state == EMPLOYED:
-                        _add(work_fte, s, arm, t, t_end, 0, job_h)
+                        add_weeks(work_fte, s, arm, t, t_end, 0, job_h)
                     if (btype < 0 and (state == EMPLOYED or state == EDUCATION)) or (
                         btype >= 0 and led.self_support[btype]
                     ):
-                        n_ss, ss_tot, restart = _self_support(
+                        n_ss, ss_tot, restart = self_support(
                             ss_a, ss_b, n_ss, ss_tot, t, t_end, led.reset_window, led.reset_weeks
                         )
                         if restart:  # § 6: the count starts again
