@@ -18,14 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simrisk import contracts, finance, ledger, metrics, parallel, rng, simulation
+from simrisk import contracts, finance, interrupt, ledger, metrics, parallel, rng, simulation
 from simrisk.aggregate import Aggregator, ChunkResult, Weekly
 from simrisk.config import DealConfig
 from simrisk.contracts import Baseline, compute_baseline
 from simrisk.outputs import FLOWS, METRICS
 from simrisk.sampling import Adjustment, Sampler, Values, chunk_values
 from simrisk.simulation import Structure, Workspace
-from simrisk.vocabulary import WEEKS_PER_YEAR
+from simrisk.vocabulary import COUNTERFACTUAL, TREATMENT, WEEKS_PER_YEAR
 
 CHUNK = 512
 """Scenarios per chunk (never changes a number)."""
@@ -72,14 +72,21 @@ def run_chunk(
         )
         ctl = simulation.simulate(key, scen0, st, kin_ctl, control=True, workspace=ws_ctl)
         ctl_costs = ledger.costs(ctl, la)
-    measured = contracts.measured_savings(cfg, la, sim, costs, ctl, ctl_costs, baseline)
-    due = contracts.payments(
-        cfg, st, contracts.contract_arrays(cfg, v), sim, measured, ctl, baseline
-    )
+    ca = contracts.contract_arrays(cfg, v)
     prog_cost = ledger.programme_cost(sim, la)
     inv = investor_terms(v)
-    paid = finance.cap_return(prog_cost, due, finance.weekly_cap_rates(inv.return_cap))
-    money = metrics.Money(costs, measured, paid, prog_cost)
+    cap_rates = finance.weekly_cap_rates(inv.return_cap)
+
+    def paid_on(arm: int) -> tuple[np.ndarray, np.ndarray]:
+        measured = contracts.measured_savings(cfg, la, sim, costs, ctl, ctl_costs, baseline, arm)
+        due = contracts.payments(cfg, st, ca, sim, measured, ctl, baseline, arm)
+        return measured, finance.cap_return(prog_cost, due, cap_rates)
+
+    measured, paid = paid_on(TREATMENT)
+    # the same contract on the business-as-usual course: what it pays for outcomes that
+    # happen without the programme (deadweight)
+    _, anyway = paid_on(COUNTERFACTUAL)
+    money = metrics.Money(costs, measured, paid, prog_cost, anyway)
     m, flows = metrics.chunk_metrics(
         sim, money, inv, cfg.economics.perspective, horizons(cfg, st, v)
     )
@@ -139,7 +146,9 @@ def chunk_stream(
             yield off, sampler.draw(scen0 + off, m) if draws is None else draws[off : off + m]
 
     starts = range(0, n, chunk)
-    yield from parallel.in_order(work, items(), parallel.pool_size(len(starts), threads))
+    for item in parallel.in_order(work, items(), parallel.pool_size(len(starts), threads)):
+        interrupt.check()  # an interruption swallowed while numba compiled
+        yield item
 
 
 @dataclass

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from simrisk import interrupt
 from simrisk.errors import ConfigError
 
 
@@ -200,6 +201,7 @@ def atomic_write(
         except (OSError, RuntimeError) as exc:  # netCDF4 reports a full disk as RuntimeError
             raise OSError(f"{path}: writing failed ({exc})") from None
         _readable(tmp)
+        interrupt.check()  # an interruption that was swallowed while writing
         _publish(tmp, path, overwrite, directory, parent, prefix)
     except BaseException:
         if tmp.is_dir():

@@ -34,12 +34,16 @@ class Money:
     measured : savings as the contract measures them
     paid : payments made (after every cap)
     programme_cost : the investor's drawdowns
+    paid_anyway : what the same contract (every cap, the return cap) pays on the
+        counterfactual arm's outcomes, on the same random numbers: payments for outcomes
+        that happen without the programme
     """
 
     costs: dict[str, np.ndarray]
     measured: np.ndarray
     paid: np.ndarray
     programme_cost: np.ndarray
+    paid_anyway: np.ndarray
 
 
 @dataclass
@@ -84,10 +88,11 @@ def chunk_metrics(
     }
     fte = sim.work_fte[:, :, :, 0].sum(axis=2) / WEEKS_PER_YEAR
     true_sav = sav[perspective]
+    anyway = money.paid_anyway.sum(axis=1)
+    overpaid = np.maximum(pay_total - np.maximum(true_sav, 0.0), 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        deadweight = np.where(
-            pay_total > 0, np.maximum(pay_total - np.maximum(true_sav, 0.0), 0.0) / pay_total, 0.0
-        )
+        deadweight = np.where(pay_total > 0, np.minimum(anyway, pay_total) / pay_total, 0.0)
+        overpaid_share = np.where(pay_total > 0, overpaid / pay_total, 0.0)
         ever = (sim.events[:, :, :, EV_JOB] >= 0).sum(axis=2) / np.maximum(enrolled, 1)[:, None]
     metrics = {
         "savings_true": true_sav,
@@ -101,7 +106,10 @@ def chunk_metrics(
         "public_net": sav["public"] - pay_total,
         "municipal_net_pv": pv["municipality"],
         "public_net_pv": pv["public"],
+        "payments_deadweight": anyway,
         "deadweight_share": deadweight,
+        "overpayment": overpaid,
+        "overpayment_share": overpaid_share,
         "investor_irr": irr,
         "investor_irr_status": status,
         "investor_moic": finance.moic(pay_total, drawn),

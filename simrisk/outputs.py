@@ -47,7 +47,14 @@ METRICS = _table(
      "DKK"),
     ("public_net_pv", "public-sector net over the appraisal horizon, discounted to the start",
      "DKK"),
-    ("deadweight_share", "share of payments not backed by true savings", "1"),
+    ("payments_deadweight", "payments the contract makes on the business-as-usual course "
+     "(outcomes that happen without the programme; same random numbers, same caps)", "DKK"),
+    ("deadweight_share", "share of payments for outcomes that happen without the programme "
+     "(payments_deadweight / payments_total, at most 1; 0 without payments)", "1"),
+    ("overpayment", "payments beyond the true savings (payments - max(true savings, 0), at "
+     "least 0)", "DKK"),
+    ("overpayment_share", "share of payments not backed by true savings "
+     "(overpayment / payments_total; 0 without payments)", "1"),
     ("investor_irr", "investor internal rate of return, annualised", "1"),
     ("investor_irr_status", "IRR status (0 ok, 1 total loss, 2 no root, 3 multiple, 4 none)", "1"),
     ("investor_moic", "investor multiple on invested capital", "1"),
@@ -66,6 +73,13 @@ METRICS = _table(
      "year"),
 )  # fmt: skip
 """Per-scenario metrics (dimension ``scenario``)."""
+
+PAYMENT_SHARES_NOTE = (
+    "deadweight: share of payments for outcomes that happen without the programme (the"
+    " contract applied to the business-as-usual arm, same random numbers and caps);"
+    " overpaid: share of payments beyond the true savings; means over scenarios"
+)
+"""What the two shares of payments mean, under every table that shows them."""
 
 FLOWS = _table(
     ("savings_weekly", "true savings per week", "DKK/week"),

@@ -160,6 +160,7 @@ REQUIRED = (
     "municipal_net",
     "public_net",
     "deadweight_share",
+    "overpayment_share",
 )
 """Variables every results file of 'simrisk run' has (and that summary reads)."""
 

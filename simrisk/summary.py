@@ -7,6 +7,7 @@ import xarray as xr
 from scipy import stats
 
 from simrisk import finance
+from simrisk.outputs import PAYMENT_SHARES_NOTE
 from simrisk.tables import Table
 
 SUMMARY_METRICS = (
@@ -65,6 +66,7 @@ def summary(ds: xr.Dataset) -> dict:
         "municipal_var95": float(var95),
         "municipal_cvar95": float(cvar95),
         "mean_deadweight_share": float(np.mean(ds["deadweight_share"].values)),
+        "mean_overpayment_share": float(np.mean(ds["overpayment_share"].values)),
         "irr_status_counts": {
             name: int(np.sum(status == code)) for code, name in enumerate(finance.IRR_STATUS_NAMES)
         },
@@ -90,7 +92,9 @@ def summary_tables(summ: dict) -> list[Table]:
     risk.add("P(payments > true public savings)", (summ["p_payments_exceed_public_savings"], "pct"))
     risk.add("Municipal VaR 95 % (mio. DKK)", (summ["municipal_var95"], "mio"))
     risk.add("Municipal CVaR 95 % (mio. DKK)", (summ["municipal_cvar95"], "mio"))
-    risk.add("Mean deadweight share of payments", (summ["mean_deadweight_share"], "pct"))
+    risk.add("Deadweight share of payments (mean)", (summ["mean_deadweight_share"], "pct"))
+    risk.add("Overpayment share of payments (mean)", (summ["mean_overpayment_share"], "pct"))
+    risk.notes.append(PAYMENT_SHARES_NOTE)
     odd = {k: v for k, v in summ["irr_status_counts"].items() if k != "ok" and v}
     if odd:
         risk.notes.append(

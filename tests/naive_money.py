@@ -194,9 +194,10 @@ def scenario_deal(raw: dict, names: list[str], row) -> dict:
     return out
 
 
-def contract_payments(raw: dict, events, checks, entry, measured, check_weeks=None):
+def contract_payments(raw: dict, events, checks, entry, measured, check_weeks=None, arm=TREATMENT):
     """Weekly payments of one scenario from the raw deal's ``[contract]``, before the
-    investor's cap; counterfactual measurement.
+    investor's cap; counterfactual measurement; the contract applied to the outcomes of
+    ``arm`` (``measured`` that arm's measured savings).
 
     events : (arm, citizen, event); checks : (arm, citizen, check); entry : (citizen,);
     measured : (week,), measured savings; check_weeks : the weeks since entry of the
@@ -222,7 +223,7 @@ def contract_payments(raw: dict, events, checks, entry, measured, check_weeks=No
         elif mech["kind"] == "rate_card":
             tariffs = [[float(mech["tariffs"].get(ev, 0.0)) for ev in EVENTS]]
             total += rate_card(
-                [events[TREATMENT]],
+                [events[arm]],
                 tariffs,
                 [mech.get("per_citizen_cap", INF)],
                 cap,
@@ -238,7 +239,7 @@ def contract_payments(raw: dict, events, checks, entry, measured, check_weeks=No
                     [checks[arm]], [events[arm]], [entry], ci, mech["outcome"], mech["at_week"], H
                 )
 
-            rate, week = rate_of(TREATMENT)
+            rate, week = rate_of(arm)
             if mech.get("basis", "absolute") == "difference":
                 rate = rate - rate_of(COUNTERFACTUAL)[0]
             full = mech.get("full")

@@ -56,6 +56,7 @@ SUMMARY_KEYS = {
     "municipal_var95",
     "municipal_cvar95",
     "mean_deadweight_share",
+    "mean_overpayment_share",
     "irr_status_counts",
 }
 ROW_KEYS = {"metric", "label", "kind", "mean", "p5", "p50", "p95", "n_defined"}

@@ -20,7 +20,15 @@ from simrisk.contracts.outcomes import outcome_rate
 from simrisk.rates import DatedTable
 from simrisk.sampling import Sampler, Values, chunk_values
 from simrisk.simulation import KernelOut
-from simrisk.vocabulary import BENEFIT, EDUCATION, EMPLOYED, EV_JOB, MOVED, PERMANENT
+from simrisk.vocabulary import (
+    BENEFIT,
+    COUNTERFACTUAL,
+    EDUCATION,
+    EMPLOYED,
+    EV_JOB,
+    MOVED,
+    PERMANENT,
+)
 from tests import naive_money as naive
 from tests.conftest import simple_raw
 
@@ -628,6 +636,41 @@ def test_payments_match_twin_from_the_deal():
     assert 0 < (alone[0] >= 15000.0 - 1e-6).sum() < n
     binding = alone[-1] > paid.sum(axis=1) + 1e-6
     assert 0 < binding.sum() < n
+
+
+def test_deadweight_payments_match_twin_on_the_counterfactual_arm():
+    """The contract applied to the business-as-usual arm (what it pays for outcomes that
+    happen without the programme): its measured savings are 0 under counterfactual
+    measurement, the rate card pays its events, a target its rate (a difference to itself:
+    0); against the twin reading the deal on the counterfactual arm's outcomes."""
+    raw = _twin_raw()
+    cfg = _deal(raw)
+    n, seed = 30, 3
+    st = simulation.build_structure(cfg)
+    sampler = Sampler(cfg, seed, n)
+    draws = sampler.draw(0, n)
+    v = chunk_values(cfg, sampler, draws)
+    sim = simulation.simulate(rng.seed_key(seed), 0, st, simulation.kernel_inputs(cfg, st, v))
+    la = ledger.ledger_arrays(cfg, st, v)
+    costs = ledger.costs(sim, la)
+    arm = COUNTERFACTUAL
+    measured = contracts.measured_savings(cfg, la, sim, costs, None, None, None, arm)
+    np.testing.assert_array_equal(measured, 0.0)
+    ca = contracts.contract_arrays(cfg, v)
+    anyway = contracts.payments(cfg, st, ca, sim, measured, None, None, arm)
+    paid = contracts.payments(
+        cfg, st, ca, sim, contracts.measured_savings(cfg, la, sim, costs, None, None, None),
+        None, None,
+    )  # fmt: skip
+    for s in range(n):
+        deal = naive.scenario_deal(raw, sampler.names, draws[s])
+        expected = naive.contract_payments(
+            deal, sim.events[s], sim.checks[s], sim.entry[s], measured[s], arm=arm
+        )
+        np.testing.assert_allclose(anyway[s], expected, rtol=1e-12, atol=1e-9, err_msg=str(s))
+    # business as usual earns rate-card money too, but less than the programme
+    assert (anyway.sum(axis=1) > 0).any()
+    assert anyway.sum() < paid.sum()
 
 
 def test_payments_stop_at_the_deals_horizon_with_an_appraisal():

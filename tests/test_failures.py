@@ -60,6 +60,31 @@ def test_sigterm_during_a_run_removes_what_was_being_written(tmp_path):
     assert list(tmp_path.iterdir()) == []  # no output, no lock, no .part
 
 
+def test_an_interruption_swallowed_on_the_way_still_stops_the_work(tmp_path, holbaek):
+    """A signal that arrives while numba compiles raises inside a ctypes callback, which
+    swallows the exception: the request is kept, and the run stops after its chunk, and
+    an output is not put in place."""
+    from simrisk import engine, files, interrupt
+
+    try:
+        interrupt.request()
+    except KeyboardInterrupt:
+        pass  # swallowed, as llvmlite's callback does
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine.run(holbaek, seed=1, n_scenarios=20, chunk=10)
+        out = tmp_path / "x.txt"
+        with pytest.raises(KeyboardInterrupt):
+            files.atomic_write(out, lambda tmp: tmp.write_text("half"))
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        interrupt.clear()
+    # without a request, both go through
+    engine.run(holbaek, seed=1, n_scenarios=20, chunk=10)
+    files.atomic_write(out, lambda tmp: tmp.write_text("whole"))
+    assert out.read_text() == "whole"
+
+
 def test_a_second_run_to_the_same_output_is_refused_while_the_first_runs(tmp_path):
     out = tmp_path / "r.nc"
     first = subprocess.Popen(

@@ -28,6 +28,9 @@ COSTS["public"] = COSTS["municipality"] + COSTS["central_government"]
 MEASURED = np.array([[0.0, 10, 20, 40], [0, 0, 0, -20]])
 PAID = np.array([[0.0, 0, 121, 0], [0, 0, 0, 0]])
 DRAWN = np.array([[100.0, 0, 0, 0], [50, 50, 0, 0]])
+# what the contract pays on the counterfactual arm: 55 of scenario 0's payments; in a
+# scenario without payments, anything paid anyway is not a share of them
+ANYWAY = np.array([[0.0, 0, 55, 0], [0, 0, 0, 7]])
 
 
 def _sim():
@@ -47,7 +50,7 @@ def _sim():
 
 
 def _run(perspective="municipality", horizons=None):
-    money = metrics.Money(COSTS, MEASURED, PAID, DRAWN)
+    money = metrics.Money(COSTS, MEASURED, PAID, DRAWN, ANYWAY)
     inv = metrics.InvestorTerms(
         capital=np.array([80.0, 200.0]),
         discount_rate=np.array([0.05, 0.0]),
@@ -70,7 +73,11 @@ def test_chunk_metrics_by_hand():
     np.testing.assert_array_equal(m["municipal_net"], [60 - 121, -20])
     np.testing.assert_array_equal(m["public_net"], [70 - 121, -20])
     # 61 of the 121 paid are not backed by the 60 truly saved; nothing paid: 0
-    np.testing.assert_allclose(m["deadweight_share"], [61 / 121, 0.0], rtol=1e-15)
+    np.testing.assert_array_equal(m["overpayment"], [61, 0])
+    np.testing.assert_allclose(m["overpayment_share"], [61 / 121, 0.0], rtol=1e-15)
+    # 55 of the 121 would have been paid on the business-as-usual course
+    np.testing.assert_array_equal(m["payments_deadweight"], [55, 7])
+    np.testing.assert_allclose(m["deadweight_share"], [55 / 121, 0.0], rtol=1e-15)
     # IRR: 1.1 per week, annualised; a total loss is -100 % with status 1
     np.testing.assert_allclose(m["investor_irr"], [1.1**W - 1, -1.0], rtol=1e-9)
     np.testing.assert_array_equal(m["investor_irr_status"], [0, 1])
@@ -133,11 +140,25 @@ def test_chunk_weekly_series_by_hand():
     np.testing.assert_array_equal(f["cost_treatment_weekly"], COSTS["municipality"][:, 1])
 
 
+def test_deadweight_share_is_at_most_one():
+    """A programme that costs outcomes (the business-as-usual arm earns more payments):
+    every payment is deadweight, and no more."""
+    money = metrics.Money(COSTS, MEASURED, PAID, DRAWN, 2 * PAID)
+    inv = metrics.InvestorTerms(np.full(2, 80.0), np.zeros(2), np.full(2, np.inf))
+    m, _ = metrics.chunk_metrics(
+        _sim(), money, inv, "municipality", metrics.Horizons(4, 4, np.zeros(2))
+    )
+    np.testing.assert_array_equal(m["payments_deadweight"], [242, 0])
+    np.testing.assert_array_equal(m["deadweight_share"], [1.0, 0.0])
+
+
 def test_chunk_metrics_follow_the_perspective():
     m, f = _run("public")
     np.testing.assert_array_equal(m["savings_true"], [70, -20])
-    # deadweight against the public savings: (121 - 70) / 121
-    np.testing.assert_allclose(m["deadweight_share"], [51 / 121, 0.0], rtol=1e-15)
+    # overpayment against the public savings: (121 - 70) / 121; the deadweight does not
+    # depend on the perspective
+    np.testing.assert_allclose(m["overpayment_share"], [51 / 121, 0.0], rtol=1e-15)
+    np.testing.assert_allclose(m["deadweight_share"], [55 / 121, 0.0], rtol=1e-15)
     # the municipal net stays municipal
     np.testing.assert_array_equal(m["municipal_net"], [-61, -20])
     np.testing.assert_array_equal(f["savings_weekly"][0], [0, 10, 25, 35])

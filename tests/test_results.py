@@ -197,6 +197,7 @@ def _hand_dataset(n_tiles: int = 4) -> xr.Dataset:
         "municipal_net": (np.arange(n) - 5.0) * 1e6,
         "public_net": (np.arange(n) - 10.0) * 1e6,
         "deadweight_share": np.linspace(0.0, 0.5, n),
+        "overpayment_share": np.linspace(0.1, 0.2, n),
     }
     ds = xr.Dataset(results.metric_variables(m, ("scenario",)), coords={"scenario": np.arange(n)})
     ds.attrs = {"deal_name": "hand", "seed": 7}
@@ -228,6 +229,7 @@ def test_summary_by_hand():
     assert s["municipal_var95"] == pytest.approx(4e6)
     assert s["municipal_cvar95"] == pytest.approx(4.5e6)
     assert s["mean_deadweight_share"] == pytest.approx(0.25)
+    assert s["mean_overpayment_share"] == pytest.approx(0.15)
     assert s["irr_status_counts"] == {
         "ok": 24,
         "total_loss": 4,
@@ -273,12 +275,15 @@ def test_summary_tables():
     assert lines["P(investor loss)"] == "30.0 %"
     assert lines["Municipal VaR 95 % (mio. DKK)"] == "4.00"
     assert lines["Municipal CVaR 95 % (mio. DKK)"] == "4.50"
-    assert risk.notes[0].startswith(
+    assert lines["Deadweight share of payments (mean)"] == "25.0 %"
+    assert lines["Overpayment share of payments (mean)"] == "15.0 %"
+    assert risk.notes[0].startswith("deadweight: share of payments for outcomes")
+    assert risk.notes[1].startswith(
         "IRR undefined or conventional in: 4 total loss, 4 no root, 4 multiple roots, 4 no flows"
     )
     ok = _hand_dataset()
     ok["investor_irr_status"][:] = 0
-    assert summary.summary_tables(summary.summary(ok))[1].notes == []
+    assert summary.summary_tables(summary.summary(ok))[1].notes == [outputs.PAYMENT_SHARES_NOTE]
 
 
 # --------------------------------------------------------------------------- drivers

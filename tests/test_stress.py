@@ -263,11 +263,15 @@ def test_table_differences_and_standard_errors_by_hand():
         "investor_profit": np.array([10.0, -5.0, 0.0, 20.0]),
         "investor_moic": np.array([1.5, 0.5, np.nan, 2.0]),
         "municipal_net": np.array([1.0, -1.0, 2.0, -3.0]),
+        "deadweight_share": np.array([0.5, 0.25, 0.0, 1.0]),
+        "overpayment_share": np.array([0.0, 0.5, 0.0, 0.5]),
     }
     hit = {
         "investor_profit": np.array([8.0, -9.0, -1.0, 20.0]),
         "investor_moic": np.array([1.4, 0.2, np.nan, 2.0]),
         "municipal_net": np.array([0.0, -2.0, 2.0, -3.0]),
+        "deadweight_share": np.array([0.75, 0.25, 0.0, 1.0]),
+        "overpayment_share": np.array([0.0, 0.5, 0.5, 0.5]),
     }
     prepared = [stress.Prepared("base", "", None, []), stress.Prepared("hit", "", None, [])]
     _, row = stress.table(prepared, [base, hit])
@@ -276,6 +280,10 @@ def test_table_differences_and_standard_errors_by_hand():
     assert row["investor_profit"] == 4.5
     assert row["investor_profit_diff"] == -1.75
     assert row["investor_profit_diff_se"] == pytest.approx(math.sqrt(8.75 / 3) / 2)
+    # the shares of payments: means 0.5 and 0.5625 (deadweight), 0.25 and 0.375 (overpaid)
+    assert row["deadweight_share"] == 0.5
+    assert row["deadweight_share_diff"] == 0.0625
+    assert row["overpayment_share"] == 0.375 and row["overpayment_share_diff"] == 0.125
     # investor loss: indicators (0, 1, 0, 0) -> (0, 1, 1, 0); d = (0, 0, 1, 0)
     assert row["investor_loss"] == 0.5
     assert row["investor_loss_diff"] == 0.25

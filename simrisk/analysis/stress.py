@@ -33,7 +33,7 @@ from simrisk.config import (
 from simrisk.config.base import Strict
 from simrisk.contracts import compute_baseline
 from simrisk.metrics import derived
-from simrisk.outputs import provenance
+from simrisk.outputs import PAYMENT_SHARES_NOTE, provenance
 from simrisk.results import metric_variables
 from simrisk.sampling import Adjustment
 from simrisk.tables import Table
@@ -244,6 +244,8 @@ KEY = (
     ("investor_loss", "P(investor loss)", "pct"),
     ("municipal_net", "municipal net", "mio"),
     ("municipal_loss", "P(municipal net < 0)", "pct"),
+    ("deadweight_share", "deadweight share of payments", "pct"),
+    ("overpayment_share", "overpayment share of payments", "pct"),
 )
 
 
@@ -276,8 +278,11 @@ def stress_table(title: str, rows: list[dict]) -> Table:
             ("mun. net (mio.)", "mio"),
             ("Δ net ± SE", "text"),
             ("P(net < 0)", "pct"),
+            ("deadweight", "pct"),
+            ("overpaid", "pct"),
         ],
     )
+    t.notes.append(PAYMENT_SHARES_NOTE)
     for r in rows:
         t.add(
             r["stress"],
@@ -288,6 +293,8 @@ def stress_table(title: str, rows: list[dict]) -> Table:
             r["municipal_net"],
             f"{r['municipal_net_diff'] / 1e6:+.2f} ± {r['municipal_net_diff_se'] / 1e6:.2f}",
             r["municipal_loss"],
+            r["deadweight_share"],
+            r["overpayment_share"],
         )
     return t
 

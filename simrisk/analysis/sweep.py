@@ -34,7 +34,7 @@ from simrisk.config import ConfigError, DealConfig, StressPoint, Strict, load_de
 from simrisk.distributed import ChunkSpec, ChunkStore, execute, split
 from simrisk.files import read_toml
 from simrisk.metrics import derived
-from simrisk.outputs import provenance
+from simrisk.outputs import PAYMENT_SHARES_NOTE, provenance
 from simrisk.results import metric_variables
 from simrisk.tables import Table
 
@@ -229,6 +229,8 @@ def table(sweep: Sweep, metrics: dict[str, np.ndarray]) -> list[dict]:
                     "investor_moic": float(derived(m, "investor_moic").mean()),
                     "municipal_net": float(m["municipal_net"].mean()),
                     "municipal_loss": float(derived(m, "municipal_loss").mean()),
+                    "deadweight_share": float(m["deadweight_share"].mean()),
+                    "overpayment_share": float(m["overpayment_share"].mean()),
                 }
             )
     return rows
@@ -245,8 +247,11 @@ def sweep_table(sweep: Sweep, rows: list[dict]) -> Table:
             ("inv. profit (mio.)", "mio"),
             ("mun. net (mio.)", "mio"),
             ("P(net < 0)", "pct"),
+            ("deadweight", "pct"),
+            ("overpaid", "pct"),
         ],
     )
+    t.notes.append(PAYMENT_SHARES_NOTE)
     for r in rows:
         t.add(
             r["deal"],
@@ -256,6 +261,8 @@ def sweep_table(sweep: Sweep, rows: list[dict]) -> Table:
             r["investor_profit"],
             r["municipal_net"],
             r["municipal_loss"],
+            r["deadweight_share"],
+            r["overpayment_share"],
         )
     return t
 

@@ -22,17 +22,19 @@ def main() -> None:
 from simrisk.cli import analysis, batch, deal  # noqa: E402, F401  (registers the commands)
 
 
-def _terminate(signum, frame):
-    raise KeyboardInterrupt
-
-
 def entry() -> None:
     """The ``simrisk`` command: SIGTERM is handled like Ctrl-C, so that a half-written
-    output is removed; either ends with one line and exit code 130, no traceback."""
+    output is removed; either ends with one line and exit code 130, no traceback. The
+    request is kept (:mod:`simrisk.interrupt`), so that one raised where it is swallowed
+    (numba compiling) still stops the run at the next chunk or before the output is
+    written."""
     import logging
     import signal
 
-    signal.signal(signal.SIGTERM, _terminate)
+    from simrisk import interrupt
+
+    signal.signal(signal.SIGTERM, interrupt.request)
+    signal.signal(signal.SIGINT, interrupt.request)
     try:
         main(standalone_mode=False)
     except click.ClickException as exc:

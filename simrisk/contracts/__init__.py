@@ -3,8 +3,11 @@
 :func:`contract_arrays` reads the contract's terms for the scenarios of a chunk
 (drawn where uncertain); :func:`payments` measures the savings the contract
 sees (:mod:`.measurement`), applies every payment mechanism
-(:mod:`.mechanisms`) to the treatment arm's outcomes (:mod:`.outcomes`) and
-caps the total.
+(:mod:`.mechanisms`) to an arm's outcomes (:mod:`.outcomes`) and caps the total.
+
+The contract is applied to the treatment arm for what the municipality pays, and to
+the counterfactual arm, on the same random numbers, for what it would have paid for
+outcomes that happen without the programme (deadweight).
 """
 
 from __future__ import annotations
@@ -76,11 +79,13 @@ def measured_savings(
     ctl: KernelOut | None,
     ctl_costs: dict | None,
     baseline: Baseline | None,
+    arm: int = TREATMENT,
 ) -> np.ndarray:
     """Savings as the contract measures them, float64 of shape (scenario, week): the
-    measurement's reference cost less the treatment arm's cost."""
+    measurement's reference cost less the cost of ``arm`` (the treatment arm; the
+    counterfactual arm for the deadweight)."""
     persp = cfg.economics.perspective
-    treated = costs[persp][:, TREATMENT]
+    treated = costs[persp][:, arm]
     measurement = cfg.contract.measurement
     if measurement == "counterfactual":
         reference = costs[persp][:, COUNTERFACTUAL]
@@ -101,9 +106,11 @@ def payments(
     measured: np.ndarray,
     ctl: KernelOut | None,
     baseline: Baseline | None,
+    arm: int = TREATMENT,
 ) -> np.ndarray:
     """Contract payments per week, float64 of shape (scenario, week), before the
-    investor's return cap."""
+    investor's return cap, on the outcomes of ``arm`` (``measured`` must be that arm's
+    measured savings)."""
     measurement = cfg.contract.measurement
     total = np.zeros_like(measured)
     in_deal = measured * (np.arange(st.horizon) < st.deal_weeks)  # nothing after the deal
@@ -117,7 +124,7 @@ def payments(
             )
         elif mech.kind == "rate_card":
             total += mechanisms.rate_card(
-                sim.events[:, TREATMENT],
+                sim.events[:, arm],
                 terms["tariffs"],
                 terms["per_citizen_cap"],
                 terms["cap"],
@@ -126,7 +133,7 @@ def payments(
                 st.pay_week,
             )
         else:
-            rate, week = _rate(sim, TREATMENT, st, mech)
+            rate, week = _rate(sim, arm, st, mech)
             if mech.basis == "difference":
                 if measurement == "counterfactual":
                     ref_rate, _ = _rate(sim, COUNTERFACTUAL, st, mech)

@@ -53,7 +53,15 @@ def _headline_rows(summ: dict) -> list[tuple[str, str]]:
             "Municipal VaR 95 % / CVaR 95 %, mio. DKK",
             f"{summ['municipal_var95'] / MIO:.2f} / {summ['municipal_cvar95'] / MIO:.2f}",
         ),
-        ("Deadweight share of payments (mean)", f"{100 * summ['mean_deadweight_share']:.1f} %"),
+        (
+            "Deadweight share of payments (mean): paid for outcomes that happen without the "
+            "programme",
+            f"{100 * summ['mean_deadweight_share']:.1f} %",
+        ),
+        (
+            "Overpayment share of payments (mean): paid beyond the true savings",
+            f"{100 * summ['mean_overpayment_share']:.1f} %",
+        ),
     ]
 
 
