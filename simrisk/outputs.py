@@ -77,7 +77,8 @@ METRICS = _table(
 PAYMENT_SHARES_NOTE = (
     "deadweight: share of payments for outcomes that happen without the programme (the"
     " contract applied to the business-as-usual arm, same random numbers and caps);"
-    " overpaid: share of payments beyond the true savings; means over scenarios"
+    " overpayment (overpaid): share of payments beyond the true savings; means over"
+    " scenarios"
 )
 """What the two shares of payments mean, under every table that shows them."""
 

@@ -153,6 +153,49 @@ def _fit(estimate: float, cov=None) -> cal.Fit:
     )
 
 
+def test_fit_warnings_by_hand():
+    """A parameter at a bound (as the fit found it), a poor fit (p < 0.05) and
+    a target missed by more than the 95 % point of chi-squared(1) are said; a fit inside
+    its range that reproduces its targets has no warning."""
+    free = [{"path": "labour.job_entry_multiplier", "low": 0.5, "high": 4.0}]
+    tg = _targets([_share("counterfactual", 26, 0.3, 100)] * 3, free)
+    rows = [
+        {"target": "a", "observed": 0.30, "fitted": 0.31, "deviance": 1.0},
+        {"target": "b", "observed": 0.30, "fitted": 0.45, "deviance": 9.5},
+        {"target": "c", "observed": 0.30, "fitted": 0.29, "deviance": 1.5},
+    ]
+    fit = cal.Fit(["labour.job_entry_multiplier"], np.array([1.0]), np.array([3.97]), 12.0,
+                  2, float(stats.chi2.sf(12.0, 2)), rows, None, 10, "", [(0, "upper")])  # fmt: skip
+    w = cal.fit_warnings(fit, tg)
+    assert len(w) == 3
+    assert w[0].startswith("labour.job_entry_multiplier = 3.97 sits at the upper bound 4")
+    assert w[1].startswith("poor fit: deviance 12.00 on 2 degrees of freedom (p = 0.00248")
+    assert w[2].startswith("target 'b' missed: fitted 0.450 against observed 0.300")
+    good = cal.Fit(fit.names, fit.start, np.array([0.6]), 2.5, 2, float(stats.chi2.sf(2.5, 2)),
+                   [rows[0], rows[2]], None, 10, "")  # fmt: skip
+    assert cal.fit_warnings(good, tg) == []
+    low = cal.Fit(fit.names, fit.start, np.array([0.52]), 0.0, 0, float("nan"), [], None, 1, "",
+                  [(0, "lower")])  # fmt: skip
+    assert "sits at the lower bound 0.5" in cal.fit_warnings(low, tg)[0]
+
+
+def test_a_target_out_of_reach_is_flagged_with_the_bound():
+    """Employment at week 26 far above what the range allows: the multiplier ends at its
+    upper bound and the target is missed; both are said, on stderr and in the file."""
+    cfg = _deal()
+    spec = _share("counterfactual", 26, observed=0.97, n=2000)
+    free = [{"path": "labour.job_entry_multiplier", "low": 0.5, "high": 2.0}]
+    fit = cal.calibrate(cfg, _targets([spec], free), n_scenarios=10, seed=3)
+    w = cal.fit_warnings(fit, _targets([spec], free))
+    assert fit.at_bounds == [(0, "upper")]
+    assert any("sits at the upper bound 2" in x for x in w)
+    assert any(x.startswith("target 'counterfactual employed at 26' missed") for x in w)
+    # a target inside the range: no bound
+    inside = _observe(cfg, _share("counterfactual", 26), 10, 7)
+    fit = cal.calibrate(cfg, _targets([inside], free), n_scenarios=10, seed=3)
+    assert fit.at_bounds == [] and cal.fit_warnings(fit, _targets([inside], free)) == []
+
+
 def test_write_calibrated_sets_the_value_and_keeps_comments():
     text = DEAL.read_text(encoding="utf-8")
     tg = cal.load_targets(TARGETS)

@@ -8,6 +8,7 @@ second process are involved, and click's CliRunner otherwise.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -148,10 +149,29 @@ def stress_and_sweep(tmp_path_factory):
 
 
 @pytest.mark.parametrize("which", [0, 1])
-def test_summary_and_report_name_another_kind_of_simrisk_file(stress_and_sweep, tmp_path, which):
+def test_summary_of_stress_and_sweep_files_and_report_naming_their_kind(
+    stress_and_sweep, tmp_path, which
+):
+    """summary prints a stress or sweep file's table of points, as the command did (its
+    JSON the same rows); --drivers, and report of a sweep file, name the kind instead."""
     path = stress_and_sweep[which]
     kind = ("stress file of 'simrisk stress'", "sweep file of 'simrisk sweep'")[which]
-    assert kind in one_error(invoke("summary", path))
+    made = invoke(*(
+        ("stress", HOLBAEK, "-n", 8, "--seed", 1, "-o", tmp_path / "again.nc", "--json")
+        if which == 0 else
+        ("sweep", HOLBAEK, "--grid", "cohort.uptake=0.9", "-n", 8, "--seed", 1, "-o",
+         tmp_path / "again.nc", "--json")
+    ))  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    result = invoke("summary", path, "--json")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["points"]
+    expected = json.loads(made.stdout)
+    expected = expected["points"] if "points" in expected else expected["rows"]
+    assert rows == expected
+    text = invoke("summary", path)
+    assert text.exit_code == 0 and "base" in text.stdout and "deadweight" in text.stdout
+    assert kind in one_error(invoke("summary", path, "--drivers"))
     if which == 1:
         assert kind in one_error(invoke("report", path, "-o", tmp_path / "rep"))
         assert not (tmp_path / "rep").exists()

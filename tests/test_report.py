@@ -24,8 +24,9 @@ from simrisk.analysis import sensitivity as sa
 from simrisk.analysis import stress
 from simrisk.cli import main
 from simrisk.config import StressPoint, load_deal, parse_deal
+from simrisk.errors import ConfigError
 from simrisk.report import page
-from simrisk.report.figures import Figure
+from simrisk.report.figures import Figure, figures
 from tests.conftest import CONFIGS, simple_raw
 
 DEALS = sorted(p.stem for p in CONFIGS.glob("*.toml"))
@@ -156,6 +157,38 @@ def test_user_strings_are_escaped(tmp_path):
 
 
 # ------------------------------------------------------------------ files and folders
+def test_files_of_another_deal_or_seed_are_refused(holbaek_files, tmp_path):
+    """A stress file of another deal, of another version of the deal file or of another
+    seed cannot go on a deal's page: one line each, and no folder written."""
+    res, st, sens = holbaek_files
+    other = xr.load_dataset(st)
+    for change, words in [
+        ({"deal_name": "Slagelse"}, "of the deal 'Slagelse', not"),
+        ({"deal_file": "[deal]\nname = 'edited'"}, "another version of the deal file"),
+        ({"seed": 2}, "seed 2,"),
+    ]:
+        ds = other.copy()
+        ds.attrs = {**other.attrs, **change}
+        path = results.write_netcdf(ds, tmp_path / f"s_{len(words)}.nc")
+        with pytest.raises(ConfigError) as err:
+            report.write_report(res, tmp_path / "rep", path, sens)
+        assert len(err.value.problems) == 1 and words in err.value.problems[0]
+        assert not (tmp_path / "rep").exists()
+
+
+def test_every_figure_names_the_deal(holbaek_files):
+    res, st, sens = holbaek_files
+    ds = results.open_results(res, report.REPORT_NEEDS)
+    figs = figures(ds, xr.load_dataset(st), xr.load_dataset(sens))
+    assert len(figs) == 6
+    for f in figs:
+        first = f.fig.get_suptitle().splitlines()[0]
+        assert first.startswith("Holbæk: tværfaglig beskæftigelsesindsats — ")
+        n = {"stress": "40 scenarios, ", "sensitivity": ""}.get(f.name, "150 scenarios, ")
+        assert first.endswith(f"— {n}seed 1")
+        plt.close(f.fig)
+
+
 def test_classify_recognises_files_by_their_contents(holbaek_files, tmp_path):
     res, st, sens = (str(p) for p in holbaek_files)
     for order in ([res, st, sens], [sens, res, st], [st, sens, res]):

@@ -16,7 +16,7 @@ is approximately chi-squared with (targets - free parameters) degrees of freedom
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,8 @@ class Fit:
     covariance: np.ndarray | None
     evaluations: int
     message: str
+    at_bounds: list[tuple[int, str]] = field(default_factory=list)
+    """(parameter index, "lower" or "upper") of the estimates at a bound of their range"""
 
 
 class Objective:
@@ -152,6 +154,7 @@ def calibrate(
     df = len(tg.targets) - len(tg.free)
     p_value = float(stats.chi2.sf(loss, df)) if df > 0 else float("nan")
     cov = hessian_covariance(obj, est, lo, hi) if propagate else None
+    at_bounds = _at_bounds(obj, est, lo, hi, loss)
     return Fit(
         [f.path for f in tg.free],
         start,
@@ -163,7 +166,58 @@ def calibrate(
         cov,
         obj.evaluations,
         message,
+        at_bounds,
     )
+
+
+def _at_bounds(obj: Objective, est, lo, hi, loss: float) -> list[tuple[int, str]]:
+    """The estimates near a bound (within 5 % of the range) where the deviance at the bound
+    itself is no higher: the optimiser stopped short of a bound it was heading for."""
+    out = []
+    for i in range(len(est)):
+        for side, bound in (("lower", lo[i]), ("upper", hi[i])):
+            if abs(est[i] - bound) <= NEAR_BOUND * (hi[i] - lo[i]):
+                x = est.copy()
+                x[i] = bound
+                if obj.loss(x) <= loss + 1e-9 * max(1.0, abs(loss)):
+                    out.append((i, side))
+    return out
+
+
+NEAR_BOUND = 0.05
+"""An estimate within this share of its range from a bound, with a deviance at the bound
+no higher than its own, sits at the bound."""
+POOR_P = 0.05
+"""A goodness of fit below this p-value is poor."""
+MISSED_DEVIANCE = stats.chi2.ppf(0.95, 1)
+"""A target whose own deviance exceeds this (the 95 % point of chi-squared on one degree
+of freedom) is missed."""
+
+
+def fit_warnings(fit: Fit, tg: Targets) -> list[str]:
+    """What a user must know before trusting a fit: parameters at a bound of their
+    range (the optimum may lie beyond it, or the targets may not identify them), a poor
+    goodness of fit, targets the model misses."""
+    out = []
+    for i, side in fit.at_bounds:
+        f = tg.free[i]
+        bound = f.low if side == "lower" else f.high
+        out.append(
+            f"{fit.names[i]} = {fit.estimate[i]:.4g} sits at the {side} bound {bound:g} of its "
+            "range: the best fit may lie beyond it, or the targets do not pin it down"
+        )
+    if fit.df > 0 and fit.p_value < POOR_P:
+        out.append(
+            f"poor fit: deviance {fit.loss:.2f} on {fit.df} degrees of freedom (p = "
+            f"{fit.p_value:.3g} < {POOR_P}): the model does not reproduce these targets"
+        )
+    for r in fit.table:
+        if r["deviance"] > MISSED_DEVIANCE:
+            out.append(
+                f"target '{r['target']}' missed: fitted {r['fitted']:.3f} against observed "
+                f"{r['observed']:.3f} (deviance {r['deviance']:.2f} > {MISSED_DEVIANCE:.2f})"
+            )
+    return out
 
 
 def hessian_covariance(obj: Objective, est: np.ndarray, lo: np.ndarray, hi: np.ndarray):
@@ -276,6 +330,7 @@ def write_calibrated(
         f"Deviance {fit.loss:.2f} on {fit.df} degrees of freedom"
         + (f" (p = {fit.p_value:.2f})." if fit.df > 0 else "."),
     ]
+    header += [f"Warning: {w}" for w in fit_warnings(fit, tg)]
     if propagate:
         header.append(
             "Calibration uncertainty is in the uncertainty section (marginal normals; the"

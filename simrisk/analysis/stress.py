@@ -321,6 +321,21 @@ def build_dataset(
     return ds
 
 
+def from_dataset(ds: xr.Dataset) -> tuple[list[dict], Table]:
+    """The rows and the table of a stress file, as ``simrisk stress`` printed them."""
+    names = [str(x) for x in ds["stress"].values]
+    desc = ds["stress_description"].values if "stress_description" in ds else [""] * len(names)
+    prepared = [Prepared(n, str(d), None, []) for n, d in zip(names, desc, strict=True)]
+    keys = [k for k in ds.data_vars if ds[k].dims == ("stress", "scenario")]
+    metrics = [{k: ds[k].values[i] for k in keys} for i in range(len(names))]
+    rows = table(prepared, metrics)
+    title = (
+        f"{ds.attrs.get('deal_name', '')} — stress test, {ds.sizes['scenario']:,} scenarios "
+        f"per point, seed {ds.attrs.get('seed')}"
+    )
+    return rows, stress_table(title, rows)
+
+
 def stress_test(
     cfg: DealConfig,
     deal_text: str,

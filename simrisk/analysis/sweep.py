@@ -216,13 +216,29 @@ def build_dataset(sweep: Sweep, metrics: dict[str, np.ndarray]) -> xr.Dataset:
 
 def table(sweep: Sweep, metrics: dict[str, np.ndarray]) -> list[dict]:
     """Key figures per deal and stress point."""
+    return _rows([Path(d.path).stem for d in sweep.deals], sweep.stress_names, metrics)
+
+
+def from_dataset(ds: xr.Dataset) -> tuple[list[dict], Table]:
+    """The rows and the table of a sweep file, as ``simrisk sweep`` printed them."""
+    keys = [k for k in ds.data_vars if ds[k].dims == ("deal", "stress", "scenario")]
+    rows = _rows(
+        [str(x) for x in ds["deal"].values],
+        [str(x) for x in ds["stress"].values],
+        {k: ds[k].values for k in keys},
+    )
+    title = f"sweep — {ds.sizes['scenario']:,} scenarios per point, seed {ds.attrs.get('seed')}"
+    return rows, _sweep_table(title, rows)
+
+
+def _rows(deals: list[str], stresses: list[str], metrics: dict[str, np.ndarray]) -> list[dict]:
     rows = []
-    for d, deal in enumerate(sweep.deals):
-        for s, name in enumerate(sweep.stress_names):
+    for d, deal in enumerate(deals):
+        for s, name in enumerate(stresses):
             m = {k: v[d, s] for k, v in metrics.items()}
             rows.append(
                 {
-                    "deal": Path(deal.path).stem,
+                    "deal": deal,
                     "stress": name,
                     "investor_loss": float(derived(m, "investor_loss").mean()),
                     "investor_profit": float(m["investor_profit"].mean()),
@@ -237,8 +253,12 @@ def table(sweep: Sweep, metrics: dict[str, np.ndarray]) -> list[dict]:
 
 
 def sweep_table(sweep: Sweep, rows: list[dict]) -> Table:
+    return _sweep_table(f"sweep — {sweep.n:,} scenarios per point, seed {sweep.seed}", rows)
+
+
+def _sweep_table(title: str, rows: list[dict]) -> Table:
     t = Table(
-        f"sweep — {sweep.n:,} scenarios per point, seed {sweep.seed}",
+        title,
         [
             ("deal", "text"),
             ("stress", "text"),

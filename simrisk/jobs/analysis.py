@@ -192,6 +192,9 @@ def calibrate(
         ui.log(f"wrote {output}")
         for note in notes:
             ui.log(f"warning: {note}")
+        warnings = cal.fit_warnings(fit, tg)
+        for w in warnings:
+            ui.log(f"warning: {w}")
         if propagate and fit.covariance is None:
             ui.log("warning: the Hessian was not positive definite; no uncertainty written")
         sds = np.sqrt(np.diag(fit.covariance)) if fit.covariance is not None else None
@@ -212,6 +215,7 @@ def calibrate(
             "df": fit.df,
             "p_value": fit.p_value,
             "evaluations": fit.evaluations,
+            "warnings": warnings,
         }
         table = Table(
             f"{cfg.deal.name} — fit to {tg.name}",

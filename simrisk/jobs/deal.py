@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from simrisk import engine, parallel, report, resources, results, summary
+from simrisk.analysis import stress as stress_mod
+from simrisk.analysis import sweep as sweep_mod
 from simrisk.errors import ConfigError
 from simrisk.files import exclusive
 from simrisk.jobs import QUIET, UI, claim_output, default_output, load, seed_or_draw
@@ -53,7 +55,24 @@ def validate(deal: str, ui: UI = QUIET) -> Output:
 
 
 def summarise(result: str, drivers: bool = False) -> Output:
-    """The headline table of a results file; with ``drivers`` the rank correlations."""
+    """The headline table of a results file; with ``drivers`` the rank correlations. A
+    stress or sweep file gives its table of points (as the command printed it)."""
+    ds = results.load_netcdf(result)
+    kind = results.file_kind(ds)
+    if kind in ("stress", "sweep") and not drivers:
+        mod = stress_mod if kind == "stress" else sweep_mod
+        try:
+            rows, table = mod.from_dataset(ds)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(
+                f"{result}: not a complete {results.KIND_NAMES[kind]} ({exc})"
+            ) from None
+        return Output({"kind": kind, "points": rows}, [table])
+    if kind in ("stress", "sweep"):
+        raise ValueError(
+            f"{result}: --drivers needs the results of 'simrisk run', not a "
+            f"{results.KIND_NAMES[kind]}"
+        )
     ds = results.open_results(result)
     summ = summary.summary(ds)
     tables = summary.summary_tables(summ)

@@ -66,6 +66,29 @@ REPORT_NEEDS = REQUIRED + (
 )
 
 
+def _mismatch(ds: xr.Dataset, path, other: xr.Dataset, other_path) -> list[str]:
+    """Why ``other`` (a stress or sensitivity file) cannot go on the page of ``ds``: another
+    deal, another version of its deal file, another seed."""
+    a, b = ds.attrs, other.attrs
+    if a.get("deal_name") != b.get("deal_name"):
+        return [
+            f"{other_path}: of the deal '{b.get('deal_name')}', not '{a.get('deal_name')}' "
+            f"of {path}; give the files of one deal"
+        ]
+    out = []
+    if a.get("deal_file") != b.get("deal_file"):
+        out.append(
+            f"{other_path}: made from another version of the deal file than {path}; "
+            "run both from the same file"
+        )
+    if a.get("seed") != b.get("seed"):
+        out.append(
+            f"{other_path}: seed {b.get('seed')}, {path} seed {a.get('seed')}; give files "
+            "of the same seed (their scenarios are the same futures)"
+        )
+    return out
+
+
 def write_report(
     result: str | Path,
     out_dir: str | Path,
@@ -82,6 +105,14 @@ def write_report(
         raise ValueError(f"{stress}: not a stress results file (no stress dimension)")
     if sa is not None and "output" not in sa.dims:
         raise ValueError(f"{sensitivity}: not a sensitivity results file")
+    problems = [
+        p
+        for other, path in ((st, stress), (sa, sensitivity))
+        if other is not None
+        for p in _mismatch(ds, result, other, path)
+    ]
+    if problems:
+        raise ConfigError("report", problems)
     figs = figures(ds, st, sa)
     names = [f"{f.name}.{fmt}" for f in figs] + ["report.html"]
 

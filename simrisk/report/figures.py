@@ -20,6 +20,7 @@ import xarray as xr  # noqa: E402
 
 from simrisk.outputs import variable  # noqa: E402
 from simrisk.summary import summary  # noqa: E402
+from simrisk.vocabulary import LABOUR_STATES  # noqa: E402
 
 ARM_COLOURS = {"counterfactual": "#8c8c8c", "treatment": "#1f77b4"}
 LOSS = "#d62728"
@@ -54,14 +55,18 @@ def fig_states(ds: xr.Dataset) -> Figure:
     dates = ds["date"].values
     states = [
         s
-        for s in ("benefit", "employed", "education", "permanent")
-        if float(ds["state_count_mean"].sel(state=s).max()) > 0
+        for s in LABOUR_STATES
+        if s != "moved" and float(ds["state_count_mean"].sel(state=s).max()) > 0
     ]
+    cols = min(len(states), 4)
+    rows = -(-len(states) // cols)
     fig, axes = plt.subplots(
-        1, len(states), figsize=(3.6 * len(states), 3.4), sharey=True, layout="constrained"
+        rows, cols, figsize=(3.6 * cols, 3.0 * rows + 0.4), sharey=True, layout="constrained"
     )
-    axes = np.atleast_1d(axes)
-    for ax, s in zip(axes, states, strict=True):
+    axes = np.atleast_1d(axes).ravel()
+    for ax in axes[len(states) :]:
+        ax.set_visible(False)
+    for ax, s in zip(axes, states, strict=False):
         for arm, colour in ARM_COLOURS.items():
             band = q.sel(state=s, arm=arm)
             ax.fill_between(
@@ -75,7 +80,8 @@ def fig_states(ds: xr.Dataset) -> Figure:
             ax.plot(dates, band.sel(quantile=0.5), color=colour, label=arm)
         ax.set_title(s)
         _dates(ax)
-    axes[0].set_ylabel("share of the cohort")
+    for ax in axes[::cols]:
+        ax.set_ylabel("share of the cohort")
     axes[0].legend(loc="upper left", fontsize=8)
     fig.suptitle("Citizens by state: median and 5-95 % of scenarios")
     return Figure("states", "Weekly state shares, both arms", fig)
@@ -251,8 +257,21 @@ def figures(
 ) -> list[Figure]:
     summ = summary(ds)
     out = [fig_states(ds), fig_cashflows(ds), fig_distributions(ds, summ), fig_scatter(ds)]
-    if stress is not None:
-        out.append(fig_stress(stress))
-    if sens is not None:
-        out.append(fig_sensitivity(sens))
+    for f in out:
+        _name_the_deal(f.fig, ds)
+    for extra, make in ((stress, fig_stress), (sens, fig_sensitivity)):
+        if extra is not None:
+            out.append(make(extra))
+            _name_the_deal(out[-1].fig, extra)
     return out
+
+
+def _name_the_deal(fig: plt.Figure, ds: xr.Dataset) -> None:
+    """Every figure says whose it is: the deal, the number of scenarios and the seed, on
+    its first line (a figure is often read away from the page)."""
+    a = ds.attrs
+    n = ds.sizes.get("scenario", a.get("n_scenarios"))
+    runs = f"{int(n):,} scenarios, " if n else ""
+    line = f"{a.get('deal_name', '')} — {runs}seed {a.get('seed')}"
+    title = fig.get_suptitle()
+    fig.suptitle(plain(line + (f"\n{title}" if title else "")), fontsize=10)
