@@ -65,28 +65,34 @@ def run_chunk(
     ctl = ctl_costs = None
     if cfg.contract.measurement == "control_group":
         kin_ctl = simulation.KernelIn(
-            kin.cohort._replace(entry_planned=st.control_entry),
+            kin.cohort._replace(
+                entry_planned=st.control_entry,
+                max_enrolled=np.full_like(kin.cohort.max_enrolled, simulation.UNLIMITED),
+            ),
             kin.labour,
             kin.programme,
             kin.ledger,
         )
         ctl = simulation.simulate(key, scen0, st, kin_ctl, control=True, workspace=ws_ctl)
         ctl_costs = ledger.costs(ctl, la)
+    inv = investor_terms(v)
     ca = contracts.contract_arrays(cfg, v)
     prog_cost = ledger.programme_cost(sim, la)
-    inv = investor_terms(v)
+    drawn, fee = finance.financing(
+        prog_cost, inv.capital, cfg.investor.overrun, v("investor", "top_up_fee")
+    )
     cap_rates = finance.weekly_cap_rates(inv.return_cap)
 
     def paid_on(arm: int) -> tuple[np.ndarray, np.ndarray]:
         measured = contracts.measured_savings(cfg, la, sim, costs, ctl, ctl_costs, baseline, arm)
         due = contracts.payments(cfg, st, ca, sim, measured, ctl, baseline, arm)
-        return measured, finance.cap_return(prog_cost, due, cap_rates)
+        return measured, finance.cap_return(drawn, due, cap_rates)
 
     measured, paid = paid_on(TREATMENT)
     # the same contract on the business-as-usual course: what it pays for outcomes that
     # happen without the programme (deadweight)
     _, anyway = paid_on(COUNTERFACTUAL)
-    money = metrics.Money(costs, measured, paid, prog_cost, anyway)
+    money = metrics.Money(costs, measured, paid + fee, prog_cost, anyway, drawn, fee)
     m, flows = metrics.chunk_metrics(
         sim, money, inv, cfg.economics.perspective, horizons(cfg, st, v)
     )

@@ -37,6 +37,9 @@ class Money:
     paid_anyway : what the same contract (every cap, the return cap) pays on the
         counterfactual arm's outcomes, on the same random numbers: payments for outcomes
         that happen without the programme
+    drawn : the investor's drawdowns (``programme_cost`` unless the provider bears an
+        overrun)
+    top_up_fee : the municipality's fee for the investor's top-up (part of ``paid``)
     """
 
     costs: dict[str, np.ndarray]
@@ -44,6 +47,14 @@ class Money:
     paid: np.ndarray
     programme_cost: np.ndarray
     paid_anyway: np.ndarray
+    drawn: np.ndarray | None = None
+    top_up_fee: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.drawn is None:
+            self.drawn = self.programme_cost
+        if self.top_up_fee is None:
+            self.top_up_fee = np.zeros_like(self.paid)
 
 
 @dataclass
@@ -73,12 +84,13 @@ def chunk_metrics(
     week)) of a chunk."""
     costs, paid, prog_cost = money.costs, money.paid, money.programme_cost
     horizon = paid.shape[1]
-    investor = paid - prog_cost
+    investor = paid - money.drawn
     saved = {p: costs[p][:, COUNTERFACTUAL] - costs[p][:, TREATMENT] for p in PERSPECTIVES}
     irr, status = finance.irr(investor)
     enrolled = (sim.entry >= 0).sum(axis=1)
     pay_total = paid.sum(axis=1)
-    drawn = prog_cost.sum(axis=1)
+    cost = prog_cost.sum(axis=1)
+    drawn = money.drawn.sum(axis=1)
     D = hz.deal_weeks
     sav = {p: saved[p][:, :D].sum(axis=1) for p in PERSPECTIVES}
     disc = finance.discount_factors(hz.appraisal_rate, horizon)[:, : hz.appraisal_weeks]
@@ -101,7 +113,7 @@ def chunk_metrics(
         "savings_public": sav["public"],
         "savings_measured": money.measured[:, :D].sum(axis=1),
         "payments_total": pay_total,
-        "programme_cost": drawn,
+        "programme_cost": cost,
         "municipal_net": sav["municipality"] - pay_total,
         "public_net": sav["public"] - pay_total,
         "municipal_net_pv": pv["municipality"],
@@ -118,7 +130,10 @@ def chunk_metrics(
         ),
         "investor_profit": investor.sum(axis=1),
         "payback_week": finance.payback_week(investor),
-        "capital_shortfall": np.maximum(drawn - inv.capital, 0.0),
+        "capital_shortfall": np.maximum(cost - inv.capital, 0.0),
+        "investor_drawn": drawn,
+        "provider_overrun": cost - drawn,
+        "top_up_fee": money.top_up_fee.sum(axis=1),
         "enrolled": enrolled,
         "ever_employed_treatment": ever[:, TREATMENT],
         "ever_employed_counterfactual": ever[:, COUNTERFACTUAL],

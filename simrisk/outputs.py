@@ -62,7 +62,14 @@ METRICS = _table(
     ("investor_profit", "investor repayments minus drawdowns (undiscounted)", "DKK"),
     ("payback_week", "week the investor's cumulative cash flow turns non-negative (-1 never)",
      "week"),
-    ("capital_shortfall", "programme cost beyond the capital commitment", "DKK"),
+    ("capital_shortfall", "programme cost beyond the capital commitment (whoever bears it: "
+     "investor.overrun)", "DKK"),
+    ("investor_drawn", "the investor's drawdowns (the programme cost, less what the provider "
+     "bears)", "DKK"),
+    ("provider_overrun", "programme cost beyond the capital borne by the provider "
+     "(investor.overrun = 'provider')", "DKK"),
+    ("top_up_fee", "the municipality's fee for the investor's top-up beyond the capital "
+     "(investor.top_up_fee; part of payments_total)", "DKK"),
     ("enrolled", "citizens enrolled", "citizens"),
     ("ever_employed_treatment", "share of enrolled with a job entry, treatment arm", "1"),
     ("ever_employed_counterfactual", "share of enrolled with a job entry, counterfactual arm",

@@ -281,6 +281,17 @@ class Scenario:
         segs = cfg.cohort.segments
         seg = ("cohort", "segments")
         self.uptake = v(s, "cohort", "uptake")
+        # investor.overrun = "fewer_citizens": as many citizens as the capital pays a full
+        # course for after the set-up
+        self.max_enrolled = math.inf
+        if cfg.investor.overrun == "fewer_citizens":
+            course = sum(
+                ph.weeks * v(s, "programme", "phases", k, "cost_per_week")
+                for k, ph in enumerate(cfg.programme.phases)
+            )
+            room = max(v(s, "investor", "capital") - v(s, "programme", "setup_cost"), 0.0)
+            if course > 0:
+                self.max_enrolled = math.floor(room / course)
         self.delay = round(v(s, "cohort", "enrolment", "delay_weeks"))
         shares = [v(s, *seg, g, "share") for g in range(len(segs))]
         cum, acc = [], 0.0
@@ -460,13 +471,16 @@ def simulate(
     for s in range(n):
         sc = Scenario(cfg, v, s)
         scen = scen0 + s
+        taken = 0
+        limit = math.inf if control else sc.max_enrolled  # a control group is not capped
         for i in range(N):
             cit = citizen0 + i
             rng = Rng(stream(key, scen, cit, STREAM_CITIZEN))
             enrols = rng.uniform() < sc.uptake
             e = entry[i] + sc.delay
-            if not enrols or e >= H:
+            if not enrols or e >= H or taken >= limit:
                 continue
+            taken += 1
             out["entry"][s, i] = e
             u = rng.uniform()
             g = 0

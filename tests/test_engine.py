@@ -286,3 +286,62 @@ def test_pinned_regression(deal, pinned):
     got = {k: float(np.mean(m[k])) for k in pinned}
     for k, v in pinned.items():
         assert got[k] == pytest.approx(v, rel=1e-9), (k, got[k])
+
+
+# --------------------------------------------------------------------------- capital
+
+
+def _with_investor(**terms):
+    raw = load_raw("holbaek")
+    raw["investor"].update(terms)
+    return parse_deal(raw, "holbaek.toml")
+
+
+def test_who_pays_an_overrun():
+    """Holbæk with 4 mio. DKK of capital for about 5.7 mio. of programme: the same
+    programme and savings whoever pays the overrun. The provider bears the cost beyond the
+    capital (the investor draws at most the capital); a top-up is the investor's, and its
+    fee is the municipality's, 0.2 per DKK beyond the capital, on top of the payments."""
+    n = 60
+    base = engine.run(_with_investor(capital=4e6), 2, n).metrics
+    prov = engine.run(_with_investor(capital=4e6, overrun="provider"), 2, n).metrics
+    fee = engine.run(_with_investor(capital=4e6, top_up_fee=0.2), 2, n).metrics
+    for m in (prov, fee):
+        np.testing.assert_array_equal(m["programme_cost"], base["programme_cost"])
+        np.testing.assert_array_equal(m["savings_true"], base["savings_true"])
+    over = base["programme_cost"] - 4e6
+    assert (over > 0).all()
+    np.testing.assert_array_equal(base["investor_drawn"], base["programme_cost"])
+    np.testing.assert_array_equal(base["capital_shortfall"], over)
+    np.testing.assert_allclose(prov["investor_drawn"], 4e6, rtol=1e-12)
+    np.testing.assert_allclose(prov["provider_overrun"], over, rtol=1e-9)
+    np.testing.assert_allclose(fee["top_up_fee"], 0.2 * over, rtol=1e-9)
+    np.testing.assert_allclose(
+        fee["payments_total"] - fee["top_up_fee"], base["payments_total"], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        fee["municipal_net"], base["municipal_net"] - 0.2 * over, rtol=1e-9, atol=1e-3
+    )
+    # the investor's result is what it is paid less what it drew (the return cap now on a
+    # smaller balance)
+    for m in (base, prov, fee):
+        np.testing.assert_allclose(
+            m["investor_profit"], m["payments_total"] - m["investor_drawn"], rtol=1e-9
+        )
+    assert (prov["payments_total"] <= base["payments_total"] + 1e-6).all()
+
+
+def test_a_cap_as_a_share_of_capital_follows_the_capital():
+    """cap_share = 1.3 of a drawn capital: payments never pass 1.3 x that scenario's
+    capital, and the cap binds in some scenarios."""
+    raw = load_raw("holbaek")
+    raw["contract"]["cap_share"] = 0.8
+    raw["uncertainty"]["parameters"].append(
+        {"path": "investor.capital", "distribution": "uniform", "low": 5e6, "high": 8e6}
+    )
+    cfg = parse_deal(raw, "holbaek.toml")
+    res = engine.run(cfg, 3, 80)
+    capital = res.draws[:, res.parameter_names.index("investor.capital")]
+    paid = res.metrics["payments_total"]
+    assert (paid <= 0.8 * capital + 1e-6).all()
+    assert (np.abs(paid - 0.8 * capital) < 1.0).sum() > 5

@@ -449,3 +449,22 @@ def test_irr_ranked_and_filled():
 
 def test_investor_loss():
     np.testing.assert_array_equal(investor_loss(np.array([-0.01, 0.0, 5.0])), [True, False, False])
+
+
+def test_financing_by_hand():
+    from simrisk import finance
+
+    """Costs 40, 30, 50 (cumulative 40, 70, 120) against a capital of 100: the provider
+    bears the 20 beyond it (the investor draws 40, 30, 30); a top-up is the investor's
+    (it draws all) and the fee is 0.1 per DKK beyond the capital, in the week drawn."""
+    cost = np.array([[40.0, 30.0, 50.0], [10.0, 10.0, 10.0]])
+    capital = np.array([100.0, 100.0])
+    drawn, fee = finance.financing(cost, capital, "provider", np.zeros(2))
+    np.testing.assert_array_equal(drawn, [[40, 30, 30], [10, 10, 10]])
+    np.testing.assert_array_equal(fee, 0.0)
+    drawn, fee = finance.financing(cost, capital, "top_up", np.array([0.1, 0.1]))
+    np.testing.assert_array_equal(drawn, cost)
+    np.testing.assert_allclose(fee, [[0, 0, 2.0], [0, 0, 0]], rtol=1e-15)
+    drawn, fee = finance.financing(cost, capital, "fewer_citizens", np.zeros(2))
+    np.testing.assert_array_equal(drawn, cost)
+    np.testing.assert_array_equal(fee, 0.0)

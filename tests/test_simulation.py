@@ -1189,3 +1189,55 @@ def test_self_support_record_does_not_depend_on_where_a_stretch_is_cut(need, win
         assert restart == hit
         assert _record_weeks(*whole[:3]) >= {x for x in record if x > t1 - 1 - window}
     assert any(restarts_weekly) and not all(restarts_weekly)
+
+
+# --------------------------------------------------------------------------- capital
+
+
+def _capital_raw(capital: float, overrun: str = "fewer_citizens") -> dict:
+    raw = load_raw("holbaek")
+    raw["investor"]["capital"] = capital
+    raw["investor"]["overrun"] = overrun
+    return raw
+
+
+def test_fewer_citizens_when_the_capital_runs_out_by_hand():
+    """Holbæk's course costs sum(weeks x cost per week) per citizen; with the capital for
+    the set-up and 50 full courses the programme takes the first 50 citizens who enrol,
+    in the order of planned entry, in every scenario; the rest are not in the deal (no
+    entry in either arm). With enough capital nobody is turned away."""
+    cfg0 = _deal(load_raw("holbaek"))
+    course = sum(p.weeks * p.cost_per_week for p in cfg0.programme.phases)
+    capital = cfg0.programme.setup_cost + 50.5 * course
+    cfg = _deal(_capital_raw(capital))
+    # only the phases' costs and the set-up decide; fix them to the file's values
+    cfg.uncertainty.parameters = [
+        p for p in cfg.uncertainty.parameters if not p.path.startswith("programme.")
+    ]
+    st, kin, fast, _ = _run(cfg, 4, 0, 20)
+    np.testing.assert_array_equal(kin.cohort.max_enrolled, 50)
+    enrolled = fast.entry >= 0
+    assert (enrolled.sum(axis=1) == 50).all()
+    free = _run(cfg0, 4, 0, 20)[2]
+    for s in range(20):  # the same citizens as without the limit, up to the 50th
+        first = np.flatnonzero(free.entry[s] >= 0)[:50]
+        np.testing.assert_array_equal(np.flatnonzero(enrolled[s]), first)
+    # the other rules do not limit anyone
+    for overrun in ("top_up", "provider"):
+        _, kin, other, _ = _run(_deal(_capital_raw(capital, overrun)), 4, 0, 20)
+        np.testing.assert_array_equal(other.entry, free.entry)
+
+
+def test_kernel_equals_twin_with_too_little_capital():
+    """The capital limit with drawn phase costs and set-up (the twin reads them from the
+    deal): the same citizens enrolled and the same courses."""
+    raw = _capital_raw(2_500_000.0)
+    raw["uncertainty"]["parameters"] += [
+        {"path": "programme.setup_cost", "distribution": "uniform", "low": 1e5, "high": 6e5},
+        {"path": "investor.capital", "distribution": "uniform", "low": 1.5e6, "high": 3.5e6},
+    ]
+    cfg = _deal(raw)
+    _, kin, fast, _ = _assert_twin(cfg, 9, 3, 8)
+    n_in = (fast.entry >= 0).sum(axis=1)
+    np.testing.assert_array_equal(n_in, np.minimum(n_in, kin.cohort.max_enrolled))
+    assert (n_in == kin.cohort.max_enrolled).any() and len(set(n_in)) > 1

@@ -199,7 +199,7 @@ def test_solve_names_every_problem(holbaek):
 
 def test_solve_rejects_unset_and_scenario_independent_paths():
     raw = load_raw("holbaek")
-    del raw["contract"]["cap"]
+    del raw["contract"]["cap_share"]  # Holbæk caps its payments at a share of the capital
     cfg = parse_deal(raw, "holbaek without cap")
     goal = [sv.Goal("p_investor_loss_at_most", 0.5)]
     with pytest.raises(ConfigError) as err:

@@ -26,15 +26,26 @@ def _ordered(window: list[int] | None) -> None:
         )
 
 
+CapShare = Annotated[float, Field(gt=0.0, le=100.0)]
+"""A cap given as a share of the investor's capital (1.3: 130 % of it)."""
+
+
+def _one_cap(m) -> None:
+    if m.cap is not None and m.cap_share is not None:
+        raise ValueError("give 'cap' (DKK) or 'cap_share' (of the capital), not both")
+
+
 class SavingsShare(Strict):
     kind: Literal["savings_share"]
     share: Probability
     cap: NonNegative | None = None
+    cap_share: CapShare | None = None
     window: Window | None = None
 
     @model_validator(mode="after")
     def _window(self) -> SavingsShare:
         _ordered(self.window)
+        _one_cap(self)
         return self
 
 
@@ -43,11 +54,13 @@ class RateCard(Strict):
     tariffs: dict[Literal[OUTCOME_EVENTS], NonNegative] = Field(min_length=1)
     per_citizen_cap: NonNegative | None = None
     cap: NonNegative | None = None
+    cap_share: CapShare | None = None
     window: Window | None = None
 
     @model_validator(mode="after")
     def _window(self) -> RateCard:
         _ordered(self.window)
+        _one_cap(self)
         return self
 
 
@@ -77,16 +90,28 @@ class Contract(Strict):
     baseline_scenarios: int = Field(default=1000, gt=0, le=100_000)
     settlement: Literal["month", "quarter", "year"] = "quarter"
     cap: NonNegative | None = None
+    cap_share: CapShare | None = None
     mechanisms: list[Mechanism] = Field(min_length=1, max_length=50)
 
     @model_validator(mode="after")
     def _control(self) -> Contract:
         if self.measurement == "control_group" and self.control_size is None:
             raise ValueError("measurement 'control_group' needs 'control_size'")
+        _one_cap(self)
         return self
 
 
 class Investor(Strict):
+    """The investor's terms. ``overrun`` says what happens when the programme costs more
+    than the capital: ``top_up`` (the investor pays the rest, and the municipality pays it
+    ``top_up_fee`` per DKK of top-up as it is drawn), ``provider`` (the provider bears
+    the rest: the investor's drawdowns stop at the capital) or ``fewer_citizens`` (the
+    programme takes citizens, in the order of their planned entry, only while the
+    set-up and a full course for each fit in the capital)."""
+
     capital: Positive
     discount_rate: Annotated[float, Field(gt=-0.5, le=1.0)] = 0.05
     return_cap: Annotated[float, Field(ge=0.0, le=10.0)] | None = None
+    overrun: Literal["top_up", "provider", "fewer_citizens"] = "top_up"
+    top_up_fee: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
+    source: Text = ""

@@ -72,7 +72,51 @@ class DealConfig(Strict):
                 )
         if problems:
             raise ValueError("\n".join(problems))
+        self._warnings.extend(self._capital_warnings())
         return self
+
+    @property
+    def course_cost(self) -> float:
+        """What a full course of the programme costs per citizen, at the file's values."""
+        return sum(p.weeks * p.cost_per_week for p in self.programme.phases)
+
+    @property
+    def expected_course_cost(self) -> float:
+        """What a citizen's course costs on average, at the file's values: each phase's
+        weeks weighted by the chance of not having dropped out (weekly dropout)."""
+        total, alive = 0.0, 1.0
+        for p in self.programme.phases:
+            stay = 1.0 - p.dropout
+            weeks = p.weeks if p.dropout == 0 else (1.0 - stay**p.weeks) / p.dropout
+            total += alive * weeks * p.cost_per_week
+            alive *= stay**p.weeks
+        return total
+
+    def _capital_warnings(self) -> list[str]:
+        """The expected cost (set-up, and the average course of every planned citizen
+        who enrols) against the capital, at the file's values."""
+        planned = self.programme.setup_cost + self.cohort.size * self.cohort.uptake * (
+            self.expected_course_cost
+        )
+        capital = self.investor.capital
+        if planned <= capital:
+            return []
+        what = {
+            "top_up": "the investor pays what goes beyond it"
+            + (
+                f" and the municipality a fee of {self.investor.top_up_fee:g} per DKK"
+                if self.investor.top_up_fee > 0
+                else ""
+            ),
+            "provider": "the provider bears what goes beyond it",
+            "fewer_citizens": "the programme takes fewer citizens",
+        }[self.investor.overrun]
+        return [
+            f"investor.capital: the expected programme cost, {planned / 1e6:.2f} mio. DKK "
+            f"(set-up and the average course, with dropout, of {self.cohort.size} x "
+            f"{self.cohort.uptake:g} citizens), exceeds the capital of {capital / 1e6:.2f} mio."
+            f" DKK; with investor.overrun = '{self.investor.overrun}' {what}"
+        ]
 
     def _benefit_problems(self) -> list[str]:
         """Every benefit named exists; every state the transitions reach has what it needs."""

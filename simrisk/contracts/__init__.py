@@ -37,7 +37,17 @@ class ContractArrays:
     cap: np.ndarray
 
 
+def _cap(v: Values, capital: np.ndarray, *path) -> np.ndarray:
+    """A cap in DKK (``cap``) or as a share of the scenario's capital (``cap_share``);
+    ``inf`` for none."""
+    share = v.optional(*path, "cap_share")
+    return np.where(np.isfinite(share), share * capital, v.optional(*path, "cap"))
+
+
 def contract_arrays(cfg: DealConfig, v: Values) -> ContractArrays:
+    """The contract's terms for the scenarios of ``v``; caps given as a share of the
+    capital follow the scenario's capital."""
+    capital = v("investor", "capital")
     out = []
     for m, mech in enumerate(cfg.contract.mechanisms):
         base = ("contract", "mechanisms", m)
@@ -58,9 +68,9 @@ def contract_arrays(cfg: DealConfig, v: Values) -> ContractArrays:
             terms["full"] = v(*base, "full") if mech.full is not None else np.full(v.n, np.nan)
             terms["payment"] = v(*base, "payment")
         if mech.kind != "target":
-            terms["cap"] = v.optional(*base, "cap")
+            terms["cap"] = _cap(v, capital, *base)
         out.append(terms)
-    return ContractArrays(out, v.optional("contract", "cap"))
+    return ContractArrays(out, _cap(v, capital, "contract"))
 
 
 def _rate(sim: KernelOut, arm: int, st: Structure, mech) -> tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@
 from simrisk.finance.investor import (
     cap_return,
     discount_factors,
+    financing,
     moic,
     npv,
     payback_week,
@@ -39,6 +40,7 @@ __all__ = [
     "annualise",
     "cap_return",
     "discount_factors",
+    "financing",
     "investor_loss",
     "irr",
     "irr_filled",

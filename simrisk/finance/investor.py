@@ -15,6 +15,24 @@ from simrisk.finance.irr import as_flows
 from simrisk.vocabulary import WEEKS_PER_YEAR
 
 
+def financing(
+    cost: np.ndarray, capital: np.ndarray, overrun: str, top_up_fee: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Who pays the programme's weekly ``cost`` (scenario, week) beyond the ``capital``
+    (scenario,): the investor's drawdowns and the municipality's top-up fee per week.
+
+    ``top_up``: the investor pays all of it; the municipality pays ``top_up_fee`` (per
+    scenario) per DKK drawn beyond the capital, in the week it is drawn. ``provider``:
+    the investor's drawdowns stop at the capital (the provider bears the rest).
+    ``fewer_citizens``: the investor pays all of it (the enrolment kept it within the
+    capital).
+    """
+    within = np.diff(np.minimum(np.cumsum(cost, axis=1), capital[:, None]), axis=1, prepend=0.0)
+    if overrun == "provider":
+        return within, np.zeros_like(cost)
+    return cost, top_up_fee[:, None] * (cost - within)
+
+
 def weekly_cap_rates(return_cap: np.ndarray) -> np.ndarray:
     """Weekly rates of annual return caps (``inf`` where there is no cap)."""
     return np.where(

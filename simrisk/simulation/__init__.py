@@ -14,6 +14,7 @@ import numpy as np
 from simrisk import rng
 from simrisk.simulation.groups import KernelOut
 from simrisk.simulation.inputs import (
+    UNLIMITED,
     KernelIn,
     Structure,
     build_structure,
@@ -24,6 +25,7 @@ from simrisk.simulation.inputs import (
 from simrisk.simulation.kernel import simulate_chunk
 
 __all__ = [
+    "UNLIMITED",
     "KernelIn",
     "KernelOut",
     "Structure",

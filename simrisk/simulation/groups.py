@@ -13,7 +13,8 @@ from collections import namedtuple
 CohortIn = namedtuple(
     "CohortIn",
     "entry_planned uptake delay seg_cum seg_weeks seg_hr frailty_var "
-    "path_after path_btype path_share n_stage insured_share ins_btype ins_weeks unins_btype",
+    "path_after path_btype path_share n_stage insured_share ins_btype ins_weeks unins_btype "
+    "max_enrolled",
 )
 CohortIn.__doc__ = """Who enters when, in which segment, with which frailty, and on which
 benefits.
@@ -35,6 +36,8 @@ insured_share : float64 (ns, G), probability of being insured (a-dagpenge when f
     work without a job)
 ins_btype, ins_weeks, unins_btype : int64 (G,), benefit of the ``unemployed`` state for an
     insured citizen, for how many weeks, and for an uninsured one (-1: none)
+max_enrolled : int64 (ns,), citizens the programme takes at most, in the order of their
+    planned entry (the capital's limit when ``investor.overrun = "fewer_citizens"``)
 """
 
 LabourIn = namedtuple(

@@ -258,7 +258,28 @@ def _cohort(cfg: DealConfig, st: Structure, v: Values, entry: np.ndarray) -> Coh
         ins_btype=st.ins_btype,
         ins_weeks=st.ins_weeks,
         unins_btype=st.unins_btype,
+        max_enrolled=max_enrolled(cfg, v),
     )
+
+
+UNLIMITED = np.iinfo(np.int64).max // 2
+"""No limit on the citizens enrolled."""
+
+
+def max_enrolled(cfg: DealConfig, v: Values) -> np.ndarray:
+    """Citizens the programme can take per scenario, int64 (scenario,): with
+    ``investor.overrun = "fewer_citizens"`` as many as the capital pays a full course
+    for after the set-up (at the scenario's costs); otherwise no limit."""
+    if cfg.investor.overrun != "fewer_citizens":
+        return np.full(v.n, UNLIMITED, np.int64)
+    course = sum(
+        p.weeks * v("programme", "phases", k, "cost_per_week")
+        for k, p in enumerate(cfg.programme.phases)
+    )
+    room = v("investor", "capital") - v("programme", "setup_cost")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = np.where(course > 0, np.floor(np.maximum(room, 0.0) / course), UNLIMITED)
+    return np.minimum(n, UNLIMITED).astype(np.int64)
 
 
 def _labour(cfg: DealConfig, st: Structure, v: Values) -> LabourIn:

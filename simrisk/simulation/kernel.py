@@ -283,14 +283,16 @@ def simulate_chunk(
         moved = np.zeros(MAX_STAGES, np.bool_)
         ss_a = np.empty(SS_CAPACITY, np.int64)
         ss_b = np.empty(SS_CAPACITY, np.int64)
+        n_in = 0  # citizens enrolled so far, in the order of planned entry
         for i in range(N):
             cit = citizen0 + i
             cst = stream(key, scen, cit, STREAM_CITIZEN)
             cst, u = uniform(cst)
             e = coh.entry_planned[i] + coh.delay[s]
-            if u >= coh.uptake[s] or e >= H:
+            if u >= coh.uptake[s] or e >= H or n_in >= coh.max_enrolled[s]:
                 entry[s, i] = -1
                 continue
+            n_in += 1
             entry[s, i] = e
             cst, u = uniform(cst)
             g = 0
