@@ -111,6 +111,8 @@ COUNTS = _table(
 
 OTHER = _table(
     ("parameters", "drawn value of an uncertain parameter", "1"),
+    ("payment_week", "week of each payment date (settlement, lag, repayment window)", "week"),
+    ("payments_on_date", "payments on each payment date", "DKK"),
 )
 
 REGISTRY: dict[str, Variable] = {**METRICS, **FLOWS, **COUNTS, **OTHER}

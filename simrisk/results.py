@@ -74,8 +74,16 @@ def build_dataset(cfg: DealConfig, res: RunResult, seed: int, deal_text: str = "
         data["state_count"] = xr.Variable(
             ("scenario", "arm", "week", "state"), wk.detail_states, attrs("state_count")
         )
+    pay = np.unique(res.structure.pay_week[res.structure.pay_week >= 0])
+    pay = pay[pay < res.structure.horizon]
+    coords["payment_date"] = ("payment", res.structure.dates[pay])
+    data["payment_week"] = xr.Variable(("payment",), pay, attrs("payment_week"))
+    data["payments_on_date_mean"] = xr.Variable(
+        ("payment",), wk.flow_mean["payments_weekly"][pay], attrs("payments_on_date", "mean")
+    )
     ds = xr.Dataset(data, coords=coords)
     ds["date"].attrs = {"long_name": "first day of the week"}
+    ds["payment_date"].attrs = {"long_name": "date of each payment"}
     ds["week"].attrs = {"long_name": "week since the deal's start", "units": "week"}
     ds.attrs = provenance(
         "results",

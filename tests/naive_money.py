@@ -63,7 +63,8 @@ def settle(accrued, period, pay_week) -> np.ndarray:
     out = np.zeros(np.shape(accrued))
     for s, row in enumerate(accrued):
         for t, a in enumerate(row):
-            out[s, pay_week[period[t]]] += float(a)
+            if pay_week[period[t]] is not None:  # None: never paid
+                out[s, pay_week[period[t]]] += float(a)
     return out
 
 
@@ -93,7 +94,8 @@ def savings_share(measured, share, cap, window, period, pay_week) -> np.ndarray:
                     cumulative += float(x)
             owed = min(float(cap[s]), float(share[s]) * cumulative)
             pay = max(owed - paid, 0.0)
-            out[s, pay_week[p]] = pay
+            if pay_week[p] is not None:  # owed even when never paid
+                out[s, pay_week[p]] += pay
             paid += pay
     return out
 
@@ -124,7 +126,7 @@ def target(rate, measured_week, threshold, full, payment, period, pay_week) -> n
     out = np.zeros((len(rate), len(period)))
     for s in range(len(rate)):
         r, w = float(rate[s]), int(measured_week[s])
-        if w < 0 or math.isnan(r):
+        if w < 0 or math.isnan(r) or pay_week[period[w]] is None:
             continue
         thr, top = float(threshold[s]), float(full[s])
         if math.isnan(top):
@@ -208,8 +210,23 @@ def contract_payments(raw: dict, events, checks, entry, measured, check_weeks=No
     start = deal["start_date"]
     if isinstance(start, str):
         start = dt.date.fromisoformat(start)
-    H = int(deal["horizon_weeks"])
-    period, pay_week = settlement_calendar(start, H, contract.get("settlement", "quarter"))
+    D = int(deal["horizon_weeks"])
+    period, due = settlement_calendar(start, D, contract.get("settlement", "quarter"))
+    # paid the lag after it falls due, not before the repayment window opens; never if
+    # at or after it closes; the lag's weeks are one more period in which nothing accrues
+    lag = int(contract.get("settlement_lag_weeks", 0))
+    window = contract.get("repayment_window")
+    pay_week = []
+    for w in due:
+        w += lag
+        if window is not None:
+            w = max(w, window[0])
+            w = w if w < window[1] else None
+        pay_week.append(w)
+    H = D + lag
+    period = period + [len(due)] * lag
+    pay_week.append(None)
+    measured = list(measured) + [0.0] * (H - len(measured))
     mechanisms = contract["mechanisms"]
     if check_weeks is None:
         check_weeks = sorted({m["at_week"] for m in mechanisms if m["kind"] == "target"})
@@ -236,7 +253,7 @@ def contract_payments(raw: dict, events, checks, entry, measured, check_weeks=No
 
             def rate_of(arm, mech=mech, ci=ci):
                 return outcome_rate(
-                    [checks[arm]], [events[arm]], [entry], ci, mech["outcome"], mech["at_week"], H
+                    [checks[arm]], [events[arm]], [entry], ci, mech["outcome"], mech["at_week"], D
                 )
 
             rate, week = rate_of(arm)

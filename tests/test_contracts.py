@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from simrisk import contracts, ledger, rng, simulation
-from simrisk.config import parse_deal
+from simrisk.config import ConfigError, parse_deal
 from simrisk.contracts import mechanisms
 from simrisk.contracts.measurement import Baseline
 from simrisk.contracts.outcomes import outcome_rate
@@ -636,6 +636,56 @@ def test_payments_match_twin_from_the_deal():
     assert 0 < (alone[0] >= 15000.0 - 1e-6).sum() < n
     binding = alone[-1] > paid.sum(axis=1) + 1e-6
     assert 0 < binding.sum() < n
+
+
+@pytest.mark.parametrize(
+    ("lag", "window"),
+    [(6, None), (6, [10, 84]), (0, [30, 60])],
+    ids=["lag", "lag-window", "window"],
+)
+def test_settlement_lag_and_repayment_window_match_twin(lag, window):
+    """Payments fall due in each period's last week and are paid ``lag`` weeks later (the
+    simulation runs on to the last payment date); within a repayment window a payment due
+    before it opens waits for it, one due after it closes is not paid; against the twin
+    reading the deal's calendar."""
+    raw = _twin_raw()
+    raw["contract"]["settlement_lag_weeks"] = lag
+    if window is not None:
+        raw["contract"]["repayment_window"] = window
+    cfg = _deal(raw)
+    n, seed = 20, 3
+    st = simulation.build_structure(cfg)
+    assert st.horizon == 80 + lag and st.deal_weeks == 80
+    sampler = Sampler(cfg, seed, n)
+    draws = sampler.draw(0, n)
+    v = chunk_values(cfg, sampler, draws)
+    sim = simulation.simulate(rng.seed_key(seed), 0, st, simulation.kernel_inputs(cfg, st, v))
+    la = ledger.ledger_arrays(cfg, st, v)
+    measured = contracts.measured_savings(cfg, la, sim, ledger.costs(sim, la), None, None, None)
+    paid = contracts.payments(cfg, st, contracts.contract_arrays(cfg, v), sim, measured, None, None)
+    for s in range(n):
+        deal = naive.scenario_deal(raw, sampler.names, draws[s])
+        expected = naive.contract_payments(
+            deal, sim.events[s], sim.checks[s], sim.entry[s], measured[s, :80]
+        )
+        np.testing.assert_allclose(paid[s], expected, rtol=1e-12, atol=1e-9, err_msg=str(s))
+    weeks = np.flatnonzero(paid.sum(axis=0))
+    if window is None:
+        assert weeks.min() >= lag  # nothing is paid before the first lag
+    else:
+        assert window[0] <= weeks.min() and weeks.max() < window[1]
+        assert paid[:, window[0]].sum() > 0  # what fell due before it, paid when it opens
+
+
+def test_a_repayment_window_beyond_the_last_payment_is_an_error():
+    raw = _twin_raw()
+    raw["contract"]["repayment_window"] = [0, 90]
+    with pytest.raises(ConfigError) as err:
+        _deal(raw)
+    assert err.value.problems == [
+        "contract.repayment_window: ends in week 90, after the last payment date (week 80: "
+        "deal.horizon_weeks + settlement_lag_weeks)"
+    ]
 
 
 def test_deadweight_payments_match_twin_on_the_counterfactual_arm():

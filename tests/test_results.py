@@ -107,7 +107,8 @@ def test_dataset_holds_the_run(run):
 def test_every_variable_has_its_registry_attributes(run):
     _, _, ds = run
     n_q = ds.attrs["flow_quantile_scenarios"]
-    expected = set(outputs.METRICS) | {"parameters", "state_count"}
+    expected = set(outputs.METRICS) | {"parameters", "state_count", "payment_week"}
+    expected |= {"payments_on_date_mean"}
     expected |= set(outputs.FLOWS)  # the per-scenario detail
     for name in (*outputs.FLOWS, *outputs.COUNTS):
         expected |= {f"{name}_mean", f"{name}_quantile"}
@@ -122,6 +123,11 @@ def test_every_variable_has_its_registry_attributes(run):
         assert var.attrs["units"] == outputs.variable(name).units == want["units"], name
         assert var.attrs.get("cell_methods") == want.get("cell_methods"), name
         assert var.attrs["long_name"].startswith(outputs.REGISTRY[base].long_name)
+    # every payment falls on a payment date
+    np.testing.assert_allclose(
+        float(ds["payments_on_date_mean"].sum()), float(ds["payments_total"].mean()), rtol=1e-9
+    )
+    assert ds.sizes["payment"] > 1
     status = ds["investor_irr_status"].attrs
     assert status["flag_meanings"].split() == list(finance.IRR_STATUS_NAMES)
     np.testing.assert_array_equal(status["flag_values"], np.arange(5))

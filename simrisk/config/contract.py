@@ -85,10 +85,19 @@ Mechanism = Annotated[SavingsShare | RateCard | Target, Field(discriminator="kin
 
 
 class Contract(Strict):
+    """How the municipality pays. Settlement: what accrues in a period (month, quarter,
+    year) falls due in the period's last week and is paid ``settlement_lag_weeks`` later
+    (register data arrive one to three months after the period). ``repayment_window``
+    [from, to), weeks since the start: a payment due before ``from`` is paid at
+    ``from``, one due at or after ``to`` is not paid (default: every payment is made).
+    """
+
     measurement: Literal["counterfactual", "control_group", "baseline"] = "counterfactual"
     control_size: int | None = Field(default=None, gt=0, le=100_000)
     baseline_scenarios: int = Field(default=1000, gt=0, le=100_000)
     settlement: Literal["month", "quarter", "year"] = "quarter"
+    settlement_lag_weeks: int = Field(default=0, ge=0, le=104)
+    repayment_window: Window | None = None
     cap: NonNegative | None = None
     cap_share: CapShare | None = None
     mechanisms: list[Mechanism] = Field(min_length=1, max_length=50)
@@ -98,6 +107,7 @@ class Contract(Strict):
         if self.measurement == "control_group" and self.control_size is None:
             raise ValueError("measurement 'control_group' needs 'control_size'")
         _one_cap(self)
+        _ordered(self.repayment_window)
         return self
 
 

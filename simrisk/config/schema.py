@@ -58,6 +58,13 @@ class DealConfig(Strict):
                 f"cohort.enrolment.delay_weeks: {self.cohort.enrolment.delay_weeks:g} weeks of "
                 f"delay leave nobody enrolled within deal.horizon_weeks ({H})"
             )
+        last_pay = H + self.contract.settlement_lag_weeks
+        window = self.contract.repayment_window
+        if window is not None and window[1] > last_pay:
+            problems.append(
+                f"contract.repayment_window: ends in week {window[1]}, after the last payment "
+                f"date (week {last_pay}: deal.horizon_weeks + settlement_lag_weeks)"
+            )
         for m, mech in enumerate(self.contract.mechanisms):
             at = f"contract.mechanisms[{m}]"
             window = getattr(mech, "window", None)

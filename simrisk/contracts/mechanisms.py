@@ -2,9 +2,10 @@
 
 Each mechanism turns simulated outcomes of a chunk of scenarios into weekly
 payments from the municipality, shape (scenario, week). Accruals are settled per
-period (month, quarter or year, from the deal's start date) and paid in the
-period's last week. Caps apply to cumulative payments; nothing is ever clawed
-back.
+period (month, quarter or year, from the deal's start date) and paid in the period's
+payment week (``pay_week``: its last week plus the settlement lag, within the repayment
+window; -1 for a period that is never paid). Caps apply to cumulative payments; nothing
+is ever clawed back.
 """
 
 from __future__ import annotations
@@ -14,18 +15,30 @@ import numpy as np
 
 
 def settle(accrued: np.ndarray, period: np.ndarray, pay_week: np.ndarray) -> np.ndarray:
-    """Sum weekly accruals per settlement period and pay them in the period's last week.
+    """Sum weekly accruals per settlement period and pay them in the period's payment week.
 
     Parameters
     ----------
     accrued : ndarray of float64, shape (scenario, week)
     period : ndarray of int64, shape (week,), period of each week (non-decreasing)
-    pay_week : ndarray of int64, shape (period,)
+    pay_week : ndarray of int64, shape (period,), -1: never paid
     """
     starts = np.flatnonzero(np.r_[True, np.diff(period) != 0])
-    per_period = np.add.reduceat(accrued, starts, axis=1)
-    out = np.zeros_like(accrued)
-    out[:, pay_week] = per_period
+    return pay_periods(np.add.reduceat(accrued, starts, axis=1), pay_week, accrued.shape)
+
+
+def pay_periods(per_period: np.ndarray, pay_week: np.ndarray, shape) -> np.ndarray:
+    """Amounts per period (scenario, period) placed in their payment weeks; periods paid
+    in the same week (deferred to the repayment window's start) add up; periods that are
+    never paid (-1) are dropped."""
+    out = np.zeros(shape)
+    paid = pay_week >= 0
+    weeks = pay_week[paid]
+    if np.unique(weeks).size == weeks.size:  # one period per week: placed as they are
+        out[:, weeks] = per_period[:, paid]
+    else:
+        for p in np.flatnonzero(paid):  # in period order: the same sums for every layout
+            out[:, pay_week[p]] += per_period[:, p]
     return out
 
 
@@ -90,9 +103,7 @@ def savings_share(
     per_period = np.add.reduceat(accrued, starts, axis=1)
     due = np.clip(share[:, None] * np.cumsum(per_period, axis=1), 0.0, cap[:, None])
     paid = np.maximum.accumulate(due, axis=1)
-    out = np.zeros_like(measured)
-    out[:, pay_week] = np.diff(paid, axis=1, prepend=0.0)
-    return out
+    return pay_periods(np.diff(paid, axis=1, prepend=0.0), pay_week, measured.shape)
 
 
 @nb.njit(parallel=True, nogil=True, cache=True)
@@ -184,7 +195,7 @@ def target(
     fraction = np.where(np.isnan(full), step, linear)
     fraction = np.where(np.isnan(rate) | (measured_week < 0), 0.0, fraction)
     out = np.zeros((m, H))
-    ok = measured_week >= 0
     weeks = pay_week[period[np.clip(measured_week, 0, H - 1)]]
+    ok = (measured_week >= 0) & (weeks >= 0)
     out[np.flatnonzero(ok), weeks[ok]] = (fraction * payment)[ok]
     return out

@@ -115,8 +115,9 @@ class Structure:
 
 
 def simulated_weeks(cfg: DealConfig) -> int:
-    """Weeks simulated: the deal's horizon, or the appraisal horizon if it is longer."""
-    weeks = cfg.deal.horizon_weeks
+    """Weeks simulated: the deal's horizon and the settlement lag of its last payments, or
+    the appraisal horizon if it is longer."""
+    weeks = cfg.deal.horizon_weeks + cfg.contract.settlement_lag_weeks
     if cfg.economics.appraisal is not None:
         weeks = max(weeks, math.ceil(cfg.economics.appraisal.years * WEEKS_PER_YEAR))
     return weeks
@@ -167,13 +168,14 @@ def build_structure(cfg: DealConfig, extra_checks: list[int] | None = None) -> S
     checks = sorted(
         {m.at_week for m in cfg.contract.mechanisms if m.kind == "target"} | set(extra_checks or [])
     )
-    # the contract settles over the deal's horizon; the weeks after it (an appraisal's) are
-    # one more period, in which nothing accrues
+    # the contract settles over the deal's horizon; the weeks after it (the settlement lag,
+    # an appraisal) are one more period, in which nothing accrues
     D = cfg.deal.horizon_weeks
-    period, pay_week = settlement_periods(cfg.deal.start_date, D, cfg.contract.settlement)
+    period, due = settlement_periods(cfg.deal.start_date, D, cfg.contract.settlement)
+    pay_week = payment_weeks(cfg, due)
     if H > D:
-        period = np.concatenate([period, np.full(H - D, pay_week.shape[0], np.int64)])
-        pay_week = np.append(pay_week, H - 1)
+        period = np.concatenate([period, np.full(H - D, due.shape[0], np.int64)])
+        pay_week = np.append(pay_week, -1)
     control_entry = None
     if cfg.contract.measurement == "control_group":
         control_entry = planned_entries(cfg, cfg.contract.control_size)
@@ -209,6 +211,18 @@ def build_structure(cfg: DealConfig, extra_checks: list[int] | None = None) -> S
         pay_week=pay_week,
         dates=dates,
     )
+
+
+def payment_weeks(cfg: DealConfig, due: np.ndarray) -> np.ndarray:
+    """The week each settlement period is paid, int64 (period,): the week it falls due
+    plus the settlement lag, not before the repayment window opens; -1 for a period due
+    after the window has closed (never paid)."""
+    paid = due + cfg.contract.settlement_lag_weeks
+    window = cfg.contract.repayment_window
+    if window is None:
+        return paid
+    paid = np.maximum(paid, window[0])
+    return np.where(paid < window[1], paid, -1)
 
 
 def hazard(p: np.ndarray) -> np.ndarray:
