@@ -36,6 +36,7 @@ from simrisk.contracts import compute_baseline
 from simrisk.files import atomic_write
 from simrisk.metrics import METRIC_DTYPES
 from simrisk.sampling import Adjustment, Sampler
+from simrisk.vocabulary import BASELINE_READINGS
 
 KEY_VERSION = 2  # bump when the chunk format, the key's contents or the numbers change
 
@@ -136,7 +137,7 @@ def compute_chunk(spec: ChunkSpec) -> dict[str, np.ndarray]:
     cfg = spec.cfg
     st = _cached("structure", cfg, lambda: simulation.build_structure(cfg))
     baseline = None
-    if cfg.contract.measurement == "baseline":
+    if cfg.contract.measurement in BASELINE_READINGS:
         base = spec.base_cfg if spec.base_cfg is not None else cfg
         baseline = _cached(
             "baseline",

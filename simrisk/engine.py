@@ -25,7 +25,7 @@ from simrisk.contracts import Baseline, compute_baseline
 from simrisk.outputs import FLOWS, METRICS
 from simrisk.sampling import Adjustment, Sampler, Values, chunk_values
 from simrisk.simulation import Structure, Workspace
-from simrisk.vocabulary import COUNTERFACTUAL, TREATMENT, WEEKS_PER_YEAR
+from simrisk.vocabulary import BASELINE_READINGS, COUNTERFACTUAL, TREATMENT, WEEKS_PER_YEAR
 
 CHUNK = 512
 """Scenarios per chunk (never changes a number)."""
@@ -220,7 +220,7 @@ def run(
     st = simulation.build_structure(cfg)
     sampler = Sampler(cfg, seed, n_scenarios)
     key = rng.seed_key(seed)
-    if baseline is None and cfg.contract.measurement == "baseline":
+    if baseline is None and cfg.contract.measurement in BASELINE_READINGS:
         baseline = compute_baseline(cfg, st)
     out: dict[str, np.ndarray] = {}
     draws_all = np.empty((n_scenarios, n_par))

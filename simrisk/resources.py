@@ -17,7 +17,7 @@ from simrisk.config import DealConfig
 from simrisk.errors import ConfigError
 from simrisk.outputs import FLOWS, METRICS
 from simrisk.simulation.inputs import simulated_weeks
-from simrisk.vocabulary import N_EVENTS, N_STATES
+from simrisk.vocabulary import BASELINE_READINGS, N_EVENTS, N_STATES
 
 CITIZEN_WEEKS_PER_SECOND = 3.5e8
 """Citizen-weeks a core simulates per second (both arms, money and metrics included), as
@@ -72,7 +72,7 @@ def estimate(
     run_wide = n * (len(METRICS) + P + 2) * 8 + len(FLOWS) * (q * H * 4 + H * 8)
     if detail:
         run_wide += n * (2 * H * N_STATES * 2 + len(FLOWS) * H * 4)
-    if cfg.contract.measurement == "baseline":
+    if cfg.contract.measurement in BASELINE_READINGS:
         run_wide += 2 * H * B * 8 + per_chunk
     total = int(threads * per_thread + run_wide + 200e6)  # + the interpreter and libraries
     uptake = cfg.cohort.uptake

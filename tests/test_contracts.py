@@ -30,7 +30,7 @@ from simrisk.vocabulary import (
     PERMANENT,
 )
 from tests import naive_money as naive
-from tests.conftest import simple_raw
+from tests.conftest import load_raw, simple_raw
 
 # 8 weeks in two "periods" of 4 weeks, paid in weeks 3 and 7
 PERIOD = np.array([0, 0, 0, 0, 1, 1, 1, 1])
@@ -756,3 +756,22 @@ def test_payments_stop_at_the_deals_horizon_with_an_appraisal():
             deal, events, sim.checks[s], sim.entry[s], measured[s, :D]
         )
         np.testing.assert_allclose(paid[s, :D], expected, rtol=1e-12, atol=1e-9, err_msg=str(s))
+
+
+def test_the_strict_baseline_keeps_everyone_on_benefit():
+    """``stays_on_benefit``: per enrolled citizen one benefit week every week (the path's
+    stages share it), no work,
+    refusion within the benefit; the generous reading (``baseline``) has exits."""
+    raw = load_raw("slagelse")
+    raw["contract"]["measurement"] = "stays_on_benefit"
+    strict_cfg = _deal(raw)
+    st = simulation.build_structure(strict_cfg)
+    strict = contracts.compute_baseline(strict_cfg, st, 64)
+    D = st.deal_weeks
+    np.testing.assert_allclose(strict.benefit_weeks[:D].sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(strict.work_fte, 0.0)
+    assert (strict.refusion_weeks <= strict.benefit_weeks + 1e-12).all()
+    raw["contract"]["measurement"] = "baseline"
+    generous = contracts.compute_baseline(_deal(raw), st, 64)
+    assert generous.benefit_weeks[:D].sum() < 0.8 * strict.benefit_weeks[:D].sum()
+    assert generous.work_fte.sum() > 0

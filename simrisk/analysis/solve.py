@@ -28,6 +28,7 @@ from simrisk.config import (
 from simrisk.contracts import compute_baseline
 from simrisk.metrics import derived
 from simrisk.sampling import Adjustment
+from simrisk.vocabulary import BASELINE_READINGS
 
 GOAL_KINDS = {
     "p_irr_at_least": "P(investor IRR >= hurdle) >= level",
@@ -109,7 +110,7 @@ def solve(
     if problems:
         raise ConfigError("solve", problems)
     baseline = None
-    if cfg.contract.measurement == "baseline":
+    if cfg.contract.measurement in BASELINE_READINGS:
         baseline = compute_baseline(cfg, simulation.build_structure(cfg))
     cache: dict[float, dict] = {}
 

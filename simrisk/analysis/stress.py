@@ -37,6 +37,7 @@ from simrisk.outputs import PAYMENT_SHARES_NOTE, provenance
 from simrisk.results import metric_variables
 from simrisk.sampling import Adjustment
 from simrisk.tables import Table
+from simrisk.vocabulary import BASELINE_READINGS
 
 
 def default_stresses(cfg: DealConfig) -> list[StressPoint]:
@@ -230,7 +231,7 @@ def run_stress(
     """Run every point with the same seed and scenarios; per-scenario metrics per point.
     A baseline-measured contract keeps the unstressed deal's baseline at every point."""
     baseline = None
-    if cfg.contract.measurement == "baseline":
+    if cfg.contract.measurement in BASELINE_READINGS:
         baseline = compute_baseline(cfg, simulation.build_structure(cfg))
     return [
         engine.run(p.cfg, seed, n, progress=progress, adjust=p.adjust, baseline=baseline).metrics

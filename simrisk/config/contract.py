@@ -92,7 +92,9 @@ class Contract(Strict):
     ``from``, one due at or after ``to`` is not paid (default: every payment is made).
     """
 
-    measurement: Literal["counterfactual", "control_group", "baseline"] = "counterfactual"
+    measurement: Literal["counterfactual", "control_group", "baseline", "stays_on_benefit"] = (
+        "counterfactual"
+    )
     control_size: int | None = Field(default=None, gt=0, le=100_000)
     baseline_scenarios: int = Field(default=1000, gt=0, le=100_000)
     settlement: Literal["month", "quarter", "year"] = "quarter"

@@ -7,10 +7,16 @@ entry at the deal's central parameter values. A scenario's baseline cost places
 this profile at each enrolled citizen's actual entry week and values it at the
 scenario's rates, so the baseline does not move with the world (job market,
 effect) but does follow who enrolled when and what a benefit week costs.
+
+Two readings of "the savings when citizens get work": ``baseline``, the expected
+business-as-usual course (generous to the municipality: it pays only for exits beyond
+those expected), and ``stays_on_benefit``, every citizen on the segment's benefit path
+for the whole deal (strict: every exit, expected or not, counts as a saving).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,12 +88,26 @@ BASELINE_CHUNK = 512
 """Baseline scenarios simulated at a time (memory does not grow with their number)."""
 
 
+def _staying(dumped: dict) -> dict:
+    """The deal with every labour transition at probability 0: nobody leaves the
+    segment's benefit path (its stages still follow each other)."""
+    out = copy.deepcopy(dumped)
+    for t in out["labour"]["transitions"]:
+        p = t["probability"]
+        t["probability"] = [0.0] * len(p) if isinstance(p, list) else 0.0
+    return out
+
+
 def compute_baseline(cfg: DealConfig, st: Structure, n: int | None = None) -> Baseline:
     """Mean counterfactual course (and outcome rates) at the central parameter values,
     everyone entering in week 0 (so calendar weeks are weeks since entry); simulated in
-    chunks, the sums taken scenario by scenario in order."""
+    chunks, the sums taken scenario by scenario in order. With the measurement
+    ``stays_on_benefit`` nobody leaves the benefit path (no transition happens)."""
     n = n or cfg.contract.baseline_scenarios
     dumped = cfg.model_dump(by_alias=True)
+    staying = cfg.contract.measurement == "stays_on_benefit"
+    if staying:
+        dumped = _staying(dumped)
     key = rng.seed_key(BASELINE_SEED)
     targets = [(m, mech) for m, mech in enumerate(cfg.contract.mechanisms) if mech.kind == "target"]
     ben = ref = fte = None
@@ -95,7 +115,10 @@ def compute_baseline(cfg: DealConfig, st: Structure, n: int | None = None) -> Ba
     rates: dict[int, list[np.ndarray]] = {m: [] for m, _ in targets}
     for scen0 in range(0, n, BASELINE_CHUNK):
         k = min(BASELINE_CHUNK, n - scen0)
-        v = Values(dumped, central_overrides(cfg, k), k)
+        central = central_overrides(cfg, k)
+        if staying:  # uncertain transition probabilities stay at 0 too
+            central = {p: x for p, x in central.items() if p[:2] != ("labour", "transitions")}
+        v = Values(dumped, central, k)
         kin = kernel_inputs(cfg, st, v, entry=np.zeros_like(st.entry_planned))
         kin.cohort = kin.cohort._replace(delay=np.zeros_like(kin.cohort.delay))
         sim = simulate(key, scen0, st, kin)
