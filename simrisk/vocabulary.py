@@ -47,13 +47,46 @@ OUT_OF_WORK_STATES = ("benefit", "unemployed")
 job-entry ratio, the frailty, the segment's ratio and the labour market's multipliers act
 on it (and the education-entry ratio on entries into ``education``)."""
 
-OUTCOME_EVENTS = ("job_entry", "education_entry", "sustained_13", "sustained_26", "sustained_52")
-"""Outcome events a rate card can pay for (the ``event`` axis)."""
-EV_JOB, EV_EDUCATION, EV_SUST13, EV_SUST26, EV_SUST52 = 0, 1, 2, 3, 4
+OUTCOME_EVENTS = (
+    "job_entry",
+    "education_entry",
+    "sustained_13",
+    "sustained_26",
+    "sustained_52",
+    "declared_fit",
+    "off_benefit",
+    "self_supporting_work",
+)
+"""Outcome events, each a citizen's first (the ``event`` axis; a rate card can pay for
+any of them):
+
+* ``job_entry``, ``education_entry``: the first week in an ordinary job, in education;
+* ``sustained_13``/``26``/``52``: the 13th/26th/52nd week of one job spell;
+* ``declared_fit``: the end of the benefit course for a destination fit for work (a job,
+  education, unemployment benefit or kontanthjælp as unemployed, a job with løntilskud),
+  not for førtidspension, fleksjob or moving away (raskmelding, whatever follows);
+* ``off_benefit``: the first week of self-support in the sense of § 6 (no public
+  benefit, no løntilskud or fleksjob; SU counts as self-support);
+* ``self_supporting_work``: the first week of self-support in an ordinary job.
+"""
+(EV_JOB, EV_EDUCATION, EV_SUST13, EV_SUST26, EV_SUST52, EV_FIT, EV_OFF, EV_WORK_SS) = range(8)
 N_EVENTS = len(OUTCOME_EVENTS)
 
-TARGET_OUTCOMES = ("employed", "self_supporting", "off_benefit", "ever_employed")
-"""Outcomes an outcome target can measure."""
+TARGET_OUTCOMES = (
+    "employed",
+    "education",
+    "off_benefit",
+    "self_supporting",
+    "self_supporting_work",
+    "declared_fit",
+    "sustained_13",
+    "sustained_26",
+    "sustained_52",
+    "ever_employed",
+)
+"""Outcomes an outcome target can measure, each ``at`` a week since entry or ``ever_by``
+it (:mod:`simrisk.contracts.outcomes` defines them); ``ever_employed`` is ``employed``
+ever by the week (kept for older files)."""
 
 HR_KINDS = ("job_entry", "education_entry", "job_loss")
 """The programme's hazard ratios: benefit -> employed, benefit -> education, employed ->

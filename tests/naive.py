@@ -55,6 +55,8 @@ STATE_BENEFIT = {  # states with one fixed benefit, and the economics field nami
 }
 EV_JOB, EV_EDUCATION = 0, 1
 SUSTAINED = ((13, 2), (26, 3), (52, 4))  # (weeks in one job spell, event index)
+EV_FIT_NAIVE, EV_OFF_NAIVE, EV_WORK_SS_NAIVE = 5, 6, 7  # declared fit, off benefit, in work
+N_OUTCOME_EVENTS = 8
 STREAM_CITIZEN, STREAM_LABOUR, STREAM_PROGRAMME, STREAM_HOURS = 0, 1, 2, 3
 UNIT_WEEKS = {"week": 1.0, "month": 12.0 / WEEKS_PER_YEAR, "year": 1.0 / WEEKS_PER_YEAR}
 """A rate per unit, as a rate per week."""
@@ -138,8 +140,9 @@ class Leaves:
 
 
 def horizon(cfg) -> int:
-    """Weeks simulated: the deal's, or the appraisal's years if they reach further."""
-    weeks = cfg.deal.horizon_weeks
+    """Weeks simulated: the deal's and its last payments' settlement lag, or the
+    appraisal's years if they reach further."""
+    weeks = cfg.deal.horizon_weeks + cfg.contract.settlement_lag_weeks
     if cfg.economics.appraisal is not None:
         weeks = max(weeks, math.ceil(cfg.economics.appraisal.years * WEEKS_PER_YEAR))
     return weeks
@@ -452,6 +455,10 @@ def simulate(
     btypes = benefit_types(cfg)
     cal = calendar(cfg)
     checks_at = check_weeks(cfg, extra_checks)
+    windows = sorted(
+        {m.window_weeks for m in cfg.contract.mechanisms
+         if m.kind == "target" and m.outcome == "self_supporting"}
+    )  # fmt: skip
     if entry is None:
         entry = planned_entries(cfg, cfg.contract.control_size if control else None)
     citizen0 = CONTROL_OFFSET if control else 0
@@ -464,8 +471,9 @@ def simulate(
         "refusion_weeks": np.zeros((n, 2, H, B)),
         "programme_count": np.zeros((n, H, K + 2)),
         "work_fte": np.zeros((n, 2, H, 1)),
-        "events": np.full((n, 2, N, 5), -1),
+        "events": np.full((n, 2, N, N_OUTCOME_EVENTS + len(windows)), -1),
         "checks": np.full((n, 2, N, C), -1),
+        "check_run": np.zeros((n, 2, N, C, 2), np.int64),
         "entry": np.full((n, N), -1),
     }
     for s in range(n):
@@ -493,7 +501,8 @@ def simulate(
             moved = [True] + [rng.uniform() < share for _, _, share in sc.path[g][1:]]
             citizen = (g, z, insured, moved)
             for arm in arms:
-                _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes)
+                _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes,
+                      windows)  # fmt: skip
     return out
 
 
@@ -509,8 +518,9 @@ def _programme_end(sc: Scenario, key, scen, cit) -> tuple[int, bool]:
     return sc.total, True
 
 
-def _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes):
-    """One citizen, one arm, week by week from entry to the horizon."""
+def _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes, windows):
+    """One citizen, one arm, week by week from entry to the horizon; ``windows``: the
+    runs of self-support (weeks) whose first completion is an event."""
     H = len(cal)
     g, z, insured, moved = citizen
     treated = arm == 1
@@ -523,6 +533,7 @@ def _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes
     counted = sc.seg_weeks[g]  # benefit weeks counted by the refusion staircase
     support = []  # the weeks of self-support since the count last started
     in_job = 0  # weeks in the current job spell
+    run = 0  # weeks in the current unbroken run of self-support
     job_kept = None  # (benefit, share) a job keeps of the benefit it was started from
     job_hours = 1.0
     absorbed = H
@@ -557,6 +568,20 @@ def _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes
             self_supporting = state in (EMPLOYED, EDUCATION)
         else:
             self_supporting = sc.self_support[benefit]
+        # outcome records: the run of self-support, its first weeks, the windows it
+        # reaches; at a check week the weeks so far of the job spell and of the run
+        run = run + 1 if self_supporting else 0
+        if self_supporting:
+            if events[s, arm, i, EV_OFF_NAIVE] < 0:
+                events[s, arm, i, EV_OFF_NAIVE] = t
+            if state == EMPLOYED and events[s, arm, i, EV_WORK_SS_NAIVE] < 0:
+                events[s, arm, i, EV_WORK_SS_NAIVE] = t
+            for k, weeks in enumerate(windows):
+                if run == weeks and events[s, arm, i, N_OUTCOME_EVENTS + k] < 0:
+                    events[s, arm, i, N_OUTCOME_EVENTS + k] = t
+        for c, w in enumerate(checks_at):
+            if t == e + w:
+                out["check_run"][s, arm, i, c] = (in_job if state == EMPLOYED else 0, run)
         if self_supporting:
             support.append(t)
             if sum(1 for w in support if w > t - sc.reset_window) >= sc.reset_weeks:
@@ -591,6 +616,11 @@ def _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes
             ev = EV_JOB if dest == EMPLOYED else EV_EDUCATION
             if events[s, arm, i, ev] < 0 and t + 1 < H:
                 events[s, arm, i, ev] = t + 1
+        # declared fit for work: the benefit course ends for a job, education,
+        # unemployment benefit or løntilskud (not førtidspension, fleksjob, moving)
+        if state == BENEFIT and dest in (EMPLOYED, EDUCATION, UNEMPLOYED, SUBSIDISED):
+            if events[s, arm, i, EV_FIT_NAIVE] < 0 and t + 1 < H:
+                events[s, arm, i, EV_FIT_NAIVE] = t + 1
         if state == EMPLOYED:
             in_job, job_kept, job_hours = 0, None, 1.0
         if dest == EMPLOYED:  # a new job spell: its hours, and what it keeps of a benefit

@@ -21,7 +21,10 @@ import re
 import numpy as np
 
 DAYS_PER_YEAR = 365.25
-EVENTS = ("job_entry", "education_entry", "sustained_13", "sustained_26", "sustained_52")
+EVENTS = (
+    "job_entry", "education_entry", "sustained_13", "sustained_26", "sustained_52",
+    "declared_fit", "off_benefit", "self_supporting_work",
+)  # fmt: skip
 BENEFIT, EMPLOYED, EDUCATION, PERMANENT, MOVED = range(5)
 COUNTERFACTUAL, TREATMENT = 0, 1
 INF = math.inf
@@ -140,12 +143,20 @@ def target(rate, measured_week, threshold, full, payment, period, pay_week) -> n
 # --------------------------------------------------------------------------- outcomes
 
 
-def outcome_rate(checks, events, entry, check_index, outcome, at_week, horizon):
-    """Share of enrolled citizens with the outcome ``at_week`` weeks after entry.
+def outcome_rate(checks, check_run, events, entry, check_index, outcome, at_week, horizon,
+                 measure="at", window=(1, -1)):  # fmt: skip
+    """Share of enrolled citizens with the outcome ``at_week`` weeks after entry, citizen
+    by citizen, from the table in :mod:`simrisk.contracts.outcomes`.
 
-    Counted: enrolled citizens measured inside the horizon; for the state outcomes not
-    those who have moved away (censored). This is the documented current definition, under
-    which ``off_benefit`` counts the same citizens as ``self_supporting``."""
+    Counted: enrolled citizens measured inside the horizon; ``at`` not those who have
+    moved away by then; ``ever_by`` every one of them. Events: 0 job, 1 education,
+    2-4 sustained 13/26/52, 5 declared fit, 6 off benefit, 7 self-support in a job, then
+    the self-support windows (``window`` = (weeks, column))."""
+    if outcome == "ever_employed":
+        outcome, measure = "employed", "ever_by"
+    first = {"employed": 0, "education": 1, "sustained_13": 2, "sustained_26": 3,
+             "sustained_52": 4, "declared_fit": 5, "off_benefit": 6,
+             "self_supporting_work": 7, "self_supporting": window[1]}  # fmt: skip
     rates, last = [], []
     for s in range(len(entry)):
         num = den = 0
@@ -155,21 +166,28 @@ def outcome_rate(checks, events, entry, check_index, outcome, at_week, horizon):
             if e < 0 or e + at_week >= horizon:
                 continue
             latest = max(latest, e + at_week)
-            state = int(checks[s][i][check_index])
-            if outcome == "ever_employed":
-                job = int(events[s][i][0])
+            if measure == "ever_by":
+                w = int(events[s][i][first[outcome]])
                 den += 1
-                num += job >= 0 and job - e <= at_week
+                num += w >= 0 and w - e <= at_week
                 continue
+            state = int(checks[s][i][check_index])
+            job, run = (int(x) for x in check_run[s][i][check_index])
             if state == MOVED:
                 continue
             den += 1
-            if outcome == "employed":
-                num += state == EMPLOYED
-            elif outcome in ("self_supporting", "off_benefit"):
-                num += state in (EMPLOYED, EDUCATION)
-            else:
-                raise ValueError(outcome)
+            fit = int(events[s][i][5])
+            num += {
+                "employed": state == EMPLOYED,
+                "education": state == EDUCATION,
+                "off_benefit": run >= 1,
+                "self_supporting": run >= window[0],
+                "self_supporting_work": state == EMPLOYED and run >= 1,
+                "declared_fit": 0 <= fit <= e + at_week and state != BENEFIT,
+                "sustained_13": job >= 13,
+                "sustained_26": job >= 26,
+                "sustained_52": job >= 52,
+            }[outcome]
         rates.append(num / den if den else math.nan)
         last.append(latest)
     return np.array(rates), np.array(last)
@@ -196,7 +214,9 @@ def scenario_deal(raw: dict, names: list[str], row) -> dict:
     return out
 
 
-def contract_payments(raw: dict, events, checks, entry, measured, check_weeks=None, arm=TREATMENT):
+def contract_payments(
+    raw: dict, events, checks, entry, measured, check_weeks=None, arm=TREATMENT, check_run=None
+):
     """Weekly payments of one scenario from the raw deal's ``[contract]``, before the
     investor's cap; counterfactual measurement; the contract applied to the outcomes of
     ``arm`` (``measured`` that arm's measured savings).
@@ -210,6 +230,8 @@ def contract_payments(raw: dict, events, checks, entry, measured, check_weeks=No
     start = deal["start_date"]
     if isinstance(start, str):
         start = dt.date.fromisoformat(start)
+    if check_run is None:  # no outcome here needs the weeks of spells and runs
+        check_run = np.zeros(np.shape(checks) + (2,), np.int64)
     D = int(deal["horizon_weeks"])
     period, due = settlement_calendar(start, D, contract.get("settlement", "quarter"))
     # paid the lag after it falls due, not before the repayment window opens; never if
@@ -240,7 +262,7 @@ def contract_payments(raw: dict, events, checks, entry, measured, check_weeks=No
         elif mech["kind"] == "rate_card":
             tariffs = [[float(mech["tariffs"].get(ev, 0.0)) for ev in EVENTS]]
             total += rate_card(
-                [events[arm]],
+                [[row[: len(EVENTS)] for row in events[arm]]],  # the outcome events only
                 tariffs,
                 [mech.get("per_citizen_cap", INF)],
                 cap,
@@ -253,8 +275,9 @@ def contract_payments(raw: dict, events, checks, entry, measured, check_weeks=No
 
             def rate_of(arm, mech=mech, ci=ci):
                 return outcome_rate(
-                    [checks[arm]], [events[arm]], [entry], ci, mech["outcome"], mech["at_week"], D
-                )
+                    [checks[arm]], [check_run[arm]], [events[arm]], [entry], ci, mech["outcome"],
+                    mech["at_week"], D, mech.get("measure", "at"),
+                )  # fmt: skip
 
             rate, week = rate_of(arm)
             if mech.get("basis", "absolute") == "difference":

@@ -25,9 +25,17 @@ from simrisk.vocabulary import (
     COUNTERFACTUAL,
     EDUCATION,
     EMPLOYED,
+    EV_EDUCATION,
+    EV_FIT,
     EV_JOB,
+    EV_OFF,
+    EV_SUST13,
+    EV_WORK_SS,
     MOVED,
+    N_EVENTS,
     PERMANENT,
+    TARGET_OUTCOMES,
+    UNEMPLOYED,
 )
 from tests import naive_money as naive
 from tests.conftest import load_raw, simple_raw
@@ -259,78 +267,113 @@ def test_target_matches_twin():
 
 # Scenario 0 (horizon 20, at_week 5, the state at check column 1; column 0 holds other
 # states, so a wrong column gives other answers):
-#   citizen  entry  state at +5  first job  measured?
-#   0        0      employed     week 2     yes (week 5)
-#   1        3      education    never      yes (week 8)
-#   2        10     moved        week 12    yes (week 15), censored for the state outcomes
-#   3        16     employed     week 17    no: week 21 is beyond the horizon
-#   4        -1     -            -          no: not enrolled
-#   5        4      benefit      week 10    yes (week 9); its job is 6 weeks after entry
-# Scenario 1: nobody measurable (one beyond the horizon, one not enrolled).
-_ENTRY = np.array([[0, 3, 10, 16, -1, 4], [18, -1, -1, -1, -1, -1]], np.int32)
+# A hand-built chunk, measured 5 weeks after entry (horizon 20, check 1); runs are the
+# weeks so far of the job spell and of the unbroken run of self-support at the check:
+#   citizen  entry  state at +5   job  run  first events (week)
+#   0        0      employed       14    4  job 1, fit 1, off 1, in work 1, 3-run 3,
+#                                           sustained 13 at 4
+#   1        3      education       0    2  education 6, fit 6, off 6
+#   2        10     moved           0    0  job 12, fit 12, off 12, in work 12, 3-run 14
+#   3        16     employed        5    5  (beyond the horizon: 16 + 5 >= 20)
+#   4        -1     -               -    -  (not enrolled)
+#   5        4      employed        2    0  job 7, fit 7 (a part-time job with a benefit)
+#   6        2      unemployed      0    0  fit 4 (declared fit, on a-dagpenge)
+#   7        1      benefit         0    0  job 3, fit 3, off 3, in work 3 (back on benefit)
+# Scenario 1: nobody measurable (one beyond the horizon, the rest not enrolled).
+_ENTRY = np.array([[0, 3, 10, 16, -1, 4, 2, 1], [18, -1, -1, -1, -1, -1, -1, -1]], np.int32)
 _STATE = np.array(
-    [[EMPLOYED, EDUCATION, MOVED, EMPLOYED, -1, BENEFIT], [EMPLOYED, -1, -1, -1, -1, -1]],
+    [
+        [EMPLOYED, EDUCATION, MOVED, EMPLOYED, -1, EMPLOYED, UNEMPLOYED, BENEFIT],
+        [EMPLOYED, -1, -1, -1, -1, -1, -1, -1],
+    ],
     np.int8,
 )
 _CHECKS = np.stack([np.full_like(_STATE, PERMANENT), _STATE], axis=2)  # (scenario, citizen, 2)
-_EVENTS = np.full((2, 6, 5), -1, np.int32)
-_EVENTS[0, :, EV_JOB] = [2, -1, 12, 17, -1, 10]
+_RUN = np.zeros((2, 8, 2, 2), np.int32)
+_RUN[0, :, 1] = [[14, 4], [0, 2], [0, 0], [5, 5], [0, 0], [2, 0], [0, 0], [0, 0]]
+_EVENTS = np.full((2, 8, N_EVENTS + 1), -1, np.int32)
+for _c, _ev in {
+    0: {EV_JOB: 1, EV_FIT: 1, EV_OFF: 1, EV_WORK_SS: 1, N_EVENTS: 3, EV_SUST13: 4},
+    1: {EV_EDUCATION: 6, EV_FIT: 6, EV_OFF: 6},
+    2: {EV_JOB: 12, EV_FIT: 12, EV_OFF: 12, EV_WORK_SS: 12, N_EVENTS: 14},
+    5: {EV_JOB: 7, EV_FIT: 7},
+    6: {EV_FIT: 4},
+    7: {EV_JOB: 3, EV_FIT: 3, EV_OFF: 3, EV_WORK_SS: 3},
+}.items():
+    for _e, _w in _ev.items():
+        _EVENTS[0, _c, _e] = _w
+WINDOW = (3, N_EVENTS)  # a 3-week run of self-support, its events column
+
+# (outcome, measure) -> (hits, counted) in scenario 0: "at" counts 0, 1, 5, 6, 7 (2 moved
+# away), "ever_by" counts 0, 1, 2, 5, 6, 7
+HAND = {
+    ("employed", "at"): (2, 5),  # 0, 5
+    ("employed", "ever_by"): (4, 6),  # 0 (1), 2 (2), 5 (3), 7 (2)
+    ("ever_employed", "at"): (4, 6),  # = employed, ever_by
+    ("education", "at"): (1, 5),
+    ("education", "ever_by"): (1, 6),
+    ("off_benefit", "at"): (2, 5),  # runs >= 1: 0, 1 (not 5's part-time job)
+    ("off_benefit", "ever_by"): (4, 6),  # 0, 1, 2, 7
+    ("self_supporting", "at"): (1, 5),  # runs >= 3: 0
+    ("self_supporting", "ever_by"): (2, 6),  # 3-runs by week 5: 0 (3), 2 (14 - 10)
+    ("self_supporting_work", "at"): (1, 5),  # 0
+    ("self_supporting_work", "ever_by"): (3, 6),  # 0, 2, 7
+    ("declared_fit", "at"): (4, 5),  # 0, 1, 5, 6 (7 is back on benefit)
+    ("declared_fit", "ever_by"): (6, 6),
+    ("sustained_13", "at"): (1, 5),  # 0
+    ("sustained_13", "ever_by"): (1, 6),
+    ("sustained_26", "at"): (0, 5),
+    ("sustained_26", "ever_by"): (0, 6),
+}
 
 
-def _rate(outcome):
-    return outcome_rate(_CHECKS, _EVENTS, _ENTRY, 1, outcome, 5, 20)
+def _rate(outcome, measure="at"):
+    return outcome_rate(_CHECKS, _RUN, _EVENTS, _ENTRY, 1, outcome, 5, 20, measure, WINDOW)
 
 
-def test_outcome_employed_by_hand():
-    rate, last = _rate("employed")
-    # counted: citizens 0, 1, 5 (2 moved away); employed: citizen 0 -> 1/3
-    assert rate[0] == pytest.approx(1 / 3)
+@pytest.mark.parametrize(("outcome", "measure"), list(HAND), ids=[f"{o}-{m}" for o, m in HAND])
+def test_outcome_by_hand(outcome, measure):
+    rate, last = _rate(outcome, measure)
+    hits, counted = HAND[(outcome, measure)]
+    assert rate[0] == pytest.approx(hits / counted)
     assert np.isnan(rate[1])
     # the last measurement is citizen 2's at week 10 + 5 (the moved are measured too)
     np.testing.assert_array_equal(last, [15, -1])
+    n_rate, n_last = naive.outcome_rate(
+        _CHECKS, _RUN, _EVENTS, _ENTRY, 1, outcome, 5, 20, measure, WINDOW
+    )
+    np.testing.assert_array_equal(rate, n_rate)
 
 
-def test_outcome_self_supporting_by_hand():
-    rate, _ = _rate("self_supporting")
-    # counted: 0, 1, 5; employed or in education: 0, 1 -> 2/3
-    assert rate[0] == pytest.approx(2 / 3)
-    assert np.isnan(rate[1])
-
-
-def test_outcome_off_benefit_by_hand():
-    rate, last = _rate("off_benefit")
-    # The documented current definition: citizens who moved away are censored (not
-    # counted) for every state outcome, so off_benefit counts the same citizens as
-    # self_supporting: counted 0, 1, 5; employed or in education 0, 1 -> 2/3 (a moved
-    # citizen would make it 3/4 if counted as off benefit; that change is a later issue).
-    assert rate[0] == pytest.approx(2 / 3)
-    np.testing.assert_array_equal(rate, _rate("self_supporting")[0])
-    np.testing.assert_array_equal(last, [15, -1])
-
-
-def test_outcome_ever_employed_by_hand():
-    rate, _ = _rate("ever_employed")
-    # counted: every measurable citizen, moved or not: 0, 1, 2, 5; a job entry within 5
-    # weeks of entry: 0 (2 weeks), 2 (2 weeks); citizen 5's came after 6 -> 2/4
-    assert rate[0] == pytest.approx(0.5)
-    assert np.isnan(rate[1])
+def test_off_benefit_and_self_supporting_differ():
+    """A one-week status against a 3-week run (and the old alias of employed-ever)."""
+    assert _rate("off_benefit")[0][0] != _rate("self_supporting")[0][0]
+    np.testing.assert_array_equal(_rate("ever_employed")[0], _rate("employed", "ever_by")[0])
 
 
 def test_outcome_unknown_is_an_error():
     with pytest.raises(ValueError, match="unknown outcome"):
         _rate("happy")
+    with pytest.raises(ValueError, match="unknown measure"):
+        _rate("employed", "sometimes")
 
 
-@pytest.mark.parametrize("outcome", ["employed", "self_supporting", "off_benefit", "ever_employed"])
-def test_outcome_rate_matches_twin(outcome):
+@pytest.mark.parametrize("measure", ["at", "ever_by"])
+@pytest.mark.parametrize("outcome", [o for o in TARGET_OUTCOMES if o != "ever_employed"])
+def test_outcome_rate_matches_twin(outcome, measure):
     g = np.random.default_rng(6)
     n, N, H, at = 30, 25, 40, 12
     entry = np.where(g.uniform(size=(n, N)) < 0.8, g.integers(0, 35, (n, N)), -1).astype(np.int32)
-    checks = g.integers(0, 5, (n, N, 2)).astype(np.int8)
-    events = np.where(g.uniform(size=(n, N, 5)) < 0.6, g.integers(0, H, (n, N, 5)), -1)
+    checks = g.integers(0, 8, (n, N, 2)).astype(np.int8)
+    run = g.integers(0, 30, (n, N, 2, 2)).astype(np.int32) * (g.uniform(size=(n, N, 2, 2)) < 0.5)
+    E = N_EVENTS + 2
+    events = np.where(g.uniform(size=(n, N, E)) < 0.6, g.integers(0, H, (n, N, E)), -1)
     events = events.astype(np.int32)
-    rate, last = outcome_rate(checks, events, entry, 1, outcome, at, H)
-    n_rate, n_last = naive.outcome_rate(checks, events, entry, 1, outcome, at, H)
+    window = (4, N_EVENTS + 1)
+    rate, last = outcome_rate(checks, run, events, entry, 1, outcome, at, H, measure, window)
+    n_rate, n_last = naive.outcome_rate(
+        checks, run, events, entry, 1, outcome, at, H, measure, window
+    )
     np.testing.assert_allclose(rate, n_rate, rtol=1e-15)
     np.testing.assert_array_equal(last, n_last)
 
@@ -437,7 +480,8 @@ def test_baseline_is_the_expected_course():
 
 def _sim(entry, checks=None, events=None):
     entry = np.asarray(entry, np.int32)
-    return KernelOut(None, None, None, None, None, events, checks, entry)
+    run = None if checks is None else np.zeros(checks.shape + (2,), np.int32)
+    return KernelOut(None, None, None, None, None, events, checks, run, entry)
 
 
 def test_measured_savings_by_measurement():
@@ -502,11 +546,11 @@ def test_target_difference_uses_the_measurement(measurement):
         [[[[BENEFIT], [BENEFIT], [EMPLOYED], [-1]], [[EMPLOYED], [BENEFIT], [EMPLOYED], [-1]]]],
         np.int8,
     )
-    sim = _sim([[0, 0, 1, -1]], checks=checks, events=np.full((1, 2, 4, 5), -1, np.int32))
+    sim = _sim([[0, 0, 1, -1]], checks=checks, events=np.full((1, 2, 4, N_EVENTS), -1, np.int32))
     ctl = _sim(
         [[0, 0]],
         checks=np.array([[[[EMPLOYED], [BENEFIT]]] * 2], np.int8),
-        events=np.full((1, 2, 2, 5), -1, np.int32),
+        events=np.full((1, 2, 2, N_EVENTS), -1, np.int32),
     )
     base = Baseline(np.zeros((8, 1)), np.zeros((8, 1)), np.zeros((8, 1)), rates={0: 0.4})
     ca = contracts.contract_arrays(cfg, Values(cfg.model_dump(by_alias=True), {}, 1))
@@ -618,7 +662,12 @@ def test_payments_match_twin_from_the_deal():
     for s in range(n):
         deal = naive.scenario_deal(raw, sampler.names, draws[s])
         expected = naive.contract_payments(
-            deal, sim.events[s], sim.checks[s], sim.entry[s], measured[s]
+            deal,
+            sim.events[s],
+            sim.checks[s],
+            sim.entry[s],
+            measured[s],
+            check_run=sim.check_run[s],
         )
         np.testing.assert_allclose(paid[s], expected, rtol=1e-12, atol=1e-9, err_msg=str(s))
         # what each mechanism would pay on its own, and all of them without the cap
@@ -627,7 +676,13 @@ def test_payments_match_twin_from_the_deal():
         for m, mech in enumerate([*mechs, None]):
             deal["contract"]["mechanisms"] = mechs if mech is None else [mech]
             alone[m, s] = naive.contract_payments(
-                deal, sim.events[s], sim.checks[s], sim.entry[s], measured[s], [12, 20, 30]
+                deal,
+                sim.events[s],
+                sim.checks[s],
+                sim.entry[s],
+                measured[s],
+                [12, 20, 30],
+                check_run=sim.check_run[s],
             ).sum()
     # the case exercises every mechanism (each pays in some scenarios; each target, and the
     # savings share's cap, not in all) and the contract cap (binding in some, not in all)
@@ -666,7 +721,12 @@ def test_settlement_lag_and_repayment_window_match_twin(lag, window):
     for s in range(n):
         deal = naive.scenario_deal(raw, sampler.names, draws[s])
         expected = naive.contract_payments(
-            deal, sim.events[s], sim.checks[s], sim.entry[s], measured[s, :80]
+            deal,
+            sim.events[s],
+            sim.checks[s],
+            sim.entry[s],
+            measured[s, :80],
+            check_run=sim.check_run[s],
         )
         np.testing.assert_allclose(paid[s], expected, rtol=1e-12, atol=1e-9, err_msg=str(s))
     weeks = np.flatnonzero(paid.sum(axis=0))
@@ -715,7 +775,13 @@ def test_deadweight_payments_match_twin_on_the_counterfactual_arm():
     for s in range(n):
         deal = naive.scenario_deal(raw, sampler.names, draws[s])
         expected = naive.contract_payments(
-            deal, sim.events[s], sim.checks[s], sim.entry[s], measured[s], arm=arm
+            deal,
+            sim.events[s],
+            sim.checks[s],
+            sim.entry[s],
+            measured[s],
+            arm=arm,
+            check_run=sim.check_run[s],
         )
         np.testing.assert_allclose(anyway[s], expected, rtol=1e-12, atol=1e-9, err_msg=str(s))
     # business as usual earns rate-card money too, but less than the programme
@@ -753,7 +819,7 @@ def test_payments_stop_at_the_deals_horizon_with_an_appraisal():
         deal = naive.scenario_deal(raw, sampler.names, draws[s])
         events = np.where(sim.events[s] < D, sim.events[s], -1)  # within the deal's weeks
         expected = naive.contract_payments(
-            deal, events, sim.checks[s], sim.entry[s], measured[s, :D]
+            deal, events, sim.checks[s], sim.entry[s], measured[s, :D], check_run=sim.check_run[s]
         )
         np.testing.assert_allclose(paid[s, :D], expected, rtol=1e-12, atol=1e-9, err_msg=str(s))
 

@@ -46,7 +46,7 @@ def _sim():
     fte = np.zeros((2, 2, 4, 1))
     fte[0, 0, :, 0] = [0, 0, 1, 1]
     fte[0, 1, :, 0] = [0.5, 0.5, 1.5, 1.5]
-    return KernelOut(None, None, None, None, fte, events, None, entry)
+    return KernelOut(None, None, None, None, fte, events, None, None, entry)
 
 
 def _run(perspective="municipality", horizons=None):

@@ -20,13 +20,17 @@ from simrisk.vocabulary import (
     EDUCATION,
     EMPLOYED,
     EV_EDUCATION,
+    EV_FIT,
     EV_JOB,
+    EV_OFF,
     EV_SUST13,
     EV_SUST26,
     EV_SUST52,
+    EV_WORK_SS,
     FLEKSJOB,
     HR_JOB_ENTRY,
     MOVED,
+    N_EVENTS,
     N_STATES,
     PERMANENT,
     SUBSIDISED,
@@ -35,7 +39,7 @@ from simrisk.vocabulary import (
 from tests import naive
 from tests.conftest import load_raw, simple_raw
 
-EXACT_FIELDS = ("entry", "events", "checks", "state_count", "programme_count")
+EXACT_FIELDS = ("entry", "events", "checks", "check_run", "state_count", "programme_count")
 """Outputs the twin must reproduce exactly."""
 WEIGHTED_FIELDS = ("benefit_weeks", "refusion_weeks", "work_fte")
 """Outputs that are sums of fractions (kept shares, part-time hours, refusion shares):
@@ -1241,3 +1245,25 @@ def test_kernel_equals_twin_with_too_little_capital():
     n_in = (fast.entry >= 0).sum(axis=1)
     np.testing.assert_array_equal(n_in, np.minimum(n_in, kin.cohort.max_enrolled))
     assert (n_in == kin.cohort.max_enrolled).any() and len(set(n_in)) > 1
+
+
+def test_kernel_equals_twin_on_the_outcome_records():
+    """The outcome events (declared fit, first week off benefit, first week of
+    self-support in a job, the first 8-week run of self-support) and the weeks of the job
+    spell and of the run at each check week, on Holbæk's sick-listed citizens."""
+    raw = load_raw("holbaek")
+    raw["contract"]["mechanisms"].append(
+        {"kind": "target", "outcome": "self_supporting", "window_weeks": 8, "at_week": 30,
+         "threshold": 0.2, "payment": 1.0}
+    )  # fmt: skip
+    cfg = _deal(raw)
+    st, _, fast, _ = _assert_twin(cfg, 12, 0, 6)
+    assert list(st.ss_windows) == [8]
+    ev = fast.events
+    assert ev.shape[-1] == N_EVENTS + 1
+    for k in (EV_FIT, EV_OFF, EV_WORK_SS, N_EVENTS):
+        assert (ev[..., k] >= 0).any(), k
+    # a run of 8 weeks begins at or after the first week off benefit
+    both = (ev[..., N_EVENTS] >= 0) & (ev[..., EV_OFF] >= 0)
+    assert (ev[..., N_EVENTS][both] >= ev[..., EV_OFF][both] + 7).all()
+    assert (fast.check_run[..., 0] > 0).any() and (fast.check_run[..., 1] > 0).any()

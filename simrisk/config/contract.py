@@ -65,9 +65,15 @@ class RateCard(Strict):
 
 
 class Target(Strict):
+    """Pay when an outcome rate passes a threshold. ``measure``: the outcome ``at`` the
+    week since entry, or ``ever_by`` it; ``window_weeks``: the unbroken weeks of
+    self-support that make a citizen ``self_supporting``."""
+
     kind: Literal["target"]
     outcome: Literal[TARGET_OUTCOMES]
     at_week: PositiveWeeks
+    measure: Literal["at", "ever_by"] = "at"
+    window_weeks: PositiveWeeks = 1
     threshold: Probability
     full: Probability | None = None
     payment: NonNegative
@@ -78,6 +84,8 @@ class Target(Strict):
     def _full(self) -> Target:
         if self.full is not None and self.full <= self.threshold:
             raise ValueError("'full' must be above 'threshold'")
+        if self.window_weeks != 1 and self.outcome != "self_supporting":
+            raise ValueError("'window_weeks' is a term of the outcome 'self_supporting' only")
         return self
 
 

@@ -19,10 +19,10 @@ import numpy as np
 from simrisk.config import DealConfig
 from simrisk.contracts import mechanisms
 from simrisk.contracts.measurement import Baseline, compute_baseline
-from simrisk.contracts.outcomes import outcome_rate
+from simrisk.contracts.outcomes import target_rate
 from simrisk.sampling import Values
 from simrisk.simulation import KernelOut, Structure
-from simrisk.vocabulary import COUNTERFACTUAL, OUTCOME_EVENTS, TREATMENT
+from simrisk.vocabulary import COUNTERFACTUAL, N_EVENTS, OUTCOME_EVENTS, TREATMENT
 
 __all__ = ["Baseline", "ContractArrays", "compute_baseline", "contract_arrays", "payments"]
 
@@ -74,11 +74,7 @@ def contract_arrays(cfg: DealConfig, v: Values) -> ContractArrays:
 
 
 def _rate(sim: KernelOut, arm: int, st: Structure, mech) -> tuple[np.ndarray, np.ndarray]:
-    ci = int(np.searchsorted(st.check_off, mech.at_week))
-    return outcome_rate(
-        sim.checks[:, arm], sim.events[:, arm], sim.entry, ci, mech.outcome, mech.at_week,
-        st.deal_weeks,
-    )  # fmt: skip
+    return target_rate(sim, arm, st, mech)
 
 
 def measured_savings(
@@ -134,7 +130,7 @@ def payments(
             )
         elif mech.kind == "rate_card":
             total += mechanisms.rate_card(
-                sim.events[:, arm],
+                sim.events[:, arm, :, :N_EVENTS],
                 terms["tariffs"],
                 terms["per_citizen_cap"],
                 terms["cap"],

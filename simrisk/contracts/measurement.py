@@ -23,7 +23,7 @@ import numpy as np
 
 from simrisk import rng
 from simrisk.config import DealConfig
-from simrisk.contracts.outcomes import outcome_rate
+from simrisk.contracts.outcomes import target_rate
 from simrisk.sampling import Values, central_overrides
 from simrisk.simulation import Structure, kernel_inputs, simulate
 from simrisk.vocabulary import COUNTERFACTUAL
@@ -132,17 +132,7 @@ def compute_baseline(cfg: DealConfig, st: Structure, n: int | None = None) -> Ba
             fte += fw[s]
         enrolled += float((sim.entry >= 0).sum())
         for m, mech in targets:
-            ci = int(np.searchsorted(st.check_off, mech.at_week))
-            rate, _ = outcome_rate(
-                sim.checks[:, COUNTERFACTUAL],
-                sim.events[:, COUNTERFACTUAL],
-                sim.entry,
-                ci,
-                mech.outcome,
-                mech.at_week,
-                st.deal_weeks,
-            )
-            rates[m].append(rate)
+            rates[m].append(target_rate(sim, COUNTERFACTUAL, st, mech)[0])
     enrolled = max(enrolled, 1.0)
     base = Baseline(
         benefit_weeks=ben / enrolled, refusion_weeks=ref / enrolled, work_fte=fte / enrolled

@@ -74,6 +74,7 @@ def simulate(
         rng.CONTROL_OFFSET if control else 0,
         not control,
         st.check_off,
+        st.ss_windows,
         kin.cohort,
         kin.labour,
         kin.programme,

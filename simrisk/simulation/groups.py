@@ -89,7 +89,8 @@ resid : float64 (ns, B, 2), share of a benefit kept in a full-time (0) or part-t
 
 KernelOut = namedtuple(
     "KernelOut",
-    "state_count benefit_weeks refusion_weeks programme_count work_fte events checks entry",
+    "state_count benefit_weeks refusion_weeks programme_count work_fte events checks check_run "
+    "entry",
 )
 KernelOut.__doc__ = """Outputs, written by the kernel (every scenario's rows are reset first;
 the last week row of the weekly arrays is scratch).
@@ -100,7 +101,11 @@ benefit_weeks, refusion_weeks : float64 (ns, 2, H + 1, B), citizens on each bene
     central government's refusion share
 programme_count : float64 (ns, H + 1, K + 2), programme track (phases, completed, dropped)
 work_fte : float64 (ns, 2, H + 1, 1), full-time equivalents in ordinary jobs per week
-events : int32 (ns, 2, N, E), week of each citizen's first outcome event or -1
+events : int32 (ns, 2, N, E + W), week of each citizen's first outcome event
+    (``vocabulary.OUTCOME_EVENTS``), then the first week at which a run of self-support
+    reached each of the structure's ``ss_windows`` weeks; -1: never
 checks : int8 (ns, 2, N, C), state at the check weeks or -1
+check_run : int32 (ns, 2, N, C, 2), at each check week the weeks so far of the current job
+    spell (0: not in a job) and of the current unbroken run of self-support (0: none)
 entry : int32 (ns, N), entry week or -1 if not enrolled
 """

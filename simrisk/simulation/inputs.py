@@ -105,6 +105,7 @@ class Structure:
     cal_mult: np.ndarray
     cal_next: np.ndarray
     check_off: np.ndarray
+    ss_windows: np.ndarray
     period: np.ndarray
     pay_week: np.ndarray
     dates: np.ndarray = field(repr=False)
@@ -207,6 +208,16 @@ def build_structure(cfg: DealConfig, extra_checks: list[int] | None = None) -> S
         cal_mult=cal,
         cal_next=cal_next,
         check_off=np.asarray(checks, dtype=np.int64),
+        ss_windows=np.asarray(
+            sorted(
+                {
+                    m.window_weeks
+                    for m in cfg.contract.mechanisms
+                    if m.kind == "target" and m.outcome == "self_supporting"
+                }
+            ),
+            dtype=np.int64,
+        ),
         period=period,
         pay_week=pay_week,
         dates=dates,
@@ -406,7 +417,8 @@ def kernel_outputs(n: int, n_citizens: int, st: Structure) -> KernelOut:
         refusion_weeks=np.zeros((n, 2, H + 1, B)),
         programme_count=np.zeros((n, H + 1, st.n_phases + 2)),
         work_fte=np.zeros((n, 2, H + 1, 1)),
-        events=np.full((n, 2, n_citizens, N_EVENTS), -1, np.int32),
+        events=np.full((n, 2, n_citizens, N_EVENTS + len(st.ss_windows)), -1, np.int32),
         checks=np.full((n, 2, n_citizens, len(st.check_off)), -1, np.int8),
+        check_run=np.zeros((n, 2, n_citizens, len(st.check_off), 2), np.int32),
         entry=np.full((n, n_citizens), -1, np.int32),
     )

@@ -51,6 +51,7 @@ from simrisk.simulation.weeks import (
     SS_CAPACITY,
     add_weeks,
     benefit_paid,
+    record_outcomes,
     record_weeks,
     self_support,
 )
@@ -59,6 +60,7 @@ from simrisk.vocabulary import (
     EDUCATION,
     EMPLOYED,
     EV_EDUCATION,
+    EV_FIT,
     EV_JOB,
     EV_SUST13,
     EV_SUST26,
@@ -69,6 +71,7 @@ from simrisk.vocabulary import (
     MOVED,
     N_STATES,
     PERMANENT,
+    SUBSIDISED,
     TREATMENT,
     UNEMPLOYED,
 )
@@ -187,6 +190,12 @@ def _sustained(events, s, arm, i, spell_start, spell_end):
 
 
 @nb.njit(inline="always", cache=True)
+def _fit(dest):
+    """A destination out of the benefit course for which the citizen is fit for work."""
+    return dest == EMPLOYED or dest == EDUCATION or dest == UNEMPLOYED or dest == SUBSIDISED
+
+
+@nb.njit(inline="always", cache=True)
 def _entry_event(events, s, arm, i, dest, t_ev, H):
     """The first job or education entry of a citizen."""
     ev = EV_JOB if dest == EMPLOYED else EV_EDUCATION
@@ -236,6 +245,7 @@ def simulate_chunk(
     citizen0,
     do_treatment,
     check_off,
+    ss_windows,
     coh,
     lab,
     prog,
@@ -247,6 +257,7 @@ def simulate_chunk(
     work_fte,
     events,
     checks,
+    check_run,
     entry,
 ):
     """Simulate one chunk of scenarios, both arms of every citizen.
@@ -258,6 +269,8 @@ def simulate_chunk(
     citizen0 : int, index offset of the citizens (0 cohort, CONTROL_OFFSET control group)
     do_treatment : bool, simulate the treatment arm (False for a control group)
     check_off : int64 (C,), weeks since entry at which each citizen's state is recorded
+    ss_windows : int64 (W,), runs of self-support (weeks) whose first completion is an
+        event (after the outcome events)
     coh, lab, prog, led : the input groups of :mod:`simrisk.simulation.groups`
     state_count ... entry : the fields of :class:`~simrisk.simulation.groups.KernelOut`,
         written
@@ -279,6 +292,7 @@ def simulate_chunk(
         work_fte[s] = 0.0
         events[s] = -1
         checks[s] = -1
+        check_run[s] = 0
         hh = np.empty(N_STATES)
         moved = np.zeros(MAX_STAGES, np.bool_)
         ss_a = np.empty(SS_CAPACITY, np.int64)
@@ -322,6 +336,8 @@ def simulate_chunk(
                 job_resid = 0.0
                 job_h = 1.0
                 spell_start = e
+                run_start = -1  # the current unbroken run of self-support: [start, end)
+                run_end = -1
                 t = e
                 t_abs = H
                 while t < H:
@@ -356,9 +372,18 @@ def simulate_chunk(
                     )  # fmt: skip
                     if state == EMPLOYED:
                         add_weeks(work_fte, s, arm, t, t_end, 0, job_h)
-                    if (btype < 0 and (state == EMPLOYED or state == EDUCATION)) or (
+                    is_ss = (btype < 0 and (state == EMPLOYED or state == EDUCATION)) or (
                         btype >= 0 and led.self_support[btype]
-                    ):
+                    )
+                    if is_ss:
+                        if run_end != t:
+                            run_start = t
+                        run_end = t_end
+                    record_outcomes(
+                        events, check_run, s, arm, i, t, t_end, state, is_ss, run_start,
+                        spell_start, e, check_off, ss_windows,
+                    )  # fmt: skip
+                    if is_ss:
                         n_ss, ss_tot, restart = self_support(
                             ss_a, ss_b, n_ss, ss_tot, t, t_end, led.reset_window, led.reset_weeks
                         )
@@ -377,6 +402,9 @@ def simulate_chunk(
                         job_h = 1.0
                     if dest == EMPLOYED or dest == EDUCATION:
                         _entry_event(events, s, arm, i, dest, t_end, H)
+                    if state == BENEFIT and _fit(dest) and events[s, arm, i, EV_FIT] < 0:
+                        if t_end < H:  # declared fit for work: the benefit course ends
+                            events[s, arm, i, EV_FIT] = t_end
                     if dest == EMPLOYED:
                         spell_start = t_end
                         hst, u = uniform(hst)

@@ -14,6 +14,10 @@ self-support record of the § 6 reset.
   self-support in total within the last ``window`` weeks; the weeks that made a restart
   do not count towards the next one.
 
+* Outcome records of a stretch: the first week off benefit (self-support), of
+  self-support in a job, the week a run of self-support reaches each contract window,
+  and at each check week the weeks so far of the job spell and of the run.
+
 Weekly quantities are written as difference arrays (+w in the first week, -w after the
 last); the kernel sums them along the week axis.
 """
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import numba as nb
 
-from simrisk.vocabulary import BENEFIT, EMPLOYED, UNEMPLOYED
+from simrisk.vocabulary import BENEFIT, EMPLOYED, EV_OFF, EV_WORK_SS, N_EVENTS, UNEMPLOYED
 
 MAX_STAGES = 8
 """Stages of a segment's benefit path the kernel can hold (checked by the wrapper)."""
@@ -170,3 +174,29 @@ def benefit_paid(coh, led, g, state, dur, insured, moved, job_btype, job_resid):
             return job_btype, job_resid, FAR
         return -1, 0.0, FAR
     return led.state_btype[state], 1.0, FAR
+
+
+@nb.njit(inline="always", cache=True)
+def record_outcomes(events, check_run, s, arm, i, t0, t1, state, is_ss, run_start, spell_start,
+                    entry, check_off, ss_windows):  # fmt: skip
+    """Outcome records of weeks [t0, t1) in ``state``: with self-support (``is_ss``, in a
+    run that began in ``run_start``), the first week off benefit, of self-support in a job,
+    and the week the run reaches each of ``ss_windows``; at each check week in the
+    stretch the weeks so far of the job spell (begun in ``spell_start``) and of the run."""
+    if is_ss:
+        if events[s, arm, i, EV_OFF] < 0:
+            events[s, arm, i, EV_OFF] = t0
+        if state == EMPLOYED and events[s, arm, i, EV_WORK_SS] < 0:
+            events[s, arm, i, EV_WORK_SS] = t0
+        for k in range(ss_windows.shape[0]):
+            reach = run_start + ss_windows[k] - 1
+            if t0 <= reach < t1 and events[s, arm, i, N_EVENTS + k] < 0:
+                events[s, arm, i, N_EVENTS + k] = reach
+    if state == EMPLOYED or is_ss:
+        for c in range(check_off.shape[0]):
+            tc = entry + check_off[c]
+            if t0 <= tc < t1:
+                if state == EMPLOYED:
+                    check_run[s, arm, i, c, 0] = tc - spell_start + 1
+                if is_ss:
+                    check_run[s, arm, i, c, 1] = tc - run_start + 1
