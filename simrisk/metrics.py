@@ -93,10 +93,13 @@ def chunk_metrics(
     drawn = money.drawn.sum(axis=1)
     D = hz.deal_weeks
     sav = {p: saved[p][:, :D].sum(axis=1) for p in PERSPECTIVES}
-    disc = finance.discount_factors(hz.appraisal_rate, horizon)[:, : hz.appraisal_weeks]
+    disc = finance.discount_factors(hz.appraisal_rate, horizon)
     A = hz.appraisal_weeks
+    # savings over the appraisal horizon; every payment of the deal, those the settlement
+    # lag puts after the deal's horizon too
+    paid_pv = (paid * disc).sum(axis=1)
     pv = {
-        p: ((saved[p][:, :A] - paid[:, :A]) * disc).sum(axis=1) for p in ("municipality", "public")
+        p: (saved[p][:, :A] * disc[:, :A]).sum(axis=1) - paid_pv for p in ("municipality", "public")
     }
     fte = sim.work_fte[:, :, :, 0].sum(axis=2) / WEEKS_PER_YEAR
     true_sav = sav[perspective]

@@ -49,8 +49,8 @@ def _sim():
     return KernelOut(None, None, None, None, fte, events, None, None, entry)
 
 
-def _run(perspective="municipality", horizons=None):
-    money = metrics.Money(COSTS, MEASURED, PAID, DRAWN, ANYWAY)
+def _run(perspective="municipality", horizons=None, paid=PAID):
+    money = metrics.Money(COSTS, MEASURED, paid, DRAWN, ANYWAY)
     inv = metrics.InvestorTerms(
         capital=np.array([80.0, 200.0]),
         discount_rate=np.array([0.05, 0.0]),
@@ -118,6 +118,18 @@ def test_appraisal_metrics_by_hand():
     np.testing.assert_allclose(
         m["public_net_pv"], [10 * d[1] - 96 * d[2] + 35 * d[3], -20.0], rtol=1e-13
     )
+
+
+def test_payments_after_the_deal_count_in_every_net():
+    """A deal of 3 weeks whose last payment the settlement lag puts in week 3 (the 121 of
+    scenario 0 moved there): savings count the deal's weeks 0-2; the payment counts in
+    the undiscounted nets and, without an appraisal, in the present values alike."""
+    lagged = np.array([[0.0, 0, 0, 121], [0, 0, 0, 0]])
+    m, _ = _run(horizons=metrics.Horizons(3, 3, np.zeros(2)), paid=lagged)
+    np.testing.assert_array_equal(m["payments_total"], [121, 0])
+    np.testing.assert_array_equal(m["municipal_net"], [30 - 121, -15])
+    np.testing.assert_array_equal(m["municipal_net_pv"], m["municipal_net"])
+    np.testing.assert_array_equal(m["public_net_pv"], m["public_net"])
 
 
 def test_chunk_weekly_series_by_hand():
