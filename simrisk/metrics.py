@@ -106,7 +106,10 @@ def chunk_metrics(
     anyway = money.paid_anyway.sum(axis=1)
     overpaid = np.maximum(pay_total - np.maximum(true_sav, 0.0), 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        deadweight = np.where(pay_total > 0, np.minimum(anyway, pay_total) / pay_total, 0.0)
+        outcome_paid = pay_total - money.top_up_fee.sum(axis=1)  # the fee is not for outcomes
+        deadweight = np.where(
+            outcome_paid > 0, np.minimum(anyway, outcome_paid) / outcome_paid, 0.0
+        )
         overpaid_share = np.where(pay_total > 0, overpaid / pay_total, 0.0)
         ever = (sim.events[:, :, :, EV_JOB] >= 0).sum(axis=2) / np.maximum(enrolled, 1)[:, None]
     metrics = {

@@ -50,7 +50,8 @@ METRICS = _table(
     ("payments_deadweight", "payments the contract makes on the business-as-usual course "
      "(outcomes that happen without the programme; same random numbers, same caps)", "DKK"),
     ("deadweight_share", "share of payments for outcomes that happen without the programme "
-     "(payments_deadweight / payments_total, at most 1; 0 without payments)", "1"),
+     "(payments_deadweight / the outcome payments (payments_total less top_up_fee), at most "
+     "1; 0 without payments)", "1"),
     ("overpayment", "payments beyond the true savings (payments - max(true savings, 0), at "
      "least 0)", "DKK"),
     ("overpayment_share", "share of payments not backed by true savings "
@@ -112,7 +113,11 @@ COUNTS = _table(
 OTHER = _table(
     ("parameters", "drawn value of an uncertain parameter", "1"),
     ("payment_week", "week of each payment date (settlement, lag, repayment window)", "week"),
-    ("payments_on_date", "payments on each payment date", "DKK"),
+    (
+        "payments_on_date",
+        "payments on each payment date (a top-up fee falls in the weeks the top-up is drawn)",
+        "DKK",
+    ),
 )
 
 REGISTRY: dict[str, Variable] = {**METRICS, **FLOWS, **COUNTS, **OTHER}

@@ -95,8 +95,8 @@ HR_JOB_ENTRY, HR_EDUCATION_ENTRY, HR_JOB_LOSS = 0, 1, 2
 
 BASELINE_READINGS = ("baseline", "stays_on_benefit")
 """Measurements against a fixed baseline: ``baseline``, the expected business-as-usual
-course at central values (the generous reading for the provider: exits that would have
-come anyway are not paid for); ``stays_on_benefit``, every citizen staying on the
+course at central values (the generous reading for the municipality: exits that would
+have come anyway are not paid for); ``stays_on_benefit``, every citizen staying on the
 segment's benefit path for the whole deal (the strict reading for the municipality:
 every exit counts as a saving)."""
 

@@ -486,7 +486,7 @@ def simulate(
             rng = Rng(stream(key, scen, cit, STREAM_CITIZEN))
             enrols = rng.uniform() < sc.uptake
             e = entry[i] + sc.delay
-            if not enrols or e >= H or taken >= limit:
+            if not enrols or e >= cfg.deal.horizon_weeks or taken >= limit:  # enter in the deal
                 continue
             taken += 1
             out["entry"][s, i] = e

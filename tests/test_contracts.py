@@ -743,8 +743,8 @@ def test_a_repayment_window_beyond_the_last_payment_is_an_error():
     with pytest.raises(ConfigError) as err:
         _deal(raw)
     assert err.value.problems == [
-        "contract.repayment_window: ends in week 90, after the last payment date (week 80: "
-        "deal.horizon_weeks + settlement_lag_weeks)"
+        "contract.repayment_window: ends in week 90, after the weeks in which payments can "
+        "fall (before week 80: deal.horizon_weeks + settlement_lag_weeks)"
     ]
 
 

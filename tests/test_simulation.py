@@ -1267,3 +1267,26 @@ def test_kernel_equals_twin_on_the_outcome_records():
     both = (ev[..., N_EVENTS] >= 0) & (ev[..., EV_OFF] >= 0)
     assert (ev[..., N_EVENTS][both] >= ev[..., EV_OFF][both] + 7).all()
     assert (fast.check_run[..., 0] > 0).any() and (fast.check_run[..., 1] > 0).any()
+
+
+def test_a_settlement_lag_takes_no_citizen_after_the_deal():
+    """The weeks simulated for a settlement lag take no citizen: a delay that pushes
+    entries past the deal's horizon leaves them out with and without a lag (the same
+    citizens, the same courses up to the deal's horizon)."""
+    raw = load_raw("sundinvest_sygemeldte")
+    raw["cohort"]["enrolment"]["delay_weeks"] = 120.0
+    raw["uncertainty"]["parameters"] = [
+        p for p in raw["uncertainty"]["parameters"] if "delay" not in p["path"]
+    ]
+    plain = _run(_deal(raw), 1, 0, 6)[2]
+    raw["contract"]["settlement_lag_weeks"] = 13
+    cfg = _deal(raw)
+    st, _, lagged, _ = _assert_twin(cfg, 1, 0, 6)
+    D = st.deal_weeks
+    assert st.horizon == D + 13
+    np.testing.assert_array_equal(lagged.entry, plain.entry)
+    assert (lagged.entry < D).all()
+    # the delay does push planned entries past the deal's horizon
+    planned = simulation.planned_entries(cfg) + 120
+    assert ((planned >= D) & (planned < D + 13)).any()
+    np.testing.assert_array_equal(lagged.state_count[:, :, :D], plain.state_count[:, :, :D])

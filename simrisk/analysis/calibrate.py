@@ -23,7 +23,7 @@ import numpy as np
 import tomlkit
 from scipy import optimize, stats
 
-from simrisk import rng, simulation
+from simrisk import interrupt, rng, simulation
 from simrisk.analysis.targets import Targets, deviance, load_targets, outcome
 from simrisk.config import ConfigError, DealConfig, get_path, parse_deal, parse_path
 from simrisk.sampling import Values, central_overrides
@@ -79,6 +79,7 @@ class Objective:
         return [outcome(sim, t, self.st) for t in self.tg.targets]
 
     def loss(self, theta: np.ndarray) -> float:
+        interrupt.check()  # an interruption swallowed while numba compiled
         return float(
             sum(
                 deviance(t, v)

@@ -62,8 +62,9 @@ class DealConfig(Strict):
         window = self.contract.repayment_window
         if window is not None and window[1] > last_pay:
             problems.append(
-                f"contract.repayment_window: ends in week {window[1]}, after the last payment "
-                f"date (week {last_pay}: deal.horizon_weeks + settlement_lag_weeks)"
+                f"contract.repayment_window: ends in week {window[1]}, after the weeks in which "
+                f"payments can fall (before week {last_pay}: deal.horizon_weeks + "
+                "settlement_lag_weeks)"
             )
         for m, mech in enumerate(self.contract.mechanisms):
             at = f"contract.mechanisms[{m}]"

@@ -25,7 +25,7 @@ from simrisk import rng
 from simrisk.config import DealConfig
 from simrisk.contracts.outcomes import target_rate
 from simrisk.sampling import Values, central_overrides
-from simrisk.simulation import Structure, kernel_inputs, simulate
+from simrisk.simulation import UNLIMITED, Structure, kernel_inputs, simulate
 from simrisk.vocabulary import COUNTERFACTUAL
 
 BASELINE_SEED = 0xBA5E11E
@@ -120,7 +120,11 @@ def compute_baseline(cfg: DealConfig, st: Structure, n: int | None = None) -> Ba
             central = {p: x for p, x in central.items() if p[:2] != ("labour", "transitions")}
         v = Values(dumped, central, k)
         kin = kernel_inputs(cfg, st, v, entry=np.zeros_like(st.entry_planned))
-        kin.cohort = kin.cohort._replace(delay=np.zeros_like(kin.cohort.delay))
+        # a profile per enrolled citizen: no delay, and the capital does not limit who enrols
+        kin.cohort = kin.cohort._replace(
+            delay=np.zeros_like(kin.cohort.delay),
+            max_enrolled=np.full_like(kin.cohort.max_enrolled, UNLIMITED),
+        )
         sim = simulate(key, scen0, st, kin)
         bw, rw = sim.benefit_weeks[:, COUNTERFACTUAL], sim.refusion_weeks[:, COUNTERFACTUAL]
         fw = sim.work_fte[:, COUNTERFACTUAL]

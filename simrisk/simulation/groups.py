@@ -14,7 +14,7 @@ CohortIn = namedtuple(
     "CohortIn",
     "entry_planned uptake delay seg_cum seg_weeks seg_hr frailty_var "
     "path_after path_btype path_share n_stage insured_share ins_btype ins_weeks unins_btype "
-    "max_enrolled",
+    "max_enrolled entry_end",
 )
 CohortIn.__doc__ = """Who enters when, in which segment, with which frailty, and on which
 benefits.
@@ -38,6 +38,8 @@ ins_btype, ins_weeks, unins_btype : int64 (G,), benefit of the ``unemployed`` st
     insured citizen, for how many weeks, and for an uninsured one (-1: none)
 max_enrolled : int64 (ns,), citizens the programme takes at most, in the order of their
     planned entry (the capital's limit when ``investor.overrun = "fewer_citizens"``)
+entry_end : int64 (ns,), the first week in which nobody enters (the deal's horizon: the
+    weeks simulated after it, for a settlement lag or an appraisal, take no citizen)
 """
 
 LabourIn = namedtuple(

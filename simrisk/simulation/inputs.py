@@ -284,6 +284,7 @@ def _cohort(cfg: DealConfig, st: Structure, v: Values, entry: np.ndarray) -> Coh
         ins_weeks=st.ins_weeks,
         unins_btype=st.unins_btype,
         max_enrolled=max_enrolled(cfg, v),
+        entry_end=np.full(v.n, st.deal_weeks, np.int64),
     )
 
 

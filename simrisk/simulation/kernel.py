@@ -303,7 +303,7 @@ def simulate_chunk(
             cst = stream(key, scen, cit, STREAM_CITIZEN)
             cst, u = uniform(cst)
             e = coh.entry_planned[i] + coh.delay[s]
-            if u >= coh.uptake[s] or e >= H or n_in >= coh.max_enrolled[s]:
+            if u >= coh.uptake[s] or e >= coh.entry_end[s] or n_in >= coh.max_enrolled[s]:
                 entry[s, i] = -1
                 continue
             n_in += 1
