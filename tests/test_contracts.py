@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -35,6 +36,7 @@ from simrisk.vocabulary import (
     N_EVENTS,
     PERMANENT,
     TARGET_OUTCOMES,
+    TREATMENT,
     UNEMPLOYED,
 )
 from tests import naive_money as naive
@@ -641,22 +643,52 @@ def _twin_raw():
     return raw
 
 
-def test_payments_match_twin_from_the_deal():
-    """Every mechanism kind, windows, per-citizen, mechanism and contract caps, drawn
-    contract terms, monthly settlement: contract_arrays + payments against the plain
-    reading of the raw deal (its dates, its tariffs by name, the drawn values set into it)
-    on one chunk of simulated outcomes."""
-    raw = _twin_raw()
+@dataclass
+class _Chunk:
+    """A simulated chunk of a raw deal, with what the contract sees of it."""
+
+    cfg: object
+    st: object
+    names: list
+    draws: np.ndarray
+    v: object
+    sim: object
+    la: object
+    costs: dict
+
+    def measured(self, arm=TREATMENT):
+        return contracts.measured_savings(
+            self.cfg, self.la, self.sim, self.costs, None, None, None, arm
+        )
+
+    def paid(self, arm=TREATMENT):
+        ca = contracts.contract_arrays(self.cfg, self.v)
+        return contracts.payments(
+            self.cfg, self.st, ca, self.sim, self.measured(arm), None, None, arm
+        )
+
+
+def _chunk(raw: dict, n: int, seed: int) -> _Chunk:
     cfg = _deal(raw)
-    n, seed = 30, 3
     st = simulation.build_structure(cfg)
     sampler = Sampler(cfg, seed, n)
     draws = sampler.draw(0, n)
     v = chunk_values(cfg, sampler, draws)
     sim = simulation.simulate(rng.seed_key(seed), 0, st, simulation.kernel_inputs(cfg, st, v))
     la = ledger.ledger_arrays(cfg, st, v)
-    measured = contracts.measured_savings(cfg, la, sim, ledger.costs(sim, la), None, None, None)
-    paid = contracts.payments(cfg, st, contracts.contract_arrays(cfg, v), sim, measured, None, None)
+    return _Chunk(cfg, st, sampler.names, draws, v, sim, la, ledger.costs(sim, la))
+
+
+def test_payments_match_twin_from_the_deal():
+    """Every mechanism kind, windows, per-citizen, mechanism and contract caps, drawn
+    contract terms, monthly settlement: contract_arrays + payments against the plain
+    reading of the raw deal (its dates, its tariffs by name, the drawn values set into it)
+    on one chunk of simulated outcomes."""
+    raw = _twin_raw()
+    n = 30
+    ch = _chunk(raw, n, 3)
+    st, sim, sampler, draws = ch.st, ch.sim, ch, ch.draws
+    measured, paid = ch.measured(), ch.paid()
     assert list(st.check_off) == [12, 20, 30]  # the targets' weeks since entry, in order
     alone = np.zeros((len(raw["contract"]["mechanisms"]) + 1, n))
     for s in range(n):
@@ -707,17 +739,11 @@ def test_settlement_lag_and_repayment_window_match_twin(lag, window):
     raw["contract"]["settlement_lag_weeks"] = lag
     if window is not None:
         raw["contract"]["repayment_window"] = window
-    cfg = _deal(raw)
-    n, seed = 20, 3
-    st = simulation.build_structure(cfg)
+    n = 20
+    ch = _chunk(raw, n, 3)
+    st, sim, sampler, draws = ch.st, ch.sim, ch, ch.draws
     assert st.horizon == 80 + lag and st.deal_weeks == 80
-    sampler = Sampler(cfg, seed, n)
-    draws = sampler.draw(0, n)
-    v = chunk_values(cfg, sampler, draws)
-    sim = simulation.simulate(rng.seed_key(seed), 0, st, simulation.kernel_inputs(cfg, st, v))
-    la = ledger.ledger_arrays(cfg, st, v)
-    measured = contracts.measured_savings(cfg, la, sim, ledger.costs(sim, la), None, None, None)
-    paid = contracts.payments(cfg, st, contracts.contract_arrays(cfg, v), sim, measured, None, None)
+    measured, paid = ch.measured(), ch.paid()
     for s in range(n):
         deal = naive.scenario_deal(raw, sampler.names, draws[s])
         expected = naive.contract_payments(
@@ -754,24 +780,14 @@ def test_deadweight_payments_match_twin_on_the_counterfactual_arm():
     measurement, the rate card pays its events, a target its rate (a difference to itself:
     0); against the twin reading the deal on the counterfactual arm's outcomes."""
     raw = _twin_raw()
-    cfg = _deal(raw)
-    n, seed = 30, 3
-    st = simulation.build_structure(cfg)
-    sampler = Sampler(cfg, seed, n)
-    draws = sampler.draw(0, n)
-    v = chunk_values(cfg, sampler, draws)
-    sim = simulation.simulate(rng.seed_key(seed), 0, st, simulation.kernel_inputs(cfg, st, v))
-    la = ledger.ledger_arrays(cfg, st, v)
-    costs = ledger.costs(sim, la)
+    n = 30
+    ch = _chunk(raw, n, 3)
+    sim, sampler, draws = ch.sim, ch, ch.draws
     arm = COUNTERFACTUAL
-    measured = contracts.measured_savings(cfg, la, sim, costs, None, None, None, arm)
+    measured = ch.measured(arm)
     np.testing.assert_array_equal(measured, 0.0)
-    ca = contracts.contract_arrays(cfg, v)
-    anyway = contracts.payments(cfg, st, ca, sim, measured, None, None, arm)
-    paid = contracts.payments(
-        cfg, st, ca, sim, contracts.measured_savings(cfg, la, sim, costs, None, None, None),
-        None, None,
-    )  # fmt: skip
+    anyway = ch.paid(arm)
+    paid = ch.paid()
     for s in range(n):
         deal = naive.scenario_deal(raw, sampler.names, draws[s])
         expected = naive.contract_payments(
@@ -798,17 +814,11 @@ def test_payments_stop_at_the_deals_horizon_with_an_appraisal():
     for mech in raw["contract"]["mechanisms"]:
         mech.pop("window", None)
     raw["economics"]["appraisal"] = {"years": 2, "discount_rate": 0.035}
-    cfg = _deal(raw)
-    n, seed, D = 12, 5, 80
-    st = simulation.build_structure(cfg)
+    n, D = 12, 80
+    ch = _chunk(raw, n, 5)
+    st, sim, sampler, draws = ch.st, ch.sim, ch, ch.draws
     assert (st.horizon, st.deal_weeks) == (105, D)
-    sampler = Sampler(cfg, seed, n)
-    draws = sampler.draw(0, n)
-    v = chunk_values(cfg, sampler, draws)
-    sim = simulation.simulate(rng.seed_key(seed), 0, st, simulation.kernel_inputs(cfg, st, v))
-    la = ledger.ledger_arrays(cfg, st, v)
-    measured = contracts.measured_savings(cfg, la, sim, ledger.costs(sim, la), None, None, None)
-    paid = contracts.payments(cfg, st, contracts.contract_arrays(cfg, v), sim, measured, None, None)
+    measured, paid = ch.measured(), ch.paid()
     assert paid.shape == (n, 105)
     np.testing.assert_array_equal(paid[:, D:], 0.0)
     assert (paid[:, D - 1] > 0).any()  # the deal's last month, paid in its last week
