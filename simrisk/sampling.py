@@ -39,22 +39,42 @@ class Sampler:
 
     def __init__(self, cfg: DealConfig, seed: int, n_total: int):
         self.records = list(cfg.uncertainty.parameters)
-        self.paths = [parse_path(r.path) for r in self.records]
-        self.names = [r.path for r in self.records]
+        post = cfg.uncertainty.posterior
+        self.posterior = None if post is None else np.asarray(post.draws, dtype=float)
+        post_names = [] if post is None else list(post.paths)
+        self.names = [r.path for r in self.records] + post_names
+        self.paths = [parse_path(n) for n in self.names]
         self.method = cfg.uncertainty.method
         self.seed = int(seed)
         self.key = rng.seed_key(self.seed)
         self.frozen = [distributions.frozen(r) for r in self.records]
-        d = len(self.records)
+        d = self.dims
         self._design = None
         if d and self.method == "lhs":
             self._design = qmc.LatinHypercube(d=d, seed=np.random.default_rng(self.seed)).random(
                 n_total
             )
 
+    @property
+    def dims(self) -> int:
+        """Dimensions of a unit point: one per distribution, and one that picks a whole
+        draw of the posterior."""
+        return len(self.records) + (self.posterior is not None)
+
+    @property
+    def inputs(self) -> list[tuple[str, list[int]]]:
+        """The independent inputs, one per unit dimension: its name and the columns of the
+        draw table it sets (a posterior sets all of its parameters at once)."""
+        out = [(r.path, [j]) for j, r in enumerate(self.records)]
+        if self.posterior is not None:
+            k = len(self.records)
+            cols = list(range(k, len(self.names)))
+            out.append(("calibration posterior (" + ", ".join(self.names[k:]) + ")", cols))
+        return out
+
     def unit(self, scen0: int, n: int) -> np.ndarray:
-        """Points in (0, 1), shape (scenario, parameter)."""
-        d = len(self.records)
+        """Points in (0, 1), shape (scenario, unit dimension)."""
+        d = self.dims
         if d == 0:
             return np.empty((n, 0))
         if self.method == "mc":
@@ -72,10 +92,15 @@ class Sampler:
         return first if n == 1 else np.concatenate([first, engine.random(n - 1)])
 
     def values(self, u: np.ndarray) -> np.ndarray:
-        """Parameter values at unit points ``u``, shape (scenario, parameter)."""
-        out = np.empty(u.shape)
+        """Parameter values at unit points ``u``, shape (scenario, parameter): a posterior's
+        unit coordinate picks one of its draws (each equally likely)."""
+        out = np.empty((u.shape[0], len(self.names)))
         for j, (rec, rv) in enumerate(zip(self.records, self.frozen, strict=True)):
             out[:, j] = distributions.quantile(rec, u[:, j], rv)
+        if self.posterior is not None:
+            D = self.posterior.shape[0]
+            idx = np.minimum((u[:, len(self.records)] * D).astype(np.int64), D - 1)
+            out[:, len(self.records) :] = self.posterior[idx]
         return out
 
     def draw(self, scen0: int, n: int) -> np.ndarray:
@@ -86,12 +111,29 @@ class Sampler:
         """Map a draw table to ``{path: values}`` for :class:`Values`."""
         return {p: values[:, j] for j, p in enumerate(self.paths)}
 
+    def medians(self) -> np.ndarray:
+        """Every uncertain leaf at its distribution's median (a posterior's parameters at
+        their marginal medians), shape (parameter,)."""
+        return self.quantiles(0.5)
+
+    def quantiles(self, q: float) -> np.ndarray:
+        """Every uncertain leaf at the ``q`` quantile of its own (marginal) distribution."""
+        out = np.array(
+            [
+                distributions.quantile(r, np.array([q]), rv)[0]
+                for r, rv in zip(self.records, self.frozen, strict=True)
+            ],
+            dtype=float,
+        )
+        if self.posterior is not None:
+            marg = np.quantile(self.posterior, q, axis=0, method="inverted_cdf")
+            out = np.concatenate([out, marg])
+        return out
+
     def central(self, n: int) -> dict[tuple, np.ndarray]:
-        """Every uncertain leaf at its distribution's median, for ``n`` scenarios."""
-        return {
-            p: np.full(n, distributions.nominal(r))
-            for p, r in zip(self.paths, self.records, strict=True)
-        }
+        """Every uncertain leaf at its median, for ``n`` scenarios."""
+        med = self.medians()
+        return {p: np.full(n, med[j]) for j, p in enumerate(self.paths)}
 
 
 def central_overrides(cfg: DealConfig, n: int) -> dict[tuple, np.ndarray]:

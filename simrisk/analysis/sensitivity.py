@@ -41,7 +41,7 @@ def output_values(metrics: dict, names) -> dict[str, np.ndarray]:
 
 def check(cfg: DealConfig, outputs) -> list[str]:
     problems = []
-    if not cfg.uncertainty.parameters:
+    if not cfg.uncertainty.parameters and cfg.uncertainty.posterior is None:
         problems.append("uncertainty.parameters: the deal has no uncertain parameters to analyse")
     for o in outputs:
         if o not in OUTPUTS and o not in METRICS:
@@ -56,7 +56,7 @@ def sobol(cfg: DealConfig, n: int, seed: int, outputs, n_boot: int = 200, progre
     and the number of model runs.
     """
     sampler = Sampler(cfg, seed, n)
-    d = len(sampler.records)
+    d = sampler.dims
     pts = qmc.Sobol(2 * d, scramble=True, seed=np.random.default_rng(seed)).random(n)
     A, B = sampler.values(pts[:, :d]), sampler.values(pts[:, d:])
 
@@ -67,9 +67,9 @@ def sobol(cfg: DealConfig, n: int, seed: int, outputs, n_boot: int = 200, progre
 
     fA, fB = run(A), run(B)
     fAB = []
-    for i in range(d):
+    for _, cols in sampler.inputs:  # a posterior's parameters move together
         ABi = A.copy()
-        ABi[:, i] = B[:, i]
+        ABi[:, cols] = B[:, cols]
         fAB.append(run(ABi))
     rng = np.random.default_rng(seed)
     boot = rng.integers(0, n, size=(n_boot, n))
@@ -111,10 +111,8 @@ def tornado(cfg: DealConfig, n: int, seed: int, outputs, progress=None):
     Returns arrays (output, parameter) ``low`` and ``high``, the base means (output,),
     and the percentile values (parameter, 2)."""
     sampler = Sampler(cfg, seed, n)
-    d = len(sampler.records)
-    med = sampler.values(np.full((1, d), 0.5))[0]
-    p10 = sampler.values(np.full((1, d), 0.1))[0]
-    p90 = sampler.values(np.full((1, d), 0.9))[0]
+    d = len(sampler.names)
+    med, p10, p90 = (sampler.quantiles(q) for q in (0.5, 0.1, 0.9))
 
     def mean_at(values):
         table = np.broadcast_to(values, (n, d)).copy()
@@ -217,7 +215,9 @@ def analyse(
 ) -> tuple[xr.Dataset, list[Table]]:
     """Sobol indices or a tornado, and the variance split: the Dataset and its tables."""
     require(cfg, outputs)
-    names = [p.path for p in cfg.uncertainty.parameters]
+    sampler = Sampler(cfg, seed, n)
+    # Sobol indices are per independent input (a posterior is one), a tornado per parameter
+    names = [name for name, _ in sampler.inputs] if method == "sobol" else sampler.names
     res: dict = {"labels": {}}
     if method == "sobol":
         idx, _ = sobol(cfg, n, seed, outputs, progress=progress)

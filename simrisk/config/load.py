@@ -16,10 +16,12 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from simrisk import distributions
 from simrisk.config.errors import validation_problems
+from simrisk.config.evidence import Evidence
 from simrisk.config.paths import RENAMED, get_path, parse_path, scenario_independent
 from simrisk.config.schema import DealConfig
 from simrisk.errors import ConfigError
@@ -118,12 +120,78 @@ def parse_deal(raw: dict, source: str = "<deal>", base: Path | None = None) -> D
     if deep is not None:
         raise ConfigError(source, [f"{deep}: nested more than {MAX_DEPTH} levels deep"])
     raw, warnings = _renamed(raw)
+    raw = read_posterior(raw, base)
     cfg = validate(DealConfig, merge_rules(raw, base), source)
-    problems = check_uncertainty(cfg)
+    problems = check_uncertainty(cfg) + check_evidence(cfg, base)
     if problems:
         raise ConfigError(source, problems)
     cfg._warnings.extend(warnings)
     return cfg
+
+
+def _relative(name: str, base: Path | None) -> Path:
+    p = Path(name)
+    return p if base is None or p.is_absolute() else base / p
+
+
+def read_posterior(raw: dict, base: Path | None) -> dict:
+    """Put the content of the posterior file that ``uncertainty.posterior`` names in its
+    place (with ``file`` set to the name), so that the draws are part of the deal."""
+    unc = raw.get("uncertainty")
+    name = unc.get("posterior") if isinstance(unc, dict) else None
+    if not isinstance(name, str):
+        return raw
+    if len(name) > 1000:
+        raise ConfigError(name[:60], ["uncertainty.posterior: a path of at most 1,000 characters"])
+    try:
+        data, _ = read_toml(_relative(name, base))
+    except OSError as exc:
+        raise ConfigError(
+            name, [f"uncertainty.posterior: cannot read {name} ({exc.strerror})"]
+        ) from None
+    except ConfigError as exc:
+        raise ConfigError(name, [f"uncertainty.posterior: {q}" for q in exc.problems]) from None
+    raw = dict(raw)
+    raw["uncertainty"] = {**unc, "posterior": {**data, "file": name}}
+    return raw
+
+
+def load_evidence(path: str | Path) -> Evidence:
+    """Load and validate an evidence file."""
+    ev, _ = load_model(Evidence, path)
+    return ev
+
+
+def check_evidence(cfg: DealConfig, base: Path | None) -> list[str]:
+    """Every evidence file the deal names can be read, and the arms and endpoints the deal
+    refers to exist in it."""
+    problems = []
+    for i, use in enumerate(cfg.evidence):
+        where = f"evidence[{i}]"
+        try:
+            ev = load_evidence(_relative(use.file, base))
+        except OSError as exc:
+            problems.append(f"{where}.file: cannot read {use.file} ({exc.strerror})")
+            continue
+        except ConfigError as exc:
+            problems += [f"{where}.file: {use.file}: {q}" for q in exc.problems]
+            continue
+        arms = {a.id for a in ev.arms}
+        for arm in use.arms:
+            if arm not in arms:
+                problems.append(
+                    f"{where}.arms: {ev.id} has no arm '{arm}' (arms: {', '.join(sorted(arms))})"
+                )
+        keys = {e.key for e in ev.endpoints} | {e.id for e in ev.endpoints}
+        for name in use.calibrate:
+            if name not in keys:
+                problems.append(f"{where}.calibrate: {ev.id} has no endpoint '{name}'")
+    if cfg.calibration is not None and not any(u.calibrate for u in cfg.evidence):
+        problems.append(
+            "calibration: no [[evidence]] lists endpoints in 'calibrate' to fit the free "
+            "parameters to"
+        )
+    return problems
 
 
 def load_deal(path: str | Path) -> tuple[DealConfig, str]:
@@ -196,6 +264,41 @@ def check_uncertainty(cfg: DealConfig) -> list[str]:
                     f"uncertainty.parameters[{i}]: the {dist.distribution} distribution reaches "
                     f"{extreme:g}, which {dist.path} does not accept ({first}); narrow or "
                     f"bound the distribution"
+                )
+                break
+    post = cfg.uncertainty.posterior
+    if post is not None:
+        problems += _posterior_problems(post, dumped, seen)
+    return problems
+
+
+def _posterior_problems(post, dumped: dict, seen: set) -> list[str]:
+    problems = []
+    draws = np.asarray(post.draws, float)
+    for j, name in enumerate(post.paths):
+        where = f"uncertainty.posterior.paths[{j}]"
+        try:
+            path = parse_path(name)
+            value = get_path(dumped, path)
+        except (ValueError, KeyError):
+            problems.append(f"{where}: '{name}' names no field of the deal")
+            continue
+        if path in seen:
+            problems.append(f"{where}: '{name}' also has a distribution in uncertainty.parameters")
+            continue
+        why = scenario_independent(path)
+        if why:
+            problems.append(f"{where}: {why}")
+            continue
+        if isinstance(value, bool) or not isinstance(value, float):
+            problems.append(f"{where}: '{name}' is not a real-valued field")
+            continue
+        for extreme in (draws[:, j].min(), draws[:, j].max()):
+            first = rejection(dumped, path, float(extreme))
+            if first is not None:
+                problems.append(
+                    f"uncertainty.posterior: a draw of {name} is {extreme:g}, which the field "
+                    f"does not accept ({first})"
                 )
                 break
     return problems

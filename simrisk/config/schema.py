@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from simrisk.config.base import Strict
 from simrisk.config.contract import Contract, Investor
 from simrisk.config.deal import Cohort, Deal, Effect, Labour, Programme
 from simrisk.config.economics import Economics
+from simrisk.config.evidence import Calibration, EvidenceUse
 from simrisk.config.uncertainty import StressPoint, Uncertainty
 from simrisk.vocabulary import HR_KINDS
 
@@ -23,6 +24,8 @@ class DealConfig(Strict):
     investor: Investor
     uncertainty: Uncertainty = Uncertainty()
     stress: list[StressPoint] = []
+    evidence: list[EvidenceUse] = Field(default=[], max_length=100)
+    calibration: Calibration | None = None
     _warnings: list[str] = PrivateAttr(default_factory=list)
 
     @property

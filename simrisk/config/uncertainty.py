@@ -82,9 +82,41 @@ Distribution = Annotated[
 ]
 
 
+class Posterior(Strict):
+    """Joint draws of calibrated parameters (a calibration's posterior), read from the
+    file the deal names in ``uncertainty.posterior``: every scenario takes one whole
+    draw, so the correlation between the parameters is kept."""
+
+    file: Annotated[str, Field(max_length=1000)] = ""
+    deal: Text = ""
+    method: Text = Field(min_length=1)
+    source: Text = Field(min_length=1)
+    created: Text = ""
+    fitted_to: list[Annotated[str, Field(max_length=500)]] = Field(default=[], max_length=2000)
+    """The endpoints fitted, as ``study:endpoint@arm`` (the rest are out of sample)."""
+    seed: int = Field(default=0, ge=0)
+    particles: int = Field(default=0, ge=0)
+    evaluations: int = Field(default=0, ge=0)
+    paths: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        min_length=1, max_length=50
+    )
+    draws: list[list[Real]] = Field(min_length=2, max_length=100_000)
+
+    @model_validator(mode="after")
+    def _rows(self) -> Posterior:
+        k = len(self.paths)
+        if len(set(self.paths)) != k:
+            raise ValueError("'paths' names a parameter twice")
+        bad = next((i for i, row in enumerate(self.draws) if len(row) != k), None)
+        if bad is not None:
+            raise ValueError(f"draws[{bad}] has {len(self.draws[bad])} values for {k} paths")
+        return self
+
+
 class Uncertainty(Strict):
     method: Literal["mc", "lhs", "sobol"] = "mc"
     parameters: list[Distribution] = Field(default=[], max_length=500)
+    posterior: Posterior | None = None
 
 
 # --------------------------------------------------------------------------- stress
