@@ -60,7 +60,8 @@ class Arm(Strict):
     id: Name
     label: Name
     role: Literal["control", "intervention"]
-    n: int = Field(gt=0, le=10_000_000)
+    n: int | None = Field(default=None, gt=0, le=10_000_000)
+    """Randomised or analysed (the description says which); None when not reported."""
     description: Text = ""
 
 
@@ -89,11 +90,11 @@ class Endpoint(Strict):
     @model_validator(mode="after")
     def _shape(self) -> Endpoint:
         need = {
-            "at_week": ("states", "week", "n"),
-            "ever_by": ("states", "week", "n"),
-            "weeks_in": ("states", "window", "n"),
-            "time_to_event": ("states", "quantile", "n"),
-            "sustained": ("spell_weeks", "n"),
+            "at_week": ("states", "week"),
+            "ever_by": ("states", "week"),
+            "weeks_in": ("states", "window"),
+            "time_to_event": ("states", "quantile"),
+            "sustained": ("spell_weeks", "week"),
             "contrast": ("measure", "versus"),
             "other": (),
         }[self.kind]
@@ -113,8 +114,8 @@ class Endpoint(Strict):
         if self.kind == "weeks_in":
             if self.window[1] <= self.window[0]:
                 raise ValueError("'window' = [from, to) needs to > from")
-            if self.se is None and self.sd is None:
-                raise ValueError("kind 'weeks_in' needs 'se' or 'sd'")
+            if self.sd is not None and self.n is None:
+                raise ValueError("an 'sd' needs the 'n' it is of")
         if self.kind == "contrast" and self.basis is not None:
             if self.states is None or self.week is None:
                 raise ValueError("a contrast with a 'basis' needs 'states' and 'week'")
