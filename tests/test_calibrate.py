@@ -34,7 +34,7 @@ def _deal():
 def _share(arm: str, week: int, observed: float = 0.0, n: int = 1) -> dict:
     return {
         "name": f"{arm} employed at {week}",
-        "kind": "share",
+        "kind": "at_week",
         "arm": arm,
         "states": ["employed"],
         "week": week,
@@ -114,7 +114,7 @@ def test_objective_is_deterministic_and_moves_with_the_hazard():
         },
         {
             "name": "y",
-            "kind": "ever",
+            "kind": "ever_by",
             "arm": "counterfactual",
             "states": ["employed"],
             "week": 30,
@@ -254,7 +254,8 @@ def test_cli_writes_a_calibrated_deal(tmp_path):
         [
             "calibrate",
             str(DEAL),
-            *("--targets", str(TARGETS), "-o", str(out), "-n", "40", "--propagate", "--json"),
+            *("--targets", str(TARGETS), "-o", str(out), "-n", "40", "--method", "point"),
+                *("--propagate", "--json"),
         ],
     )
     assert res.exit_code == 0, res.output
@@ -279,7 +280,7 @@ def test_cli_rejects_a_bad_targets_file_and_writes_nothing(tmp_path):
     path = tmp_path / "t.toml"
     path.write_text(
         "name='t'\nsource='s'\n[[free]]\npath='cohort.uptake'\nlow=0.5\nhigh=1.5\n"
-        "[[targets]]\nname='a'\nkind='share'\narm='treatment'\nstates=['employed']\n"
+        "[[targets]]\nname='a'\nkind='at_week'\narm='treatment'\nstates=['employed']\n"
         "week=10\nobserved=0.3\nn=5\nsource='s'\n"
     )
     out = tmp_path / "o.toml"

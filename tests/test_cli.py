@@ -726,7 +726,7 @@ USAGE = [
     ("stress", ["stress", HOLBAEK, "-n", "1"], "-n"),
     ("sensitivity", ["sensitivity", HOLBAEK, "--method", "morris"], "--method"),
     ("solve", ["solve", HOLBAEK, "--range", "0,1"], "--vary"),
-    ("calibrate", ["calibrate", HOLBAEK, "-o", "x.toml"], "--targets"),
+    ("calibrate", ["calibrate", HOLBAEK, "--method", "bayes"], "--method"),
     ("report", ["report", "r.nc"], "--output"),
     ("sweep", ["sweep"], "FILES"),
     ("portfolio", ["portfolio", "f.toml", "--workers", "0"], "--workers"),

@@ -64,16 +64,16 @@ def test_share_in_a_state_excludes_the_moved():
     """Employed 3 weeks after entry: measurable are citizens 0, 1, 4, 5 (entry + 3 < 10);
     citizen 1 has moved away and is left out; of 0, 4, 5 two are employed: 2/3, with
     SE sd(1, 0, 1) / sqrt(3) = sqrt(1/3) / sqrt(3) = 1/3."""
-    value, se = outcome(_sim(), _target(kind="share", states=["employed"], week=3), ST)
+    value, se = outcome(_sim(), _target(kind="at_week", states=["employed"], week=3), ST)
     assert value == pytest.approx(2 / 3) and se == pytest.approx(1 / 3)
 
 
 def test_share_of_several_states_and_of_the_other_arm():
     """Employed or in education 2 weeks after entry: citizens 0 (E), 1 (B), 4 (B), 5 (D) ->
     2/4; in the counterfactual arm everybody is on benefit -> 0."""
-    t = _target(kind="share", states=["employed", "education"], week=2)
+    t = _target(kind="at_week", states=["employed", "education"], week=2)
     assert outcome(_sim(), t, ST)[0] == 0.5
-    cf = _target(kind="share", arm="counterfactual", states=["employed"], week=2)
+    cf = _target(kind="at_week", arm="counterfactual", states=["employed"], week=2)
     assert outcome(_sim(), cf, ST) == (0.0, 0.0)
 
 
@@ -90,24 +90,24 @@ def test_ever_in_a_state_counts_weeks_since_entry():
     """Ever employed within 3 weeks of entry, for citizens 0, 1, 4, 5: job entries in
     weeks 1 (1 - 0 = 1: yes), 7 (7 - 3 = 4: no), none, 5 (5 - 2 = 3: yes) -> 2/4; with
     education too, citizen 4 (week 4, 4 - 1 = 3) counts -> 3/4."""
-    assert outcome(_sim(), _target(kind="ever", states=["employed"], week=3), ST)[0] == 0.5
-    both = _target(kind="ever", states=["employed", "education"], week=3)
+    assert outcome(_sim(), _target(kind="ever_by", states=["employed"], week=3), ST)[0] == 0.5
+    both = _target(kind="ever_by", states=["employed", "education"], week=3)
     assert outcome(_sim(), both, ST)[0] == 0.75
 
 
 def test_nothing_measurable_gives_nan():
     short = SimpleNamespace(horizon=4, check_off=CHECK_OFF)  # nobody is followed 4 weeks
-    value, se = outcome(_sim(), _target(kind="share", states=["employed"], week=4), short)
+    value, se = outcome(_sim(), _target(kind="at_week", states=["employed"], week=4), short)
     assert math.isnan(value) and math.isnan(se)
 
 
 def test_binomial_deviance_by_hand():
     """k = 30 of n = 100 observed, simulated p: 2 [k ln(k / np) + (n - k) ln((n - k) /
     (n (1 - p)))]; 0 at p = k / n."""
-    t = _target(kind="share", states=["employed"], week=3, observed=0.3, n=100)
+    t = _target(kind="at_week", states=["employed"], week=3, observed=0.3, n=100)
     assert deviance(t, 0.3) == pytest.approx(0.0, abs=1e-12)
     assert deviance(t, 0.5) == pytest.approx(2 * (30 * math.log(0.6) + 70 * math.log(1.4)))
-    none = _target(kind="share", states=["employed"], week=3, observed=0.0, n=50)
+    none = _target(kind="at_week", states=["employed"], week=3, observed=0.0, n=50)
     assert deviance(none, 0.2) == pytest.approx(2 * 50 * math.log(1 / 0.8))
     assert deviance(t, float("nan")) == 1e12
 
@@ -115,20 +115,28 @@ def test_binomial_deviance_by_hand():
 def test_normal_deviance_by_hand():
     t = _target(kind="weeks_in", states=["employed"], window=[0, 4], observed=5.0, se=0.5, n=None)
     assert deviance(t, 6.0) == 4.0
-    s = _target(kind="share", states=["employed"], week=3, observed=0.25, se=0.05, n=None)
+    s = _target(kind="at_week", states=["employed"], week=3, observed=0.25, se=0.05, n=None)
     assert deviance(s, 0.35) == pytest.approx(4.0)
 
 
 @pytest.mark.parametrize(
     "fields,needle",
     [
-        ({"kind": "share", "states": ["employed"]}, "kind 'share' needs 'week'"),
-        ({"kind": "share", "states": ["employed"], "week": 3, "observed": 1.3}, "between 0 and 1"),
-        ({"kind": "ever", "states": ["permanent"], "week": 3}, "'employed' and 'education' only"),
+        ({"kind": "at_week", "states": ["employed"]}, "kind 'at_week' needs 'week'"),
+        ({"kind": "share", "states": ["employed"], "week": 3}, "kind 'share' is now 'at_week'"),
+        ({"kind": "ever", "states": ["employed"], "week": 3}, "kind 'ever' is now 'ever_by'"),
+        ({"kind": "at_week", "states": ["employed"], "week": 3, "observed": 1.3}, "between 0 and 1"),
+        ({"kind": "ever_by", "states": ["permanent"], "week": 3}, "counts entries into"),
+        ({"kind": "at_week", "states": ["off_benefit"], "week": 3}, "'off_benefit' is an event"),
+        ({"kind": "time_to_event", "states": ["employed"]}, "needs 'quantile' and 'n'"),
+        (
+            {"kind": "sustained", "states": ["employed"], "week": 3, "spell_weeks": 10},
+            "'spell_weeks' = 13, 26 or 52",
+        ),
         ({"kind": "weeks_in", "states": ["employed"], "window": [4, 2]}, "with to > from"),
         ({"kind": "weeks_in", "states": ["employed"], "window": [0, 2]}, "needs 'se'"),
         (
-            {"kind": "share", "states": ["employed"], "week": 3, "se": 0.1},
+            {"kind": "at_week", "states": ["employed"], "week": 3, "se": 0.1},
             "exactly one of 'n' (sample size) and 'se'",
         ),
     ],
@@ -141,7 +149,7 @@ def test_target_shape_rules(fields, needle):
 # --------------------------------------------------------------------- targets files
 FREE = "name='t'\nsource='s'\n[[free]]\npath='labour.job_entry_multiplier'\nlow=0.5\nhigh=2\n"
 SHARE = (
-    "[[targets]]\nname='a'\nkind='share'\narm='treatment'\nstates=['employed']\n"
+    "[[targets]]\nname='a'\nkind='at_week'\narm='treatment'\nstates=['employed']\n"
     "week=10\nobserved=0.3\nn=10\nsource='s'\n"
 )
 
@@ -182,7 +190,7 @@ def _targets(free: list[dict], week: int = 10) -> Targets:
             "targets": [
                 {
                     "name": "a",
-                    "kind": "share",
+                    "kind": "at_week",
                     "arm": "treatment",
                     "states": ["employed"],
                     "week": week,

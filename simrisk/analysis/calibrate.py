@@ -1,16 +1,19 @@
 """Calibration: fit free deal parameters to observed outcomes.
 
-A targets file lists observed outcomes of one arm, measured in weeks since each
-citizen's entry: the share in given states at a week, the share that has ever
-entered a state by a week, or the mean weeks spent in given states over a
-window; each with its sample size (binomial) or standard error (normal) and its
-source. It names the free parameters (paths with bounds).
+The targets are the endpoints of the deal's evidence that its ``[[evidence]]`` lists
+under ``calibrate`` (or a targets file), and the free parameters those of its
+``[calibration]`` (see :mod:`simrisk.analysis.targets`).
 
-Every evaluation of the objective simulates the same scenarios with the same
-random streams (common random numbers) and the deal's central parameter values,
-so the objective is a deterministic function of the free parameters. The loss
-is the deviance (-2 log-likelihood ratio) summed over targets; at the optimum it
-is approximately chi-squared with (targets - free parameters) degrees of freedom.
+Every evaluation simulates the same scenarios with the same random streams (common
+random numbers) and the deal's central parameter values, so the outcomes are a
+deterministic function of the free parameters.
+
+Two methods: ``smc`` (the default) samples the posterior of the free parameters by
+sequential Monte Carlo (:mod:`simrisk.analysis.bayes`); its joint draws are written to
+a posterior file that the calibrated deal names, so that ``run`` samples them with
+their correlation. ``point`` minimises the deviance (-2 log-likelihood ratio) summed
+over targets; at the optimum it is approximately chi-squared with (targets - free
+parameters) degrees of freedom.
 """
 
 from __future__ import annotations
@@ -24,11 +27,28 @@ import tomlkit
 from scipy import optimize, stats
 
 from simrisk import interrupt, rng, simulation
-from simrisk.analysis.targets import Targets, deviance, load_targets, outcome
+from simrisk.analysis import bayes
+from simrisk.analysis.targets import (
+    Targets,
+    deal_targets,
+    deviance,
+    load_targets,
+    log_likelihood,
+    outcome,
+)
 from simrisk.config import ConfigError, DealConfig, get_path, parse_deal, parse_path
 from simrisk.sampling import Values, central_overrides
 
-__all__ = ["Fit", "Objective", "Targets", "calibrate", "load_targets", "write_calibrated"]
+__all__ = [
+    "Fit",
+    "Objective",
+    "Targets",
+    "calibrate",
+    "deal_targets",
+    "load_targets",
+    "posterior_fit",
+    "write_calibrated",
+]
 
 
 @dataclass
@@ -47,6 +67,8 @@ class Fit:
     message: str
     at_bounds: list[tuple[int, str]] = field(default_factory=list)
     """(parameter index, "lower" or "upper") of the estimates at a bound of their range"""
+    posterior: bayes.Posterior | None = None
+    """The joint draws, for the ``smc`` method (``estimate`` is then their median)."""
 
 
 class Objective:
@@ -77,6 +99,17 @@ class Objective:
         """(simulated value, its Monte Carlo standard error) per target."""
         sim = self.simulate(theta)
         return [outcome(sim, t, self.st) for t in self.tg.targets]
+
+    def log_likelihood(self, thetas: np.ndarray) -> np.ndarray:
+        """Log-likelihood of the targets at each row of ``thetas`` (particle, parameter)."""
+        out = np.empty(thetas.shape[0])
+        for i, theta in enumerate(thetas):
+            interrupt.check()
+            out[i] = sum(
+                log_likelihood(t, v, se)
+                for t, (v, se) in zip(self.tg.targets, self.outcomes(theta), strict=True)
+            )
+        return out
 
     def loss(self, theta: np.ndarray) -> float:
         interrupt.check()  # an interruption swallowed while numba compiled
@@ -137,20 +170,7 @@ def calibrate(
         )
         u_best, message = np.clip(res.x, 0, 1), str(res.message)
     est = lo + u_best * (hi - lo)
-    values = obj.outcomes(est)
-    table = []
-    for t, (v, se) in zip(tg.targets, values, strict=True):
-        table.append(
-            {
-                "target": t.name,
-                "arm": t.arm,
-                "observed": t.observed,
-                "fitted": v,
-                "mc_se": se,
-                "deviance": deviance(t, v),
-                "source": t.source,
-            }
-        )
+    table = fit_table(obj, tg, est)
     loss = float(sum(r["deviance"] for r in table))
     df = len(tg.targets) - len(tg.free)
     p_value = float(stats.chi2.sf(loss, df)) if df > 0 else float("nan")
@@ -169,6 +189,86 @@ def calibrate(
         message,
         at_bounds,
     )
+
+
+def posterior_fit(
+    cfg: DealConfig,
+    tg: Targets,
+    n_scenarios: int = 20,
+    seed: int = 20240201,
+    particles: int = 500,
+    progress=None,
+) -> Fit:
+    """Sample the posterior of the free parameters (sequential Monte Carlo); the estimate is
+    the posterior median, the table the fit there."""
+    obj = Objective(cfg, tg, n_scenarios, seed)
+    prior = bayes.Prior(
+        np.array([f.low for f in tg.free], float),
+        np.array([f.high for f in tg.free], float),
+        np.array([f.prior == "log_uniform" for f in tg.free]),
+    )
+    post = bayes.smc(obj.log_likelihood, prior, particles, seed, progress=progress)
+    dumped = cfg.model_dump(by_alias=True)
+    start = np.array([get_path(dumped, parse_path(f.path)) for f in tg.free], float)
+    est = np.median(post.draws, axis=0)
+    table = fit_table(obj, tg, est)
+    loss = float(sum(r["deviance"] for r in table))
+    df = len(tg.targets) - len(tg.free)
+    p_value = float(stats.chi2.sf(loss, df)) if df > 0 else float("nan")
+    cov = np.atleast_2d(np.cov(post.draws.T))
+    message = (
+        f"{particles} particles, {len(post.temperatures) - 1} tempering steps, "
+        f"{post.evaluations} simulations of {n_scenarios} scenarios"
+    )
+    return Fit(
+        [f.path for f in tg.free],
+        start,
+        est,
+        loss,
+        df,
+        p_value,
+        table,
+        cov,
+        obj.evaluations,
+        message,
+        piled_at_bounds(post.draws, prior.low, prior.high),
+        post,
+    )
+
+
+def fit_table(obj: Objective, tg: Targets, theta: np.ndarray) -> list[dict]:
+    table = []
+    for t, (v, se) in zip(tg.targets, obj.outcomes(theta), strict=True):
+        table.append(
+            {
+                "target": t.name,
+                "arm": t.arm,
+                "observed": t.fitted_observed,
+                "fitted": v,
+                "mc_se": se,
+                "deviance": deviance(t, v),
+                "source": t.source,
+            }
+        )
+    return table
+
+
+PILED = 0.2
+"""A posterior with this share of its draws in the outer 5 % of a parameter's range sits at
+that bound."""
+
+
+def piled_at_bounds(draws: np.ndarray, lo, hi) -> list[tuple[int, str]]:
+    """The parameters whose posterior piles up at a bound of the prior's range: the
+    evidence would take them beyond it, or does not pin them down."""
+    out = []
+    for i in range(draws.shape[1]):
+        u = (draws[:, i] - lo[i]) / (hi[i] - lo[i])
+        if np.mean(u < NEAR_BOUND) > PILED:
+            out.append((i, "lower"))
+        if np.mean(u > 1 - NEAR_BOUND) > PILED:
+            out.append((i, "upper"))
+    return out
 
 
 def _at_bounds(obj: Objective, est, lo, hi, loss: float) -> list[tuple[int, str]]:
@@ -203,9 +303,14 @@ def fit_warnings(fit: Fit, tg: Targets) -> list[str]:
     for i, side in fit.at_bounds:
         f = tg.free[i]
         bound = f.low if side == "lower" else f.high
+        what = (
+            f"the posterior of {fit.names[i]} piles up at"
+            if fit.posterior is not None
+            else f"{fit.names[i]} = {fit.estimate[i]:.4g} sits at"
+        )
         out.append(
-            f"{fit.names[i]} = {fit.estimate[i]:.4g} sits at the {side} bound {bound:g} of its "
-            "range: the best fit may lie beyond it, or the targets do not pin it down"
+            f"{what} the {side} bound {bound:g} of its range: the best fit may lie beyond "
+            "it, or the targets do not pin it down"
         )
     if fit.df > 0 and fit.p_value < POOR_P:
         out.append(
@@ -253,6 +358,33 @@ def hessian_covariance(obj: Objective, est: np.ndarray, lo: np.ndarray, hi: np.n
     return cov
 
 
+def posterior_text(fit: Fit, tg: Targets, cfg: DealConfig, seed: int, n_scenarios: int) -> str:
+    """The posterior file: the joint draws with what they were fitted to and how."""
+    post = fit.posterior
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment(f"Posterior of the calibration of {cfg.deal.name}: written by"))
+    doc.add(tomlkit.comment("'simrisk calibrate'; the deal that names it samples one whole draw"))
+    doc.add(tomlkit.comment("per scenario. Recalibrate rather than edit it by hand."))
+    doc["deal"] = cfg.deal.name
+    doc["method"] = (
+        "sequential Monte Carlo with likelihood tempering (normal likelihood of the published "
+        f"endpoints; {fit.message})"
+    )
+    doc["source"] = f"{tg.name} ({tg.source})"
+    doc["created"] = dt.date.today().isoformat()
+    doc["fitted_to"] = [t.key or t.name for t in tg.targets]
+    doc["seed"] = int(seed)
+    doc["particles"] = int(post.particles)
+    doc["evaluations"] = int(post.evaluations)
+    doc["paths"] = list(fit.names)
+    rows = tomlkit.array()
+    rows.multiline(True)
+    for row in post.draws:
+        rows.append([float(f"{x:.6g}") for x in row])
+    doc["draws"] = rows
+    return tomlkit.dumps(doc)
+
+
 def write_calibrated(
     deal_text: str,
     fit: Fit,
@@ -260,15 +392,19 @@ def write_calibrated(
     targets_path: str,
     propagate: bool,
     warnings: list[str] | None = None,
+    posterior_file: str | None = None,
 ) -> str:
     """The deal's text with the fitted values set, comments kept, and notes on what was
     fitted to what; with ``propagate`` the fitted parameters get normal distributions
     (sd from the approximate covariance, truncated to the bounds) in the uncertainty
     section, replacing any distribution they had."""
     warnings = warnings if warnings is not None else []
-    doc = tomlkit.parse(deal_text)
+    doc = tomlkit.parse(without_header(deal_text))
     today = dt.date.today().isoformat()
-    note = f"calibrated to {Path(targets_path).name} ({tg.name})"
+    what = Path(targets_path).name if targets_path else "the deal's evidence"
+    note = f"calibrated to {what} ({tg.name})"
+    if posterior_file is not None:
+        note = f"posterior median of the calibration to {tg.source}"
     for path, value in zip(fit.names, fit.estimate, strict=True):
         parts = parse_path(path)
         node = parent = doc
@@ -303,7 +439,7 @@ def write_calibrated(
             params.pop(0)
         for p in keep:
             params.append(p)
-        if removed and not propagate:
+        if removed and not propagate and posterior_file is None:
             warnings.append(
                 f"the distributions on {', '.join(removed)} were removed so that the fitted "
                 "values apply (use --propagate to replace them by the calibration uncertainty)"
@@ -325,12 +461,23 @@ def write_calibrated(
             rec["high"] = fp.high
             rec["source"] = f"{note}: approximate calibration uncertainty (inverse Hessian)"
             params.append(rec)
-    header = [
-        f"Calibrated by simrisk on {today}: {', '.join(fit.names)} fitted to the targets in",
-        f"{Path(targets_path).name} ({tg.name}; {tg.source}).",
-        f"Deviance {fit.loss:.2f} on {fit.df} degrees of freedom"
-        + (f" (p = {fit.p_value:.2f})." if fit.df > 0 else "."),
-    ]
+    if posterior_file is not None:
+        unc = doc.setdefault("uncertainty", tomlkit.table())
+        unc["posterior"] = posterior_file
+        header = [
+            f"Calibrated by simrisk on {today}: {', '.join(fit.names)} fitted to",
+            f"{tg.source} by sequential Monte Carlo; the joint posterior draws are in",
+            f"{posterior_file} (uncertainty.posterior), the values below are their medians.",
+            f"At the medians: deviance {fit.loss:.2f} on {fit.df} degrees of freedom"
+            + (f" (p = {fit.p_value:.2f})." if fit.df > 0 else "."),
+        ]
+    else:
+        header = [
+            f"Calibrated by simrisk on {today}: {', '.join(fit.names)} fitted to the targets in",
+            f"{what} ({tg.name}; {tg.source}).",
+            f"Deviance {fit.loss:.2f} on {fit.df} degrees of freedom"
+            + (f" (p = {fit.p_value:.2f})." if fit.df > 0 else "."),
+        ]
     header += [f"Warning: {w}" for w in fit_warnings(fit, tg)]
     if propagate:
         header.append(
@@ -341,8 +488,35 @@ def write_calibrated(
     return "".join(f"# {line}\n" for line in header) + "#\n" + text
 
 
-def calibrated_config(text: str, source: str) -> DealConfig:
-    """Parse a calibrated deal text (to check it before writing)."""
+HEADER = "# Calibrated by simrisk"
+
+
+def default_posterior(output: str | Path) -> Path:
+    """Where the posterior of a calibrated deal goes: ``posteriors/<deal>.toml`` beside it."""
+    out = Path(output)
+    return out.parent / "posteriors" / f"{out.stem}.toml"
+
+
+def without_header(text: str) -> str:
+    """The deal's text without the header of an earlier calibration (its lines up to the
+    first bare ``#``)."""
+    if not text.startswith(HEADER):
+        return text
+    lines = text.splitlines(keepends=True)
+    end = next((i for i, line in enumerate(lines) if line.strip() == "#"), -1)
+    return "".join(lines[end + 1 :])
+
+
+def calibrated_config(
+    text: str, source: str, base: Path | None = None, posterior: str | None = None
+) -> DealConfig:
+    """Parse a calibrated deal text (to check it before writing); ``posterior`` is the text
+    of the posterior file it names, not yet written."""
     import tomllib
 
-    return parse_deal(tomllib.loads(text), source)
+    raw = tomllib.loads(text)
+    if posterior is not None:
+        unc = dict(raw["uncertainty"])
+        unc["posterior"] = {**tomllib.loads(posterior), "file": unc["posterior"]}
+        raw["uncertainty"] = unc
+    return parse_deal(raw, source, base)

@@ -166,31 +166,56 @@ def solve(
 @click.option(
     "--targets",
     "targets_path",
-    required=True,
     type=click.Path(dir_okay=False),
-    help="TOML file of observed outcomes and free parameters.",
+    help="TOML file of targets and free parameters (default: the deal's own [calibration] "
+    "and the endpoints its [[evidence]] lists under 'calibrate').",
 )
 @output_option("Calibrated deal file to write.", required=True)
-@scenarios_option(200, 10, "Scenarios per evaluation (the same ones every time).")
+@click.option(
+    "--method",
+    type=click.Choice(["smc", "point"]),
+    default="smc",
+    show_default=True,
+    help="smc: posterior draws by sequential Monte Carlo, written to the posterior file the "
+    "calibrated deal names; point: a deviance-minimising point fit.",
+)
+@click.option(
+    "--posterior",
+    type=click.Path(dir_okay=False),
+    help="Posterior file to write with --method smc [default: posteriors/<OUTPUT name>.toml "
+    "beside OUTPUT].",
+)
+@click.option(
+    "--particles",
+    type=click.IntRange(50, 100_000),
+    default=500,
+    show_default=True,
+    help="Particles of the sequential Monte Carlo (the posterior draws written).",
+)
+@scenarios_option(20, 1, "Scenarios per evaluation (the same ones every time).")
 @click.option(
     "--seed",
     type=click.IntRange(min=0, max=2**63 - 1),
     default=20240201,
     show_default=True,
-    help="Seed of the common random numbers.",
+    help="Seed of the common random numbers and of the sampler.",
 )
 @click.option(
     "--propagate",
     is_flag=True,
-    help="Write the fitted parameters' uncertainty into the uncertainty section.",
+    help="With --method point: write the fit's approximate uncertainty (marginal normals "
+    "from the inverse Hessian) into the uncertainty section.",
 )
 @overwrite_option
 @json_option("the fit")
-def calibrate(deal, targets_path, output, scenarios, seed, propagate, overwrite, as_json) -> None:
+def calibrate(
+    deal, targets_path, output, method, posterior, particles, scenarios, seed, propagate,
+    overwrite, as_json,
+) -> None:  # fmt: skip
     """Fit free parameters of DEAL to observed outcomes and write a calibrated deal."""
     with bad_input():
         out = job.calibrate(
-            deal, targets_path, output, scenarios, seed, propagate=propagate,
-            overwrite=overwrite, ui=ui,
+            deal, targets_path, output, scenarios, seed, method=method, particles=particles,
+            posterior=posterior, propagate=propagate, overwrite=overwrite, ui=ui,
         )  # fmt: skip
     emit(out, as_json)

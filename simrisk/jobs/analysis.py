@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import ExitStack
+from pathlib import Path
+
 import numpy as np
 
 from simrisk import parallel, resources, results
@@ -11,7 +15,7 @@ from simrisk.analysis import solve as sv
 from simrisk.analysis import stress as stress_mod
 from simrisk.config import ConfigError
 from simrisk.files import write_text
-from simrisk.jobs import QUIET, UI, claim_output, default_output, load, seed_or_draw
+from simrisk.jobs import QUIET, UI, check_output, claim_output, default_output, load, seed_or_draw
 from simrisk.tables import Output, Table
 
 
@@ -171,23 +175,62 @@ def solve(
 
 def calibrate(
     deal: str,
-    targets_path: str,
+    targets_path: str | None,
     output: str,
     scenarios: int,
     seed: int,
     *,
+    method: str = "smc",
+    particles: int = 500,
+    posterior: str | None = None,
     propagate: bool = False,
     overwrite: bool = False,
     ui: UI = QUIET,
 ) -> Output:
-    """Fit the targets file's free parameters and write the calibrated deal."""
+    """Fit the free parameters (of the targets file, or of the deal's own [calibration]
+    to its evidence) and write the calibrated deal; with ``smc``, also its posterior."""
     cfg, text = load(deal, ui)
-    with claim_output(output, overwrite):
-        tg = cal.load_targets(targets_path, cfg)
-        fit = cal.calibrate(cfg, tg, scenarios, seed, propagate)
+    if method == "smc" and propagate:
+        raise ConfigError(
+            "--propagate", ["--propagate: only for --method point (smc writes the posterior)"]
+        )
+    post_path = None
+    if method == "smc":
+        post_path = Path(posterior) if posterior else cal.default_posterior(output)
+    with ExitStack() as stack:
+        stack.enter_context(claim_output(output, overwrite))
+        if post_path is not None and post_path.parent.is_dir():
+            stack.enter_context(claim_output(post_path, overwrite))
+        elif post_path is not None:
+            check_output(post_path, overwrite)  # its folder is made when it is written
+        if targets_path:
+            tg = cal.load_targets(targets_path, cfg)
+        else:
+            tg = cal.deal_targets(cfg, Path(deal).parent, deal)
         notes: list[str] = []
-        new_text = cal.write_calibrated(text, fit, tg, targets_path, propagate, notes)
-        cal.calibrated_config(new_text, output)
+        base = Path(output).parent
+        if method == "smc":
+            with ui.progress(1000) as advance:
+                state = {"done": 0}
+
+                def step(phi, _evals):
+                    advance(int(phi * 1000) - state["done"])
+                    state["done"] = int(phi * 1000)
+
+                fit = cal.posterior_fit(cfg, tg, scenarios, seed, particles, progress=step)
+            rel = os.path.relpath(post_path, base)
+            post_text = cal.posterior_text(fit, tg, cfg, seed, scenarios)
+            new_text = cal.write_calibrated(
+                text, fit, tg, targets_path or "", False, notes, posterior_file=rel
+            )
+            cal.calibrated_config(new_text, output, base, post_text)
+            post_path.parent.mkdir(parents=True, exist_ok=True)
+            write_text(post_path, post_text)
+            ui.log(f"wrote {post_path}")
+        else:
+            fit = cal.calibrate(cfg, tg, scenarios, seed, propagate)
+            new_text = cal.write_calibrated(text, fit, tg, targets_path or "", propagate, notes)
+            cal.calibrated_config(new_text, output, base)
         write_text(output, new_text)
         ui.log(f"wrote {output}")
         for note in notes:
@@ -198,9 +241,11 @@ def calibrate(
         if propagate and fit.covariance is None:
             ui.log("warning: the Hessian was not positive definite; no uncertainty written")
         sds = np.sqrt(np.diag(fit.covariance)) if fit.covariance is not None else None
+        intervals = fit.posterior.interval(0.9) if fit.posterior is not None else None
         data = {
             "deal": cfg.deal.name,
             "targets": tg.name,
+            "method": method,
             "table": fit.table,
             "parameters": [
                 {
@@ -208,14 +253,19 @@ def calibrate(
                     "start": float(s),
                     "estimate": float(e),
                     "sd": None if sds is None else float(sds[i]),
+                    "interval_90": None if intervals is None else [float(x) for x in intervals[i]],
                 }
                 for i, (p, s, e) in enumerate(zip(fit.names, fit.start, fit.estimate, strict=True))
             ],
+            "correlation": None
+            if fit.posterior is None or len(fit.names) < 2
+            else np.corrcoef(fit.posterior.draws.T).tolist(),
             "deviance": fit.loss,
             "df": fit.df,
             "p_value": fit.p_value,
             "evaluations": fit.evaluations,
             "warnings": warnings,
+            "posterior": None if post_path is None else str(post_path),
         }
         table = Table(
             f"{cfg.deal.name} — fit to {tg.name}",
@@ -232,10 +282,24 @@ def calibrate(
             table.add(r["target"], r["arm"], r["observed"], r["fitted"], r["mc_se"], r["deviance"])
         lines = []
         for i, (p, s, e) in enumerate(zip(fit.names, fit.start, fit.estimate, strict=True)):
-            sd = f" ± {sds[i]:.3g}" if sds is not None else ""
-            lines.append(f"{p}: {s:.4g} -> {e:.4g}{sd}")
+            if intervals is not None:
+                lo, hi = intervals[i]
+                lines.append(
+                    f"{p}: {s:.4g} -> {e:.4g} (posterior median; 90 % in {lo:.4g}-{hi:.4g})"
+                )
+            else:
+                sd = f" ± {sds[i]:.3g}" if sds is not None else ""
+                lines.append(f"{p}: {s:.4g} -> {e:.4g}{sd}")
+        if data["correlation"] is not None:
+            c = np.array(data["correlation"])
+            pairs = [
+                f"{fit.names[i]} ~ {fit.names[j]}: {c[i, j]:+.2f}"
+                for i in range(len(fit.names))
+                for j in range(i)
+            ]
+            lines.append("posterior correlation: " + "; ".join(pairs))
         gof = f"deviance {fit.loss:.2f} on {fit.df} df"
         if fit.df > 0:
             gof += f", p = {fit.p_value:.3f}"
-        lines.append(f"goodness of fit: {gof} ({fit.evaluations} evaluations)")
+        lines.append(f"goodness of fit: {gof} ({fit.evaluations} evaluations; {fit.message})")
         return Output(data, [table], lines)
