@@ -20,8 +20,21 @@ CONFIGS = ROOT / "configs"
 
 
 def load_raw(name: str = "holbaek") -> dict:
+    """An included deal as read from TOML, its file names (evidence, posterior) made
+    absolute so that it parses from any folder."""
     with open(CONFIGS / f"{name}.toml", "rb") as fh:
-        return tomllib.load(fh)
+        return absolute(tomllib.load(fh), CONFIGS)
+
+
+def absolute(raw: dict, base: Path) -> dict:
+    """``raw`` with the relative file names it holds resolved against ``base``."""
+    raw = copy.deepcopy(raw)
+    for use in raw.get("evidence", []):
+        use["file"] = str(base / use["file"])
+    unc = raw.get("uncertainty", {})
+    if isinstance(unc.get("posterior"), str):
+        unc["posterior"] = str(base / unc["posterior"])
+    return raw
 
 
 @pytest.fixture

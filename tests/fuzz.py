@@ -121,7 +121,7 @@ def check(raw: dict, source: str, n: int = 3) -> str:
     from simrisk.results import build_dataset
 
     try:
-        cfg = parse_deal(raw, source)
+        cfg = parse_deal(raw, source, DEALS[0].parent)
     except ConfigError as exc:
         assert exc.problems, f"{source}: rejected without a reason"
         for line in exc.problems:

@@ -329,9 +329,12 @@ class Scenario:
             probs = tr.probability if isinstance(tr.probability, list) else None
             starts = tr.from_week or [0]
             pieces = []
+            # job loss (into benefit or unemployment) is scaled by the job-loss multiplier
+            loss = tr.from_state == "employed" and tr.to in ("benefit", "unemployed")
+            scale = v(s, "labour", "job_loss_multiplier") if loss else 1.0
             for k, w0 in enumerate(starts):
                 p = v(s, *base) if probs is None else v(s, *base, k)
-                pieces.append((w0, hazard(p)))
+                pieces.append((w0, min(hazard(p) * scale, MAX_HAZARD)))
             self.pieces[(STATES.index(tr.from_state), STATES.index(tr.to))] = pieces
         # programme
         phases = cfg.programme.phases

@@ -255,7 +255,7 @@ def test_cli_writes_a_calibrated_deal(tmp_path):
             "calibrate",
             str(DEAL),
             *("--targets", str(TARGETS), "-o", str(out), "-n", "40", "--method", "point"),
-                *("--propagate", "--json"),
+            *("--propagate", "--json"),
         ],
     )
     assert res.exit_code == 0, res.output

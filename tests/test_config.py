@@ -406,7 +406,7 @@ def test_a_planned_cost_beyond_the_capital_is_a_warning():
 
 def test_a_dumped_deal_loads_back_the_same():
     cfg, _ = load_deal(CONFIGS / "holbaek.toml")
-    again = parse_deal(cfg.model_dump(by_alias=True), "again", ROOT)
+    again = parse_deal(cfg.model_dump(by_alias=True), "again", CONFIGS)
     assert again == cfg
 
 

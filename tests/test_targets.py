@@ -125,7 +125,10 @@ def test_normal_deviance_by_hand():
         ({"kind": "at_week", "states": ["employed"]}, "kind 'at_week' needs 'week'"),
         ({"kind": "share", "states": ["employed"], "week": 3}, "kind 'share' is now 'at_week'"),
         ({"kind": "ever", "states": ["employed"], "week": 3}, "kind 'ever' is now 'ever_by'"),
-        ({"kind": "at_week", "states": ["employed"], "week": 3, "observed": 1.3}, "between 0 and 1"),
+        (
+            {"kind": "at_week", "states": ["employed"], "week": 3, "observed": 1.3},
+            "between 0 and 1",
+        ),
         ({"kind": "ever_by", "states": ["permanent"], "week": 3}, "counts entries into"),
         ({"kind": "at_week", "states": ["off_benefit"], "week": 3}, "'off_benefit' is an event"),
         ({"kind": "time_to_event", "states": ["employed"]}, "needs 'quantile' and 'n'"),

@@ -19,6 +19,7 @@ parameters) degrees of freedom.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -393,6 +394,7 @@ def write_calibrated(
     propagate: bool,
     warnings: list[str] | None = None,
     posterior_file: str | None = None,
+    moved: tuple[Path, Path] | None = None,
 ) -> str:
     """The deal's text with the fitted values set, comments kept, and notes on what was
     fitted to what; with ``propagate`` the fitted parameters get normal distributions
@@ -400,12 +402,14 @@ def write_calibrated(
     section, replacing any distribution they had."""
     warnings = warnings if warnings is not None else []
     doc = tomlkit.parse(without_header(deal_text))
+    if moved is not None:
+        rebase(doc, *moved)
     today = dt.date.today().isoformat()
     what = Path(targets_path).name if targets_path else "the deal's evidence"
     note = f"calibrated to {what} ({tg.name})"
     if posterior_file is not None:
         note = f"posterior median of the calibration to {tg.source}"
-    for path, value in zip(fit.names, fit.estimate, strict=True):
+    for path, value, start in zip(fit.names, fit.estimate, fit.start, strict=True):
         parts = parse_path(path)
         node = parent = doc
         key = None
@@ -413,7 +417,11 @@ def write_calibrated(
             for part in parts[:-1]:
                 parent, key = node, part
                 node = node[part]
-            old = node[parts[-1]]
+            if isinstance(parts[-1], str) and isinstance(node, dict) and parts[-1] not in node:
+                # a field the deal leaves at its default: written now
+                old = f"the default {start:g}"
+            else:
+                old = node[parts[-1]]
         except (KeyError, IndexError, tomlkit.exceptions.NonExistentKey):
             raise ConfigError(
                 targets_path,
@@ -489,6 +497,25 @@ def write_calibrated(
 
 
 HEADER = "# Calibrated by simrisk"
+
+
+def rebase(doc, old: Path, new: Path) -> None:
+    """Rewrite the deal's relative file names (evidence files, shared rules given as a
+    file) from folder ``old`` to folder ``new``, where the calibrated deal is written."""
+    if old.resolve() == new.resolve():
+        return
+
+    def moved(name: str) -> str:
+        p = Path(name)
+        if p.is_absolute():
+            return name
+        return Path(os.path.relpath((old / p).resolve(), new.resolve())).as_posix()
+
+    for use in doc.get("evidence", []):
+        use["file"] = moved(str(use["file"]))
+    econ = doc.get("economics")
+    if econ is not None and str(econ.get("rules", "")).endswith(".toml"):
+        econ["rules"] = moved(str(econ["rules"]))
 
 
 def default_posterior(output: str | Path) -> Path:

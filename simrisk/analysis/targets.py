@@ -55,6 +55,7 @@ from simrisk.vocabulary import (
 EVENT_OF = {"employed": EV_JOB, "education": EV_EDUCATION, "off_benefit": EV_OFF}
 
 
+NO_UNCERTAINTY = "the study gives no sample size or standard error for it"
 KINDS = ("at_week", "ever_by", "weeks_in", "time_to_event", "sustained")
 OLD_KINDS = {"share": "at_week", "ever": "ever_by"}
 SUSTAINED_EVENTS = {13: EV_SUST13, 26: EV_SUST26, 52: EV_SUST52}
@@ -185,7 +186,7 @@ def from_endpoint(ev: Evidence, e: Endpoint, arm: str, origin_week: int) -> Targ
     if e.kind == "weeks_in" and se is None and e.sd is not None:
         se = e.sd / math.sqrt(e.n)
     if se is None and (e.n is None or e.kind == "weeks_in"):
-        raise ValueError("the study gives no sample size or standard error for it")
+        raise ValueError(NO_UNCERTAINTY)
     fields = {
         "name": f"{ev.id}: {e.id} ({ev.arm(e.arm).label})",
         "kind": e.kind,
@@ -271,7 +272,9 @@ def resolve(tg: Targets, base: Path | None, source: str) -> Targets:
         if not use.calibrate:
             continue
         p = Path(use.file)
-        ev = load_evidence(p if base is None or p.is_absolute() else base / p)
+        ev = load_evidence(
+            p if base is None or p.is_absolute() else base / p, f"evidence[{i}].file"
+        )
         keys = {e.key for e in ev.endpoints} | {e.id for e in ev.endpoints}
         for name in use.calibrate:
             if name not in keys:
@@ -375,12 +378,12 @@ def outcome(sim: simulation.KernelOut, t: Target, st: simulation.Structure) -> t
 
 def time_quantile(sim, t: Target, st, scenarios: np.ndarray | None = None) -> float:
     """The simulated ``quantile`` of weeks to the first entry (a ``time_to_event`` target),
-    over citizens followed for at least twice the observed weeks; ``inf`` when fewer than
-    that share have entered by then."""
+    over citizens followed for at least four times the observed weeks (two years at
+    least); ``inf`` when fewer than that share have entered by then."""
     arm = TREATMENT if t.arm == "treatment" else COUNTERFACTUAL
     rows = slice(None) if scenarios is None else scenarios
     entry = sim.entry[rows]
-    cap = min(st.horizon - 1, 2 * math.ceil(t.observed))
+    cap = min(st.horizon - 1, max(4 * math.ceil(t.observed), 104))
     first = _first(sim, arm, t.states)[rows]
     ok = (entry >= 0) & (entry + cap < st.horizon)
     wait = np.where((first >= 0) & (first - entry <= cap), first - entry, np.inf)[ok]

@@ -219,3 +219,46 @@ def calibrate(
             posterior=posterior, propagate=propagate, overwrite=overwrite, ui=ui,
         )  # fmt: skip
     emit(out, as_json)
+
+
+@main.command()
+@deal_argument
+@click.option(
+    "--evidence",
+    "evidence",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Evidence file to check against (repeatable) [default: the deal's [[evidence]]]; "
+    "a file the deal does not bind maps control arms to the counterfactual and "
+    "intervention arms to the treatment arm.",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(10, 10_000),
+    default=100,
+    show_default=True,
+    help="Parameter draws (as 'run' draws them, the calibration posterior included).",
+)
+@click.option(
+    "--replicates",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Scenarios simulated per parameter draw.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=1,
+    show_default=True,
+    help="Seed of the draws and of the simulation.",
+)
+@threads_option
+@json_option("the table")
+def check(deal, evidence, draws, replicates, seed, threads, as_json) -> None:
+    """Predicted against observed: every endpoint of DEAL's evidence, with z-scores."""
+    with bad_input():
+        out = job.check(
+            deal, list(evidence), draws, replicates, seed, threads=threads, ui=ui
+        )  # fmt: skip
+    emit(out, as_json)

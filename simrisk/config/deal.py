@@ -220,6 +220,10 @@ class Hours(Strict):
 class Labour(Strict):
     transitions: list[Transition] = Field(min_length=1, max_length=100)
     job_entry_multiplier: Ratio = 1.0
+    job_loss_multiplier: Ratio = 1.0
+    """Scales the hazards of job loss (employed -> benefit, employed -> unemployed) in
+    both arms: how long jobs last, which a calibration to weeks worked or to sustained
+    jobs fits."""
     calendar: list[CalendarShock] = Field(default=[], max_length=100)
     hours: Hours = Hours()
 

@@ -122,10 +122,11 @@ def parse_deal(raw: dict, source: str = "<deal>", base: Path | None = None) -> D
     raw, warnings = _renamed(raw)
     raw = read_posterior(raw, base)
     cfg = validate(DealConfig, merge_rules(raw, base), source)
-    problems = check_uncertainty(cfg) + check_evidence(cfg, base)
+    missing: list[str] = []
+    problems = check_uncertainty(cfg) + check_evidence(cfg, base, missing)
     if problems:
         raise ConfigError(source, problems)
-    cfg._warnings.extend(warnings)
+    cfg._warnings.extend(warnings + missing)
     return cfg
 
 
@@ -156,20 +157,34 @@ def read_posterior(raw: dict, base: Path | None) -> dict:
     return raw
 
 
-def load_evidence(path: str | Path) -> Evidence:
-    """Load and validate an evidence file."""
-    ev, _ = load_model(Evidence, path)
+def load_evidence(path: str | Path, where: str | None = None) -> Evidence:
+    """Load and validate an evidence file; with ``where`` (the field naming it), a file
+    that cannot be read is a ConfigError on that field."""
+    if where is None:
+        ev, _ = load_model(Evidence, path)
+        return ev
+    try:
+        ev, _ = load_model(Evidence, path)
+    except OSError as exc:
+        raise ConfigError(str(path), [f"{where}: cannot read {path} ({exc.strerror})"]) from None
     return ev
 
 
-def check_evidence(cfg: DealConfig, base: Path | None) -> list[str]:
-    """Every evidence file the deal names can be read, and the arms and endpoints the deal
-    refers to exist in it."""
+def check_evidence(cfg: DealConfig, base: Path | None, missing: list[str]) -> list[str]:
+    """The arms and endpoints the deal refers to exist in the evidence files it names.
+    A file that cannot be read is not needed to run the deal, only to calibrate and check
+    it: it goes to ``missing`` (a warning), not to the problems."""
     problems = []
     for i, use in enumerate(cfg.evidence):
         where = f"evidence[{i}]"
+        path = _relative(use.file, base)
+        if not path.is_file():
+            missing.append(
+                f"{where}.file: there is no file {use.file}; 'calibrate' and 'check' need it"
+            )
+            continue
         try:
-            ev = load_evidence(_relative(use.file, base))
+            ev = load_evidence(path)
         except OSError as exc:
             problems.append(f"{where}.file: cannot read {use.file} ({exc.strerror})")
             continue

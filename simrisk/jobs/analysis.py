@@ -10,6 +10,7 @@ import numpy as np
 
 from simrisk import parallel, resources, results
 from simrisk.analysis import calibrate as cal
+from simrisk.analysis import check as chk
 from simrisk.analysis import sensitivity as sa
 from simrisk.analysis import solve as sv
 from simrisk.analysis import stress as stress_mod
@@ -221,15 +222,18 @@ def calibrate(
             rel = os.path.relpath(post_path, base)
             post_text = cal.posterior_text(fit, tg, cfg, seed, scenarios)
             new_text = cal.write_calibrated(
-                text, fit, tg, targets_path or "", False, notes, posterior_file=rel
-            )
+                text, fit, tg, targets_path or "", False, notes, posterior_file=rel,
+                moved=(Path(deal).parent, base),
+            )  # fmt: skip
             cal.calibrated_config(new_text, output, base, post_text)
             post_path.parent.mkdir(parents=True, exist_ok=True)
             write_text(post_path, post_text)
             ui.log(f"wrote {post_path}")
         else:
             fit = cal.calibrate(cfg, tg, scenarios, seed, propagate)
-            new_text = cal.write_calibrated(text, fit, tg, targets_path or "", propagate, notes)
+            new_text = cal.write_calibrated(
+                text, fit, tg, targets_path or "", propagate, notes, moved=(Path(deal).parent, base)
+            )
             cal.calibrated_config(new_text, output, base)
         write_text(output, new_text)
         ui.log(f"wrote {output}")
@@ -303,3 +307,50 @@ def calibrate(
             gof += f", p = {fit.p_value:.3f}"
         lines.append(f"goodness of fit: {gof} ({fit.evaluations} evaluations; {fit.message})")
         return Output(data, [table], lines)
+
+
+def check(
+    deal: str,
+    evidence: list[str] | None,
+    draws: int,
+    replicates: int,
+    seed: int,
+    *,
+    threads: int | None = None,
+    ui: UI = QUIET,
+) -> Output:
+    """Posterior predictive check of the deal against the endpoints of its evidence."""
+    cfg, _ = load(deal, ui)
+    uses = chk.uses_for(cfg, Path(deal).parent, evidence)
+    if not uses:
+        raise ConfigError(
+            deal, ["evidence: the deal names no [[evidence]]; give files with --evidence"]
+        )
+    fitted = set()
+    if cfg.uncertainty.posterior is not None:
+        fitted |= set(cfg.uncertainty.posterior.fitted_to)
+    else:
+        for ev, use in uses:
+            for e in ev.endpoints:
+                if e.id in use.calibrate or e.key in use.calibrate:
+                    fitted.add(f"{ev.id}:{e.key}")
+    parallel.set_threads(threads)
+    with ui.progress(draws * replicates) as advance:
+        rows = chk.check(cfg, uses, fitted, draws, replicates, seed, progress=advance)
+    data = {
+        "deal": cfg.deal.name,
+        "draws": draws,
+        "replicates": replicates,
+        "seed": seed,
+        "posterior": None if cfg.uncertainty.posterior is None else cfg.uncertainty.posterior.file,
+        "rows": chk.as_dicts(rows),
+    }
+    lines = [
+        f"{draws} parameter draws x {replicates} scenarios each, seed {seed}; "
+        + (
+            f"calibration posterior {cfg.uncertainty.posterior.file}"
+            if cfg.uncertainty.posterior is not None
+            else "no calibration posterior"
+        )
+    ]
+    return Output(data, [chk.table(rows, cfg.deal.name)], lines + chk.summary_lines(rows))

@@ -313,14 +313,17 @@ def _labour(cfg: DealConfig, st: Structure, v: Values) -> LabourIn:
     next changes (stretches run through pieces with equal rows)."""
     P = len(st.dur_edges)
     haz = np.zeros((v.n, N_STATES, P, N_STATES))
+    loss = v("labour", "job_loss_multiplier")
     for ti, tr in enumerate(cfg.labour.transitions):
         a = LABOUR_STATES.index(tr.from_state)
         b = LABOUR_STATES.index(tr.to)
         starts = tr.piece_starts
+        # job loss (into benefit or unemployment) is scaled by the job-loss multiplier
+        scale = loss if a == EMPLOYED and b in (BENEFIT, UNEMPLOYED) else 1.0
         for q, edge in enumerate(st.dur_edges):
             k = max(i for i, s0 in enumerate(starts) if s0 <= edge)
             path = ("labour", "transitions", ti, "probability") + (() if tr.single else (k,))
-            haz[:, a, q, b] = hazard(v(*path))
+            haz[:, a, q, b] = np.minimum(hazard(v(*path)) * scale, MAX_HAZARD)
     nxt = np.full((v.n, N_STATES, P), P, np.int64)
     for q in range(P - 2, -1, -1):
         same = (haz[:, :, q + 1, :] == haz[:, :, q, :]).all(axis=2)
