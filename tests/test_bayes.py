@@ -92,9 +92,9 @@ def test_intervals_cover_the_truth_as_often_as_they_claim():
     """Synthetic studies: the share who have found a job by 26 weeks (200 people) and by 52
     weeks (200 other people) under a constant weekly hazard a = 0.012. 120 studies, each
     calibrated with the engine's likelihood (:func:`log_likelihood`) on a log-uniform
-    prior over [0.001, 0.05]. The 90 % central intervals cover the truth in 90 % of the studies; with 120 studies the count's sd is
-    3.3, so the coverage must lie in [0.80, 0.98] (3 sd, clipped at the top by the
-    normal likelihood's slight conservatism)."""
+    prior over [0.001, 0.05]. The 90 % central intervals cover the truth in 90 % of the
+    studies; with 120 studies the count's sd is 3.3, so the coverage must lie in
+    [0.80, 0.98] (3 sd, clipped at the top)."""
     rng = np.random.default_rng(2024)
     a_true, n, studies = 0.012, 200, 120
     prior = _flat(0.001, 0.05, log=True)
