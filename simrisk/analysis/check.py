@@ -113,10 +113,10 @@ def _observed_interval(e: Endpoint, t: Target | None) -> tuple[float, float, flo
 
 
 def _contrast_targets(ev: Evidence, e: Endpoint, use: EvidenceUse) -> tuple | str:
-    if e.basis is None:
-        return f"a {e.measure.replace('_', ' ')} without a share it compares: not simulated"
     if e.measure == "hazard_ratio":
         return "a hazard ratio: not simulated"
+    if e.basis is None:
+        return f"a {e.measure.replace('_', ' ')} without a share it compares: not simulated"
     arms = (use.arms.get(e.arm, "none"), use.arms.get(e.versus, "none"))
     if "none" in arms or arms[0] == arms[1]:
         return "its two arms are not mapped to the deal's two arms"

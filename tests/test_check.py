@@ -1,0 +1,212 @@
+"""Evidence files and the check against them: the schema's rules, the predicted values
+against what the model itself generates, z-scores, in and out of sample, the command."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from simrisk.analysis import calibrate as cal
+from simrisk.analysis import check as chk
+from simrisk.cli import main
+from simrisk.config import ConfigError, load_deal
+from simrisk.config.evidence import Evidence, EvidenceUse
+from simrisk.config.load import load_evidence
+from tests.conftest import CONFIGS, dump_toml, simple_raw
+from tests.test_calibrate import SIZE, TRANSITIONS
+
+STUDY = {
+    "id": "synthetic2026",
+    "title": "A study the model generates",
+    "authors": "Model M, Engine S",
+    "year": 2026,
+    "journal": "none",
+    "url": "https://example.org",
+    "design": "rct",
+    "country": "Denmark",
+    "read": "full_text",
+    "population": {"diagnosis": "none", "benefit": "kontanthjælp", "age": "30+"},
+    "arms": [
+        {"id": "usual", "label": "usual services", "role": "control", "n": 400},
+        {"id": "prog", "label": "programme", "role": "intervention", "n": 400},
+    ],
+    "endpoints": [],
+}
+
+
+def _endpoint(**kw) -> dict:
+    base = {"id": "e", "arm": "usual", "definition": "d", "source": "s"}
+    return base | kw
+
+
+def _raw():
+    raw = simple_raw(size=SIZE, horizon=80, transitions=TRANSITIONS)
+    raw["deal"]["start_date"] = dt.date(2024, 1, 1)
+    raw["effect"] = {"job_entry": [2.0]}
+    return raw
+
+
+def _truth(arm: str, week: int) -> float:
+    """The share employed at ``week`` simulated on 40 x 100 citizens (another seed)."""
+    cfg_raw = _raw()
+    from simrisk.config import parse_deal
+
+    cfg = parse_deal(cfg_raw, "truth")
+    spec = {
+        "name": "t", "kind": "at_week", "arm": arm, "states": ["employed"], "week": week,
+        "observed": 0.5, "n": 1, "source": "s",
+    }  # fmt: skip
+    tg = cal.Targets.model_validate(
+        {"name": "t", "source": "s", "free": [{"path": "labour.job_entry_multiplier",
+                                               "low": 0.5, "high": 2.0}], "targets": [spec]}
+    )  # fmt: skip
+    return cal.Objective(cfg, tg, 40, 99).outcomes(np.array([1.0]))[0][0]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("check")
+    study = copy.deepcopy(STUDY)
+    u26, t26 = _truth("counterfactual", 26), _truth("treatment", 26)
+    study["endpoints"] = [
+        _endpoint(id="work_26", kind="at_week", states=["employed"], week=26,
+                  value=round(u26, 3), n=400),
+        _endpoint(id="work_26", arm="prog", kind="at_week", states=["employed"], week=26,
+                  value=round(t26, 3), n=400),
+        _endpoint(id="work_26_far", kind="at_week", states=["employed"], week=26,
+                  value=min(round(u26 + 0.25, 3), 1.0), n=400),
+        _endpoint(id="rr_26", arm="prog", kind="contrast", measure="risk_ratio",
+                  versus="usual", basis="at_week", states=["employed"], week=26,
+                  value=round(t26 / u26, 3), ci=[round(t26 / u26 - 0.2, 3),
+                                                  round(t26 / u26 + 0.2, 3)]),
+        _endpoint(id="hr", arm="prog", kind="contrast", measure="hazard_ratio",
+                  versus="usual", value=1.5, ci=[1.1, 2.0]),
+        _endpoint(id="wellbeing", kind="other", value=0.3),
+        _endpoint(id="work_52_no_n", kind="at_week", states=["employed"], week=52, value=0.5),
+    ]  # fmt: skip
+    (d / "evidence").mkdir()
+    (d / "evidence" / "synthetic2026.toml").write_text(dump_toml(study))
+    raw = _raw()
+    raw["evidence"] = [
+        {"file": "evidence/synthetic2026.toml", "arms": {"usual": "counterfactual",
+         "prog": "treatment"}, "calibrate": ["work_26"], "why": "it is the model's own"}
+    ]  # fmt: skip
+    (d / "deal.toml").write_text(dump_toml(raw))
+    return d
+
+
+def _rows(files) -> dict:
+    cfg, _ = load_deal(files / "deal.toml")
+    uses = chk.uses_for(cfg, files, None)
+    rows = chk.check(cfg, uses, {"synthetic2026:work_26@usual"}, draws=20, replicates=10)
+    return {(r.endpoint.split(": ")[1], r.arm): r for r in rows}
+
+
+def test_predicted_values_match_what_the_model_generates(files):
+    rows = _rows(files)
+    for arm in ("usual services", "programme"):
+        r = rows[("work_26", arm)]
+        # 200 x 100 simulated citizens against 400 observed: |z| is a standard normal's
+        assert abs(r.z) < 3.5, r
+        assert r.predicted_low <= r.predicted <= r.predicted_high
+        se = math.sqrt(r.observed * (1 - r.observed) / 400)
+        assert r.observed_low == pytest.approx(r.observed - 1.959964 * se)
+    assert rows[("work_26", "usual services")].used == "fit"
+    assert rows[("work_26", "programme")].used == "out of sample"
+    # an observation 25 points off is flagged
+    assert rows[("work_26_far", "usual services")].z > 5
+
+
+def test_contrasts_others_and_endpoints_without_a_sample_size(files):
+    rows = _rows(files)
+    rr = rows[("rr_26", "programme")]
+    assert abs(rr.z) < 3.5 and rr.predicted == pytest.approx(rr.observed, rel=0.15)
+    assert math.isnan(rows[("hr", "programme")].z)
+    assert "hazard ratio: not simulated" in rows[("hr", "programme")].note
+    assert "not expressible" in rows[("wellbeing", "usual services")].note
+    no_n = rows[("work_52_no_n", "usual services")]
+    assert math.isnan(no_n.z) and not math.isnan(no_n.predicted)
+    assert "no sample size" in no_n.note
+
+
+def test_the_command_prints_the_table_and_its_json(files):
+    res = CliRunner().invoke(
+        main, ["check", str(files / "deal.toml"), "--draws", "10", "--replicates", "4", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["draws"] == 10 and len(data["rows"]) == 7  # one row per endpoint
+    text = CliRunner().invoke(main, ["check", str(files / "deal.toml"), "--draws", "10"])
+    assert "predicted against observed" in text.output
+    assert re.search(r"fit: \d of 2 endpoints within \|z\| <= 2", text.output)
+
+
+def test_a_file_the_deal_does_not_bind_is_mapped_by_role(files):
+    cfg, _ = load_deal(files / "deal.toml")
+    cfg = cfg.model_copy(update={"evidence": []})
+    (use,) = [u for _, u in chk.uses_for(cfg, files, [str(files / "evidence/synthetic2026.toml")])]
+    assert use.arms == {"usual": "counterfactual", "prog": "treatment"}
+
+
+BAD_ENDPOINTS = [
+    ({"kind": "at_week", "states": ["employed"], "week": 26, "value": 1.2}, "between 0 and 1"),
+    ({"kind": "at_week", "states": ["employed"], "value": 0.2}, "needs 'week'"),
+    ({"kind": "ever_by", "states": ["unemployed"], "week": 26, "value": 0.2}, "counts entries"),
+    ({"kind": "weeks_in", "states": ["employed"], "window": [10, 5], "value": 3}, "to > from"),
+    ({"kind": "time_to_event", "states": ["employed"], "value": 20}, "needs 'quantile'"),
+    ({"kind": "contrast", "measure": "risk_ratio", "value": 1.2}, "needs 'versus'"),
+    ({"kind": "at_week", "states": ["employed"], "week": 26, "value": 0.3, "ci": [0.4, 0.5]},
+     "does not contain"),
+    ({"kind": "at_week", "states": ["employed"], "week": 26, "value": 0.3, "arm": "nobody"},
+     "no arm 'nobody'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fields,needle", BAD_ENDPOINTS)
+def test_evidence_rules(tmp_path, fields, needle):
+    study = copy.deepcopy(STUDY)
+    study["endpoints"] = [_endpoint(**fields)]
+    path = tmp_path / "bad.toml"
+    path.write_text(dump_toml(study))
+    with pytest.raises(ConfigError) as err:
+        load_evidence(path)
+    assert any(needle in p for p in err.value.problems), err.value.problems
+
+
+def test_a_deal_naming_an_unknown_arm_or_endpoint_is_refused(files, tmp_path):
+    raw = _raw()
+    raw["evidence"] = [
+        {"file": str(files / "evidence/synthetic2026.toml"), "arms": {"placebo": "treatment"},
+         "calibrate": ["nothing"], "why": "w"}
+    ]  # fmt: skip
+    path = tmp_path / "d.toml"
+    path.write_text(dump_toml(raw))
+    with pytest.raises(ConfigError) as err:
+        load_deal(path)
+    assert err.value.problems == [
+        "evidence[0].arms: synthetic2026 has no arm 'placebo' (arms: prog, usual)",
+        "evidence[0].calibrate: synthetic2026 has no endpoint 'nothing'",
+    ]
+
+
+def test_every_included_evidence_file_loads_and_every_deal_binds_existing_endpoints():
+    files = sorted((CONFIGS / "evidence").glob("*.toml"))
+    assert len(files) >= 20
+    for f in files:
+        ev = load_evidence(f)
+        assert ev.id == f.stem and isinstance(ev, Evidence)
+        for e in ev.endpoints:
+            assert e.definition and e.source
+    for deal in ("holbaek", "slagelse", "sundinvest_sygemeldte", "aarhus_din_vej_i_job",
+                 "aarhus_ips_plus", "drc_herning_viborg"):  # fmt: skip
+        cfg, _ = load_deal(CONFIGS / f"{deal}.toml")
+        assert cfg.evidence and cfg.calibration is not None, deal
+        assert not [w for w in cfg.warnings if w.startswith("evidence")], deal
+        assert any(isinstance(u, EvidenceUse) and u.calibrate for u in cfg.evidence)
