@@ -130,7 +130,7 @@ def test_normal_deviance_by_hand():
             "between 0 and 1",
         ),
         ({"kind": "ever_by", "states": ["permanent"], "week": 3}, "counts entries into"),
-        ({"kind": "at_week", "states": ["off_benefit"], "week": 3}, "'off_benefit' is an event"),
+        ({"kind": "at_week", "states": ["off_benefit"], "week": 3}, "are events: use kind"),
         ({"kind": "time_to_event", "states": ["employed"]}, "needs 'quantile' and 'n'"),
         (
             {"kind": "sustained", "states": ["employed"], "week": 3, "spell_weeks": 10},

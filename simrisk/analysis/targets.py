@@ -42,17 +42,25 @@ from simrisk.config.load import load_evidence
 from simrisk.vocabulary import (
     COUNTERFACTUAL,
     EV_EDUCATION,
+    EV_FIT,
     EV_JOB,
     EV_OFF,
     EV_SUST13,
     EV_SUST26,
     EV_SUST52,
+    EV_WORK_SS,
     LABOUR_STATES,
     MOVED,
     TREATMENT,
 )
 
-EVENT_OF = {"employed": EV_JOB, "education": EV_EDUCATION, "off_benefit": EV_OFF}
+EVENT_OF = {
+    "employed": EV_JOB,
+    "education": EV_EDUCATION,
+    "off_benefit": EV_OFF,
+    "declared_fit": EV_FIT,
+    "self_supporting_work": EV_WORK_SS,
+}
 
 
 NO_UNCERTAINTY = "the study gives no sample size or standard error for it"
@@ -78,7 +86,7 @@ class Target(Strict):
     name: str = Field(min_length=1)
     kind: str
     arm: Literal["treatment", "counterfactual"]
-    states: list[Literal[LABOUR_STATES + ("off_benefit",)]] = Field(min_length=1)
+    states: list[Literal[LABOUR_STATES + EVENT_STATES[2:]]] = Field(min_length=1)
     week: int | None = Field(default=None, gt=0)
     window: (
         Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)] | None
@@ -109,8 +117,10 @@ class Target(Strict):
                 raise ValueError("a share must be between 0 and 1")
         if self.kind in ("ever_by", "time_to_event") and not events:
             raise ValueError(f"kind '{self.kind}' counts entries into {', '.join(EVENT_STATES)}")
-        if self.kind in ("at_week", "weeks_in") and "off_benefit" in self.states:
-            raise ValueError("'off_benefit' is an event: use kind 'ever_by' or 'time_to_event'")
+        if self.kind in ("at_week", "weeks_in") and set(self.states) & set(EVENT_STATES[2:]):
+            raise ValueError(
+                f"{', '.join(EVENT_STATES[2:])} are events: use kind 'ever_by' or 'time_to_event'"
+            )
         if self.kind == "time_to_event":
             if self.quantile is None or self.n is None:
                 raise ValueError("kind 'time_to_event' needs 'quantile' and 'n'")

@@ -42,9 +42,10 @@ DESIGNS = (
 )
 KINDS = ("at_week", "ever_by", "weeks_in", "time_to_event", "sustained", "contrast", "other")
 SHARE_KINDS = ("at_week", "ever_by", "sustained")
-EVENT_STATES = ("employed", "education", "off_benefit")
+EVENT_STATES = ("employed", "education", "off_benefit", "declared_fit", "self_supporting_work")
 """What an ``ever_by`` or ``time_to_event`` endpoint can count: the first week in a job,
-in education, or without public benefit."""
+in education, without public benefit (self-support in the sense of § 6), the end of the
+benefit course for a destination fit for work, or self-support in an ordinary job."""
 MEASURES = ("hazard_ratio", "risk_ratio", "odds_ratio", "difference")
 
 
@@ -69,7 +70,7 @@ class Endpoint(Strict):
     id: Name
     arm: Name
     kind: Literal[KINDS]
-    states: list[Literal[LABOUR_STATES + ("off_benefit",)]] | None = None
+    states: list[Literal[LABOUR_STATES + EVENT_STATES[2:]]] | None = None
     week: Weeks | None = None
     window: Window | None = None
     quantile: float | None = Field(default=None, gt=0.0, lt=1.0)
@@ -109,8 +110,10 @@ class Endpoint(Strict):
             raise ValueError("weeks cannot be negative")
         if self.kind in ("ever_by", "time_to_event") and not set(self.states) <= set(EVENT_STATES):
             raise ValueError(f"kind '{self.kind}' counts entries into {', '.join(EVENT_STATES)}")
-        if self.kind in ("at_week", "weeks_in") and "off_benefit" in self.states:
-            raise ValueError("'off_benefit' is an event: use kind 'ever_by' or 'time_to_event'")
+        if self.kind in ("at_week", "weeks_in") and set(self.states) & set(EVENT_STATES[2:]):
+            raise ValueError(
+                f"{', '.join(EVENT_STATES[2:])} are events: use kind 'ever_by' or 'time_to_event'"
+            )
         if self.kind == "weeks_in":
             if self.window[1] <= self.window[0]:
                 raise ValueError("'window' = [from, to) needs to > from")
