@@ -210,6 +210,8 @@ def test_write_calibrated_sets_the_value_and_keeps_comments():
     # without --propagate the fitted path gets no distribution
     paths = [p["path"] for p in data.get("uncertainty", {}).get("parameters", [])]
     assert "labour.job_entry_multiplier" not in paths
+    assert "posterior" not in data["uncertainty"]  # a point fit replaces the posterior
+    assert any("posteriors/sundinvest_sygemeldte.toml" in w for w in warnings)
     cal.calibrated_config(new, "out.toml")  # still a valid deal
 
 
@@ -225,7 +227,7 @@ def test_write_calibrated_with_propagate_replaces_the_distribution():
         "distribution": "normal",
         "mean": 1.5,
         "sd": 0.2,  # sqrt(0.04)
-        "low": 0.1,
+        "low": 0.2,
         "high": 5.0,
         "source": "",
     }

@@ -192,7 +192,12 @@ def solve(
     show_default=True,
     help="Particles of the sequential Monte Carlo (the posterior draws written).",
 )
-@scenarios_option(20, 1, "Scenarios per evaluation (the same ones every time).")
+@scenarios_option(
+    None,
+    1,
+    "Scenarios per evaluation, the same ones every time [default: with --method smc, "
+    "enough for about 4,000 simulated citizens; with point, 200].",
+)
 @click.option(
     "--seed",
     type=click.IntRange(min=0, max=2**63 - 1),

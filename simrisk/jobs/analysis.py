@@ -178,7 +178,7 @@ def calibrate(
     deal: str,
     targets_path: str | None,
     output: str,
-    scenarios: int,
+    scenarios: int | None,
     seed: int,
     *,
     method: str = "smc",
@@ -210,6 +210,8 @@ def calibrate(
             tg = cal.deal_targets(cfg, Path(deal).parent, deal)
         notes: list[str] = []
         base = Path(output).parent
+        if scenarios is None:
+            scenarios = cal.default_scenarios(cfg) if method == "smc" else 200
         if method == "smc":
             with ui.progress(1000) as advance:
                 state = {"done": 0}
