@@ -214,7 +214,7 @@ def run(
     """
     if n_scenarios < 1:
         raise ValueError("the number of scenarios must be at least 1")
-    n_par = len(cfg.uncertainty.parameters)
+    n_par = cfg.uncertainty.n_parameters
     if draws is not None and draws.shape != (n_scenarios, n_par):
         raise ValueError(f"draws must have shape ({n_scenarios}, {n_par}), not {draws.shape}")
     st = simulation.build_structure(cfg)

@@ -59,7 +59,7 @@ def estimate(
     B = len({b for s in cfg.cohort.segments for b in s.benefits}) + 4
     K2 = len(cfg.programme.phases) + 2
     C = 4 + len(cfg.contract.mechanisms)
-    P = len(cfg.uncertainty.parameters)
+    P = cfg.uncertainty.n_parameters
     m = min(chunk, n)
     weekly = (2 * (N_STATES + 2 * B + 1) + K2) * (H + 1) * 8
     citizens = 2 * (N + N_ctl) * (N_EVENTS * 4 + C + 4)

@@ -216,3 +216,34 @@ def test_a_posterior_that_does_not_fit_the_deal_is_refused(tmp_path):
     res = CliRunner().invoke(main, ["validate", str(out)])
     assert res.exit_code == 1
     assert "uncertainty.posterior.paths[1]: 'effect.job_entry[4]' names no field" in res.output
+
+
+def test_a_calibrated_deal_runs_and_its_analyses_see_the_posterior(tmp_path):
+    """The posterior's parameters are columns of the run's draws (rows of the posterior),
+    a Sobol analysis takes the posterior as one input, a tornado each of its parameters."""
+    import xarray as xr
+
+    out = _calibrated(tmp_path)
+    post = np.array(
+        tomllib.loads((out.parent / "posteriors" / "calibrated.toml").read_text())["draws"]
+    )
+    nc = tmp_path / "run.nc"
+    res = CliRunner().invoke(main, ["run", str(out), "-n", "40", "--seed", "1", "-o", str(nc)])
+    assert res.exit_code == 0, res.output
+    with xr.open_dataset(nc) as ds:
+        names = [str(p) for p in ds["parameter"].values]
+        table = ds["parameters"].values
+    cols = [names.index(p) for p in TRUTH]
+    rows = {tuple(r) for r in post.tolist()}
+    assert all(tuple(r) in rows for r in table[:, cols].tolist())
+    for method, expect in (("sobol", 1), ("tornado", 2)):
+        sens = tmp_path / f"{method}.nc"
+        res = CliRunner().invoke(
+            main,
+            ["sensitivity", str(out), "--method", method, "-n", "16", "--outer", "2",
+             "--inner", "2", "-o", str(sens), "--json"],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        with xr.open_dataset(sens) as ds:
+            params = [str(p) for p in ds["parameter"].values]
+        assert sum("job_entry" in p for p in params) == expect, params

@@ -372,7 +372,7 @@ def posterior_text(fit: Fit, tg: Targets, cfg: DealConfig, seed: int, n_scenario
         "sequential Monte Carlo with likelihood tempering (normal likelihood of the published "
         f"endpoints; {fit.message})"
     )
-    doc["source"] = f"{tg.name} ({tg.source})"
+    doc["source"] = tg.source if tg.source.startswith(tg.name) else f"{tg.name} ({tg.source})"
     doc["created"] = dt.date.today().isoformat()
     doc["fitted_to"] = [t.key or t.name for t in tg.targets]
     doc["seed"] = int(seed)

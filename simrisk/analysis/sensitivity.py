@@ -198,7 +198,7 @@ TORNADO_LABELS = {
 
 def runs(cfg: DealConfig, method: str, n: int, outer: int, inner: int) -> int:
     """Scenarios simulated by :func:`analyse` (for a progress bar)."""
-    d = len(cfg.uncertainty.parameters)
+    d = cfg.uncertainty.n_inputs if method == "sobol" else cfg.uncertainty.n_parameters
     return (n * (d + 2) if method == "sobol" else n * (2 * d + 1)) + outer * inner
 
 

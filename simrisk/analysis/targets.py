@@ -261,7 +261,7 @@ def deal_targets(cfg: DealConfig, base: Path | None, source: str) -> Targets:
         )
     studies = ", ".join(Path(u.file).stem for u in cfg.evidence if u.calibrate)
     tg = Targets(
-        name=f"{cfg.deal.name}: evidence",
+        name="the deal's evidence",
         source=f"the deal's evidence ({studies})",
         description=cfg.calibration.description,
         free=cfg.calibration.free,

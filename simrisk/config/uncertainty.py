@@ -118,6 +118,17 @@ class Uncertainty(Strict):
     parameters: list[Distribution] = Field(default=[], max_length=500)
     posterior: Posterior | None = None
 
+    @property
+    def n_parameters(self) -> int:
+        """Uncertain leaves: those with a distribution and a posterior's parameters (the
+        columns of a run's table of draws)."""
+        return len(self.parameters) + (len(self.posterior.paths) if self.posterior else 0)
+
+    @property
+    def n_inputs(self) -> int:
+        """Independent inputs: each distribution, and a posterior as one."""
+        return len(self.parameters) + (self.posterior is not None)
+
 
 # --------------------------------------------------------------------------- stress
 OPERATIONS = ("set", "scale", "add", "excess")

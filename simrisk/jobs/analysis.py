@@ -90,7 +90,7 @@ def sensitivity(
         data.update(
             {
                 "outputs": outputs,
-                "parameters": [p.path for p in cfg.uncertainty.parameters],
+                "parameters": [str(p) for p in ds["parameter"].values],
                 "method": method,
                 "seed": seed,
             }

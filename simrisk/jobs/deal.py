@@ -45,7 +45,7 @@ def run(
 def validate(deal: str, ui: UI = QUIET) -> Output:
     """Check a deal file without simulating."""
     cfg, _ = load(deal, ui)
-    n_unc = len(cfg.uncertainty.parameters)
+    n_unc = cfg.uncertainty.n_parameters
     line = (
         f"{deal}: ok — {cfg.deal.name}; {cfg.cohort.size} citizens, "
         f"{len(cfg.programme.phases)} phases, {cfg.deal.horizon_weeks} weeks, "
