@@ -166,3 +166,17 @@ def dump_toml(data: dict) -> str:
 def write_toml(path: Path, data: dict) -> Path:
     path.write_text(dump_toml(data), encoding="utf-8")
     return path
+
+
+def copy_deal(src, dst) -> None:
+    """Copy a deal file and the posterior it names (a deal needs its posterior to run; its
+    evidence files only to calibrate and check)."""
+    import shutil
+
+    src, dst = Path(src), Path(dst)
+    shutil.copy(src, dst)
+    with open(src, "rb") as fh:
+        post = tomllib.load(fh).get("uncertainty", {}).get("posterior")
+    if isinstance(post, str):
+        (dst.parent / post).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src.parent / post, dst.parent / post)

@@ -130,9 +130,11 @@ def test_run_writes_netcdf_with_per_scenario_variables(base):
         assert ds[name].dims == ("scenario",), (name, ds[name].dims)
         assert ds[name].attrs.get("long_name"), name
     assert ds["parameters"].dims == ("scenario", "parameter")
-    # one column per uncertain parameter of the deal, named by its path
+    # one column per uncertain parameter of the deal, named by its path; then the
+    # calibration posterior's parameters
     params = RAW["uncertainty"]["parameters"]
-    assert list(ds["parameter"].values) == [q["path"] for q in params]
+    post = load_deal(HOLBAEK)[0].uncertainty.posterior.paths
+    assert list(ds["parameter"].values) == [q["path"] for q in params] + post
     p = ds["parameters"].values
     assert np.isfinite(p).all()
     cfg, _ = load_deal(HOLBAEK)
@@ -392,7 +394,7 @@ def test_validate_accepts_the_included_deal():
         f"{len(RAW['programme']['phases'])} phases",
         f"{RAW['deal']['horizon_weeks']} weeks",
         f"{len(RAW['contract']['mechanisms'])} payment mechanism",
-        f"{len(RAW['uncertainty']['parameters'])} uncertain parameter",
+        f"{load_deal(HOLBAEK)[0].uncertainty.n_parameters} uncertain parameter",
     )
     for part in expected:
         assert part in out, (part, out)
@@ -524,7 +526,9 @@ def test_sensitivity_sobol_json_and_file(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     cfg, _ = load_deal(CONFIGS / "slagelse.toml")
-    params = [p.path for p in cfg.uncertainty.parameters]
+    # one Sobol input per distribution, and the calibration posterior as one
+    params = [name for name, _ in Sampler(cfg, 1, 8).inputs]
+    assert params[-1].startswith("calibration posterior (")
     assert data["outputs"] == ["municipal_net", "investor_moic"]
     assert data["parameters"] == params and data["method"] == "sobol" and data["seed"] == 1
     ds = xr.load_dataset(out)

@@ -231,8 +231,9 @@ def test_run_arguments(holbaek):
     seen = []
     res = engine.run(holbaek, 6, 70, chunk=32, progress=seen.append)
     assert seen == [32, 32, 6]
-    assert res.n == 70 and res.draws.shape == (70, len(holbaek.uncertainty.parameters))
-    assert res.parameter_names == [p.path for p in holbaek.uncertainty.parameters]
+    names = [p.path for p in holbaek.uncertainty.parameters] + holbaek.uncertainty.posterior.paths
+    assert res.n == 70 and res.draws.shape == (70, holbaek.uncertainty.n_parameters)
+    assert res.parameter_names == names
     # a table of draws replaces the sampling: the same table and seed give the same run,
     # another seed other citizens
     _assert_same_run(engine.run(holbaek, 6, 70, draws=res.draws), res)

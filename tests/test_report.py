@@ -27,6 +27,7 @@ from simrisk.config import StressPoint, load_deal, parse_deal
 from simrisk.errors import ConfigError
 from simrisk.report import page
 from simrisk.report.figures import Figure, figures
+from simrisk.sampling import Sampler
 from tests.conftest import CONFIGS, simple_raw
 
 DEALS = sorted(p.stem for p in CONFIGS.glob("*.toml"))
@@ -62,7 +63,7 @@ def _result_files(folder, name, n=150, n_stress=40):
         "tornado_base": (("output",), base),
         "variance_share": (("output", "component"), np.stack([par, coh], 1)),
     }
-    names = [p.path for p in cfg.uncertainty.parameters]
+    names = Sampler(cfg, 1, 1).names
     sa_ds = sa.build_dataset(cfg, "tornado", outputs, names, res_sa, 1, text, {})
     sa_path = results.write_netcdf(sa_ds, folder / "sa.nc")
     return res, st_path, sa_path

@@ -142,11 +142,13 @@ def _holbaek_variant(
             for p in raw["uncertainty"]["parameters"]
             if not p["path"].startswith(("effect.job_entry", "effect.education_entry"))
         ]
+        raw["uncertainty"].pop("posterior", None)  # it draws a job-entry ratio
     if not job_entry_effect:  # the programme moves benefit's hazards by education only
         raw["effect"]["job_entry"] = [1.0] * len(raw["effect"]["job_entry"])
         raw["uncertainty"]["parameters"] = [
             p for p in raw["uncertainty"]["parameters"] if not p["path"].startswith("effect.job_")
         ]
+        raw["uncertainty"].pop("posterior", None)
     if control:
         raw["contract"]["measurement"] = "control_group"
         raw["contract"]["control_size"] = 30

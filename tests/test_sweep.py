@@ -4,8 +4,6 @@ test_distributed.py.)"""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -19,7 +17,7 @@ from simrisk.config import ConfigError
 from simrisk.distributed import LocalBackend
 from simrisk.metrics import derived
 from simrisk.outputs import METRICS
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, copy_deal
 
 # one deal per measurement: counterfactual, baseline, control group
 DEALS = [str(CONFIGS / f"{d}.toml") for d in ("holbaek", "slagelse", "aarhus_din_vej_i_job")]
@@ -87,7 +85,7 @@ def test_plan_labels_every_chunk(reference):
 def test_the_same_deal_twice_is_computed_once(tmp_path, reference):
     """Chunks are keyed by content: a copy of a deal under another name is the same work."""
     copy = tmp_path / "copy_of_holbaek.toml"
-    shutil.copy(DEALS[0], copy)
+    copy_deal(DEALS[0], copy)
     sweep = _sweep(chunk=20, deals=[DEALS[0], str(copy)])
     assert sw.n_chunks(sweep) == len(sw.plan(sweep)) // 2 == 3 * 2
     metrics, stats = sw.run_sweep(sweep, LocalBackend())
@@ -116,7 +114,7 @@ def test_table_and_dataset(reference):
 
 def test_build_names_every_problem_of_every_deal(tmp_path):
     copy = tmp_path / "holbaek.toml"
-    shutil.copy(DEALS[0], copy)
+    copy_deal(DEALS[0], copy)
     points = stress_mod.parse_grid(["cohort.uptake=1.5"])
     with pytest.raises(ConfigError) as err:
         sw.build([DEALS[0], str(copy), str(tmp_path / "none.toml")], points, 1, 10, 5)
@@ -151,7 +149,7 @@ def test_sweep_file_grid_keys_and_relative_paths(tmp_path):
     relative to the sweep file."""
     sub = tmp_path / "sweeps"
     sub.mkdir()
-    shutil.copy(DEALS[0], tmp_path / "h.toml")
+    copy_deal(DEALS[0], tmp_path / "h.toml")
     path = _write(sub, 'deals = ["../h.toml"]\n[grid]\ncohort.uptake = [0.5, 0.7]\n')
     sf = sw.load_sweep_file(path)
     assert sf.grid == {"cohort.uptake": [0.5, 0.7]}
