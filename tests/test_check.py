@@ -166,6 +166,8 @@ BAD_ENDPOINTS = [
      "does not contain"),
     ({"kind": "at_week", "states": ["employed"], "week": 26, "value": 0.3, "arm": "nobody"},
      "no arm 'nobody'"),
+    ({"kind": "contrast", "measure": "risk_ratio", "versus": "prog", "value": 1.2,
+      "ci": [-0.1, 2.0]}, "above 0"),
 ]  # fmt: skip
 
 
@@ -210,3 +212,26 @@ def test_every_included_evidence_file_loads_and_every_deal_binds_existing_endpoi
         assert cfg.evidence and cfg.calibration is not None, deal
         assert not [w for w in cfg.warnings if w.startswith("evidence")], deal
         assert any(isinstance(u, EvidenceUse) and u.calibrate for u in cfg.evidence)
+
+
+def test_a_contrast_whose_basis_cannot_be_simulated_says_why(files):
+    cfg, _ = load_deal(files / "deal.toml")
+    ((ev, use),) = chk.uses_for(cfg, files, None)
+    bad = ev.endpoints[3].model_copy(update={"states": ["off_benefit"]})  # at_week basis
+    reason = chk._contrast_targets(ev, bad, use)
+    assert isinstance(reason, str) and reason.startswith("its basis cannot be simulated")
+
+
+def test_calibrating_an_endpoint_of_an_unmapped_arm_is_refused(files, tmp_path):
+    raw = _raw()
+    raw["evidence"] = [
+        {"file": str(files / "evidence/synthetic2026.toml"), "arms": {"usual": "counterfactual",
+         "prog": "none"}, "calibrate": ["work_26@prog"], "why": "w"}
+    ]  # fmt: skip
+    path = tmp_path / "d.toml"
+    path.write_text(dump_toml(raw))
+    with pytest.raises(ConfigError) as err:
+        load_deal(path)
+    assert err.value.problems == [
+        "evidence[0].calibrate: 'work_26@prog' is of an arm the deal does not map (arms)"
+    ]

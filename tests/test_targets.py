@@ -18,6 +18,7 @@ from simrisk.vocabulary import (
     EMPLOYED,
     EV_EDUCATION,
     EV_JOB,
+    EV_SUST13,
     MOVED,
     N_EVENTS,
     TREATMENT,
@@ -235,3 +236,30 @@ def test_the_included_targets_files_fit_their_deals():
     tg = load_targets(CONFIGS / "targets" / "jobafklaring_baseline.toml", cfg)
     assert [t.offsets for t in tg.targets] == [[39]]
     assert [f.path for f in tg.free] == ["labour.job_entry_multiplier"]
+
+
+def test_sustained_counts_the_first_jobs_own_spell():
+    """Of the citizens whose first job began within 5 weeks of entry (treatment arm:
+    citizen 0 at 1 - 0, 1 at 7 - 3, 3 at 9 - 8, 5 at 5 - 2; 4 never had a job, 2 never
+    entered), the share whose first spell lasted 13 weeks: the 13-week event falls in
+    that spell's 13th week (job + 12). Citizen 0: yes (event at 13 = 1 + 12); citizen 1:
+    a later spell reached 13 weeks (event at 40, not 7 + 12): no; 3 and 5: no event.
+    -> 1/4."""
+    sim = _sim()
+    sim.events[0, TREATMENT, :, EV_SUST13] = [13, 40, -1, -1, -1, -1]
+    st = SimpleNamespace(horizon=100, check_off=CHECK_OFF)
+    t = _target(kind="sustained", states=["employed"], week=5, spell_weeks=13)
+    value, _ = outcome(sim, t, st)
+    assert value == pytest.approx(1 / 4)
+
+
+def test_a_posterior_piled_at_a_bound_is_judged_on_the_priors_scale():
+    from simrisk.analysis import bayes
+    from simrisk.analysis.calibrate import piled_at_bounds
+
+    rng = np.random.default_rng(1)
+    prior = bayes.Prior(np.array([0.05]), np.array([5.0]), np.array([True]))
+    flat_in_log = np.exp(rng.uniform(np.log(0.05), np.log(5.0), size=(500, 1)))
+    assert piled_at_bounds(flat_in_log, prior) == []  # a linear scale would say "lower"
+    near_low = np.exp(rng.uniform(np.log(0.05), np.log(0.06), size=(500, 1)))
+    assert piled_at_bounds(near_low, prior) == [(0, "lower")]

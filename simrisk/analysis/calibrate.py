@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import tomlkit
 from scipy import optimize, stats
+from scipy.special import expit
 
 from simrisk import interrupt, rng, simulation
 from simrisk.analysis import bayes
@@ -233,7 +234,7 @@ def posterior_fit(
         cov,
         obj.evaluations,
         message,
-        piled_at_bounds(post.draws, prior.low, prior.high),
+        piled_at_bounds(post.draws, prior),
         post,
     )
 
@@ -260,12 +261,14 @@ PILED = 0.2
 that bound."""
 
 
-def piled_at_bounds(draws: np.ndarray, lo, hi) -> list[tuple[int, str]]:
-    """The parameters whose posterior piles up at a bound of the prior's range: the
-    evidence would take them beyond it, or does not pin them down."""
+def piled_at_bounds(draws: np.ndarray, prior: bayes.Prior) -> list[tuple[int, str]]:
+    """The parameters whose posterior piles up at a bound of the prior's range (its outer
+    5 % on the prior's own scale, linear or logarithmic): the evidence would take them
+    beyond it, or does not pin them down."""
     out = []
+    u_all = expit(prior.to_z(draws))
     for i in range(draws.shape[1]):
-        u = (draws[:, i] - lo[i]) / (hi[i] - lo[i])
+        u = u_all[:, i]
         if np.mean(u < NEAR_BOUND) > PILED:
             out.append((i, "lower"))
         if np.mean(u > 1 - NEAR_BOUND) > PILED:

@@ -10,8 +10,9 @@ of them (parameter uncertainty and the simulated cohort's own noise), the observ
 with its interval (as reported, else 1.96 standard errors from its sample size), and
 ``z = (observed - predicted) / sqrt(var(predicted) + var(observed))`` on the scale the
 calibration fits (for a time to an event: the share that has entered by the observed
-weeks; for a ratio: its logarithm). An endpoint the calibration used is marked
-``fit``; the rest are out of sample.
+weeks, with the sign of the weeks; for a ratio: its logarithm); var(predicted) is the
+spread of the draws' values less the simulation's own noise within a draw. An endpoint
+the calibration used is marked ``fit``; the rest are out of sample.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 
 from simrisk import interrupt, rng, simulation
 from simrisk.analysis.targets import (
@@ -122,12 +124,15 @@ def _contrast_targets(ev: Evidence, e: Endpoint, use: EvidenceUse) -> tuple | st
         return "its two arms are not mapped to the deal's two arms"
     pair = []
     for arm in arms:
-        pair.append(
-            Target(
-                name=e.id, kind=e.basis, arm=arm, states=e.states, observed=0.5, n=1,
-                week=e.week + use.origin_week, source="contrast",
-            )
-        )  # fmt: skip
+        try:
+            pair.append(
+                Target(
+                    name=e.id, kind=e.basis, arm=arm, states=e.states, observed=0.5, n=1,
+                    week=e.week + use.origin_week, source="contrast",
+                )
+            )  # fmt: skip
+        except ValidationError as exc:
+            return "its basis cannot be simulated: " + exc.errors()[0]["msg"]
     return tuple(pair)
 
 
@@ -164,7 +169,10 @@ def check(
             for _, t in endpoint_targets(ev, use, [e.key]):
                 if isinstance(t, str) and t == NO_UNCERTAINTY:
                     # predicted all the same; without the observation's uncertainty no z
-                    big = e.model_copy(update={"n": UNKNOWN_N, "se": None})
+                    stand_in = {"n": UNKNOWN_N, "se": None}
+                    if e.kind == "weeks_in":
+                        stand_in["sd"] = 1.0
+                    big = e.model_copy(update=stand_in)
                     t = endpoint_targets(ev.model_copy(update={"endpoints": [big]}), use)[0][1]
                 if not isinstance(t, str) and t.last_offset >= cfg.deal.horizon_weeks:
                     t = f"measured {t.last_offset} weeks after entry, beyond the horizon"
@@ -212,7 +220,11 @@ def check(
             continue
         lo, hi, se = _observed_interval(e, x)
         var_obs = x.variance(float(fit.mean()))
-        z = (x.fitted_observed - fit.mean()) / math.sqrt(fit.var() + var_obs)
+        # the spread of the draws' values less the simulation's own noise within a draw
+        var_pred = max(float(fit.var()) - float(np.mean(v["mc_var"])), 0.0)
+        z = (x.fitted_observed - fit.mean()) / math.sqrt(var_pred + var_obs)
+        if x.kind == "time_to_event":
+            z = -z  # in weeks: a study that gets there sooner than predicted has z < 0
         rows.append(_row(ev, e, used, model_arm, lo, hi, shown, z, ""))
     return rows
 
@@ -235,7 +247,10 @@ def _row(ev, e, used, model_arm, lo, hi, pred: np.ndarray, z: float, note: str) 
 def _simulate(cfg, targets: list[Target], draws, replicates, seed, progress) -> dict:
     """Per target, the value of every parameter draw: ``fit`` on the fitted scale, and
     ``shown`` (the simulated quantile in weeks, for a time to an event)."""
-    out = {id(t): {"fit": np.empty(draws), "shown": np.empty(draws)} for t in targets}
+    out = {
+        id(t): {"fit": np.empty(draws), "shown": np.empty(draws), "mc_var": np.empty(draws)}
+        for t in targets
+    }
     if not targets:
         return out
     offsets = sorted({o for t in targets for o in t.offsets})
@@ -255,7 +270,9 @@ def _simulate(cfg, targets: list[Target], draws, replicates, seed, progress) -> 
             s, q, c = measure(sim, t, st)
             for j in range(m):
                 rows = slice(j * replicates, (j + 1) * replicates)
-                out[id(t)]["fit"][d0 + j] = pooled(s[rows], q[rows], c[rows])[0]
+                mean, mc_se = pooled(s[rows], q[rows], c[rows])
+                out[id(t)]["fit"][d0 + j] = mean
+                out[id(t)]["mc_var"][d0 + j] = mc_se**2 if math.isfinite(mc_se) else 0.0
                 if t.kind == "time_to_event":
                     out[id(t)]["shown"][d0 + j] = time_quantile(sim, t, st, np.arange(n)[rows])
         if progress is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from simrisk import simulation
 from simrisk.config import (
@@ -234,8 +234,10 @@ def endpoint_targets(ev: Evidence, use: EvidenceUse, only: list[str] | None = No
             continue
         try:
             out.append((e, from_endpoint(ev, e, arm, use.origin_week)))
+        except ValidationError as exc:
+            out.append((e, exc.errors()[0]["msg"].removeprefix("Value error, ")))
         except ValueError as exc:
-            out.append((e, str(exc).split("\n")[-1]))
+            out.append((e, str(exc)))
     return out
 
 
@@ -354,7 +356,9 @@ def measure(
     elif t.kind == "sustained":
         job = sim.events[:, arm, :, EV_JOB]
         measurable &= (job >= 0) & (job - entry <= t.week)
-        x = (sim.events[:, arm, :, SUSTAINED_EVENTS[t.spell_weeks]] >= 0).astype(float)
+        # the first job's own spell: the event falls in its spell_weeks-th week
+        sust = sim.events[:, arm, :, SUSTAINED_EVENTS[t.spell_weeks]]
+        x = ((sust >= 0) & (sust == job + t.spell_weeks - 1)).astype(float)
     else:
         cols = [int(np.searchsorted(st.check_off, o)) for o in t.offsets]
         state = sim.checks[:, arm][:, :, cols]  # (scenario, citizen, offset)

@@ -122,6 +122,10 @@ class Endpoint(Strict):
         if self.kind == "contrast" and self.basis is not None:
             if self.states is None or self.week is None:
                 raise ValueError("a contrast with a 'basis' needs 'states' and 'week'")
+        if self.measure in ("hazard_ratio", "risk_ratio", "odds_ratio") and (
+            self.value <= 0 or (self.ci is not None and self.ci[0] <= 0)
+        ):
+            raise ValueError("a ratio and its interval must be above 0")
         if self.ci is not None and not self.ci[0] <= self.value <= self.ci[1]:
             raise ValueError(f"'ci' {self.ci} does not contain the value {self.value}")
         return self

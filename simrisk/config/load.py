@@ -126,6 +126,12 @@ def parse_deal(raw: dict, source: str = "<deal>", base: Path | None = None) -> D
     problems = check_uncertainty(cfg) + check_evidence(cfg, base, missing)
     if problems:
         raise ConfigError(source, problems)
+    post = cfg.uncertainty.posterior
+    if post is not None and post.deal and post.deal != cfg.deal.name:
+        warnings.append(
+            f"uncertainty.posterior: {post.file} was fitted for the deal '{post.deal}', not "
+            f"'{cfg.deal.name}'"
+        )
     cfg._warnings.extend(warnings + missing)
     return cfg
 
@@ -201,6 +207,14 @@ def check_evidence(cfg: DealConfig, base: Path | None, missing: list[str]) -> li
         for name in use.calibrate:
             if name not in keys:
                 problems.append(f"{where}.calibrate: {ev.id} has no endpoint '{name}'")
+            elif all(
+                use.arms.get(e.arm, "none") == "none"
+                for e in ev.endpoints
+                if name in (e.id, e.key)
+            ):
+                problems.append(
+                    f"{where}.calibrate: '{name}' is of an arm the deal does not map (arms)"
+                )
     if cfg.calibration is not None and not any(u.calibrate for u in cfg.evidence):
         problems.append(
             "calibration: no [[evidence]] lists endpoints in 'calibrate' to fit the free "
