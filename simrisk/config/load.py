@@ -208,9 +208,7 @@ def check_evidence(cfg: DealConfig, base: Path | None, missing: list[str]) -> li
             if name not in keys:
                 problems.append(f"{where}.calibrate: {ev.id} has no endpoint '{name}'")
             elif all(
-                use.arms.get(e.arm, "none") == "none"
-                for e in ev.endpoints
-                if name in (e.id, e.key)
+                use.arms.get(e.arm, "none") == "none" for e in ev.endpoints if name in (e.id, e.key)
             ):
                 problems.append(
                     f"{where}.calibrate: '{name}' is of an arm the deal does not map (arms)"
