@@ -235,3 +235,25 @@ def test_calibrating_an_endpoint_of_an_unmapped_arm_is_refused(files, tmp_path):
     assert err.value.problems == [
         "evidence[0].calibrate: 'work_26@prog' is of an arm the deal does not map (arms)"
     ]
+
+
+def test_validate_recognises_evidence_targets_and_posterior_files():
+    runner = CliRunner()
+    ev = runner.invoke(main, ["validate", str(CONFIGS / "evidence" / "hoff2022a.toml")])
+    assert ev.exit_code == 0 and "ok — evidence file hoff2022a" in ev.output
+    tg = runner.invoke(main, ["validate", str(CONFIGS / "targets" / "nk1_targets.toml")])
+    assert tg.exit_code == 0 and "ok — targets file 'NK1 targets" in tg.output
+    post = runner.invoke(main, ["validate", str(CONFIGS / "posteriors" / "holbaek.toml")])
+    assert post.exit_code == 1
+    assert "this is a calibration posterior, not a deal" in post.output
+
+
+def test_validate_names_the_problems_of_an_evidence_file(tmp_path):
+    study = copy.deepcopy(STUDY)
+    study["endpoints"] = [_endpoint(kind="at_week", states=["employed"], week=26, value=1.5)]
+    path = tmp_path / "bad.toml"
+    path.write_text(dump_toml(study))
+    res = CliRunner().invoke(main, ["validate", str(path)])
+    assert res.exit_code == 1
+    (line,) = res.output.strip().splitlines()
+    assert line.startswith("error: endpoints[0]") and "between 0 and 1" in line

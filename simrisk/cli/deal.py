@@ -44,7 +44,8 @@ def run(deal, scenarios, seed, output, threads, chunk, overwrite, as_json, detai
 @main.command()
 @deal_argument
 def validate(deal) -> None:
-    """Check DEAL without simulating: every problem, one per line."""
+    """Check DEAL without simulating: every problem, one per line. An evidence or targets
+    file given instead is checked as one."""
     with bad_input():
         out = job.validate(deal, ui=ui)
     emit(out)

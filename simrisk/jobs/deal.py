@@ -6,7 +6,7 @@ from simrisk import engine, parallel, report, resources, results, summary
 from simrisk.analysis import stress as stress_mod
 from simrisk.analysis import sweep as sweep_mod
 from simrisk.errors import ConfigError
-from simrisk.files import exclusive
+from simrisk.files import exclusive, read_toml
 from simrisk.jobs import QUIET, UI, claim_output, default_output, load, seed_or_draw
 from simrisk.tables import Output
 
@@ -42,8 +42,53 @@ def run(
         return Output(summ, summary.summary_tables(summ))
 
 
+def file_kind(raw: dict) -> str:
+    """What kind of input file a TOML table is: a deal, an evidence file, a targets file
+    or a calibration posterior (by the keys only the kind has)."""
+    if "deal" in raw and not isinstance(raw.get("deal"), str):
+        return "deal"
+    if "endpoints" in raw or ("arms" in raw and "population" in raw):
+        return "evidence"
+    if "free" in raw and ("targets" in raw or "evidence" in raw):
+        return "targets"
+    if "draws" in raw and "paths" in raw:
+        return "posterior"
+    return "deal"
+
+
+def _validate_other(path: str, kind: str) -> Output:
+    from simrisk.analysis.targets import load_targets
+    from simrisk.config.load import load_evidence
+
+    if kind == "evidence":
+        ev = load_evidence(path)
+        line = (
+            f"{path}: ok — evidence file {ev.id} ({ev.authors.split(',')[0]} et al. "
+            f"{ev.year}); {len(ev.arms)} arm(s), {len(ev.endpoints)} endpoint(s)"
+        )
+        return Output({"file": path, "ok": True, "kind": kind, "id": ev.id}, lines=[line])
+    if kind == "targets":
+        tg = load_targets(path)
+        line = (
+            f"{path}: ok — targets file '{tg.name}'; {len(tg.free)} free parameter(s), "
+            f"{len(tg.targets)} target(s) (use it with 'simrisk calibrate DEAL --targets')"
+        )
+        return Output({"file": path, "ok": True, "kind": kind}, lines=[line])
+    raise ConfigError(
+        path,
+        [
+            f"{path}: this is a calibration posterior, not a deal; validate the deal that "
+            "names it in uncertainty.posterior"
+        ],
+    )
+
+
 def validate(deal: str, ui: UI = QUIET) -> Output:
-    """Check a deal file without simulating."""
+    """Check a deal file (or an evidence or targets file) without simulating."""
+    raw, _ = read_toml(deal)
+    kind = file_kind(raw)
+    if kind != "deal":
+        return _validate_other(deal, kind)
     cfg, _ = load(deal, ui)
     n_unc = cfg.uncertainty.n_parameters
     line = (
