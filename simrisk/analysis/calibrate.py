@@ -173,10 +173,7 @@ def calibrate(
         )
         u_best, message = np.clip(res.x, 0, 1), str(res.message)
     est = lo + u_best * (hi - lo)
-    table = fit_table(obj, tg, est)
-    loss = float(sum(r["deviance"] for r in table))
-    df = len(tg.targets) - len(tg.free)
-    p_value = float(stats.chi2.sf(loss, df)) if df > 0 else float("nan")
+    table, loss, df, p_value = fit_at(obj, tg, est)
     cov = hessian_covariance(obj, est, lo, hi) if propagate else None
     at_bounds = _at_bounds(obj, est, lo, hi, loss)
     return Fit(
@@ -214,10 +211,7 @@ def posterior_fit(
     dumped = cfg.model_dump(by_alias=True)
     start = np.array([get_path(dumped, parse_path(f.path)) for f in tg.free], float)
     est = np.median(post.draws, axis=0)
-    table = fit_table(obj, tg, est)
-    loss = float(sum(r["deviance"] for r in table))
-    df = len(tg.targets) - len(tg.free)
-    p_value = float(stats.chi2.sf(loss, df)) if df > 0 else float("nan")
+    table, loss, df, p_value = fit_at(obj, tg, est)
     cov = np.atleast_2d(np.cov(post.draws.T))
     message = (
         f"{particles} particles, {len(post.temperatures) - 1} tempering steps, "
@@ -237,6 +231,15 @@ def posterior_fit(
         piled_at_bounds(post.draws, prior),
         post,
     )
+
+
+def fit_at(obj: Objective, tg: Targets, theta: np.ndarray):
+    """The fit at ``theta``: its table, total deviance, degrees of freedom and p-value."""
+    table = fit_table(obj, tg, theta)
+    loss = float(sum(r["deviance"] for r in table))
+    df = len(tg.targets) - len(tg.free)
+    p_value = float(stats.chi2.sf(loss, df)) if df > 0 else float("nan")
+    return table, loss, df, p_value
 
 
 def fit_table(obj: Objective, tg: Targets, theta: np.ndarray) -> list[dict]:

@@ -39,34 +39,19 @@ from simrisk.config.evidence import (
     FreeParameter,
 )
 from simrisk.config.load import load_evidence
+from simrisk.contracts.outcomes import EVENT_OF
 from simrisk.vocabulary import (
     COUNTERFACTUAL,
-    EV_EDUCATION,
-    EV_FIT,
     EV_JOB,
-    EV_OFF,
-    EV_SUST13,
-    EV_SUST26,
-    EV_SUST52,
-    EV_WORK_SS,
     LABOUR_STATES,
     MOVED,
     TREATMENT,
 )
 
-EVENT_OF = {
-    "employed": EV_JOB,
-    "education": EV_EDUCATION,
-    "off_benefit": EV_OFF,
-    "declared_fit": EV_FIT,
-    "self_supporting_work": EV_WORK_SS,
-}
-
-
 NO_UNCERTAINTY = "the study gives no sample size or standard error for it"
 KINDS = ("at_week", "ever_by", "weeks_in", "time_to_event", "sustained")
 OLD_KINDS = {"share": "at_week", "ever": "ever_by"}
-SUSTAINED_EVENTS = {13: EV_SUST13, 26: EV_SUST26, 52: EV_SUST52}
+SUSTAINED_EVENTS = {w: EVENT_OF[f"sustained_{w}"] for w in (13, 26, 52)}
 
 
 class Target(Strict):

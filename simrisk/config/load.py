@@ -52,18 +52,7 @@ def load_rules(name: str, base: Path | None = None) -> dict:
             "economics.rules", ["economics.rules: a name or path of at most 1,000 characters"]
         )
     if name.endswith(".toml"):
-        p = Path(name)
-        if base is not None and not p.is_absolute():
-            p = base / p
-        try:
-            data, _ = read_toml(p)
-        except OSError as exc:
-            raise ConfigError(
-                name, [f"economics.rules: cannot read {name} ({exc.strerror})"]
-            ) from None
-        except ConfigError as exc:
-            raise ConfigError(name, [f"economics.rules: {q}" for q in exc.problems]) from None
-        return data
+        return read_named(name, base, "economics.rules")
     res = resources.files("simrisk") / "data" / f"{name}.toml"
     if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", name) or not res.is_file():
         available = sorted(
@@ -141,6 +130,18 @@ def _relative(name: str, base: Path | None) -> Path:
     return p if base is None or p.is_absolute() else base / p
 
 
+def read_named(name: str, base: Path | None, field: str) -> dict:
+    """The TOML file a deal's ``field`` names (relative to ``base``); its problems on that
+    field."""
+    try:
+        data, _ = read_toml(_relative(name, base))
+    except OSError as exc:
+        raise ConfigError(name, [f"{field}: cannot read {name} ({exc.strerror})"]) from None
+    except ConfigError as exc:
+        raise ConfigError(name, [f"{field}: {q}" for q in exc.problems]) from None
+    return data
+
+
 def read_posterior(raw: dict, base: Path | None) -> dict:
     """Put the content of the posterior file that ``uncertainty.posterior`` names in its
     place (with ``file`` set to the name), so that the draws are part of the deal."""
@@ -150,14 +151,7 @@ def read_posterior(raw: dict, base: Path | None) -> dict:
         return raw
     if len(name) > 1000:
         raise ConfigError(name[:60], ["uncertainty.posterior: a path of at most 1,000 characters"])
-    try:
-        data, _ = read_toml(_relative(name, base))
-    except OSError as exc:
-        raise ConfigError(
-            name, [f"uncertainty.posterior: cannot read {name} ({exc.strerror})"]
-        ) from None
-    except ConfigError as exc:
-        raise ConfigError(name, [f"uncertainty.posterior: {q}" for q in exc.problems]) from None
+    data = read_named(name, base, "uncertainty.posterior")
     raw = dict(raw)
     raw["uncertainty"] = {**unc, "posterior": {**data, "file": name}}
     return raw
