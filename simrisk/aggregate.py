@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from simrisk.vocabulary import N_STATES, QUANTILES
+from simrisk.vocabulary import COUNTERFACTUAL, N_STATES, QUANTILES, TREATMENT
 
 FLOW_QUANTILE_SCENARIOS = 10_000
 """Weekly money quantiles are taken over the first this many scenarios."""
@@ -125,6 +125,13 @@ class Aggregator:
         self.state_hist = np.zeros((2, H, N_STATES, bins), np.int64)
         self.programme_sum = np.zeros((1, H, K2))
         self.programme_hist = np.zeros((1, H, K2, bins), np.int64)
+        # the programme's effect: treatment minus counterfactual count, shifted by the
+        # cohort so that it is non-negative
+        self.cohort = cohort
+        self.effect_width = bin_width(2 * cohort)
+        effect_bins = -(-(2 * cohort + 1) // self.effect_width)
+        self.effect_sum = np.zeros((1, H, N_STATES))
+        self.effect_hist = np.zeros((1, H, N_STATES, effect_bins), np.int64)
         self.flow_sum = {k: np.zeros(H) for k in flow_names}
         self.q_n = min(n, FLOW_QUANTILE_SCENARIOS)
         self.flow_sample = {k: np.empty((self.q_n, H), np.float32) for k in flow_names}
@@ -140,7 +147,14 @@ class Aggregator:
         parts are added up at the end, exactly, in any order."""
         with self._lock:
             if not self._parts:
-                p = (self.state_sum, self.state_hist, self.programme_sum, self.programme_hist)
+                p = (
+                    self.state_sum,
+                    self.state_hist,
+                    self.programme_sum,
+                    self.programme_hist,
+                    self.effect_sum,
+                    self.effect_hist,
+                )
             else:
                 p = tuple(np.zeros_like(a) for a in self._parts[0])
             self._parts.append(p)
@@ -151,9 +165,12 @@ class Aggregator:
         and its per-scenario detail to its own rows. Any order; safe to call from several
         threads, each with its own part."""
         m = res.state_count.shape[0]
-        state_sum, state_hist, programme_sum, programme_hist = part
+        state_sum, state_hist, programme_sum, programme_hist, effect_sum, effect_hist = part
         accumulate_counts(res.state_count, state_sum, state_hist, self.width)
         accumulate_counts(res.programme_count[:, None], programme_sum, programme_hist, self.width)
+        sc = res.state_count
+        effect = (sc[:, TREATMENT] - sc[:, COUNTERFACTUAL] + self.cohort)[:, None]
+        accumulate_counts(effect, effect_sum, effect_hist, self.effect_width)
         if self.detail:
             self.detail_states[scen0 : scen0 + m] = np.rint(res.state_count)
 
@@ -183,7 +200,9 @@ class Weekly:
 
     state_count_mean : (arm, week, state); state_count_quantile : (quantile, arm, week,
     state); programme_count_mean : (week, phase); programme_count_quantile : (quantile,
-    week, phase); flow_mean / flow_quantile : name -> (week,) / (quantile, week);
+    week, phase); state_effect_quantile : (quantile, week, state), of the treatment arm's
+    count less the counterfactual's in the same scenario; flow_mean / flow_quantile :
+    name -> (week,) / (quantile, week);
     flow_quantile_scenarios : scenarios the flow quantiles are over; detail_* : per
     scenario, or None.
     """
@@ -192,6 +211,7 @@ class Weekly:
     state_count_quantile: np.ndarray
     programme_count_mean: np.ndarray
     programme_count_quantile: np.ndarray
+    state_effect_quantile: np.ndarray
     flow_mean: dict[str, np.ndarray]
     flow_quantile: dict[str, np.ndarray]
     flow_quantile_scenarios: int
@@ -206,6 +226,8 @@ class Weekly:
             state_count_quantile=hist_quantiles(agg.state_hist, width=agg.width),
             programme_count_mean=agg.programme_sum[0] / agg.n,
             programme_count_quantile=hist_quantiles(agg.programme_hist, width=agg.width)[:, 0],
+            state_effect_quantile=hist_quantiles(agg.effect_hist, width=agg.effect_width)[:, 0]
+            - agg.cohort,
             flow_mean={k: v / agg.n for k, v in agg.flow_sum.items()},
             flow_quantile={  # empirical, like every quantile of scenario samples
                 k: np.quantile(v.astype(float), q, axis=0, method="inverted_cdf")

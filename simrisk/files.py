@@ -245,3 +245,18 @@ def _publish(tmp: Path, path: Path, overwrite: bool, directory: bool, parent, pr
 def write_text(path: str | Path, text: str, *, overwrite: bool = True) -> Path:
     """Write a text file atomically."""
     return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"), overwrite=overwrite)
+
+
+def write_folder(out_dir: str | Path, write: Callable[[Path], None], names: list[str]) -> None:
+    """Write the files ``names`` into ``out_dir`` by ``write(folder)``, built aside: a new
+    directory appears as a whole; into an existing one each file is moved in (its other
+    files stay). Nothing half-written is left if ``write`` fails."""
+    out_dir = Path(out_dir)
+    if not out_dir.exists():
+        atomic_write(out_dir, write, directory=True)
+        return
+    parent = out_dir.resolve().parent
+    with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.", dir=parent) as tmp:
+        write(Path(tmp))
+        for n in names:
+            os.replace(Path(tmp) / n, out_dir / n)

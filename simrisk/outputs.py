@@ -107,7 +107,9 @@ FLOWS = _table(
 COUNTS = _table(
     ("state_count", "citizens in each state", "citizens"),
     ("programme_count", "citizens on the programme track", "citizens"),
-)
+    ("state_effect", "the programme's effect: citizens in each state in the treatment arm "
+     "less the counterfactual arm, in the same scenario", "citizens"),
+)  # fmt: skip
 """Weekly citizen counts, stored as mean and quantiles over scenarios."""
 
 OTHER = _table(

@@ -66,18 +66,30 @@ def estimate(
     transient = (3 * 2 + len(FLOWS) + 4) * H * 8 + N_STATES * N_STATES * 8 * 8
     per_chunk = m * (2 * weekly + citizens + transient)  # buffers, and what a chunk makes
     bins = -(-(N + 1) // bin_width(N))
-    hist = (2 * N_STATES + K2) * H * (bins * 8 + 8)
+    effect_bins = -(-(2 * N + 1) // bin_width(2 * N))
+    hist = (2 * N_STATES + K2) * H * (bins * 8 + 8) + N_STATES * H * (effect_bins * 8 + 8)
     per_thread = per_chunk + hist
     q = min(n, FLOW_QUANTILE_SCENARIOS)
     run_wide = n * (len(METRICS) + P + 2) * 8 + len(FLOWS) * (q * H * 4 + H * 8)
     if detail:
-        run_wide += n * (2 * H * N_STATES * 2 + len(FLOWS) * H * 4)
+        run_wide += detail_bytes(cfg, n)
     if cfg.contract.measurement in BASELINE_READINGS:
         run_wide += 2 * H * B * 8 + per_chunk
     total = int(threads * per_thread + run_wide + 200e6)  # + the interpreter and libraries
     uptake = cfg.cohort.uptake
     cw = 2.0 * n * N * uptake * max(H - cfg.cohort.enrolment.last_week / 2, 1)
     return Estimate(total, cw / (CITIZEN_WEEKS_PER_SECOND * max(threads, 1)), cw)
+
+
+DETAIL_WARN_BYTES = 300e6
+"""With ``--detail``, a results file larger than this is announced before the run."""
+
+
+def detail_bytes(cfg: DealConfig, n: int) -> int:
+    """What ``--detail`` adds to a run's memory and its results file: every scenario's
+    weekly state counts (int16, both arms) and money flows (float32)."""
+    H = simulated_weeks(cfg)
+    return n * (2 * H * N_STATES * 2 + len(FLOWS) * H * 4)
 
 
 def available_bytes() -> int | None:
@@ -128,6 +140,13 @@ def check(
         )
     if log is not None and (est.bytes > LARGE_BYTES or est.seconds > LARGE_SECONDS):
         log(f"this run needs {est.describe()}")
+    if log is not None and detail and detail_bytes(cfg, n) > DETAIL_WARN_BYTES:
+        log(
+            f"warning: --detail keeps every scenario's weekly series: the results file will be "
+            f"about {detail_bytes(cfg, n) / 1e6:,.0f} MB larger ({n:,} scenarios x "
+            f"{simulated_weeks(cfg)} weeks); leave out --detail, or use fewer scenarios, "
+            "unless the series of single scenarios are needed"
+        )
     return est
 
 
@@ -137,4 +156,7 @@ def threads_in_use(threads: int | None) -> int:
     return max(1, threads or numba.get_num_threads())
 
 
-__all__ = ["Estimate", "MAX_SCENARIOS", "available_bytes", "check", "estimate", "threads_in_use"]
+__all__ = [
+    "Estimate", "MAX_SCENARIOS", "available_bytes", "check", "detail_bytes", "estimate",
+    "threads_in_use",
+]  # fmt: skip

@@ -54,6 +54,11 @@ def build_dataset(cfg: DealConfig, res: RunResult, seed: int, deal_text: str = "
         wk.state_count_quantile,
         attrs("state_count", "quantile"),
     )
+    data["state_effect_quantile"] = xr.Variable(
+        ("quantile", "week", "state"),
+        wk.state_effect_quantile,
+        attrs("state_effect", "quantile"),
+    )
     data["programme_count_mean"] = xr.Variable(
         ("week", "phase"), wk.programme_count_mean, attrs("programme_count", "mean")
     )
@@ -154,6 +159,8 @@ KIND_NAMES = {
     "sensitivity": "sensitivity file of 'simrisk sensitivity'",
     "sweep": "sweep file of 'simrisk sweep'",
     "portfolio": "portfolio file of 'simrisk portfolio'",
+    "solve": "solve file of 'simrisk solve'",
+    "check": "check file of 'simrisk check'",
 }
 REQUIRED = (
     "investor_irr",

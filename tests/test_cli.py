@@ -406,6 +406,138 @@ def test_validate_writes_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        (
+            CONFIGS / "stress" / "downturn.toml",
+            (
+                "ok — stress file; 4 stress point(s): recession,",
+                "paths are checked against a deal by 'simrisk stress DEAL --stress-file FILE'",
+            ),
+        ),
+        (
+            CONFIGS / "sweeps" / "all_deals_grid.toml",
+            (
+                "ok — sweep file; 6 deal(s) x 9 stress point(s) and the base case x 2,000 "
+                "scenarios",
+                "'simrisk sweep FILE'",
+            ),
+        ),
+        (
+            CONFIGS / "funds" / "dsi_fund.toml",
+            (
+                "ok — fund file 'Illustrative Danish social impact fund'; 4 holding(s)",
+                "'simrisk portfolio FILE'",
+            ),
+        ),
+    ],
+    ids=["stress", "sweep", "fund"],
+)
+def test_validate_recognises_stress_sweep_and_fund_files(path, expected):
+    result = invoke("validate", path)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    (line,) = result.stdout.strip().splitlines()
+    for part in expected:
+        assert part in line, (part, line)
+
+
+BROKEN = {
+    "stress: its keys and values": (
+        "[[stress]]\nname = 'a'\n"
+        "changes = [{ path = 'labour.job_entry_multiplier', scale = 0.7, add = 1.0 }]\n"
+        "[[stress]]\nname = 'b'\ndescripton = 'typo'\n"
+        "calendar = [{ start = 2026-01-01, end = 2025-01-01, job_entry_multiplier = 0.5 }]\n",
+        [
+            "stress[0].changes[0]: give exactly one of 'set', 'scale', 'add', 'excess'",
+            "stress[1].descripton: unknown key",
+            "stress[1].calendar[0]: 'end' must be after 'start'",
+        ],
+    ),
+    "stress: names and paths": (
+        "[[stress]]\nname = 'a'\nchanges = [{ path = 'effect.job_entry[', set = 1.0 }]\n"
+        "[[stress]]\nname = 'a'\nchanges = [{ path = 'uncertainty.method', set = 1.0 }]\n"
+        "[[stress]]\nname = 'base'\n"
+        "changes = [{ path = 'labour.calendar[0].job_entry_multiplier', set = 0.5 }]\n",
+        [
+            "stress[0].changes[0].path: bad path 'effect.job_entry['",
+            "stress[1].name: 'a' is used twice",
+            "stress[1].changes[0].path: the uncertainty section cannot itself be varied",
+            "stress[2].name: 'base' is used twice",
+            "stress[2].changes[0].path: calendar shocks are the same in every scenario; vary "
+            "labour.job_entry_multiplier, or use a stress point's 'calendar'",
+        ],
+    ),
+    "sweep: its keys and values": (
+        f"deals = ['{HOLBAEK}']\nscenarios = 0\nseeds = 1\n",
+        ["scenarios: Input should be greater than 0 (got 0)", "seeds: unknown key"],
+    ),
+    "sweep: its deals and points": (
+        f"deals = ['{HOLBAEK}', 'missing.toml']\n[grid]\n'cohort.uptake' = [1.5]\n",
+        [
+            f"{HOLBAEK}: stress[0] (cohort.uptake=1.5): cohort.uptake: Input should be less "
+            "than or equal to 1 (got 1.5)",
+            "{tmp}/missing.toml: no such file",
+        ],
+    ),
+    "fund: its keys and values": (
+        f"scenarios = 10\n[macro]\nrho = 2.0\n[[holdings]]\ndeal = '{HOLBAEK}'\n",
+        [
+            "name: Field required",
+            "macro.rho: Input should be less than or equal to 1 (got 2.0)",
+            "holdings[0].capital: Field required",
+        ],
+    ),
+    "fund: its deals": (
+        f"name = 'f'\n[macro]\npath = 'cohort.size'\n[[holdings]]\ndeal = '{HOLBAEK}'\n"
+        f"capital = 1e12\n[[holdings]]\ndeal = '{CONFIGS / 'slagelse.toml'}'\ncapital = 1e6\n",
+        [
+            "holdings[0].capital: 1e+12 exceeds the deal's investor.capital ({capital})",
+            f"macro.path: 'cohort.size' names no real-valued field of {CONFIGS / 'slagelse.toml'}",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_validate_names_the_problems_of_a_stress_sweep_or_fund_file(tmp_path, case):
+    text, expected = BROKEN[case]
+    path = tmp_path / "broken.toml"
+    path.write_text(text, encoding="utf-8")
+    result = invoke("validate", path)
+    assert result.exit_code == 1, result.output
+    assert result.stdout == "" and "Traceback" not in result.output
+    capital = f"{load_deal(HOLBAEK)[0].investor.capital:g}"
+    expected = [f"error: {line.format(tmp=tmp_path, capital=capital)}" for line in expected]
+    assert sorted(result.stderr.splitlines()) == sorted(expected)
+
+
+def test_every_example_stress_sweep_and_fund_file_validates():
+    for folder in ("stress", "sweeps", "funds"):
+        files = sorted((CONFIGS / folder).glob("*.toml"))
+        assert files, folder
+        for path in files:
+            result = invoke("validate", path)
+            assert result.exit_code == 0, (path, result.output)
+            assert " ok — " in result.stdout and result.stderr == "", (path, result.output)
+
+
+def test_validate_checks_a_deals_own_stress_points(tmp_path):
+    raw = load_raw("holbaek")
+    raw["stress"] = [
+        {"name": "r", "changes": [{"path": "labour.job_entry_multiplier", "scale": 0.7}]}
+    ]
+    good = invoke("validate", write_toml(tmp_path / "good.toml", raw))
+    assert good.exit_code == 0 and good.stdout.strip().endswith(", 1 stress point(s)"), good.output
+    raw["stress"][0]["changes"][0]["path"] = "cohort.size"
+    bad = invoke("validate", write_toml(tmp_path / "bad.toml", raw))
+    assert bad.exit_code == 1
+    assert bad.stderr.splitlines() == [
+        "error: stress[0].changes[0].path: 'cohort.size' names no real-valued field of the deal"
+    ]
+
+
 # ------------------------------------------------------------------------------- misc
 def test_version_and_help():
     version = invoke("--version")
@@ -548,7 +680,17 @@ def test_sensitivity_tornado_table(tmp_path):
     ds = xr.load_dataset(out)
     assert "tornado_low" in ds and "sobol_total" not in ds
     cfg, _ = load_deal(CONFIGS / "slagelse.toml")
-    assert all(p.path in result.stdout for p in cfg.uncertainty.parameters)
+    # every input by the label its deal file gives, in the file and in the table
+    labels = dict(zip(ds["parameter"].values, ds["parameter_label"].values, strict=True))
+    for p in cfg.uncertainty.parameters:
+        assert p.label and labels[p.path] == p.label and p.label in result.stdout
+    # the municipal net in mio. DKK, its swing signed, and the mean at the medians said
+    lo, hi = ds["tornado_low"].values[0], ds["tornado_high"].values[0]
+    i = int(np.argmax(np.abs(hi - lo)))
+    assert (
+        f"{lo[i] / 1e6:,.2f}" in result.stdout and f"{(hi[i] - lo[i]) / 1e6:+,.2f}" in result.stdout
+    )
+    assert f"at the medians it is {ds['tornado_base'].values[0] / 1e6:,.2f}" in result.stdout
 
 
 # ------------------------------------------------------------------------------- solve
@@ -562,7 +704,7 @@ def test_solve_reports_the_goal_at_its_answer(tmp_path):
     data = json.loads(result.stdout)
     assert (data["vary"], data["range"], data["n_scenarios"]) == (path, [0.1, 1.0], 24)
     (goal,) = data["goals"]
-    assert goal["goal"] == "P(municipal net < 0) <= 0.5"
+    assert goal["goal"] == "P(municipal net < 0) ≤ 50 %"
     # the figure at the answer is what a run at that value gives
     cfg, _ = load_deal(CONFIGS / "slagelse.toml")
     best = data["best"]
@@ -575,8 +717,8 @@ def test_solve_reports_the_goal_at_its_answer(tmp_path):
         "--max-municipal-loss", "0.5", "-n", 24, "--seed", 2,
     )  # fmt: skip
     assert table.exit_code == 0
-    assert "P(municipal net < 0) <= 0.5" in table.stdout
-    assert f"{goal['value_at_best']:.4g}" in table.stdout
+    assert "P(municipal net < 0) ≤ 50 %" in table.stdout
+    assert f"{100 * goal['value_at_best']:.1f} %" in table.stdout
 
 
 # --------------------------------------------------------------------------- calibrate
@@ -609,8 +751,8 @@ def test_report_from_a_run(tmp_path, base):
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == sorted(
-        ["states.png", "cashflows.png", "distributions.png", "investor_vs_municipality.png",
-         "report.html"]
+        ["states.png", "effect.png", "cashflows.png", "distributions.png",
+         "investor_vs_municipality.png", "report.html"]
     )  # fmt: skip
     assert sorted(result.stdout.split()) == sorted(str(out_dir / n) for n in names)
     assert "Holbæk" in (out_dir / "report.html").read_text(encoding="utf-8")

@@ -31,7 +31,7 @@ from simrisk.sampling import Sampler
 from tests.conftest import CONFIGS, simple_raw
 
 DEALS = sorted(p.stem for p in CONFIGS.glob("*.toml"))
-FIGURES = ["states", "cashflows", "distributions", "investor_vs_municipality"]
+FIGURES = ["states", "effect", "cashflows", "distributions", "investor_vs_municipality"]
 
 
 def _result_files(folder, name, n=150, n_stress=40):
@@ -100,7 +100,7 @@ def test_page_is_self_contained(holbaek_report):
     out, written = holbaek_report
     text = (out / "report.html").read_text(encoding="utf-8")
     sources = re.findall(r'\b(?:src|href)\s*=\s*"([^"]*)"', text)
-    assert len(sources) == 6
+    assert len(sources) == 7
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert "<link" not in text and "http://" not in text and "https://" not in text
     # the embedded images are the figure files written beside the page
@@ -130,9 +130,9 @@ def test_headline_figures_are_the_summary_s(holbaek_files, holbaek_report):
     moic = rows["investor_moic"]
     assert _row(text, "Investor MOIC, median (P5 to P95)").startswith(f"{moic['p50']:.2f} (")
     cfg, _ = load_deal(CONFIGS / "holbaek.toml")
-    # every uncertain parameter is listed with its source
+    # every uncertain parameter is listed by its label, with its path and source
     for p in cfg.uncertainty.parameters:
-        assert f"<code>{html.escape(p.path)}</code>" in text
+        assert p.label and f"<td>{html.escape(p.label)}</td><td>{html.escape(p.path)}</td>" in text
     assert "150 scenarios, seed 1" in text
 
 
@@ -181,7 +181,7 @@ def test_every_figure_names_the_deal(holbaek_files):
     res, st, sens = holbaek_files
     ds = results.open_results(res, report.REPORT_NEEDS)
     figs = figures(ds, xr.load_dataset(st), xr.load_dataset(sens))
-    assert len(figs) == 6
+    assert len(figs) == 7
     for f in figs:
         first = f.fig.get_suptitle().splitlines()[0]
         assert first.startswith("Holbæk: tværfaglig beskæftigelsesindsats — ")
@@ -193,8 +193,8 @@ def test_every_figure_names_the_deal(holbaek_files):
 def test_classify_recognises_files_by_their_contents(holbaek_files, tmp_path):
     res, st, sens = (str(p) for p in holbaek_files)
     for order in ([res, st, sens], [sens, res, st], [st, sens, res]):
-        assert report.classify(order) == (res, st, sens)
-    assert report.classify([res]) == (res, None, None)
+        assert report.classify(order) == {"run": res, "stress": st, "sensitivity": sens}
+    assert report.classify([res]) == {"run": res}
     other = tmp_path / "other.nc"
     xr.Dataset({"x": ("time", [1.0, 2.0])}).to_netcdf(other)
     text = tmp_path / "text.nc"
@@ -221,7 +221,7 @@ def test_an_existing_folder_keeps_its_other_files(holbaek_files, tmp_path):
     )
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    assert len(written) == 5
+    assert len(written) == 6
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]  # no temporary left
 
 
@@ -302,7 +302,7 @@ def test_headless_browser_renders_table_and_figures(holbaek_report, tmp_path):
         timeout=120,
     )
     # every image decoded in the real browser
-    assert 'data-images-loaded="6/6"' in dom.stdout, dom.stderr[-2000:]
+    assert 'data-images-loaded="7/7"' in dom.stdout, dom.stderr[-2000:]
     assert 'id="headline"' in dom.stdout and "P(investor loss)" in dom.stdout
     shot = tmp_path / "shot.png"
     subprocess.run(

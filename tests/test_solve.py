@@ -57,15 +57,17 @@ def test_goal_values_and_margins_by_hand():
     }
     irr = sv.Goal("p_irr_at_least", 0.6, hurdle=0.05)
     assert irr.value(m) == 0.5 and irr.margin(m) == pytest.approx(-0.1)
-    assert irr.describe() == "P(IRR >= 5 %) >= 0.6"
+    assert irr.describe() == "P(IRR ≥ 5 %) ≥ 60 %"
     mun = sv.Goal("p_municipal_loss_at_most", 0.6)
     assert mun.value(m) == 0.5 and mun.margin(m) == pytest.approx(0.1)
-    assert mun.describe() == "P(municipal net < 0) <= 0.6"
+    assert mun.describe() == "P(municipal net < 0) ≤ 60 %"
     inv = sv.Goal("p_investor_loss_at_most", 0.2)
     assert inv.value(m) == 0.25 and inv.margin(m) == pytest.approx(-0.05)
     med = sv.Goal("median_profit_at_least", 0.5)
     assert med.value(m) == 1.0 and med.margin(m) == 0.5
-    assert med.describe() == "median investor profit >= 0.5 (DKK)"
+    assert sv.Goal("median_profit_at_least", 250_000).describe() == (
+        "median investor profit ≥ 250,000 DKK"
+    )
 
 
 # ----------------------------------------------------------------- crossings, checked
@@ -151,7 +153,7 @@ def test_goals_met_everywhere_or_nowhere(deal):
     nowhere = sv.Goal("median_profit_at_least", 1e9)
     sol = sv.solve(deal, SHARE, 0.1, 1.0, [everywhere, nowhere], N, SEED)
     assert sol.feasible is None and sol.crossings == [None, None]
-    assert "median investor profit >= 1e+09 (DKK): not met anywhere in [0.1, 1]" in sol.notes
+    assert "median investor profit ≥ 1,000,000,000 DKK: not met anywhere in [0.1, 1]" in sol.notes
 
 
 def test_two_goals_meet_on_the_intersection(deal):
@@ -228,7 +230,7 @@ def test_cli_solve_finds_the_crossing():
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     goal = sv.Goal("p_municipal_loss_at_most", 0.45)
-    assert data["goals"][0]["goal"] == goal.describe() == "P(municipal net < 0) <= 0.45"
+    assert data["goals"][0]["goal"] == goal.describe() == "P(municipal net < 0) ≤ 45 %"
     x = data["goals"][0]["crossing"]
     assert data["feasible"] == [0.1, x] and data["best"] == 0.1
     assert data["goals"][0]["value_at_best"] <= 0.45

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -13,9 +14,10 @@ import xarray as xr
 from click.testing import CliRunner
 
 from simrisk import benefits, engine, simulation
-from simrisk.analysis import stress
+from simrisk.analysis import portfolio, stress, sweep
 from simrisk.cli import main
-from simrisk.config import ConfigError, StressPoint, load_deal, parse_deal
+from simrisk.config import CalendarShock, ConfigError, StressPoint, load_deal, parse_deal
+from simrisk.config.uncertainty import Change
 from simrisk.contracts import compute_baseline
 from simrisk.outputs import METRICS
 from simrisk.sampling import Values
@@ -262,6 +264,7 @@ def test_table_differences_and_standard_errors_by_hand():
     base = {
         "investor_profit": np.array([10.0, -5.0, 0.0, 20.0]),
         "investor_moic": np.array([1.5, 0.5, np.nan, 2.0]),
+        "investor_irr": np.array([0.08, -0.3, np.nan, 0.12]),
         "municipal_net": np.array([1.0, -1.0, 2.0, -3.0]),
         "deadweight_share": np.array([0.5, 0.25, 0.0, 1.0]),
         "overpayment_share": np.array([0.0, 0.5, 0.0, 0.5]),
@@ -269,6 +272,7 @@ def test_table_differences_and_standard_errors_by_hand():
     hit = {
         "investor_profit": np.array([8.0, -9.0, -1.0, 20.0]),
         "investor_moic": np.array([1.4, 0.2, np.nan, 2.0]),
+        "investor_irr": np.array([0.07, np.nan, -0.01, 0.12]),
         "municipal_net": np.array([0.0, -2.0, 2.0, -3.0]),
         "deadweight_share": np.array([0.75, 0.25, 0.0, 1.0]),
         "overpayment_share": np.array([0.0, 0.5, 0.5, 0.5]),
@@ -295,6 +299,14 @@ def test_table_differences_and_standard_errors_by_hand():
     assert row["municipal_net_diff"] == -0.5
     assert row["municipal_net_diff_se"] == pytest.approx(math.sqrt(1.0 / 3) / 2)
     assert row["municipal_loss"] == 0.5 and row["municipal_loss_diff"] == 0.0
+    # the median IRR ranks the undefined one (a loss) lowest: (-inf, -0.01, 0.07, 0.12),
+    # the lower median of four (inverted CDF) is -0.01; the VaR 95 % is the loss at the
+    # lowest of four outcomes, 3
+    assert row["investor_irr_median"] == -0.01
+    assert row["municipal_var95"] == 3.0
+    assert stress.definition({"description": "fewer jobs", "changes": "x scale 0.7"}) == (
+        "fewer jobs: x scale 0.7"
+    )
 
 
 # ---------------------------------------------------------------- prepare() and bad input
@@ -455,6 +467,51 @@ def test_bad_stress_files(tmp_path):
     with pytest.raises(ConfigError) as err:
         stress.load_stress_file(str(tmp_path / "missing.toml"))
     assert "missing.toml" in str(err.value)
+
+
+def test_the_example_stress_files_prepare_on_every_included_deal():
+    for path in sorted((CONFIGS / "stress").glob("*.toml")):
+        points = stress.load_stress_file(str(path))
+        for deal in sorted(CONFIGS.glob("*.toml")):
+            prepared = stress.prepare(load_deal(deal)[0], points)
+            assert [p.name for p in prepared] == ["base"] + [p.name for p in points]
+
+
+# ----------------------------------------------------------- the documented file formats
+FORMATS = CONFIGS.parent / "docs" / "formats.md"
+
+
+def _documented_keys(heading: str) -> list[str]:
+    """The keys (first column, in backquotes) of the table under ``heading`` in
+    docs/formats.md, up to the next heading."""
+    lines = FORMATS.read_text(encoding="utf-8").splitlines()
+    keys = []
+    for line in lines[lines.index(heading) + 1 :]:
+        if line.startswith("#"):
+            break
+        m = re.match(r"\| `(\w+)` \|", line)
+        if m:
+            keys.append(m.group(1))
+    return keys
+
+
+@pytest.mark.parametrize(
+    "heading, model",
+    [
+        ("## Stress file", stress.StressFile),
+        ("### Stress point", StressPoint),
+        ("### Change", Change),
+        ("### Calendar shock", CalendarShock),
+        ("## Sweep file", sweep.SweepFile),
+        ("## Fund file", portfolio.FundFile),
+        ("### `[macro]`", portfolio.Macro),
+        ("### `[[holdings]]`", portfolio.Holding),
+    ],
+)
+def test_the_documented_keys_are_the_models_fields(heading, model):
+    """docs/formats.md documents every key a file takes, and no other."""
+    fields = [f.alias or name for name, f in model.model_fields.items()]
+    assert sorted(_documented_keys(heading)) == sorted(fields)
 
 
 # ------------------------------------------------------------------- dataset and command

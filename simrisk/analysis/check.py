@@ -18,10 +18,11 @@ the calibration used is marked ``fit``; the rest are out of sample.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 from pydantic import ValidationError
 
 from simrisk import interrupt, rng, simulation
@@ -36,6 +37,7 @@ from simrisk.analysis.targets import (
 from simrisk.config import DealConfig
 from simrisk.config.evidence import Endpoint, Evidence, EvidenceUse
 from simrisk.config.load import load_evidence
+from simrisk.outputs import provenance
 from simrisk.sampling import Sampler, Values
 from simrisk.tables import Table
 
@@ -342,3 +344,36 @@ def summary_lines(rows: list[Row]) -> list[str]:
 
 def as_dicts(rows: list[Row]) -> list[dict]:
     return [asdict(r) for r in rows]
+
+
+def build_dataset(rows: list[Row], deal_name: str, seed: int, attrs: dict) -> xr.Dataset:
+    """The rows of a check, one per endpoint and arm, for ``check -o`` and the report."""
+    cols = {f.name: [getattr(r, f.name) for r in rows] for f in fields(Row)}
+    data = {
+        k: xr.Variable(("endpoint",), np.asarray(v, dtype=float if k in _NUMBERS else str))
+        for k, v in cols.items()
+        if k != "endpoint"
+    }
+    ds = xr.Dataset(data, coords={"endpoint": np.arange(len(rows))})
+    ds["endpoint_name"] = xr.Variable(("endpoint",), np.asarray(cols["endpoint"], dtype=str))
+    ds.attrs = provenance("check", deal_name, seed, kind="check", **attrs)
+    return ds
+
+
+_NUMBERS = {
+    "observed", "observed_low", "observed_high", "predicted", "predicted_low",
+    "predicted_high", "z",
+}  # fmt: skip
+
+
+def rows_from_dataset(ds: xr.Dataset) -> list[Row]:
+    """The rows of a check file (inverse of :func:`build_dataset`)."""
+    out = []
+    for i in range(ds.sizes["endpoint"]):
+        kw = {}
+        for f in fields(Row):
+            name = "endpoint_name" if f.name == "endpoint" else f.name
+            v = ds[name].values[i]
+            kw[f.name] = float(v) if f.name in _NUMBERS else str(v)
+        out.append(Row(**kw))
+    return out

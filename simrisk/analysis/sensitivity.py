@@ -21,10 +21,11 @@ from scipy.stats import qmc
 
 from simrisk import engine
 from simrisk.config import ConfigError, DealConfig
+from simrisk.labels import input_label
 from simrisk.metrics import derived
 from simrisk.outputs import METRICS, provenance
 from simrisk.sampling import Sampler
-from simrisk.tables import Table
+from simrisk.tables import Table, fmt
 
 OUTPUTS = {
     "investor_irr": "investor IRR (an undefined IRR counts as -100 % for a loss, else as the "
@@ -162,6 +163,12 @@ def build_dataset(cfg, method, outputs, names, res: dict, seed: int, deal_text: 
         dims, arr = res[key]
         data[key] = xr.Variable(dims, arr, attrs={"long_name": long_name, "units": "1"})
     ds = xr.Dataset(data, coords=coords)
+    dumped = cfg.model_dump(by_alias=True)
+    ds["parameter_label"] = xr.Variable(
+        ("parameter",),
+        [input_label(dumped, str(n)) for n in names],
+        attrs={"long_name": "readable name of the uncertain input"},
+    )
     ds["output"].attrs["long_name"] = "; ".join(f"{o}: {OUTPUTS.get(o, o)}" for o in outputs)
     ds.attrs = provenance(
         f"sensitivity ({method})",
@@ -244,9 +251,32 @@ def analyse(
     return ds, tables(ds, cfg.deal.name, method)
 
 
+OUTPUT_KINDS = {"investor_irr": "pct", "investor_loss": "pct", "investor_moic": "x"}
+
+
+def output_kind(name: str) -> tuple[str, str]:
+    """How an output's values and their changes are shown (:mod:`simrisk.tables` kinds)."""
+    kind = OUTPUT_KINDS.get(name) or (
+        "mio"
+        if METRICS.get(name) and METRICS[name].units == "DKK"
+        else "pct"
+        if name.endswith("_share")
+        else "num"
+    )
+    change = {"pct": "pp", "mio": "mio_signed"}.get(kind, kind)
+    return kind, change
+
+
+def parameter_labels(ds: xr.Dataset) -> list[str]:
+    """The readable names of a sensitivity file's inputs (the paths in older files)."""
+    if "parameter_label" in ds:
+        return [str(x) for x in ds["parameter_label"].values]
+    return [str(p) for p in ds["parameter"].values]
+
+
 def tables(ds: xr.Dataset, deal_name: str, method: str) -> list[Table]:
     """One table per output: indices or swings, strongest first, and the variance split."""
-    names = [str(p) for p in ds["parameter"].values]
+    names = parameter_labels(ds)
     out = []
     for o, oname in enumerate(ds["output"].values):
         oname = str(oname)
@@ -269,18 +299,34 @@ def tables(ds: xr.Dataset, deal_name: str, method: str) -> list[Table]:
                     f"{ds['sobol_total_hi'].values[o, i]:.2f}]",
                 )
         else:
+            kind, change = output_kind(oname)
+            base = float(ds["tornado_base"].values[o])
             t = Table(
                 f"{deal_name} — {oname}: {OUTPUTS.get(oname, oname)}",
-                [("parameter", "text"), ("at P10", "num"), ("at P90", "num"), ("swing", "num")],
+                [
+                    ("parameter", "text"),
+                    ("mean at its P10", kind),
+                    ("mean at its P90", kind),
+                    ("swing (P90 - P10)", change),
+                ],
             )
             lo, hi = ds["tornado_low"].values[o], ds["tornado_high"].values[o]
             for i in np.argsort(-np.abs(hi - lo)):
                 t.add(names[i], float(lo[i]), float(hi[i]), float(hi[i] - lo[i]))
+            unit = " (mio. DKK)" if kind == "mio" else ""
+            t.notes.append(
+                f"the mean{unit} with one input at its 10th or 90th percentile and every other "
+                f"at its median; at the medians it is {fmt(base, kind)}"
+            )
         share = ds["variance_share"].values[o]
+        nested = (
+            f" ({ds.attrs['outer']} x {ds.attrs['inner']} nested runs)"
+            if "outer" in ds.attrs and "inner" in ds.attrs
+            else ""
+        )
         t.notes.append(
             f"variance from parameters {100 * share[0]:.0f} %, from the cohort's own "
-            f"randomness {100 * share[1]:.0f} % ({ds.attrs['outer']} x {ds.attrs['inner']} "
-            "nested runs)"
+            f"randomness {100 * share[1]:.0f} %{nested}"
         )
         out.append(t)
     return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import xarray as xr
 from scipy import optimize
 
 from simrisk import engine, finance, simulation
@@ -27,7 +28,9 @@ from simrisk.config import (
 )
 from simrisk.contracts import compute_baseline
 from simrisk.metrics import derived
+from simrisk.outputs import provenance
 from simrisk.sampling import Adjustment
+from simrisk.tables import fmt
 from simrisk.vocabulary import BASELINE_READINGS
 
 GOAL_KINDS = {
@@ -45,9 +48,13 @@ class Goal:
     hurdle: float = 0.0
 
     def describe(self) -> str:
+        """The goal in words, its level in its unit (a probability as a percentage)."""
         if self.kind == "p_irr_at_least":
-            return f"P(IRR >= {100 * self.hurdle:g} %) >= {self.level:g}"
-        return GOAL_KINDS[self.kind].replace("level", f"{self.level:g}")
+            return f"P(IRR ≥ {100 * self.hurdle:g} %) ≥ {100 * self.level:g} %"
+        if self.kind == "median_profit_at_least":
+            return f"median investor profit ≥ {fmt(self.level, 'dkk')} DKK"
+        text = GOAL_KINDS[self.kind].replace(">=", "≥").replace("<=", "≤")
+        return text.replace("level", f"{100 * self.level:g} %")
 
     def value(self, m: dict) -> float:
         if self.kind == "p_irr_at_least":
@@ -76,6 +83,11 @@ class Solution:
     best_values: list[float]
     evaluations: int
     notes: list[str] = field(default_factory=list)
+    sides: list[str] = field(default_factory=list)
+    """Per goal where it holds: ``above`` (x >= its crossing), ``below`` (x <= it),
+    ``everywhere`` or ``nowhere`` in the range."""
+    evaluated: dict[float, list[float]] = field(default_factory=dict)
+    """Every x evaluated, with each goal's value there."""
 
 
 def solve(
@@ -126,16 +138,20 @@ def solve(
     crossings: list[float | None] = []
     intervals = []
     notes = []
+    sides = []
     for g in goals:
         m_lo, m_hi = g.margin(ends[0]), g.margin(ends[1])
         if m_lo >= 0 and m_hi >= 0:
             crossings.append(None)
             intervals.append((low, high))
+            sides.append("everywhere")
         elif m_lo < 0 and m_hi < 0:
             crossings.append(None)
             intervals.append(None)
+            sides.append("nowhere")
             notes.append(f"{g.describe()}: not met anywhere in [{low:g}, {high:g}]")
         else:
+            sides.append("above" if m_hi >= 0 else "below")
             x = optimize.brentq(lambda x, g=g: _side(g, metrics(x)), low, high, xtol=xtol)
             # the goal holds on the side whose end holds; step to the side that holds
             x = x if g.margin(metrics(x)) >= 0 else (x + xtol if m_hi >= 0 else x - xtol)
@@ -156,7 +172,63 @@ def solve(
         best = float(grid[int(np.argmax(worst))])
         notes.append("no value meets every goal; 'best' is where the worst shortfall is smallest")
     best_values = [g.value(metrics(best)) for g in goals]
-    return Solution(path, low, high, crossings, feasible, best, best_values, len(cache), notes)
+    evaluated = {x: [g.value(m) for g in goals] for x, m in sorted(cache.items())}
+    return Solution(
+        path, low, high, crossings, feasible, best, best_values, len(cache), notes, sides,
+        evaluated,
+    )  # fmt: skip
+
+
+def goal_kind(g: Goal) -> str:
+    """How a goal's value is shown: a probability as a percentage, a profit in mio. DKK."""
+    return "mio" if g.kind == "median_profit_at_least" else "pct"
+
+
+def holds_text(name: str, side: str, crossing: float | None, low, high, kind: str) -> str:
+    """Where one goal holds, in words: ``share ≥ 42.3 %``, everywhere or nowhere."""
+    if side == "above":
+        return f"{name} ≥ {fmt(crossing, kind)}"
+    if side == "below":
+        return f"{name} ≤ {fmt(crossing, kind)}"
+    if side == "everywhere":
+        return f"all of [{fmt(low, kind)}, {fmt(high, kind)}]"
+    return "nowhere in the range"
+
+
+def build_dataset(cfg: DealConfig, sol: Solution, goals: list[Goal], n: int, seed: int,
+                  deal_text: str) -> xr.Dataset:  # fmt: skip
+    """Every evaluation (x and each goal's value there) and the answer, for ``-o``."""
+    xs = list(sol.evaluated)
+    values = np.array([sol.evaluated[x] for x in xs]).reshape(len(xs), len(goals))
+    ds = xr.Dataset(
+        {
+            "goal_value": (("value", "goal"), values, {"long_name": "the goal's measure at x"}),
+            "goal_level": (("goal",), [g.level for g in goals], {"long_name": "the goal's level"}),
+            "goal_holds": (
+                ("goal",),
+                [s for s in sol.sides],
+                {
+                    "long_name": "where the goal holds: above or below its crossing, everywhere, "
+                    "nowhere"
+                },
+            ),  # fmt: skip
+            "crossing": (
+                ("goal",),
+                [np.nan if c is None else c for c in sol.crossings],
+                {"long_name": "value of the term where the goal starts or stops holding"},
+            ),
+        },
+        coords={"value": xs, "goal": [g.describe() for g in goals]},
+    )
+    ds["value"].attrs["long_name"] = f"value of {sol.path} evaluated"
+    ds.attrs = provenance(
+        "solve", cfg.deal.name, seed, kind="solve", n_scenarios=int(n), deal_file=deal_text,
+        vary=sol.path, range_low=sol.low, range_high=sol.high, best=sol.best,
+        feasible_low=np.nan if sol.feasible is None else sol.feasible[0],
+        feasible_high=np.nan if sol.feasible is None else sol.feasible[1],
+        note="every value runs the same scenarios with the same seed (common random numbers)",
+    )  # fmt: skip
+    return ds
 
 
 def _side(g: Goal, m: dict) -> float:

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 from pydantic import ValidationError
 
-from simrisk import engine, simulation
+from simrisk import engine, finance, simulation
 from simrisk.config import (
     ConfigError,
     DealConfig,
@@ -109,9 +109,23 @@ class Prepared:
     description: str
     cfg: DealConfig
     adjust: list[Adjustment]
+    changes: str = ""
 
     def changes_text(self) -> str:
+        """The changes as the point states them (paths with their wildcards, calendar
+        shocks); else the resolved adjustments."""
+        if self.changes:
+            return self.changes
         return "; ".join(f"{'.'.join(map(str, a.path))} {a.op} {a.value:g}" for a in self.adjust)
+
+
+def point_text(pt: StressPoint) -> str:
+    """A stress point's changes in one line: ``path op value``, calendar shocks by date."""
+    parts = [f"{ch.path} {ch.op[0]} {ch.op[1]:g}" for ch in pt.changes]
+    parts += [
+        f"job entries x {c.job_entry_multiplier:g} from {c.start} to {c.end}" for c in pt.calendar
+    ]
+    return "; ".join(parts)
 
 
 def prepare(cfg: DealConfig, points: list[StressPoint], where: str = "stress") -> list[Prepared]:
@@ -166,7 +180,7 @@ def prepare(cfg: DealConfig, points: list[StressPoint], where: str = "stress") -
             raw = cfg.model_dump(by_alias=True)
             raw["labour"]["calendar"] = trial["labour"]["calendar"]
             point_cfg = DealConfig.model_validate(raw)
-        out.append(Prepared(pt.name, pt.description, point_cfg, adjust))
+        out.append(Prepared(pt.name, pt.description, point_cfg, adjust, point_text(pt)))
     if problems:
         raise ConfigError(where, problems)
     return out
@@ -250,21 +264,36 @@ KEY = (
 )
 
 
-def table(prepared: list[Prepared], metrics: list[dict]) -> list[dict]:
-    """Key metrics per point and their differences to the base with standard errors."""
+def table(prepared: list[Prepared], metrics: list[dict], changes: list[str] | None = None):
+    """Key metrics per point and their differences to the base with standard errors; the
+    median IRR (an undefined IRR ranked by the investor's profit) and the municipal VaR
+    95 %. ``changes``: each point's changes as text (default: from ``prepared``)."""
     base = {k: derived(metrics[0], k) for k, _, _ in KEY}
     n = len(base["investor_profit"])
     rows = []
-    for p, m in zip(prepared, metrics, strict=True):
-        row = {"stress": p.name, "description": p.description}
+    for i, (p, m) in enumerate(zip(prepared, metrics, strict=True)):
+        row = {
+            "stress": p.name,
+            "description": p.description,
+            "changes": changes[i] if changes is not None else p.changes_text(),
+        }
         for key, _, _ in KEY:
             vals = derived(m, key)
             d = vals - base[key]
             row[key] = float(vals.mean())
             row[f"{key}_diff"] = float(d.mean())
             row[f"{key}_diff_se"] = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+        ranked = finance.irr_ranked(m["investor_irr"], m["investor_profit"])
+        row["investor_irr_median"] = float(finance.quantiles(ranked, 0.5))
+        row["municipal_var95"] = float(finance.var_cvar(m["municipal_net"], 0.95)[0])
         rows.append(row)
     return rows
+
+
+def definition(row: dict) -> str:
+    """What a stress point is: its description and the changes it makes."""
+    parts = [x for x in (row.get("description"), row.get("changes")) if x]
+    return ": ".join(parts) if parts else "the deal as written"
 
 
 def stress_table(title: str, rows: list[dict]) -> Table:
@@ -273,30 +302,78 @@ def stress_table(title: str, rows: list[dict]) -> Table:
         [
             ("stress", "text"),
             ("P(inv. loss)", "pct"),
+            ("IRR, median", "pct"),
             ("MOIC", "x"),
             ("inv. profit (mio.)", "mio"),
             ("Δ profit ± SE", "text"),
             ("mun. net (mio.)", "mio"),
             ("Δ net ± SE", "text"),
             ("P(net < 0)", "pct"),
+            ("mun. VaR 95 % (mio.)", "mio"),
             ("deadweight", "pct"),
             ("overpaid", "pct"),
         ],
+    )
+    t.notes.append(
+        "means over scenarios except the IRR (median; undefined IRRs ranked by the "
+        "investor's profit) and the VaR (the loss exceeded in 5 % of futures); Δ: change "
+        "against the base, ± one standard error of the paired differences"
     )
     t.notes.append(PAYMENT_SHARES_NOTE)
     for r in rows:
         t.add(
             r["stress"],
             r["investor_loss"],
+            r["investor_irr_median"],
             r["investor_moic"],
             r["investor_profit"],
             f"{r['investor_profit_diff'] / 1e6:+.2f} ± {r['investor_profit_diff_se'] / 1e6:.2f}",
             r["municipal_net"],
             f"{r['municipal_net_diff'] / 1e6:+.2f} ± {r['municipal_net_diff_se'] / 1e6:.2f}",
             r["municipal_loss"],
+            r["municipal_var95"],
             r["deadweight_share"],
             r["overpayment_share"],
         )
+    return t
+
+
+def report_table(title: str, rows: list[dict]) -> Table:
+    """Each point with its definition and what a committee asks of it: P(investor loss),
+    P(municipal net < 0), the median IRR and the municipal VaR, and the changes of the
+    means against the base."""
+    t = Table(
+        title,
+        [
+            ("stress point", "text"),
+            ("definition", "text"),
+            ("P(investor loss)", "pct"),
+            ("P(municipal net < 0)", "pct"),
+            ("IRR, median", "pct"),
+            ("municipal VaR 95 % (mio. DKK)", "mio"),
+            ("Δ investor profit (mio. DKK)", "mio_signed"),
+            ("Δ municipal net (mio. DKK)", "mio_signed"),
+        ],
+    )
+    for r in rows:
+        t.add(
+            r["stress"], definition(r), r["investor_loss"], r["municipal_loss"],
+            r["investor_irr_median"], r["municipal_var95"], r["investor_profit_diff"],
+            r["municipal_net_diff"],
+        )  # fmt: skip
+    t.notes.append(
+        "every point runs the same futures (same seed, same citizens' random numbers); Δ: "
+        "change of the mean against the base; the IRR median ranks an undefined IRR by the "
+        "investor's profit; VaR 95 %: the municipal loss exceeded in 5 % of futures"
+    )
+    return t
+
+
+def definitions_table(rows: list[dict]) -> Table:
+    """Each stress point's definition: what it means and the changes it makes."""
+    t = Table("stress points", [("stress", "text"), ("what it means", "text"), ("changes", "text")])
+    for r in rows:
+        t.add(r["stress"], r.get("description") or "", r.get("changes") or "none")
     return t
 
 
@@ -329,7 +406,10 @@ def from_dataset(ds: xr.Dataset) -> tuple[list[dict], Table]:
     prepared = [Prepared(n, str(d), None, []) for n, d in zip(names, desc, strict=True)]
     keys = [k for k in ds.data_vars if ds[k].dims == ("stress", "scenario")]
     metrics = [{k: ds[k].values[i] for k in keys} for i in range(len(names))]
-    rows = table(prepared, metrics)
+    changes = dict(
+        line.split(": ", 1) for line in ds.attrs.get("stress_changes", "").splitlines() if line
+    )
+    rows = table(prepared, metrics, [changes.get(n, "") for n in names])
     title = (
         f"{ds.attrs.get('deal_name', '')} — stress test, {ds.sizes['scenario']:,} scenarios "
         f"per point, seed {ds.attrs.get('seed')}"

@@ -54,7 +54,12 @@ def stress(deal, scenarios, seed, output, stress_file, grid, threads, overwrite,
 @main.command()
 @deal_argument
 @click.option(
-    "--method", type=click.Choice(["sobol", "tornado"]), default="sobol", show_default=True
+    "--method",
+    type=click.Choice(["sobol", "tornado"]),
+    default="sobol",
+    show_default=True,
+    help="sobol: variance-based indices of every input (first order and total); tornado: "
+    "each input at its 10th and 90th percentile, the others at their medians.",
 )
 @scenarios_option(
     1024,
@@ -114,7 +119,14 @@ def sensitivity(
 @click.option(
     "--irr-hurdle", type=float, default=None, help="Goal: P(investor IRR >= hurdle) >= --irr-prob."
 )
-@click.option("--irr-prob", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option(
+    "--irr-prob",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="With --irr-hurdle: the least share of futures (0-1) whose IRR must reach the hurdle "
+    "(0.5: the median IRR reaches it).",
+)
 @click.option(
     "--max-municipal-loss",
     type=click.FloatRange(0, 1),
@@ -128,25 +140,20 @@ def sensitivity(
     help="Goal: P(investor loss) <= this.",
 )
 @click.option("--breakeven", is_flag=True, help="Goal: the investor's median profit >= 0.")
-@scenarios_option(5000, 10)
+@scenarios_option(5000, 10, "Scenarios at each value tried (the same ones at every value).")
 @seed_option
+@output_option("NetCDF file of every value tried, each goal's measure there and the answer.")
 @threads_option
+@overwrite_option
 @json_option("the answer")
 def solve(
-    deal,
-    path,
-    bounds,
-    irr_hurdle,
-    irr_prob,
-    max_municipal_loss,
-    max_investor_loss,
-    breakeven,
-    scenarios,
-    seed,
-    threads,
-    as_json,
-) -> None:
-    """Find the values of one term of DEAL (or assumption) that meet the stated goals."""
+    deal, path, bounds, irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, breakeven,
+    scenarios, seed, output, threads, overwrite, as_json,
+) -> None:  # fmt: skip
+    """Find the values of one term of DEAL (or assumption) that meet the stated goals.
+
+    Says for each goal on which side of its crossing it holds (X ≥ or X ≤ the crossing),
+    and where every goal holds at once."""
     goals = []
     if irr_hurdle is not None:
         goals.append(Goal("p_irr_at_least", irr_prob, irr_hurdle))
@@ -157,7 +164,10 @@ def solve(
     if breakeven:
         goals.append(Goal("median_profit_at_least", 0.0))
     with bad_input():
-        out = job.solve(deal, path, bounds, goals, scenarios, seed, threads=threads, ui=ui)
+        out = job.solve(
+            deal, path, bounds, goals, scenarios, seed, output, threads=threads,
+            overwrite=overwrite, ui=ui,
+        )  # fmt: skip
     emit(out, as_json)
 
 
@@ -258,12 +268,15 @@ def calibrate(
     show_default=True,
     help="Seed of the draws and of the simulation.",
 )
+@output_option("NetCDF file of the table (for 'simrisk report').")
 @threads_option
+@overwrite_option
 @json_option("the table")
-def check(deal, evidence, draws, replicates, seed, threads, as_json) -> None:
+def check(deal, evidence, draws, replicates, seed, output, threads, overwrite, as_json) -> None:
     """Predicted against observed: every endpoint of DEAL's evidence, with z-scores."""
     with bad_input():
         out = job.check(
-            deal, list(evidence), draws, replicates, seed, threads=threads, ui=ui
+            deal, list(evidence), draws, replicates, seed, output, threads=threads,
+            overwrite=overwrite, ui=ui,
         )  # fmt: skip
     emit(out, as_json)

@@ -34,7 +34,7 @@ from simrisk.jobs import batch as job
     default=None,
     help="Named stress points (with deal files only).",
 )
-@scenarios_option(None, help="Scenarios per point.")
+@scenarios_option(None, help="Scenarios per deal and point (default: the sweep file's, or 1,000).")
 @seed_option
 @chunk_option("Scenarios per chunk (unit of work and of resume). Results do not depend on it.")
 @output_option("NetCDF file to write (default: SWEEP name + .nc, or sweep.nc).")
@@ -68,7 +68,7 @@ def sweep(
 
 @main.command()
 @click.argument("fund", type=click.Path(dir_okay=False))
-@scenarios_option(None, help="Scenarios.")
+@scenarios_option(None, help="Scenarios of the fund (default: the fund file's).")
 @seed_option
 @chunk_option()
 @output_option("NetCDF file to write.")

@@ -1,4 +1,5 @@
-"""Commands on one deal and its results: run, validate, summary, report."""
+"""Commands on one deal and its results: run, validate, summary, report; compare (several
+results files side by side)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from simrisk.cli.common import (
     ui,
 )
 from simrisk.cli.render import emit
+from simrisk.jobs import compare as compare_job
 from simrisk.jobs import deal as job
 
 
@@ -44,8 +46,10 @@ def run(deal, scenarios, seed, output, threads, chunk, overwrite, as_json, detai
 @main.command()
 @deal_argument
 def validate(deal) -> None:
-    """Check DEAL without simulating: every problem, one per line. An evidence or targets
-    file given instead is checked as one."""
+    """Check DEAL without simulating: every problem, one per line. An evidence, targets,
+    sweep, fund or stress file given instead is checked as the command that takes it
+    checks it before running. What a stress file's paths name is checked against a deal
+    when the file is used: 'simrisk stress DEAL --stress-file FILE'."""
     with bad_input():
         out = job.validate(deal, ui=ui)
     emit(out)
@@ -93,3 +97,42 @@ def report(files, out_dir, fmt) -> None:
     with bad_input():
         out = job.make_report(list(files), out_dir, fmt)
     emit(out)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Also write compare.html (one self-contained page: the table, the verdict and the "
+    "figure) and the figure file into this directory.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png", "pdf", "svg"]),
+    default="png",
+    show_default=True,
+    help="Format of the figure file (the page embeds PNG).",
+)
+@json_option("the table, the verdict and the files written")
+def compare(files, out_dir, fmt, as_json) -> None:
+    """Put two or more results files of 'simrisk run' side by side: several deals, or
+    contract variants of one deal.
+
+    Prints one table (a row per headline metric, a column per file, and which file is
+    better on that row for the investor or the municipality) and a few sentences on
+    which file is best for whom: for the investor by P(investor loss), then the median
+    profit; for the municipality by P(municipal net < 0), then the median net. Columns
+    are named by deal, or by file when the files are of one deal. With -o, also a page
+    with the distributions of investor IRR, investor profit and municipal net on
+    common axes.
+
+    Example: simrisk compare a.nc b.nc -o comparison
+    """
+    with bad_input():
+        out = compare_job.compare(list(files), out_dir, fmt)
+    emit(out, as_json)

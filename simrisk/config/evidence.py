@@ -198,6 +198,8 @@ class FreeParameter(Strict):
     high: float
     prior: Literal["uniform", "log_uniform"] = "uniform"
     """Flat on the range, or flat on the logarithm (for ratios and multipliers)."""
+    label: Text = ""
+    """A readable name for tables and figures (default: made from the deal's structure)."""
     source: Text = ""
 
     @model_validator(mode="after")

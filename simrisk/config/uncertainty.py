@@ -15,6 +15,8 @@ Positive = Annotated[float, Field(gt=0.0, le=MAX_AMOUNT)]
 
 class _Dist(Strict):
     path: Annotated[str, Field(min_length=1, max_length=500)]
+    label: Text = ""
+    """A readable name for tables and figures (default: made from the deal's structure)."""
     source: Text = ""
 
 

@@ -71,6 +71,23 @@ def seed_or_draw(seed: int | None, ui: UI) -> int:
     return seed
 
 
+_announced = False
+
+
+def announce_compiling(ui: UI) -> None:
+    """Before the first simulation of a process: say so on the ui when the kernels will
+    be compiled (a first run after installing or upgrading is slow for that reason)."""
+    global _announced
+    if _announced:
+        return
+    _announced = True
+    from simrisk.compiled import notice
+
+    line = notice()
+    if line:
+        ui.log(line)
+
+
 def load(path: str | Path, ui: UI) -> tuple[DealConfig, str]:
     """Load a deal file; its warnings go to the ui."""
     cfg, text = load_deal(path)

@@ -16,8 +16,18 @@ from simrisk.analysis import solve as sv
 from simrisk.analysis import stress as stress_mod
 from simrisk.config import ConfigError
 from simrisk.files import write_text
-from simrisk.jobs import QUIET, UI, check_output, claim_output, default_output, load, seed_or_draw
-from simrisk.tables import Output, Table
+from simrisk.jobs import (
+    QUIET,
+    UI,
+    announce_compiling,
+    check_output,
+    claim_output,
+    default_output,
+    load,
+    seed_or_draw,
+)
+from simrisk.labels import label, value_kind
+from simrisk.tables import Output, Table, fmt
 
 
 def stress(
@@ -40,6 +50,7 @@ def stress(
         prepared = stress_mod.points_for(cfg, grid, stress_file)
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
+        announce_compiling(ui)
         used = resources.threads_in_use(threads)
         resources.check(cfg, scenarios, used, log=ui.log, runs=len(prepared))
         with ui.progress(scenarios * len(prepared)) as advance:
@@ -47,7 +58,7 @@ def stress(
         results.write_netcdf(ds, output, overwrite=overwrite)
         ui.log(f"wrote {output}")
         data = {"deal": cfg.deal.name, "seed": seed, "n_scenarios": scenarios, "points": rows}
-        return Output(data, [table])
+        return Output(data, [stress_mod.definitions_table(rows), table])
 
 
 def sensitivity(
@@ -72,6 +83,7 @@ def sensitivity(
         sa.require(cfg, outputs)
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
+        announce_compiling(ui)
         runs = sa.runs(cfg, method, scenarios, outer, inner)
         resources.check(
             cfg,
@@ -113,12 +125,15 @@ def solve(
     goals: list[sv.Goal],
     scenarios: int,
     seed: int | None = None,
+    output: str | None = None,
     *,
     threads: int | None = None,
+    overwrite: bool = False,
     ui: UI = QUIET,
 ) -> Output:
-    """The values of one term where every goal holds (or the closest point)."""
-    cfg, _ = load(deal, ui)
+    """The values of one term where every goal holds (or the closest point); with
+    ``output``, every evaluation and the answer to NetCDF."""
+    cfg, text = load(deal, ui)
     low, high = parse_range(bounds)
     if not goals:
         raise ConfigError(
@@ -128,48 +143,71 @@ def solve(
                 "--max-investor-loss, --breakeven"
             ],
         )
-    seed = seed_or_draw(seed, ui)
-    parallel.set_threads(threads)
-    sol = sv.solve(cfg, path, low, high, goals, scenarios, seed)
+    with ExitStack() as stack:
+        if output is not None:
+            stack.enter_context(claim_output(output, overwrite))
+        seed = seed_or_draw(seed, ui)
+        parallel.set_threads(threads)
+        announce_compiling(ui)
+        sol = sv.solve(cfg, path, low, high, goals, scenarios, seed)
+        if output is not None:
+            ds = sv.build_dataset(cfg, sol, goals, scenarios, seed, text)
+            results.write_netcdf(ds, output, overwrite=overwrite)
+            ui.log(f"wrote {output}")
     for note in sol.notes:
         ui.log(f"note: {note}")
+    name = label(cfg.model_dump(by_alias=True), path)
+    kind = value_kind(path)
+    holds = [
+        sv.holds_text(path, side, c, low, high, kind)
+        for side, c in zip(sol.sides, sol.crossings, strict=True)
+    ]
     data = {
         "deal": cfg.deal.name,
         "vary": path,
+        "label": name,
         "range": [low, high],
         "seed": seed,
         "n_scenarios": scenarios,
         "goals": [
-            {"goal": g.describe(), "crossing": c, "value_at_best": v}
-            for g, c, v in zip(goals, sol.crossings, sol.best_values, strict=True)
+            {"goal": g.describe(), "crossing": c, "holds": side, "holds_text": h,
+             "value_at_best": v}
+            for g, c, side, h, v in zip(
+                goals, sol.crossings, sol.sides, holds, sol.best_values, strict=True
+            )
         ],
         "feasible": list(sol.feasible) if sol.feasible else None,
         "best": sol.best,
         "evaluations": sol.evaluations,
         "notes": sol.notes,
-    }
+        "output": output,
+    }  # fmt: skip
     table = Table(
-        f"{cfg.deal.name} — solve for {path} in [{low:g}, {high:g}]",
-        [
-            ("goal", "text"),
-            ("crossing", "num"),
-            (f"value at {sol.best:.4g}", "num"),
-            ("met", "text"),
-        ],
-    )
-    for g, c, v in zip(goals, sol.crossings, sol.best_values, strict=True):
+        f"{cfg.deal.name} — solve for {path} ({name}) in [{fmt(low, kind)}, {fmt(high, kind)}]",
+        [("goal", "text"), ("holds for", "text"), (f"at {fmt(sol.best, kind)}", "text"),
+         ("met there", "text")],
+    )  # fmt: skip
+    for g, h, v in zip(goals, holds, sol.best_values, strict=True):
         ok = (v <= g.level) if g.kind.endswith("at_most") else (v >= g.level)
-        table.add(g.describe(), "-" if c is None else c, v, "yes" if ok else "no")
+        table.add(g.describe(), h, fmt(v, sv.goal_kind(g)), "yes" if ok else "no")
+    table.notes.append(
+        f"{scenarios:,} scenarios at each value, the same ones (seed {seed}); "
+        f"{sol.evaluations} values evaluated"
+    )
     if sol.feasible:
-        line = (
-            f"every goal holds for {path} in [{sol.feasible[0]:.4g}, "
-            f"{sol.feasible[1]:.4g}] ({scenarios:,} scenarios, seed {seed}, "
-            f"{sol.evaluations} evaluations)"
-        )
+        lo, hi = sol.feasible
+        if lo <= low and hi >= high:
+            line = f"every goal holds for all of {path} in [{fmt(low, kind)}, {fmt(high, kind)}]"
+        elif lo <= low:
+            line = f"every goal holds for {path} ≤ {fmt(hi, kind)} (searched from {fmt(low, kind)})"
+        elif hi >= high:
+            line = f"every goal holds for {path} ≥ {fmt(lo, kind)} (searched to {fmt(high, kind)})"
+        else:
+            line = f"every goal holds for {fmt(lo, kind)} ≤ {path} ≤ {fmt(hi, kind)}"
     else:
         line = (
-            f"no value of {path} in [{low:g}, {high:g}] meets every goal; the closest "
-            f"is {sol.best:.4g} (values above)"
+            f"no value of {path} in [{fmt(low, kind)}, {fmt(high, kind)}] meets every goal; "
+            f"the closest is {fmt(sol.best, kind)} (values above)"
         )
     return Output(data, [table], [line])
 
@@ -212,6 +250,7 @@ def calibrate(
         base = Path(output).parent
         if scenarios is None:
             scenarios = cal.default_scenarios(cfg) if method == "smc" else 200
+        announce_compiling(ui)
         if method == "smc":
             with ui.progress(1000) as advance:
                 state = {"done": 0}
@@ -317,12 +356,23 @@ def check(
     draws: int,
     replicates: int,
     seed: int,
+    output: str | None = None,
     *,
     threads: int | None = None,
+    overwrite: bool = False,
     ui: UI = QUIET,
 ) -> Output:
-    """Posterior predictive check of the deal against the endpoints of its evidence."""
-    cfg, _ = load(deal, ui)
+    """Posterior predictive check of the deal against the endpoints of its evidence; with
+    ``output``, its rows to NetCDF (for the report)."""
+    cfg, text = load(deal, ui)
+    with ExitStack() as stack:
+        if output is not None:
+            stack.enter_context(claim_output(output, overwrite))
+        return _check(cfg, text, deal, evidence, draws, replicates, seed, output, threads,
+                      overwrite, ui)  # fmt: skip
+
+
+def _check(cfg, text, deal, evidence, draws, replicates, seed, output, threads, overwrite, ui):
     uses = chk.uses_for(cfg, Path(deal).parent, evidence)
     if not uses:
         raise ConfigError(
@@ -337,8 +387,15 @@ def check(
                 if e.id in use.calibrate or e.key in use.calibrate:
                     fitted.add(f"{ev.id}:{e.key}")
     parallel.set_threads(threads)
+    announce_compiling(ui)
     with ui.progress(draws * replicates) as advance:
         rows = chk.check(cfg, uses, fitted, draws, replicates, seed, progress=advance)
+    if output is not None:
+        attrs = {"draws": draws, "replicates": replicates, "deal_file": text}
+        results.write_netcdf(
+            chk.build_dataset(rows, cfg.deal.name, seed, attrs), output, overwrite=overwrite
+        )
+        ui.log(f"wrote {output}")
     data = {
         "deal": cfg.deal.name,
         "draws": draws,

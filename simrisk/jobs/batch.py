@@ -10,7 +10,7 @@ from simrisk.analysis import portfolio as pf
 from simrisk.analysis import sweep as sw
 from simrisk.config import ConfigError
 from simrisk.distributed import backend_from_options
-from simrisk.jobs import QUIET, UI, claim_output, exists_problem, seed_or_draw
+from simrisk.jobs import QUIET, UI, announce_compiling, claim_output, exists_problem, seed_or_draw
 from simrisk.tables import Output, Table
 
 
@@ -63,6 +63,7 @@ def _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, 
     if overwrite and not resume and Path(chunk_dir).exists():
         shutil.rmtree(chunk_dir)
     backend = backend_from_options(workers, scheduler)
+    announce_compiling(ui)
     n_chunks = sw.n_chunks(plan)
     ui.log(
         f"{len(plan.deals)} deal(s) x {len(plan.stress_names)} stress point(s) x "
@@ -112,6 +113,7 @@ def _portfolio(fund, scenarios, seed, chunk, output, workers, scheduler, overwri
     plan = pf.build(ff, 0, scenarios or ff.scenarios, chunk or ff.chunk)
     plan.seed = seed_or_draw(seed if seed is not None else ff.seed, ui)
     backend = backend_from_options(workers, scheduler)
+    announce_compiling(ui)
     with backend, ui.progress(pf.n_chunks(plan)) as advance:
         metrics, mult = pf.run_portfolio(plan, backend, progress=advance)
     if output is not None:

@@ -7,7 +7,15 @@ from simrisk.analysis import stress as stress_mod
 from simrisk.analysis import sweep as sweep_mod
 from simrisk.errors import ConfigError
 from simrisk.files import exclusive, read_toml
-from simrisk.jobs import QUIET, UI, claim_output, default_output, load, seed_or_draw
+from simrisk.jobs import (
+    QUIET,
+    UI,
+    announce_compiling,
+    claim_output,
+    default_output,
+    load,
+    seed_or_draw,
+)
 from simrisk.tables import Output
 
 
@@ -29,6 +37,7 @@ def run(
     with claim_output(output, overwrite):
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
+        announce_compiling(ui)
         used = resources.threads_in_use(threads)
         resources.check(cfg, scenarios, used, chunk or engine.CHUNK, detail, ui.log)
         with ui.progress(scenarios) as advance:
@@ -43,8 +52,12 @@ def run(
 
 
 def file_kind(raw: dict) -> str:
-    """What kind of input file a TOML table is: a deal, an evidence file, a targets file
-    or a calibration posterior (by the keys only the kind has)."""
+    """What kind of input file a TOML table is: a deal, an evidence file, a targets file,
+    a calibration posterior, a sweep, a fund or a stress file (by the keys only the kind
+    has). A deal may hold ``[[stress]]`` points too: a file with ``stress`` is a stress
+    file only if it has none of a deal's sections."""
+    from simrisk.config import DealConfig
+
     if "deal" in raw and not isinstance(raw.get("deal"), str):
         return "deal"
     if "endpoints" in raw or ("arms" in raw and "population" in raw):
@@ -53,6 +66,12 @@ def file_kind(raw: dict) -> str:
         return "targets"
     if "draws" in raw and "paths" in raw:
         return "posterior"
+    if "deals" in raw:
+        return "sweep"
+    if "holdings" in raw:
+        return "fund"
+    if "stress" in raw and not any(k in raw for k in DealConfig.model_fields if k != "stress"):
+        return "stress"
     return "deal"
 
 
@@ -74,6 +93,65 @@ def _validate_other(path: str, kind: str) -> Output:
             f"{len(tg.targets)} target(s) (use it with 'simrisk calibrate DEAL --targets')"
         )
         return Output({"file": path, "ok": True, "kind": kind}, lines=[line])
+    if kind == "sweep":
+        # what 'simrisk sweep FILE' does before it runs: every deal loaded, every point
+        # checked against every deal
+        sweep, _ = sweep_mod.from_files([path], [], None, None, None, None)
+        n_points = len(sweep.stress_names) - 1
+        line = (
+            f"{path}: ok — sweep file; {len(sweep.deals)} deal(s) x {n_points} stress "
+            f"point(s) and the base case x {sweep.n:,} scenarios (run it with "
+            "'simrisk sweep FILE')"
+        )
+        data = {"deals": [d.path for d in sweep.deals], "stress": sweep.stress_names}
+        return Output({"file": path, "ok": True, "kind": kind, **data}, lines=[line])
+    if kind == "fund":
+        from simrisk.analysis import portfolio
+
+        # what 'simrisk portfolio FILE' does before it runs: every holding's deal loaded,
+        # its capital and the macro path checked against it
+        ff = portfolio.load_fund_file(path)
+        fund = portfolio.build(ff, 0, ff.scenarios, ff.chunk)
+        capital = sum(d.capital for d in fund.deals)
+        line = (
+            f"{path}: ok — fund file '{fund.name}'; {len(fund.deals)} holding(s), "
+            f"{capital / 1e6:,.2f} mio. DKK, macro factor on {fund.macro_path} (sigma "
+            f"{fund.sigma:g}, rho {fund.rho:g}) (run it with 'simrisk portfolio FILE')"
+        )
+        return Output({"file": path, "ok": True, "kind": kind, "fund": fund.name}, lines=[line])
+    if kind == "stress":
+        from simrisk.config import expand, scenario_independent
+        from simrisk.config.paths import tokens
+
+        points = stress_mod.load_stress_file(path)
+        # the checks that need no deal (as 'simrisk stress' words them); what a path
+        # names is checked against each deal the file is used with
+        problems = []
+        names = {"base"}
+        for i, pt in enumerate(points):
+            if pt.name in names:
+                problems.append(f"stress[{i}].name: '{pt.name}' is used twice")
+            names.add(pt.name)
+            for j, ch in enumerate(pt.changes):
+                at = f"stress[{i}].changes[{j}].path"
+                try:
+                    expand(ch.path, {})  # matches nothing, but rejects a malformed path
+                except ValueError as exc:
+                    problems.append(f"{at}: {exc}")
+                    continue
+                why = scenario_independent(tokens(ch.path, wildcard=True))
+                if why:
+                    problems.append(f"{at}: {why}")
+        if problems:
+            raise ConfigError(path, problems)
+        names = [pt.name for pt in points]
+        shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+        line = (
+            f"{path}: ok — stress file; {len(points)} stress point(s): {shown}; paths are "
+            "checked against a deal by 'simrisk stress DEAL --stress-file FILE'"
+        )
+        data = {"stress": names}
+        return Output({"file": path, "ok": True, "kind": kind, **data}, lines=[line])
     raise ConfigError(
         path,
         [
@@ -84,18 +162,23 @@ def _validate_other(path: str, kind: str) -> Output:
 
 
 def validate(deal: str, ui: UI = QUIET) -> Output:
-    """Check a deal file (or an evidence or targets file) without simulating."""
+    """Check a deal file (or an evidence, targets, sweep, fund or stress file) without
+    simulating."""
     raw, _ = read_toml(deal)
     kind = file_kind(raw)
     if kind != "deal":
         return _validate_other(deal, kind)
     cfg, _ = load(deal, ui)
+    if cfg.stress:
+        stress_mod.prepare(cfg, cfg.stress)  # the deal's own points, as 'simrisk stress' checks
     n_unc = cfg.uncertainty.n_parameters
     line = (
         f"{deal}: ok — {cfg.deal.name}; {cfg.cohort.size} citizens, "
         f"{len(cfg.programme.phases)} phases, {cfg.deal.horizon_weeks} weeks, "
         f"{len(cfg.contract.mechanisms)} payment mechanism(s), {n_unc} uncertain parameter(s)"
     )
+    if cfg.stress:
+        line += f", {len(cfg.stress)} stress point(s)"
     return Output({"file": deal, "ok": True, "deal": cfg.deal.name}, lines=[line])
 
 
@@ -130,10 +213,13 @@ def summarise(result: str, drivers: bool = False) -> Output:
 def make_report(files: list[str], out_dir: str, fmt: str = "png") -> Output:
     """Figures and the HTML page of a results file (and its stress and sensitivity
     files, recognised by their contents)."""
-    result, stress_file, sens_file = report.classify(files)
+    found = report.classify(files)
     try:
         with exclusive(out_dir):
-            written = report.write_report(result, out_dir, stress_file, sens_file, fmt)
+            written = report.write_report(
+                found["run"], out_dir, found.get("stress"), found.get("sensitivity"), fmt,
+                found.get("check"),
+            )  # fmt: skip
     except FileExistsError as exc:
         raise ConfigError(out_dir, [f"--output: {exc}"]) from None
     return Output({"written": [str(p) for p in written]}, lines=[str(p) for p in written])

@@ -4,28 +4,35 @@ results of ``run`` and, optionally, ``stress`` and ``sensitivity``.
 :func:`classify` recognises the input files by their contents; :func:`write_report`
 builds the report aside and moves it into place (a new directory as a whole,
 the files of an existing one each), so nothing half-written is left.
-Modules: :mod:`.figures`, :mod:`.page`.
+Modules: :mod:`.figures`, :mod:`.text` (the words), :mod:`.page` (HTML), :mod:`.pdf`
+(the whole report as one PDF), :mod:`.compare` (several results side by side).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import xarray as xr
 
+from simrisk.analysis import check as check_mod
+from simrisk.analysis import sensitivity as sens_mod
+from simrisk.analysis import stress as stress_mod
 from simrisk.errors import ConfigError
-from simrisk.files import atomic_write
+from simrisk.files import write_folder
 from simrisk.report.figures import figures
 from simrisk.report.page import _png, render_html
+from simrisk.report.pdf import write_pdf
 from simrisk.results import KIND_NAMES, REQUIRED, file_kind, load_netcdf, open_results
+from simrisk.tables import Table
+
+TAKES = ("run", "stress", "sensitivity", "check")
 
 
-def classify(files: list[str]) -> tuple[str, str | None, str | None]:
-    """(results, stress, sensitivity) files among ``files``, recognised by their contents;
-    ConfigError with one line per file that is none of them, or that repeats a kind."""
+def classify(files: list[str]) -> dict[str, str]:
+    """The files among ``files`` by kind (``run``, and optionally ``stress``,
+    ``sensitivity``, ``check``), recognised by their contents; ConfigError with one line
+    per file that is none of them, or that repeats a kind."""
     found: dict[str, str] = {}
     problems = []
     for f in files:
@@ -40,10 +47,10 @@ def classify(files: list[str]) -> tuple[str, str | None, str | None]:
             continue
         if not Path(f).exists():
             problems.append(f"{f}: no such file")
-        elif kind not in ("run", "stress", "sensitivity"):
+        elif kind not in TAKES:
             what = f"a {KIND_NAMES[kind]}" if kind in KIND_NAMES else "not a simrisk file"
             problems.append(
-                f"{f}: {what}; the report takes the files of run, stress and sensitivity"
+                f"{f}: {what}; the report takes the files of run, stress, sensitivity and check"
             )
         elif kind in found:
             problems.append(f"{f}: a second {KIND_NAMES[kind]} (the first is {found[kind]})")
@@ -53,7 +60,7 @@ def classify(files: list[str]) -> tuple[str, str | None, str | None]:
         problems.append("RESULT: give a results file written by 'simrisk run'")
     if problems:
         raise ConfigError("report", problems)
-    return found["run"], found.get("stress"), found.get("sensitivity")
+    return found
 
 
 REPORT_NEEDS = REQUIRED + (
@@ -81,6 +88,8 @@ def _mismatch(ds: xr.Dataset, path, other: xr.Dataset, other_path) -> list[str]:
             f"{other_path}: made from another version of the deal file than {path}; "
             "run both from the same file"
         )
+    if b.get("kind") == "check":
+        return out  # a check draws its own parameters; its seed is its own
     if a.get("seed") != b.get("seed") and b.get("kind") == "stress":
         out.append(
             f"{other_path}: seed {b.get('seed')}, {path} seed {a.get('seed')}; give a stress "
@@ -95,49 +104,76 @@ def write_report(
     stress: str | Path | None = None,
     sensitivity: str | Path | None = None,
     fmt: str = "png",
+    check: str | Path | None = None,
 ) -> list[Path]:
-    """Write the figures (in ``fmt``) and ``report.html`` into ``out_dir`` (replaced as a
-    whole); returns the files written."""
+    """Write ``report.html`` into ``out_dir`` with the figures: as ``fmt`` files (png,
+    svg) beside it, or with ``pdf`` the whole report as one ``report.pdf``. Returns the
+    files written."""
     ds = open_results(result, REPORT_NEEDS)
     st = load_netcdf(stress) if stress else None
     sa = load_netcdf(sensitivity) if sensitivity else None
+    ck = load_netcdf(check) if check else None
     if st is not None and "stress" not in st.dims:
         raise ValueError(f"{stress}: not a stress results file (no stress dimension)")
     if sa is not None and "output" not in sa.dims:
         raise ValueError(f"{sensitivity}: not a sensitivity results file")
     problems = [
         p
-        for other, path in ((st, stress), (sa, sensitivity))
+        for other, path in ((st, stress), (sa, sensitivity), (ck, check))
         if other is not None
         for p in _mismatch(ds, result, other, path)
     ]
     if problems:
         raise ConfigError("report", problems)
     figs = figures(ds, st, sa)
-    names = [f"{f.name}.{fmt}" for f in figs] + ["report.html"]
+    sections = _sections(ds, st, sa, ck)
+    names = (["report.pdf"] if fmt == "pdf" else [f"{f.name}.{fmt}" for f in figs]) + [
+        "report.html"
+    ]
 
     def write(tmp: Path) -> None:
-        pngs = {}
+        pngs = {f.name: _png(f.fig) for f in figs}
+        if fmt == "pdf":
+            write_pdf(tmp / "report.pdf", ds, figs, pngs, sections)
         for f in figs:
-            pngs[f.name] = _png(f.fig)
-            path = tmp / f"{f.name}.{fmt}"
             if fmt == "png":
-                path.write_bytes(pngs[f.name])
-            else:
-                f.fig.savefig(path, format=fmt)
-        (tmp / "report.html").write_text(render_html(ds, figs, pngs), encoding="utf-8")
+                (tmp / f"{f.name}.png").write_bytes(pngs[f.name])
+            elif fmt != "pdf":
+                f.fig.savefig(tmp / f"{f.name}.{fmt}", format=fmt)
+        (tmp / "report.html").write_text(render_html(ds, figs, pngs, sections), encoding="utf-8")
 
-    out_dir = Path(out_dir)
     try:
-        if not out_dir.exists():
-            atomic_write(out_dir, write, directory=True)
-        else:  # built aside, then each file moved in: the folder's other files stay
-            parent = out_dir.resolve().parent
-            with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.", dir=parent) as tmp:
-                write(Path(tmp))
-                for n in names:
-                    os.replace(Path(tmp) / n, out_dir / n)
+        write_folder(out_dir, write, names)
     finally:
         for f in figs:
             plt.close(f.fig)
-    return [out_dir / n for n in names]
+    return [Path(out_dir) / n for n in names]
+
+
+def _sections(ds, st, sa, ck) -> list[tuple[str, str, list[Table], list[str]]]:
+    """The report's optional sections: (id, title, tables, lines)."""
+    out = []
+    name = ds.attrs.get("deal_name", "")
+    if st is not None:
+        rows, _ = stress_mod.from_dataset(st)
+        title = (
+            f"{name} — stress points, {st.sizes['scenario']:,} scenarios each, seed "
+            f"{st.attrs.get('seed')}"
+        )
+        out.append(("stress", "Stress tests", [stress_mod.report_table(title, rows)], []))
+    if sa is not None:
+        method = str(sa.attrs.get("method", "sobol"))
+        out.append(("sensitivity", "What drives the results", sens_mod.tables(sa, name, method),
+                    []))  # fmt: skip
+    if ck is not None:
+        rows = check_mod.rows_from_dataset(ck)
+        draws, reps = ck.attrs.get("draws"), ck.attrs.get("replicates")
+        lines = [
+            f"Every endpoint of the deal's evidence, predicted by the model ({draws} "
+            f"parameter draws as the run draws them, {reps} scenarios each) "
+            "against what the study observed. Fit: the calibration used it; out of sample: "
+            "it did not. |z| above 2 means the model does not reproduce the study."
+        ] + check_mod.summary_lines(rows)
+        out.append(("validation", "Predicted against observed", [check_mod.table(rows, name)],
+                    lines))  # fmt: skip
+    return out

@@ -29,9 +29,12 @@ MIO = 1e6
 
 @dataclass
 class Figure:
+    """A figure of the report: its file name, title, how to read it, and the figure."""
+
     name: str
     title: str
     fig: plt.Figure
+    caption: str = ""
 
 
 def plain(text: str) -> str:
@@ -44,7 +47,10 @@ def _label(da: xr.DataArray, mio: bool = False) -> str:
 
 
 def _dates(ax) -> None:
-    ax.xaxis.set_major_locator(mdates.YearLocator())
+    """Years on a time axis, at most about five labels."""
+    lo, hi = ax.get_xlim()
+    years = max(1, int((hi - lo) / 365.25))
+    ax.xaxis.set_major_locator(mdates.YearLocator(base=max(1, -(-years // 5))))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
 
 
@@ -84,7 +90,62 @@ def fig_states(ds: xr.Dataset) -> Figure:
         ax.set_ylabel("share of the cohort")
     axes[0].legend(loc="upper left", fontsize=8)
     fig.suptitle("Citizens by state: median and 5-95 % of scenarios")
-    return Figure("states", "Weekly state shares, both arms", fig)
+    return Figure(
+        "states",
+        "Weekly state shares, both arms",
+        fig,
+        "Share of the cohort in each state, week by week, with the programme (blue) and "
+        "without it (grey, business as usual): the line is the median future, the band "
+        "holds 90 % of futures. The bands overlap because futures differ in much more than "
+        "the programme; its effect is the next figure.",
+    )
+
+
+def fig_effect(ds: xr.Dataset) -> Figure:
+    """The programme's effect: treatment minus counterfactual share per state, in the same
+    scenario, median and 5-95 % band."""
+    size = json.loads(ds.attrs["deal_json"])["cohort"]["size"]
+    q = ds["state_effect_quantile"] / size
+    dates = ds["date"].values
+    mean = ds["state_count_mean"]
+    states = [s for s in LABOUR_STATES if s != "moved" and float(mean.sel(state=s).max()) > 0]
+    cols = min(len(states), 4)
+    rows = -(-len(states) // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.6 * cols, 3.0 * rows + 0.4), sharey=True, layout="constrained"
+    )
+    axes = np.atleast_1d(axes).ravel()
+    for ax in axes[len(states) :]:
+        ax.set_visible(False)
+    colour = ARM_COLOURS["treatment"]
+    for ax, s in zip(axes, states, strict=False):
+        band = q.sel(state=s)
+        ax.fill_between(
+            dates,
+            band.sel(quantile=0.05),
+            band.sel(quantile=0.95),
+            color=colour,
+            alpha=0.25,
+            linewidth=0,
+            label="5-95 % of scenarios",
+        )
+        ax.plot(dates, band.sel(quantile=0.5), color=colour, label="median")
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_title(s)
+        _dates(ax)
+    for ax in axes[::cols]:
+        ax.set_ylabel("share of the cohort, with less without")
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle("The programme's effect: with the programme less without it, same future")
+    return Figure(
+        "effect",
+        "The programme's effect on each state",
+        fig,
+        "In each future the same citizens are followed with and without the programme, on "
+        "the same random numbers; this is the difference, as a share of the cohort (above "
+        "zero: more citizens in that state because of the programme). Line: median future; "
+        "band: 90 % of futures.",
+    )
 
 
 def fig_cashflows(ds: xr.Dataset) -> Figure:
@@ -113,7 +174,15 @@ def fig_cashflows(ds: xr.Dataset) -> Figure:
         ax.legend(loc="best", fontsize=8)
     axes[0].set_title("Investor")
     axes[1].set_title("Municipality")
-    return Figure("cashflows", "Cumulative cash flows", fig)
+    return Figure(
+        "cashflows",
+        "Cumulative cash flows",
+        fig,
+        "Money over time, added up from the start: the investor's repayments less its "
+        "drawdowns (left) and the municipality's true savings less its payments (right). "
+        "Below zero: out of pocket so far. Solid line: median; dashed: mean; band: 90 % of "
+        "futures.",
+    )
 
 
 def fig_distributions(ds: xr.Dataset, summ: dict) -> Figure:
@@ -122,9 +191,20 @@ def fig_distributions(ds: xr.Dataset, summ: dict) -> Figure:
     irr = ds["investor_irr"].values
     irr = irr[np.isfinite(irr)] * 100
     ax = axes[0]
-    if irr.size:
-        ax.hist(irr, bins=60, color="#2ca02c", alpha=0.8)
+    cap = return_cap(ds)
+    at_cap = np.zeros(irr.shape, bool) if cap is None else np.abs(irr - 100 * cap) < 0.01
+    below = irr[~at_cap]
+    if below.size:
+        ax.hist(below, bins=60, color="#2ca02c", alpha=0.8)
     ax.axvspan(min(irr.min(), -1) if irr.size else -100, 0, color=LOSS, alpha=0.1, label="loss")
+    if cap is not None:
+        share = at_cap.sum() / ds.sizes["scenario"]
+        ax.axvline(
+            100 * cap,
+            color="black",
+            linestyle="--",
+            label=f"return cap {100 * cap:g} %: {100 * share:.0f} % of futures (not drawn)",
+        )
     ax.set_xlabel(_label(ds["investor_irr"]).replace("(1)", "") + " (%)")
     ax.set_ylabel("scenarios")
     undefined = int(np.isnan(ds["investor_irr"].values).sum())
@@ -163,7 +243,22 @@ def fig_distributions(ds: xr.Dataset, summ: dict) -> Figure:
     ax.set_xlabel(_label(ds["municipal_net"], mio=True))
     ax.set_title(f"Municipal net; P(net < 0) = {100 * summ['p_municipal_net_negative']:.1f} %")
     ax.legend(fontsize=8)
-    return Figure("distributions", "Distributions of return and municipal net", fig)
+    return Figure(
+        "distributions",
+        "Distributions of return and municipal net",
+        fig,
+        "How often each outcome happens over the simulated futures. Left: the investor's "
+        "annual return; the futures where it reaches the return cap are counted in the "
+        "legend, not drawn, so that the rest can be seen. Middle: what the investor gets back "
+        "per krone. Right: the municipality's net; the dashed line is the loss exceeded in 5 % "
+        "of futures (VaR), the dotted line the average loss in those 5 % (CVaR). Red: losses.",
+    )
+
+
+def return_cap(ds: xr.Dataset) -> float | None:
+    """The investor's return cap (a year), or None."""
+    cap = json.loads(ds.attrs["deal_json"])["investor"].get("return_cap")
+    return None if cap is None else float(cap)
 
 
 def fig_scatter(ds: xr.Dataset) -> Figure:
@@ -182,7 +277,14 @@ def fig_scatter(ds: xr.Dataset) -> Figure:
     ax.set_title(
         f"Investor vs municipality ({len(take):,} scenarios; both lose in {100 * both:.1f} %)"
     )
-    return Figure("investor_vs_municipality", "Investor return against municipal net", fig)
+    return Figure(
+        "investor_vs_municipality",
+        "Investor return against municipal net",
+        fig,
+        "Each dot is one future: the investor's profit across, the municipality's net up. "
+        "Bottom left: both lose; top right: both gain; a cloud along a falling line means "
+        "that what one gains the other pays.",
+    )
 
 
 def fig_stress(st: xr.Dataset) -> Figure:
@@ -207,56 +309,103 @@ def fig_stress(st: xr.Dataset) -> Figure:
     ax.set_xlabel("change against the base case (mio. DKK), ± 2 standard errors")
     ax.legend(fontsize=8)
     ax.set_title("Stress tests (common random numbers)")
-    return Figure("stress", "Stress tests", fig)
+    return Figure(
+        "stress",
+        "Stress tests",
+        fig,
+        "How each stress point moves the average investor profit and municipal net against "
+        "the deal as written, on the same futures (same citizens, same random numbers); the "
+        "whiskers are two standard errors of the change. The table below gives the "
+        "probabilities.",
+    )
+
+
+OUTPUT_TITLES = {
+    "investor_irr": "Investor IRR",
+    "investor_moic": "Investor multiple (MOIC)",
+    "investor_loss": "P(investor loss)",
+    "municipal_net": "Municipal net",
+    "investor_profit": "Investor profit",
+}
 
 
 def fig_sensitivity(sa: xr.Dataset) -> Figure:
-    """Tornado swings or Sobol total indices per output."""
+    """Tornado swings (in the output's unit, from the base) or Sobol indices per output,
+    inputs by their labels, the strongest first."""
+    from simrisk.analysis.sensitivity import output_kind, parameter_labels
+
     outputs = [str(o) for o in sa["output"].values]
-    params = [str(p) for p in sa["parameter"].values]
+    labels = parameter_labels(sa)
+    sobol = "sobol_total" in sa
+    if sobol:
+        strength = np.nanmax(sa["sobol_total"].values, axis=0)
+    else:  # each output's swings as shares of its largest, so that units do not mix
+        swing = np.abs(sa["tornado_high"].values - sa["tornado_low"].values)
+        top = np.nanmax(swing, axis=1, keepdims=True)
+        strength = np.nanmax(swing / np.where(top > 0, top, 1.0), axis=0)
+    order = np.argsort(-strength)
     fig, axes = plt.subplots(
         1,
         len(outputs),
-        figsize=(4.2 * len(outputs), 0.4 * len(params) + 2),
+        figsize=(4.2 * len(outputs) + 3, 0.4 * len(labels) + 2),
         layout="constrained",
         sharey=True,
     )
     axes = np.atleast_1d(axes)
-    ypos = np.arange(len(params))
+    ypos = np.arange(len(labels))
     for o, ax in enumerate(axes):
-        if "sobol_total" in sa:
+        if sobol:
             ax.barh(
                 ypos - 0.2,
-                sa["sobol_first"].values[o],
+                sa["sobol_first"].values[o][order],
                 height=0.38,
                 label="first order",
                 color="#1f77b4",
             )
-            ax.barh(
-                ypos + 0.2, sa["sobol_total"].values[o], height=0.38, label="total", color="#ff7f0e"
-            )
-            ax.set_xlabel("Sobol index")
+            ax.barh(ypos + 0.2, sa["sobol_total"].values[o][order], height=0.38,
+                    label="total", color="#ff7f0e")  # fmt: skip
+            ax.set_xlabel("Sobol index (share of variance)")
         else:
-            lo = sa["tornado_low"].values[o] - sa["tornado_base"].values[o]
-            hi = sa["tornado_high"].values[o] - sa["tornado_base"].values[o]
-            ax.barh(ypos, lo, color="#1f77b4", label="at P10")
-            ax.barh(ypos, hi, color="#ff7f0e", label="at P90")
+            kind, _ = output_kind(outputs[o])
+            scale, unit = {"pct": (100, "pp"), "mio": (1 / MIO, "mio. DKK")}.get(kind, (1, ""))
+            base = sa["tornado_base"].values[o]
+            lo = (sa["tornado_low"].values[o] - base)[order] * scale
+            hi = (sa["tornado_high"].values[o] - base)[order] * scale
+            ax.barh(ypos, lo, color="#1f77b4", label="input at its P10")
+            ax.barh(ypos, hi, color="#ff7f0e", label="input at its P90", alpha=0.85)
             ax.axvline(0, color="black", linewidth=0.8)
-            ax.set_xlabel("change of the mean")
-        ax.set_title(outputs[o])
-    axes[0].set_yticks(ypos, [plain(p) for p in params])
+            ax.set_xlabel(f"change of the mean{f' ({unit})' if unit else ''}")
+        ax.set_title(OUTPUT_TITLES.get(outputs[o], outputs[o].replace("_", " ")))
+    axes[0].set_yticks(ypos, [plain(textwrap.shorten(labels[i], 60)) for i in order])
     axes[0].invert_yaxis()
     axes[0].legend(fontsize=8)
-    kind = "Sobol indices" if "sobol_total" in sa else "Tornado (P10/P90 swings)"
+    kind = "Sobol indices" if sobol else "Tornado (P10/P90 swings)"
     fig.suptitle(kind)
-    return Figure("sensitivity", kind, fig)
+    if sobol:
+        caption = (
+            "Which uncertain input matters most, strongest first: the share of each result's "
+            "variance due to the input alone (first order) and with its interactions "
+            "(total). A total near 0 means the input could be fixed without changing the "
+            "answer."
+        )
+    else:
+        caption = (
+            "Which uncertain input matters most, strongest first: how far the mean result "
+            "moves when one input is set to its 10th (blue) or 90th (orange) percentile and "
+            "every other input stays at its median; in the result's own unit (percentage "
+            "points of IRR or of a probability, mio. DKK)."
+        )
+    return Figure("sensitivity", kind, fig, caption)
 
 
 def figures(
     ds: xr.Dataset, stress: xr.Dataset | None = None, sens: xr.Dataset | None = None
 ) -> list[Figure]:
     summ = summary(ds)
-    out = [fig_states(ds), fig_cashflows(ds), fig_distributions(ds, summ), fig_scatter(ds)]
+    out = [fig_states(ds)]
+    if "state_effect_quantile" in ds:
+        out.append(fig_effect(ds))
+    out += [fig_cashflows(ds), fig_distributions(ds, summ), fig_scatter(ds)]
     for f in out:
         _name_the_deal(f.fig, ds)
     for extra, make in ((stress, fig_stress), (sens, fig_sensitivity)):

@@ -13,7 +13,9 @@ import numpy as np
 import xarray as xr
 
 from simrisk.report.figures import MIO, Figure
+from simrisk.report.text import assumptions, contract_terms, plain_summary
 from simrisk.summary import summary
+from simrisk.tables import Table
 
 
 def _png(fig: plt.Figure) -> bytes:
@@ -22,7 +24,26 @@ def _png(fig: plt.Figure) -> bytes:
     return buf.getvalue()
 
 
-def _headline_rows(summ: dict) -> list[tuple[str, str]]:
+def html_table(t: Table, table_id: str, css: str = "data") -> str:
+    """A :class:`Table` as HTML: numbers right-aligned, every cell escaped, its notes
+    below it."""
+    cls = [' class="num"' if kind != "text" else "" for _, kind in t.columns]
+
+    def cells(tag: str, texts: list[str]) -> str:
+        return "".join(
+            f"<{tag}{c}>{html.escape(x)}</{tag}>" for x, c in zip(texts, cls, strict=True)
+        )
+
+    head = cells("th", [name for name, _ in t.columns])
+    body = "".join(f"<tr>{cells('td', row)}</tr>" for row in t.text_rows())
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in t.notes)
+    return f'<table class="{css}" id="{table_id}"><tr>{head}</tr>{body}</table>' + (
+        f'<ul class="notes">{notes}</ul>' if notes else ""
+    )
+
+
+def headline_rows(summ: dict) -> list[tuple[str, str]]:
+    """The headline figures as (measure, value) text."""
     rows = {r["metric"]: r for r in summ["rows"]}
 
     def dkk(name):
@@ -65,22 +86,17 @@ def _headline_rows(summ: dict) -> list[tuple[str, str]]:
     ]
 
 
-def _assumptions(deal: dict) -> list[tuple[str, str, str]]:
-    rows = []
-    for p in deal["uncertainty"]["parameters"]:
-        spec = {
-            k: v
-            for k, v in p.items()
-            if k not in ("path", "source", "distribution") and v is not None
-        }
-        rows.append(
-            (
-                p["path"],
-                f"{p['distribution']} " + ", ".join(f"{k} {v:g}" for k, v in spec.items()),
-                p.get("source", ""),
-            )
-        )
-    return rows
+def description(ds: xr.Dataset) -> str:
+    """The deal in one paragraph: its own description, cohort, phases, capital, payment."""
+    deal = json.loads(ds.attrs["deal_json"])
+    d = deal["deal"]
+    return (
+        f"{d.get('description', '').strip()} "
+        f"The cohort has {deal['cohort']['size']} citizens, the programme "
+        f"{len(deal['programme']['phases'])} phases over "
+        f"{sum(p['weeks'] for p in deal['programme']['phases'])} weeks; the investor commits "
+        f"{deal['investor']['capital'] / MIO:.2f} mio. {d.get('currency', 'DKK')}."
+    )
 
 
 STYLE = """
@@ -88,43 +104,57 @@ body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margi
        max-width: 1200px; color: #1a1a1a; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 0.6em 0; }
-th, td { padding: 0.35em 0.8em; border-bottom: 1px solid #ddd; text-align: left; }
-table.headline th { background: #1f3b5a; color: white; }
-table.headline td:last-child { text-align: right; font-variant-numeric: tabular-nums; }
+th, td { padding: 0.35em 0.8em; border-bottom: 1px solid #ddd; text-align: left;
+         vertical-align: top; }
+table.headline th, table.data th, table.compare th { background: #1f3b5a; color: white; }
+table.headline td:last-child, td.num, th.num { text-align: right;
+         font-variant-numeric: tabular-nums; }
 figure { margin: 1.2em 0; } figure img { max-width: 100%; }
-figcaption { color: #555; font-size: 0.9em; }
-.meta { color: #555; font-size: 0.9em; }
+figcaption { color: #333; font-size: 0.95em; max-width: 60em; }
+.meta, ul.notes { color: #555; font-size: 0.9em; }
+p.summary { font-size: 1.05em; background: #f3f6f9; padding: 0.8em 1em;
+            border-left: 4px solid #1f3b5a; max-width: 60em; }
 """
 
 
-def render_html(ds: xr.Dataset, figs: list[Figure], pngs: dict[str, bytes]) -> str:
+def _figure(f: Figure, png: bytes) -> str:
+    return (
+        f'<figure id="fig-{f.name}"><img alt="{html.escape(f.title)}" '
+        f'src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        f"<figcaption><b>{html.escape(f.title)}.</b> {html.escape(f.caption)}</figcaption>"
+        "</figure>"
+    )
+
+
+def render_html(
+    ds: xr.Dataset,
+    figs: list[Figure],
+    pngs: dict[str, bytes],
+    sections: list[tuple[str, str, list[Table], list[str]]] = (),
+) -> str:
+    """The page: summary, headline figures, contract terms, the figures with their
+    captions, then ``sections`` (id, title, tables, lines: stress, sensitivity,
+    validation), and the uncertain inputs with their sources."""
     deal = json.loads(ds.attrs["deal_json"])
     summ = summary(ds)
     d = deal["deal"]
-    paragraph = (
-        f"{html.escape(d.get('description', '').strip())} "
-        f"The cohort has {deal['cohort']['size']} citizens, the programme "
-        f"{len(deal['programme']['phases'])} phases over "
-        f"{sum(p['weeks'] for p in deal['programme']['phases'])} weeks; the investor commits "
-        f"{deal['investor']['capital'] / MIO:.2f} mio. {html.escape(d.get('currency', 'DKK'))}. "
-        f"Payment: {', '.join(m['kind'].replace('_', ' ') for m in deal['contract']['mechanisms'])}"
-        f", measured against the {deal['contract']['measurement'].replace('_', ' ')}."
-    )
     head = "".join(
         f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td></tr>"
-        for a, b in _headline_rows(summ)
+        for a, b in headline_rows(summ)
     )
-    assum = "".join(
-        f"<tr><td><code>{html.escape(a)}</code></td><td>{html.escape(b)}</td>"
-        f"<td>{html.escape(c)}</td></tr>"
-        for a, b, c in _assumptions(deal)
+    by_name = {f.name: f for f in figs}
+    main_figs = "".join(
+        _figure(f, pngs[f.name]) for f in figs if f.name not in ("stress", "sensitivity")
     )
-    body_figs = "".join(
-        f'<figure id="fig-{f.name}"><img alt="{html.escape(f.title)}" '
-        f'src="data:image/png;base64,{base64.b64encode(pngs[f.name]).decode()}">'
-        f"<figcaption>{html.escape(f.title)}</figcaption></figure>"
-        for f in figs
-    )
+    extra = ""
+    for sid, title, tables, lines in sections:
+        fig = by_name.get(sid)
+        extra += f'<h2 id="{sid}-section">{html.escape(title)}</h2>'
+        extra += "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+        if fig is not None:
+            extra += _figure(fig, pngs[fig.name])
+        for k, t in enumerate(tables):
+            extra += f"<h3>{html.escape(t.title)}</h3>" + html_table(t, f"{sid}-{k}")
     check = (
         "<script>window.addEventListener('load', function () {"
         "var imgs = document.images, ok = 0;"
@@ -141,13 +171,17 @@ def render_html(ds: xr.Dataset, figs: list[Figure], pngs: dict[str, bytes]) -> s
 simrisk {html.escape(str(ds.attrs.get("simrisk_version")))}, created
 {html.escape(str(ds.attrs.get("created")))}. Start {html.escape(str(d["start_date"]))},
 horizon {d["horizon_weeks"]} weeks.</p>
-<p>{paragraph}</p>
+<h2>In short</h2>
+<p class="summary" id="summary">{html.escape(plain_summary(ds, summ, deal))}</p>
+<p>{html.escape(description(ds))}</p>
 <h2>Headline figures</h2>
 <table class="headline" id="headline"><tr><th>measure</th><th>value</th></tr>{head}</table>
-<h2>Key assumptions and their sources</h2>
-<table id="assumptions"><tr><th>parameter</th><th>distribution</th><th>source</th></tr>{assum}
-</table>
+<h2>Contract terms</h2>
+{html_table(contract_terms(deal), "contract")}
 <h2>Figures</h2>
-{body_figs}
+{main_figs}
+{extra}
+<h2>Uncertain inputs and their sources</h2>
+{html_table(assumptions(deal), "assumptions")}
 </body></html>
 """

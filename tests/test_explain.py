@@ -1,0 +1,264 @@
+"""The command line and the report explain themselves: a word before kernels compile, a
+size warning before --detail writes a large file, stress points with their definitions,
+solve saying on which side of a crossing a goal holds (and saving its answer), labels
+for the uncertain inputs, and the committee's report (a summary made from the numbers,
+the contract terms, captions, the stress and validation tables, one PDF)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from simrisk import compiled, engine, resources, results, summary
+from simrisk.analysis import check as chk
+from simrisk.analysis import stress
+from simrisk.cli import main
+from simrisk.config import load_deal
+from simrisk.labels import describe, label, value_kind
+from simrisk.report import text as report_text
+from tests.conftest import CONFIGS
+
+HOLBAEK = CONFIGS / "holbaek.toml"
+
+
+def invoke(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+# ------------------------------------------------------------------- compiling kernels
+def test_compiled_kernels_are_found_in_the_cache_after_a_run():
+    cfg, _ = load_deal(HOLBAEK)
+    engine.run(cfg, 1, 2)
+    assert compiled.uncached() == []
+    assert compiled.notice() is None
+
+
+def test_an_empty_cache_is_announced(tmp_path):
+    """In a fresh process with an empty numba cache every entry point is uncompiled."""
+    code = "from simrisk import compiled; print(compiled.notice())"
+    env = {"NUMBA_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    line = out.stdout.strip()
+    assert line.startswith("compiling the numba kernels (simulate_chunk, ")
+    assert compiled.COMPILE_SECONDS in line and "cached on disk" in line
+
+
+def test_the_notice_goes_to_stderr_before_the_run(tmp_path, monkeypatch):
+    from simrisk import jobs
+
+    monkeypatch.setattr(jobs, "_announced", False)
+    monkeypatch.setattr(compiled, "uncached", lambda: ["simulate_chunk"])
+    out = invoke("run", HOLBAEK, "-n", 5, "--seed", 1, "-o", tmp_path / "r.nc")
+    assert out.exit_code == 0
+    assert out.stderr.splitlines()[0].startswith("compiling the numba kernels (simulate_chunk)")
+    assert "compiling" not in out.stdout
+
+
+# --------------------------------------------------------------------------- --detail
+def test_detail_size_is_estimated_and_announced(tmp_path, monkeypatch):
+    cfg, _ = load_deal(HOLBAEK)
+    # the estimate is what the file grows by (int16 counts, float32 flows)
+    r = engine.run(cfg, 1, 40, detail=True)
+    plain = results.write_netcdf(results.build_dataset(cfg, engine.run(cfg, 1, 40), 1, ""),
+                                 tmp_path / "a.nc")  # fmt: skip
+    det = results.write_netcdf(results.build_dataset(cfg, r, 1, ""), tmp_path / "b.nc")
+    grown = det.stat().st_size - plain.stat().st_size
+    assert abs(grown - resources.detail_bytes(cfg, 40)) < 0.05 * grown
+    lines = []
+    resources.check(cfg, 20_000, 1, detail=True, log=lines.append)
+    assert any(
+        line.startswith("warning: --detail keeps every scenario's weekly series") for line in lines
+    )
+    assert f"{resources.detail_bytes(cfg, 20_000) / 1e6:,.0f} MB" in " ".join(lines)
+    lines.clear()
+    resources.check(cfg, 20_000, 1, detail=False, log=lines.append)
+    resources.check(cfg, 100, 1, detail=True, log=lines.append)
+    assert not any("--detail" in line for line in lines)
+
+
+# ---------------------------------------------------------------------------- stress
+def test_stress_prints_each_point_with_its_definition(tmp_path):
+    out = invoke(
+        "stress", HOLBAEK, "-n", 20, "--seed", 1, "-o", tmp_path / "s.nc",
+        "--stress-file", CONFIGS / "stress" / "downturn.toml",
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    text = out.stdout
+    assert "stress points" in text and "what it means" in text
+    points = stress.load_stress_file(str(CONFIGS / "stress" / "downturn.toml"))
+    for p in points:
+        assert p.description[:40] in text.replace("\n", " ") or p.name in text
+    assert "labour.job_entry_multiplier scale 0.7" in text
+    assert "job entries x 0.5 from 2025-02-01 to 2026-02-01" in text
+    # the file keeps the definitions: summary of it and the report's table show them
+    ds = xr.load_dataset(tmp_path / "s.nc")
+    rows, _ = stress.from_dataset(ds)
+    assert rows[1]["changes"] == "labour.job_entry_multiplier scale 0.7"
+    table = stress.report_table("t", rows)
+    assert table.rows[1][1] == f"{points[0].description}: labour.job_entry_multiplier scale 0.7"
+
+
+def test_stress_table_gives_the_committee_s_numbers(tmp_path):
+    out = invoke("stress", HOLBAEK, "-n", 30, "--seed", 1, "-o", tmp_path / "s.nc", "--json")
+    data = json.loads(out.stdout)
+    ds = xr.load_dataset(tmp_path / "s.nc")
+    from simrisk import finance
+
+    for i, row in enumerate(data["points"]):
+        irr = ds["investor_irr"].values[i]
+        ranked = finance.irr_ranked(irr, ds["investor_profit"].values[i])
+        assert row["investor_irr_median"] == pytest.approx(float(finance.quantiles(ranked, 0.5)))
+        var, _ = finance.var_cvar(ds["municipal_net"].values[i], 0.95)
+        assert row["municipal_var95"] == pytest.approx(var)
+
+
+# ----------------------------------------------------------------------------- solve
+def test_solve_says_where_each_goal_holds_and_saves_its_answer(tmp_path):
+    path = "contract.mechanisms[0].share"
+    args = ["solve", CONFIGS / "slagelse.toml", "--vary", path, "--range", "0.1,1",
+            "--max-municipal-loss", "0.5", "-n", 24, "--seed", 2]  # fmt: skip
+    out = invoke(*args, "-o", tmp_path / "solve.nc")
+    assert out.exit_code == 0, out.output
+    data = json.loads(invoke(*args, "--json").stdout)
+    (goal,) = data["goals"]
+    # a larger share pays more, so the municipality's goal holds below its crossing
+    assert goal["holds"] == "below"
+    crossing = f"{100 * goal['crossing']:.1f} %"
+    assert goal["holds_text"] == f"{path} ≤ {crossing}"
+    assert f"{path} ≤ {crossing}" in out.stdout
+    assert f"every goal holds for {path} ≤ {crossing}" in out.stdout
+    assert data["label"] == "savings share: share of the measured savings paid"
+    ds = xr.load_dataset(tmp_path / "solve.nc")
+    assert ds.attrs["kind"] == "solve" and results.file_kind(ds) == "solve"
+    assert ds["crossing"].values[0] == goal["crossing"]
+    assert str(ds["goal_holds"].values[0]) == "below"
+    assert len(ds["value"]) == data["evaluations"]
+    best = list(ds["value"].values).index(data["best"])
+    assert ds["goal_value"].values[best, 0] == goal["value_at_best"]
+    again = invoke(*args, "-o", tmp_path / "solve.nc")
+    assert again.exit_code == 1 and "--overwrite" in again.stderr
+
+
+def test_value_kinds_and_labels():
+    cfg, _ = load_deal(HOLBAEK)
+    d = cfg.model_dump(by_alias=True)
+    assert value_kind("contract.mechanisms[0].tariffs.job_entry") == "dkk"
+    assert value_kind("contract.mechanisms[0].share") == "pct"
+    assert value_kind("labour.transitions[0].probability[0]") == "num"
+    assert describe(d, "programme.phases[1].dropout") == (
+        "weekly dropout in phase 'aktiverings- og udviklingsforløb'"
+    )
+    assert (
+        describe(d, "economics.regulation.years[4].rate") == "regulation of benefit rates in 2027"
+    )
+    assert label(d, "nothing.here") == "nothing.here"
+    # every included deal labels every uncertain input and calibrated parameter
+    for f in sorted(CONFIGS.glob("*.toml")):
+        c, _ = load_deal(f)
+        assert all(p.label for p in c.uncertainty.parameters), f
+        assert all(p.label for p in c.calibration.free), f
+
+
+# ---------------------------------------------------------------------------- report
+@pytest.fixture(scope="module")
+def committee(tmp_path_factory):
+    """A run, a stress file and a check file of Holbæk, and the report of all three."""
+    d = tmp_path_factory.mktemp("committee")
+    assert invoke("run", HOLBAEK, "-n", 300, "--seed", 1, "-o", d / "r.nc").exit_code == 0
+    assert invoke("stress", HOLBAEK, "-n", 60, "--seed", 1, "-o", d / "s.nc").exit_code == 0
+    out = invoke("check", HOLBAEK, "--draws", 12, "--replicates", 2, "-o", d / "c.nc")
+    assert out.exit_code == 0, out.output
+    rep = invoke("report", d / "c.nc", d / "r.nc", d / "s.nc", "-o", d / "rep")
+    assert rep.exit_code == 0, rep.output
+    page = (d / "rep" / "report.html").read_text(encoding="utf-8")
+    return d, page
+
+
+def test_the_summary_is_made_from_the_numbers(committee):
+    d, page = committee
+    ds = results.open_results(d / "r.nc")
+    summ = summary.summary(ds)
+    m = re.search(r'<p class="summary" id="summary">([^<]*)</p>', page)
+    assert m
+    text = html.unescape(m.group(1))
+    assert f"loses money in {100 * summ['p_investor_loss']:.1f} % of them" in text
+    assert f"pays in {100 * summ['p_municipal_net_negative']:.1f} % of futures" in text
+    assert f"loses more than {summ['municipal_var95'] / 1e6:,.2f} mio. DKK" in text
+    # the top driver of the municipal net, by its label
+    rows = summary.drivers(ds)
+    top = max(rows, key=lambda r: abs(r["municipal_net"]))
+    deal = json.loads(ds.attrs["deal_json"])
+    assert f"for the municipality, {label(deal, top['parameter'])}" in text
+    assert f"rank correlation {top['municipal_net']:+.2f}" in text
+
+
+def test_the_report_shows_the_contract_terms_and_captions(committee):
+    _, page = committee
+    cfg, _ = load_deal(HOLBAEK)
+    assert 'id="contract"' in page
+    for event, amount in cfg.contract.mechanisms[0].tariffs.items():
+        assert f"{report_text.event_words(event)} {amount:,.0f} DKK" in page
+    assert f"{100 * cfg.investor.return_cap:.1f} % a year" in page
+    captions = re.findall(r"<figcaption><b>([^<]*)\.</b> ([^<]+)</figcaption>", page)
+    assert len(captions) == 6  # five of the run and the stress figure
+    assert all(len(c) > 80 for _, c in captions)
+
+
+def test_the_report_has_the_stress_and_validation_tables(committee):
+    d, page = committee
+    rows, _ = stress.from_dataset(xr.load_dataset(d / "s.nc"))
+    for r in rows:
+        assert html.escape(stress.definition(r)) in page
+        assert f"{100 * r['investor_loss']:.1f} %" in page
+    assert "P(municipal net &lt; 0)" in page and "municipal VaR 95 %" in page
+    checked = chk.rows_from_dataset(xr.load_dataset(d / "c.nc"))
+    assert 'id="validation-section"' in page
+    for r in checked:
+        assert html.escape(r.endpoint) in page
+    for line in chk.summary_lines(checked):
+        assert html.escape(line) in page
+
+
+def test_a_check_of_another_deal_is_refused(committee, tmp_path):
+    d, _ = committee
+    ck = xr.load_dataset(d / "c.nc")
+    ck.attrs["deal_name"] = "Slagelse"
+    other = results.write_netcdf(ck, tmp_path / "c.nc")
+    out = invoke("report", d / "r.nc", other, "-o", tmp_path / "rep")
+    assert out.exit_code == 1 and "of the deal 'Slagelse'" in out.stderr
+    assert not (tmp_path / "rep").exists()
+
+
+def test_one_pdf_of_the_whole_report(committee, tmp_path):
+    d, _ = committee
+    out = invoke("report", d / "r.nc", d / "s.nc", d / "c.nc", "-o", tmp_path / "pdf",
+                 "--format", "pdf")  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert sorted(p.name for p in (tmp_path / "pdf").iterdir()) == ["report.html", "report.pdf"]
+    pdf = (tmp_path / "pdf" / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    # the first page, six figures and the tables (stress, validation, inputs)
+    assert pages >= 1 + 6 + 3
+
+
+def test_the_effect_band_is_the_quantile_of_the_paired_difference():
+    cfg, text = load_deal(HOLBAEK)
+    ds = results.build_dataset(cfg, engine.run(cfg, 3, 120, detail=True), 3, text)
+    counts = ds["state_count"].values.astype(float)
+    diff = counts[:, 1] - counts[:, 0]
+    qs = ds["quantile"].values
+    naive = np.quantile(diff, qs, axis=0, method="inverted_cdf")
+    assert np.array_equal(ds["state_effect_quantile"].values, naive)
