@@ -10,7 +10,8 @@ Kinds: ``text``; ``pct`` (a share, shown as ``12.3 %``); ``pp`` (a difference of
 shares, ``+1.2 pp``); ``mio`` (DKK, shown in mio. DKK: ``1.23``); ``mio_signed``
 (``+1.23``); ``dkk`` (whole DKK with thousands separators); ``x`` (a multiple,
 ``1.05``); ``corr`` (a correlation, ``+0.12``); ``int`` (a count, ``12,345``);
-``num`` (four significant digits); ``index`` (a share of variance, ``0.12``);
+``num`` (four significant digits; from 10,000 whole numbers with thousands
+separators); ``index`` (a share of variance, ``0.12``);
 ``share3`` (a share with three decimals, ``0.465``); ``dev`` (a deviance, ``1.23``).
 A cell may carry its own kind as a ``(value, kind)`` pair.
 """
@@ -52,7 +53,7 @@ def fmt(value, kind: str | None) -> str:
     if kind == "int":
         return f"{int(value):,}"
     if kind == "num":
-        return f"{value:,.4g}" if abs(value) >= 1e4 else f"{value:.4g}"
+        return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
     raise ValueError(f"unknown kind '{kind}'")
 
 

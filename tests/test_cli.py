@@ -493,7 +493,8 @@ BROKEN = {
         f"name = 'f'\n[macro]\npath = 'cohort.size'\n[[holdings]]\ndeal = '{HOLBAEK}'\n"
         f"capital = 1e12\n[[holdings]]\ndeal = '{CONFIGS / 'slagelse.toml'}'\ncapital = 1e6\n",
         [
-            "holdings[0].capital: 1e+12 exceeds the deal's investor.capital ({capital})",
+            "holdings[0].capital: 1,000,000,000,000 DKK exceeds the deal's investor.capital "
+            "({capital} DKK)",
             f"macro.path: 'cohort.size' names no real-valued field of {CONFIGS / 'slagelse.toml'}",
         ],
     ),
@@ -508,7 +509,7 @@ def test_validate_names_the_problems_of_a_stress_sweep_or_fund_file(tmp_path, ca
     result = invoke("validate", path)
     assert result.exit_code == 1, result.output
     assert result.stdout == "" and "Traceback" not in result.output
-    capital = f"{load_deal(HOLBAEK)[0].investor.capital:g}"
+    capital = f"{load_deal(HOLBAEK)[0].investor.capital:,.0f}"
     expected = [f"error: {line.format(tmp=tmp_path, capital=capital)}" for line in expected]
     assert sorted(result.stderr.splitlines()) == sorted(expected)
 

@@ -153,7 +153,10 @@ def test_goals_met_everywhere_or_nowhere(deal):
     nowhere = sv.Goal("median_profit_at_least", 1e9)
     sol = sv.solve(deal, SHARE, 0.1, 1.0, [everywhere, nowhere], N, SEED)
     assert sol.feasible is None and sol.crossings == [None, None]
-    assert "median investor profit ≥ 1,000,000,000 DKK: not met anywhere in [0.1, 1]" in sol.notes
+    assert (
+        "median investor profit ≥ 1,000,000,000 DKK: not met anywhere in [10.0 %, 100.0 %]"
+        in sol.notes
+    )
 
 
 def test_two_goals_meet_on_the_intersection(deal):

@@ -109,8 +109,8 @@ def build(ff: FundFile, seed: int, n: int, chunk: int) -> Fund:
             continue
         if h.capital > cfg.investor.capital * (1 + 1e-12):
             problems.append(
-                f"{at}.capital: {h.capital:g} exceeds the deal's investor.capital "
-                f"({cfg.investor.capital:g})"
+                f"{at}.capital: {h.capital:,.0f} DKK exceeds the deal's investor.capital "
+                f"({cfg.investor.capital:,.0f} DKK)"
             )
             continue
         dumped = cfg.model_dump(by_alias=True)

@@ -27,6 +27,7 @@ from simrisk.config import (
     scenario_independent,
 )
 from simrisk.contracts import compute_baseline
+from simrisk.labels import value_kind
 from simrisk.metrics import derived
 from simrisk.outputs import provenance
 from simrisk.sampling import Adjustment
@@ -149,7 +150,10 @@ def solve(
             crossings.append(None)
             intervals.append(None)
             sides.append("nowhere")
-            notes.append(f"{g.describe()}: not met anywhere in [{low:g}, {high:g}]")
+            kind = value_kind(path)
+            notes.append(
+                f"{g.describe()}: not met anywhere in [{fmt(low, kind)}, {fmt(high, kind)}]"
+            )
         else:
             sides.append("above" if m_hi >= 0 else "below")
             x = optimize.brentq(lambda x, g=g: _side(g, metrics(x)), low, high, xtol=xtol)

@@ -117,8 +117,8 @@ def _top_drivers(ds: xr.Dataset, deal: dict) -> str:
             continue
         direction = "better" if c > 0 else "worse"
         parts.append(
-            f"for {who}, {input_label(deal, best['parameter'])} (the higher it is, the "
-            f"{direction} for {who}; rank correlation {c:+.2f})"
+            f"for {who}, {input_label(deal, best['parameter'])}: the higher it is, the "
+            f"{direction} for {who} (rank correlation {c:+.2f})"
         )
     return "What moves the results most: " + "; ".join(parts) + "."
 
