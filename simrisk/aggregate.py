@@ -103,6 +103,12 @@ def bin_width(cohort: int) -> int:
     return max(1, -(-(cohort + 1) // MAX_BINS))
 
 
+def effect_bin_width(cohort: int) -> int:
+    """Bin width of the effect's histograms (treatment less counterfactual count, from
+    -cohort to +cohort): twice the bins of a count's, so exact up to the same cohort."""
+    return max(1, -(-(2 * cohort + 1) // (2 * MAX_BINS)))
+
+
 class Aggregator:
     """Weekly sums, histograms and flow samples of a run.
 
@@ -128,7 +134,7 @@ class Aggregator:
         # the programme's effect: treatment minus counterfactual count, shifted by the
         # cohort so that it is non-negative
         self.cohort = cohort
-        self.effect_width = bin_width(2 * cohort)
+        self.effect_width = effect_bin_width(cohort)
         effect_bins = -(-(2 * cohort + 1) // self.effect_width)
         self.effect_sum = np.zeros((1, H, N_STATES))
         self.effect_hist = np.zeros((1, H, N_STATES, effect_bins), np.int64)

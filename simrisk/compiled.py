@@ -16,11 +16,12 @@ COMPILE_SECONDS = "about a minute on two cores"
 def _entry_points() -> list:
     import importlib
 
-    from simrisk import aggregate, ledger
+    from simrisk import aggregate, ledger, parallel, rng
+    from simrisk.contracts import mechanisms
+    from simrisk.finance import investor
     from simrisk.simulation import kernel
 
     irr = importlib.import_module("simrisk.finance.irr")  # the package exports irr()
-
     return [
         kernel.simulate_chunk,
         aggregate.accumulate_counts,
@@ -28,22 +29,30 @@ def _entry_points() -> list:
         ledger._weekly_cost,
         ledger._programme_cost,
         irr._irr_kernel,
+        investor.cap_return,
+        investor._payback_kernel,
+        mechanisms._cap_cumulative,
+        mechanisms._rate_card_accrual,
+        rng.uniform_table,
+        parallel._touch,
     ]
 
 
 def uncached() -> list[str]:
     """The entry-point kernels with no usable compiled code on disk (none in the cache,
-    or a cache for another version of the source)."""
+    or a cache for another version of the source). Empty when numba does not compile
+    (``NUMBA_DISABLE_JIT``) or its cache cannot be read the way this expects: the notice
+    is then left out rather than shown on every run."""
     out = []
-    for fn in _entry_points():
-        cache = getattr(fn, "_cache", None)
-        index = getattr(cache, "_cache_file", None)
-        try:
-            fresh = bool(index._load_index()) if index is not None else False
-        except Exception:  # an unreadable index is recompiled by numba as well
-            fresh = False
-        if not fresh and not fn.signatures:
-            out.append(fn.__name__)
+    try:
+        for fn in _entry_points():
+            if not hasattr(fn, "signatures"):  # a plain function: the JIT is off
+                return []
+            index = fn._cache._cache_file
+            if not fn.signatures and not index._load_index():
+                out.append(fn.__name__.lstrip("_"))
+    except Exception:  # numba's private cache API moved: say nothing
+        return []
     return out
 
 
@@ -53,6 +62,6 @@ def notice() -> str | None:
     if not missing:
         return None
     return (
-        f"compiling the numba kernels ({', '.join(missing)}): {COMPILE_SECONDS}, once; "
+        f"compiling the numba kernels ({len(missing)} of them): {COMPILE_SECONDS}, once; "
         "they are cached on disk for later runs"
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from simrisk.aggregate import FLOW_QUANTILE_SCENARIOS, bin_width
+from simrisk.aggregate import FLOW_QUANTILE_SCENARIOS, bin_width, effect_bin_width
 from simrisk.config import DealConfig
 from simrisk.errors import ConfigError
 from simrisk.outputs import FLOWS, METRICS
@@ -66,7 +66,7 @@ def estimate(
     transient = (3 * 2 + len(FLOWS) + 4) * H * 8 + N_STATES * N_STATES * 8 * 8
     per_chunk = m * (2 * weekly + citizens + transient)  # buffers, and what a chunk makes
     bins = -(-(N + 1) // bin_width(N))
-    effect_bins = -(-(2 * N + 1) // bin_width(2 * N))
+    effect_bins = -(-(2 * N + 1) // effect_bin_width(N))
     hist = (2 * N_STATES + K2) * H * (bins * 8 + 8) + N_STATES * H * (effect_bins * 8 + 8)
     per_thread = per_chunk + hist
     q = min(n, FLOW_QUANTILE_SCENARIOS)

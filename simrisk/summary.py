@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import xarray as xr
 from scipy import stats
 
 from simrisk import finance
+from simrisk.labels import label as input_name
 from simrisk.outputs import PAYMENT_SHARES_NOTE
 from simrisk.tables import Table
 
@@ -118,9 +121,10 @@ def drivers(ds: xr.Dataset, metrics=DRIVER_METRICS) -> list[dict]:
     if ds.sizes.get("parameter", 0) == 0 or ds.sizes["scenario"] < 3:
         return []
     rows = []
+    deal = json.loads(ds.attrs["deal_json"]) if "deal_json" in ds.attrs else {}
     for j, name in enumerate(ds["parameter"].values):
         x = ds["parameters"].values[:, j]
-        row = {"parameter": str(name)}
+        row = {"parameter": str(name), "label": input_name(deal, str(name)) if deal else str(name)}
         for m in metrics:
             y = ds[m].values
             if np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -133,10 +137,11 @@ def drivers(ds: xr.Dataset, metrics=DRIVER_METRICS) -> list[dict]:
 
 
 def drivers_table(rows: list[dict]) -> Table:
+    """The drivers by the inputs' labels (their paths where a row has no label)."""
     t = Table(
         "Drivers (Spearman rank correlation)",
-        [("parameter", "text"), ("investor profit", "corr"), ("municipal net", "corr")],
+        [("input", "text"), ("investor profit", "corr"), ("municipal net", "corr")],
     )
     for r in rows:
-        t.add(r["parameter"], r["investor_profit"], r["municipal_net"])
+        t.add(r.get("label") or r["parameter"], r["investor_profit"], r["municipal_net"])
     return t

@@ -57,6 +57,23 @@ def fmt(value, kind: str | None) -> str:
     raise ValueError(f"unknown kind '{kind}'")
 
 
+_STEP = {"pct": 1e-3, "pp": 1e-3, "mio": 1e4, "mio_signed": 1e4, "dkk": 1.0, "int": 1.0,
+         "x": 1e-2}  # fmt: skip
+
+
+def fmt_bound(value: float, kind: str, up: bool) -> str:
+    """A bound shown for its kind, rounded away from the side where it does not hold:
+    up for a lower bound (``x ≥ …``), down for an upper one, so that the printed value
+    itself meets the bound."""
+    if not isinstance(value, float | int) or not math.isfinite(value) or value == 0:
+        return fmt(value, kind)
+    step = _STEP.get(kind)
+    if step is None:  # four significant digits
+        step = 10.0 ** (math.floor(math.log10(abs(value))) - 3)
+    rounded = (math.ceil if up else math.floor)(value / step - (1e-9 if up else -1e-9)) * step
+    return fmt(rounded, kind)
+
+
 @dataclass
 class Table:
     """A titled table: ``columns`` are (name, kind) pairs; ``lines`` renders it as

@@ -442,7 +442,7 @@ def test_bad_option_is_a_usage_error(tmp_path, monkeypatch, extra):
 def test_validate_without_argument_is_a_usage_error():
     result = run_cli("validate")
     assert result.exit_code == 2
-    assert "DEAL" in result.stderr
+    assert "Missing argument 'FILE'" in result.stderr
 
 
 def test_existing_output_is_not_overwritten(tmp_path, monkeypatch):

@@ -84,3 +84,25 @@ def test_every_option_has_help(name):
 def test_the_parser_sees_brackets_and_alternatives():
     got = _options("simrisk x A -o B [--a X \\| --b Y] [-n N [--c]]".replace("\\|", "|"))
     assert got == {"-o": False, "--a": True, "--b": True, "-n": True, "--c": True}
+
+
+def _single_argument(name: str) -> click.Argument | None:
+    args = [p for p in main.commands[name].params if isinstance(p, click.Argument)]
+    return args[0] if len(args) == 1 and args[0].nargs == 1 else None
+
+
+SINGLE = sorted(n for n in main.commands if _single_argument(n) is not None)
+
+
+def test_most_commands_take_one_argument():
+    assert len(SINGLE) >= 9  # all but report, compare and sweep
+
+
+@pytest.mark.parametrize("name", SINGLE)
+def test_a_single_argument_has_the_same_name(name):
+    """A command of one argument (DEAL, RESULT, FUND, FILE) names it as --help does; the
+    README adds the file's extension (DEAL.toml)."""
+    args = [_single_argument(name)]
+    metavar = args[0].make_metavar(click.Context(main.commands[name])).rstrip(".")
+    first = SYNOPSES[name].split()[2]
+    assert first.split(".")[0] == metavar, f"{name}: README {first}, --help {metavar}"

@@ -314,7 +314,7 @@ def test_drivers_rank_parameters_by_rank_correlation():
     assert rows[0]["investor_profit"] == pytest.approx(1.0)
     assert rows[0]["municipal_net"] < -0.8
     assert abs(rows[1]["investor_profit"]) < 0.3 and 0.2 < rows[1]["municipal_net"] < 0.7
-    assert rows[2] == {"parameter": "c", "investor_profit": 0.0, "municipal_net": 0.0}
+    assert rows[2] == {"parameter": "c", "label": "c", "investor_profit": 0.0, "municipal_net": 0.0}
     t = summary.drivers_table(rows)
     assert t.text_rows()[0] == ["b", "+1.00", f"{rows[0]['municipal_net']:+.2f}"]
     # too few scenarios, or no parameters: no ranking

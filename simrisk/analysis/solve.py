@@ -31,7 +31,7 @@ from simrisk.labels import value_kind
 from simrisk.metrics import derived
 from simrisk.outputs import provenance
 from simrisk.sampling import Adjustment
-from simrisk.tables import fmt
+from simrisk.tables import fmt, fmt_bound
 from simrisk.vocabulary import BASELINE_READINGS
 
 GOAL_KINDS = {
@@ -86,7 +86,8 @@ class Solution:
     notes: list[str] = field(default_factory=list)
     sides: list[str] = field(default_factory=list)
     """Per goal where it holds: ``above`` (x >= its crossing), ``below`` (x <= it),
-    ``everywhere`` or ``nowhere`` in the range."""
+    ``everywhere`` (at both ends of the range: taken to hold between them) or ``nowhere``
+    (at neither end). A goal is taken to change sides at most once in the range."""
     evaluated: dict[float, list[float]] = field(default_factory=dict)
     """Every x evaluated, with each goal's value there."""
 
@@ -189,14 +190,16 @@ def goal_kind(g: Goal) -> str:
 
 
 def holds_text(name: str, side: str, crossing: float | None, low, high, kind: str) -> str:
-    """Where one goal holds, in words: ``share ≥ 42.3 %``, everywhere or nowhere."""
+    """Where one goal holds, in words: ``share ≥ 42.3 %`` (the shown value rounded to the
+    side where the goal holds), or at both or neither end of the range searched."""
     if side == "above":
-        return f"{name} ≥ {fmt(crossing, kind)}"
+        return f"{name} ≥ {fmt_bound(crossing, kind, up=True)}"
     if side == "below":
-        return f"{name} ≤ {fmt(crossing, kind)}"
+        return f"{name} ≤ {fmt_bound(crossing, kind, up=False)}"
+    ends = f"[{fmt(low, kind)}, {fmt(high, kind)}]"
     if side == "everywhere":
-        return f"all of [{fmt(low, kind)}, {fmt(high, kind)}]"
-    return "nowhere in the range"
+        return f"both ends of {ends}"
+    return f"neither end of {ends}"
 
 
 def build_dataset(cfg: DealConfig, sol: Solution, goals: list[Goal], n: int, seed: int,

@@ -44,10 +44,10 @@ def run(deal, scenarios, seed, output, threads, chunk, overwrite, as_json, detai
 
 
 @main.command()
-@deal_argument
+@click.argument("deal", metavar="FILE", type=click.Path(dir_okay=False))
 def validate(deal) -> None:
-    """Check DEAL without simulating: every problem, one per line. An evidence, targets,
-    sweep, fund or stress file given instead is checked as the command that takes it
+    """Check FILE without simulating: every problem, one per line. FILE is a deal file, or
+    an evidence, targets, sweep, fund or stress file, checked as the command that takes it
     checks it before running. What a stress file's paths name is checked against a deal
     when the file is used: 'simrisk stress DEAL --stress-file FILE'."""
     with bad_input():

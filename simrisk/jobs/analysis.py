@@ -27,7 +27,7 @@ from simrisk.jobs import (
     seed_or_draw,
 )
 from simrisk.labels import label, value_kind
-from simrisk.tables import Output, Table, fmt
+from simrisk.tables import Output, Table, fmt, fmt_bound
 
 
 def stress(
@@ -196,14 +196,18 @@ def solve(
     )
     if sol.feasible:
         lo, hi = sol.feasible
+        up, down = fmt_bound(lo, kind, up=True), fmt_bound(hi, kind, up=False)
         if lo <= low and hi >= high:
-            line = f"every goal holds for all of {path} in [{fmt(low, kind)}, {fmt(high, kind)}]"
+            line = (
+                f"every goal holds at both ends of {path} in [{fmt(low, kind)}, "
+                f"{fmt(high, kind)}] (each goal is taken to change sides at most once)"
+            )
         elif lo <= low:
-            line = f"every goal holds for {path} ≤ {fmt(hi, kind)} (searched from {fmt(low, kind)})"
+            line = f"every goal holds for {path} ≤ {down} (searched from {fmt(low, kind)})"
         elif hi >= high:
-            line = f"every goal holds for {path} ≥ {fmt(lo, kind)} (searched to {fmt(high, kind)})"
+            line = f"every goal holds for {path} ≥ {up} (searched to {fmt(high, kind)})"
         else:
-            line = f"every goal holds for {fmt(lo, kind)} ≤ {path} ≤ {fmt(hi, kind)}"
+            line = f"every goal holds for {up} ≤ {path} ≤ {down}"
     else:
         line = (
             f"no value of {path} in [{fmt(low, kind)}, {fmt(high, kind)}] meets every goal; "

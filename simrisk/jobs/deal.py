@@ -195,7 +195,8 @@ def summarise(result: str, drivers: bool = False) -> Output:
             raise ValueError(
                 f"{result}: not a complete {results.KIND_NAMES[kind]} ({exc})"
             ) from None
-        return Output({"kind": kind, "points": rows}, [table])
+        tables = [stress_mod.definitions_table(rows), table] if kind == "stress" else [table]
+        return Output({"kind": kind, "points": rows}, tables)
     if kind in ("stress", "sweep"):
         raise ValueError(
             f"{result}: --drivers needs the results of 'simrisk run', not a "

@@ -54,16 +54,11 @@ def _dates(ax) -> None:
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
 
 
-def fig_states(ds: xr.Dataset) -> Figure:
-    """Weekly state shares, both arms: median and 5-95 % band."""
-    size = json.loads(ds.attrs["deal_json"])["cohort"]["size"]
-    q = ds["state_count_quantile"] / size
-    dates = ds["date"].values
-    states = [
-        s
-        for s in LABOUR_STATES
-        if s != "moved" and float(ds["state_count_mean"].sel(state=s).max()) > 0
-    ]
+def _state_grid(ds: xr.Dataset):
+    """One panel per state anyone is ever in (moving away left out): the figure, its
+    axes, the states and the number of columns."""
+    mean = ds["state_count_mean"]
+    states = [s for s in LABOUR_STATES if s != "moved" and float(mean.sel(state=s).max()) > 0]
     cols = min(len(states), 4)
     rows = -(-len(states) // cols)
     fig, axes = plt.subplots(
@@ -72,6 +67,15 @@ def fig_states(ds: xr.Dataset) -> Figure:
     axes = np.atleast_1d(axes).ravel()
     for ax in axes[len(states) :]:
         ax.set_visible(False)
+    return fig, axes, states, cols
+
+
+def fig_states(ds: xr.Dataset) -> Figure:
+    """Weekly state shares, both arms: median and 5-95 % band."""
+    size = json.loads(ds.attrs["deal_json"])["cohort"]["size"]
+    q = ds["state_count_quantile"] / size
+    dates = ds["date"].values
+    fig, axes, states, cols = _state_grid(ds)
     for ax, s in zip(axes, states, strict=False):
         for arm, colour in ARM_COLOURS.items():
             band = q.sel(state=s, arm=arm)
@@ -95,9 +99,9 @@ def fig_states(ds: xr.Dataset) -> Figure:
         "Weekly state shares, both arms",
         fig,
         "Share of the cohort in each state, week by week, with the programme (blue) and "
-        "without it (grey, business as usual): the line is the median future, the band "
-        "holds 90 % of futures. The bands overlap because futures differ in much more than "
-        "the programme; its effect is the next figure.",
+        "without it (grey, business as usual): the line is each week's median over futures, "
+        "the band holds 90 % of futures. The bands overlap because futures differ in much "
+        "more than the programme; its effect is the next figure.",
     )
 
 
@@ -107,16 +111,7 @@ def fig_effect(ds: xr.Dataset) -> Figure:
     size = json.loads(ds.attrs["deal_json"])["cohort"]["size"]
     q = ds["state_effect_quantile"] / size
     dates = ds["date"].values
-    mean = ds["state_count_mean"]
-    states = [s for s in LABOUR_STATES if s != "moved" and float(mean.sel(state=s).max()) > 0]
-    cols = min(len(states), 4)
-    rows = -(-len(states) // cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(3.6 * cols, 3.0 * rows + 0.4), sharey=True, layout="constrained"
-    )
-    axes = np.atleast_1d(axes).ravel()
-    for ax in axes[len(states) :]:
-        ax.set_visible(False)
+    fig, axes, states, cols = _state_grid(ds)
     colour = ARM_COLOURS["treatment"]
     for ax, s in zip(axes, states, strict=False):
         band = q.sel(state=s)
@@ -143,7 +138,7 @@ def fig_effect(ds: xr.Dataset) -> Figure:
         fig,
         "In each future the same citizens are followed with and without the programme, on "
         "the same random numbers; this is the difference, as a share of the cohort (above "
-        "zero: more citizens in that state because of the programme). Line: median future; "
+        "zero: more citizens in that state because of the programme). Line: each week's median; "
         "band: 90 % of futures.",
     )
 
@@ -279,7 +274,7 @@ def fig_scatter(ds: xr.Dataset) -> Figure:
     )
     return Figure(
         "investor_vs_municipality",
-        "Investor return against municipal net",
+        "Investor profit against municipal net",
         fig,
         "Each dot is one future: the investor's profit across, the municipality's net up. "
         "Bottom left: both lose; top right: both gain; a cloud along a falling line means "

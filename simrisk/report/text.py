@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from simrisk import finance
 from simrisk.labels import input_label
+from simrisk.report.figures import MIO
 from simrisk.summary import drivers
 from simrisk.tables import Table, fmt
-
-MIO = 1e6
 
 MEASUREMENT = {
     "counterfactual": "against the true course without the programme (the same citizens' "
@@ -63,38 +63,53 @@ def plain_summary(ds: xr.Dataset, summ: dict, deal: dict) -> str:
     rows = {r["metric"]: r for r in summ["rows"]}
     profit = ds["investor_profit"].values
     losses = profit[profit < 0]
-    capital = deal["investor"]["capital"]
+    drawn = float(np.median(ds["investor_drawn"].values))
     p_inv = summ["p_investor_loss"]
     if losses.size:
+        total = summ["irr_status_counts"].get("total_loss", 0) / n
+        everything = f" (everything it put in, in {_pct(total)})" if total > 0 else ""
+        p5 = float(finance.quantiles(profit, 0.05))
         investor = (
-            f"the investor loses money in {_pct(p_inv)} of them, and when it does it loses "
-            f"{_money(-float(np.median(losses)))} in the median case, of the "
-            f"{_money(capital)} it commits"
+            f"the investor loses money in {_pct(p_inv)} of them{everything}; its median "
+            f"loss, when it loses, is {_money(-float(np.median(losses)))} of a median "
+            f"{_money(drawn)} put in"
         )
+        if p5 < 0:
+            investor += f", and in the worst 5 % of futures it loses more than {_money(-p5)}"
     else:
-        investor = "the investor loses money in none of them"
+        investor = f"the investor loses money in none of them (it puts in {_money(drawn)}, median)"
     irr = rows["investor_irr"]["p50"]
     cap = deal["investor"].get("return_cap")
     irr_text = (
         f"its median annual return is {fmt(irr, 'pct')}"
         if np.isfinite(irr)
-        else ("its median annual return is undefined")
+        else "its median annual return is undefined"
     )
     if cap is not None and np.isfinite(irr) and abs(irr - cap) < 1e-4:
         irr_text += " (the return cap)"
     years = deal["deal"]["horizon_weeks"] / 52.18
     net = rows["municipal_net"]["p50"]
     p_mun = _pct(summ["p_municipal_net_negative"])
+    var = summ["municipal_var95"]
+    worst = (
+        f"in the worst 5 % of futures it loses more than {_money(var)}"
+        if var > 0
+        else f"even in the worst 5 % of futures it gains at least {_money(-var)}"
+    )
     municipality = (
         f"The municipality's true savings fall short of what it pays in {p_mun} "
         f"of futures over the deal's {years:.0f} years: its median net is "
-        f"{net / MIO:+,.2f} mio. DKK, and in the worst 5 % of futures it loses more than "
-        f"{_money(summ['municipal_var95'])}."
+        f"{net / MIO:+,.2f} mio. DKK, and {worst}."
     )
-    dead = (
-        f"On average {_pct(summ['mean_deadweight_share'])} of what it pays is for outcomes "
-        "that would have come without the programme."
-    )
+    paid = ds["payments_total"].values - ds["top_up_fee"].values
+    if paid.sum() > 0:
+        share = float(np.minimum(ds["payments_deadweight"].values, paid).sum() / paid.sum())
+        dead = (
+            f"Of all it pays for outcomes, summed over the futures, {_pct(share)} is for "
+            "outcomes that would have come without the programme."
+        )
+    else:
+        dead = "It pays nothing in any future."
     out = [f"Over {n:,} simulated futures of the deal, {investor}; {irr_text}.", municipality,
            dead]  # fmt: skip
     top = _top_drivers(ds, deal)
@@ -104,16 +119,21 @@ def plain_summary(ds: xr.Dataset, summ: dict, deal: dict) -> str:
 
 
 def _top_drivers(ds: xr.Dataset, deal: dict) -> str:
+    """The uncertain input with the strongest rank correlation with each party's result,
+    when it stands out from the noise (beyond two standard errors, about 2 / sqrt(n))."""
     rows = drivers(ds)
     if not rows:
-        return ""
+        return "The deal has no uncertain inputs: its spread is the cohort's own randomness."
+    noise = 2.0 / np.sqrt(max(ds.sizes["scenario"] - 1, 1))
     parts = []
     for key, who in (("investor_profit", "the investor"), ("municipal_net", "the municipality")):
         best = max(rows, key=lambda r, k=key: abs(r[k]))
         c = best[key]
-        if abs(c) < 0.05:
-            parts.append(f"for {who}, no single uncertain input (every rank correlation is "
-                         "below 0.05)")  # fmt: skip
+        if abs(c) <= noise:
+            parts.append(
+                f"for {who}, no uncertain input stands out (every rank correlation is within "
+                f"±{noise:.2f}, the noise of {ds.sizes['scenario']:,} futures)"
+            )
             continue
         direction = "better" if c > 0 else "worse"
         parts.append(
@@ -129,7 +149,18 @@ def contract_terms(deal: dict) -> Table:
     t = Table("Contract terms", [("term", "text"), ("value", "text")])
     for i, m in enumerate(c["mechanisms"]):
         t.add(f"payment {i + 1}", _mechanism(m, inv["capital"]))
-    t.add("measured", MEASUREMENT[c["measurement"]].format(**c))
+    uses = [
+        m for m in c["mechanisms"]
+        if m["kind"] == "savings_share" or (m["kind"] == "target" and m["basis"] == "difference")
+    ]  # fmt: skip
+    if uses:
+        t.add("measured", MEASUREMENT[c["measurement"]].format(**c))
+    else:
+        t.add(
+            "measured",
+            "not against anything: the payments count the programme arm's outcomes, "
+            "including those that would have come without the programme",
+        )
     lag = c.get("settlement_lag_weeks") or 0
     t.add(
         "settlement",
@@ -175,18 +206,30 @@ def _mechanism(m: dict, capital: float) -> str:
     elif kind == "savings_share":
         text = f"{fmt(m['share'], 'pct')} of the measured savings"
     else:  # target
-        measure = "in that state at" if m["measure"] == "at" else "ever by"
-        basis = (
-            ""
-            if m["basis"] == "absolute"
-            else ", counted as the difference to the comparison group"
+        when = (
+            f"{m['at_week']} weeks after each citizen's entry"
+            if m["measure"] == "at"
+            else f"ever by {m['at_week']} weeks after each citizen's entry"
         )
-        full = f" (in full at {fmt(m['full'], 'pct')})" if m.get("full") is not None else ""
-        text = (
-            f"{fmt(m['payment'], 'dkk')} DKK if the share {measure} week {m['at_week']} "
-            f"({event_words(m['outcome'])}) reaches {fmt(m['threshold'], 'pct')}{full}"
-            f"{basis}"
-        )
+        what = event_words(m["outcome"])
+        if m["basis"] == "difference":
+            rate = f"the share {what} {when}, less the comparison's share"
+            unit = "pp"
+            above = "above the comparison"
+        else:
+            rate = f"the share {what} {when}"
+            unit = "pct"
+            above = ""
+        lo = fmt(m["threshold"], unit)
+        pay = f"{fmt(m['payment'], 'dkk')} DKK"
+        if m.get("full") is not None:
+            hi = fmt(m["full"], unit)
+            text = (
+                f"on {rate}: nothing at {lo}{' ' + above if above else ''}, rising "
+                f"linearly to {pay} at {hi}"
+            )
+        else:
+            text = f"{pay} if {rate} reaches {lo}{' ' + above if above else ''}"
     if m.get("window"):
         text += f"; outcomes in weeks {m['window'][0]} to {m['window'][1]}"
     cap = _cap(m, capital)
