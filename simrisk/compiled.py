@@ -14,10 +14,12 @@ COMPILE_SECONDS = "about a minute on two cores"
 
 
 def _entry_points() -> list:
+    """The kernels every run calls from Python (those only some contracts call, such as
+    a rate card's, compile in a second or two and are left out, so that a deal that
+    never calls them is not told it compiles on every run)."""
     import importlib
 
-    from simrisk import aggregate, ledger, parallel, rng
-    from simrisk.contracts import mechanisms
+    from simrisk import aggregate, ledger, rng
     from simrisk.finance import investor
     from simrisk.simulation import kernel
 
@@ -31,10 +33,7 @@ def _entry_points() -> list:
         irr._irr_kernel,
         investor.cap_return,
         investor._payback_kernel,
-        mechanisms._cap_cumulative,
-        mechanisms._rate_card_accrual,
         rng.uniform_table,
-        parallel._touch,
     ]
 
 
