@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import qmc
 
-from simrisk import distributions, rng
+from simrisk import copula, distributions, rng
 from simrisk.config import DealConfig, parse_path
 
 
@@ -42,6 +42,17 @@ class Sampler:
         post = cfg.uncertainty.posterior
         self.posterior = None if post is None else np.asarray(post.draws, dtype=float)
         post_names = [] if post is None else list(post.paths)
+        self.copula = None
+        if cfg.uncertainty.correlations:
+            from simrisk.config.load import correlation_inputs
+
+            pairs, named, order = correlation_inputs(cfg)
+            index = {d: k for k, d in enumerate(named)}
+            c = copula.matrix([(index[a], index[b], r) for a, b, r in pairs], len(named))
+            self.copula = copula.Copula(named, c)
+            if order:  # the pick's rank is the rank of the correlated parameter
+                col = post_names.index(order)
+                self.posterior = self.posterior[np.argsort(self.posterior[:, col], kind="stable")]
         self.names = [r.path for r in self.records] + post_names
         self.paths = [parse_path(n) for n in self.names]
         self.method = cfg.uncertainty.method
@@ -92,9 +103,12 @@ class Sampler:
         return first if n == 1 else np.concatenate([first, engine.random(n - 1)])
 
     def values(self, u: np.ndarray) -> np.ndarray:
-        """Parameter values at unit points ``u``, shape (scenario, parameter): a posterior's
-        unit coordinate picks one of its draws (each equally likely)."""
+        """Parameter values at unit points ``u``, shape (scenario, parameter): the deal's
+        rank correlations applied (:mod:`simrisk.copula`), then each input's quantile; a
+        posterior's unit coordinate picks one of its draws (each equally likely)."""
         out = np.empty((u.shape[0], len(self.names)))
+        if self.copula is not None:
+            u = self.copula.apply(u)
         for j, (rec, rv) in enumerate(zip(self.records, self.frozen, strict=True)):
             out[:, j] = distributions.quantile(rec, u[:, j], rv)
         if self.posterior is not None:

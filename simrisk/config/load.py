@@ -19,7 +19,7 @@ from typing import TypeVar
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from simrisk import distributions
+from simrisk import copula, distributions
 from simrisk.config.errors import validation_problems
 from simrisk.config.evidence import Evidence
 from simrisk.config.paths import RENAMED, get_path, parse_path, scenario_independent
@@ -290,6 +290,91 @@ def check_uncertainty(cfg: DealConfig) -> list[str]:
     post = cfg.uncertainty.posterior
     if post is not None:
         problems += _posterior_problems(post, dumped, seen)
+    return problems + correlation_problems(cfg)
+
+
+def correlation_inputs(cfg: DealConfig) -> tuple[list[tuple[int, int, float]], list[int], str]:
+    """The correlations as (a, b, rank) over the sampler's unit dimensions (one per
+    distribution, then one for a posterior), the dimensions named, and the posterior
+    parameter that orders its draws ('' if none). ValueError names a problem."""
+    unc = cfg.uncertainty
+    dims: dict[tuple, int] = {}
+    for j, d in enumerate(unc.parameters):
+        dims.setdefault(parse_path(d.path), j)
+    post_dim = len(unc.parameters)
+    post_paths = [parse_path(p) for p in unc.posterior.paths] if unc.posterior else []
+    pairs, order = [], ""
+    for i, c in enumerate(unc.correlations):
+        ends = []
+        try:
+            both = all(parse_path(name) in post_paths for name in c.between)
+        except (ValueError, KeyError):
+            both = False
+        if both:
+            raise ValueError(
+                f"uncertainty.correlations[{i}].between: both are the calibration posterior, "
+                "one input (its draws keep their own correlation)"
+            )
+        for name in c.between:
+            try:
+                path = parse_path(name)
+            except (ValueError, KeyError):
+                raise ValueError(
+                    f"uncertainty.correlations[{i}].between: bad path '{name}'"
+                ) from None
+            if path in dims:
+                if unc.parameters[dims[path]].distribution == "fixed":
+                    raise ValueError(
+                        f"uncertainty.correlations[{i}].between: '{name}' is fixed; a "
+                        "correlation needs two inputs that vary"
+                    )
+                ends.append(dims[path])
+            elif path in post_paths:
+                if order and order != name:
+                    raise ValueError(
+                        f"uncertainty.correlations[{i}].between: '{name}': the posterior's "
+                        f"draws are already ordered by '{order}'; correlate one of its "
+                        "parameters only"
+                    )
+                order = name
+                ends.append(post_dim)
+            else:
+                raise ValueError(
+                    f"uncertainty.correlations[{i}].between: '{name}' is not an uncertain "
+                    "input (give it a distribution in uncertainty.parameters, or name a "
+                    "parameter of the calibration posterior)"
+                )
+        pairs.append((ends[0], ends[1], c.rank))
+    named = sorted({d for a, b, _ in pairs for d in (a, b)})
+    return pairs, named, order
+
+
+def correlation_problems(cfg: DealConfig) -> list[str]:
+    """One line per problem of the deal's rank correlations: an input that is not
+    uncertain, a pair given twice, a matrix that is not a correlation matrix."""
+    if not cfg.uncertainty.correlations:
+        return []
+    try:
+        pairs, named, _ = correlation_inputs(cfg)
+    except ValueError as exc:
+        return [str(exc)]
+    seen, problems = set(), []
+    for i, (a, b, _) in enumerate(pairs):
+        key = (min(a, b), max(a, b))
+        if key in seen:
+            problems.append(f"uncertainty.correlations[{i}]: this pair is given twice")
+        seen.add(key)
+    if problems:
+        return problems
+    index = {d: k for k, d in enumerate(named)}
+    c = copula.matrix([(index[a], index[b], r) for a, b, r in pairs], len(named))
+    low = copula.smallest_eigenvalue(c)
+    if low <= 1e-9:
+        problems.append(
+            "uncertainty.correlations: the rank correlations are not possible together (the "
+            f"copula's correlation matrix has an eigenvalue of {low:.3g}, not above 0); "
+            "weaken some of them"
+        )
     return problems
 
 

@@ -115,10 +115,29 @@ class Posterior(Strict):
         return self
 
 
+class Correlation(Strict):
+    """A Spearman rank correlation between two uncertain inputs (paths of
+    ``uncertainty.parameters``, or a calibration posterior's parameter)."""
+
+    between: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        min_length=2, max_length=2
+    )
+    rank: Annotated[float, Field(gt=-1.0, lt=1.0)]
+    source: Text = ""
+
+    @model_validator(mode="after")
+    def _two(self) -> Correlation:
+        if self.between[0] == self.between[1]:
+            raise ValueError("'between' names the same input twice")
+        return self
+
+
 class Uncertainty(Strict):
     method: Literal["mc", "lhs", "sobol"] = "mc"
     parameters: list[Distribution] = Field(default=[], max_length=500)
     posterior: Posterior | None = None
+    correlations: list[Correlation] = Field(default=[], max_length=1000)
+    """Rank correlations between inputs, by a Gaussian copula (:mod:`simrisk.copula`)."""
 
     @property
     def n_parameters(self) -> int:
