@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from simrisk.config.paths import get_path, parse_path
+from simrisk.config.paths import parse_path
 
 _EFFECT = {
     "job_entry": "effect on job entry",
@@ -90,15 +90,8 @@ def describe(dumped: dict, path: str) -> str | None:
         if parts[:2] == ("contract", "mechanisms") and len(parts) >= 4:
             mech = dumped["contract"]["mechanisms"][parts[2]]
             kind = str(mech.get("kind", "")).replace("_", " ")
-            if parts[3] == "tariffs" and len(parts) >= 5:
-                tariff = get_path(mech, parts[3:5])
-                event = (
-                    tariff.get("outcome") or tariff.get("event")
-                    if isinstance(tariff, dict)
-                    else None
-                )
-                field = parts[5] if len(parts) > 5 else "amount"
-                return f"{kind} tariff {event or parts[4] + 1}: {field}"
+            if parts[3] == "tariffs" and len(parts) == 5:
+                return f"{kind} tariff for {str(parts[4]).replace('_', ' ')} (DKK an outcome)"
             if parts[3] in _MECHANISM:
                 return f"{kind}: {_MECHANISM[parts[3]]}"
     except (KeyError, IndexError, TypeError):

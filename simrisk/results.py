@@ -161,6 +161,7 @@ KIND_NAMES = {
     "portfolio": "portfolio file of 'simrisk portfolio'",
     "solve": "solve file of 'simrisk solve'",
     "check": "check file of 'simrisk check'",
+    "acceptability": "acceptability file of 'simrisk acceptability'",
 }
 REQUIRED = (
     "investor_irr",

@@ -92,17 +92,8 @@ class Solution:
     """Every x evaluated, with each goal's value there."""
 
 
-def solve(
-    cfg: DealConfig,
-    path: str,
-    low: float,
-    high: float,
-    goals: list[Goal],
-    n: int,
-    seed: int,
-    xtol: float | None = None,
-) -> Solution:
-    """Find where each goal holds for x in [low, high] and the interval where all do."""
+def term_problems(cfg: DealConfig, path: str, low: float, high: float) -> list[str]:
+    """Why ``path`` cannot be varied over [low, high] (one line each), or nothing."""
     p = parse_path(path)
     dumped = cfg.model_dump(by_alias=True)
     real = is_real(dumped, p)
@@ -119,21 +110,47 @@ def solve(
         problems.append(f"--vary: '{path}' names no real-valued field of the deal")
     if not high > low:
         problems.append("--range: the upper end must be above the lower end")
+    return problems
+
+
+def evaluator(cfg: DealConfig, path: str | list[str], n: int, seed: int):
+    """``metrics(x, ...)``: the per-scenario metrics of the deal with ``path`` (or each of
+    several paths) set to x, on the same scenarios and random streams at every value
+    (common random numbers; a baseline measurement keeps the deal's own baseline); and
+    the cache of what it ran, keyed by x (a tuple of values for several paths)."""
+    paths = [parse_path(q) for q in ([path] if isinstance(path, str) else path)]
+    baseline = None
+    if cfg.contract.measurement in BASELINE_READINGS:
+        baseline = compute_baseline(cfg, simulation.build_structure(cfg))
+    cache: dict = {}
+
+    def metrics(*xs: float) -> dict:
+        key = float(xs[0]) if len(paths) == 1 else tuple(float(x) for x in xs)
+        if key not in cache:
+            adj = [Adjustment(q, "set", float(x)) for q, x in zip(paths, xs, strict=True)]
+            cache[key] = engine.run(cfg, seed, n, adjust=adj, baseline=baseline).metrics
+        return cache[key]
+
+    return metrics, cache
+
+
+def solve(
+    cfg: DealConfig,
+    path: str,
+    low: float,
+    high: float,
+    goals: list[Goal],
+    n: int,
+    seed: int,
+    xtol: float | None = None,
+) -> Solution:
+    """Find where each goal holds for x in [low, high] and the interval where all do."""
+    problems = term_problems(cfg, path, low, high)
     if not goals:
         problems.append("goals: give at least one goal")
     if problems:
         raise ConfigError("solve", problems)
-    baseline = None
-    if cfg.contract.measurement in BASELINE_READINGS:
-        baseline = compute_baseline(cfg, simulation.build_structure(cfg))
-    cache: dict[float, dict] = {}
-
-    def metrics(x: float) -> dict:
-        x = float(x)
-        if x not in cache:
-            adj = [Adjustment(p, "set", x)]
-            cache[x] = engine.run(cfg, seed, n, adjust=adj, baseline=baseline).metrics
-        return cache[x]
+    metrics, cache = evaluator(cfg, path, n, seed)
 
     xtol = xtol if xtol is not None else 1e-4 * (high - low)
     ends = (metrics(low), metrics(high))

@@ -174,6 +174,48 @@ def solve(
 @main.command()
 @deal_argument
 @click.option(
+    "--vary",
+    "path",
+    required=True,
+    metavar="PATH",
+    help="The term or assumption to vary, e.g. contract.mechanisms[0].share.",
+)
+@click.option("--range", "bounds", required=True, metavar="LOW,HIGH", help="Values to cover.")
+@click.option(
+    "--points",
+    type=click.IntRange(2, 200),
+    default=11,
+    show_default=True,
+    help="Evenly spaced values from LOW to HIGH (the deal's own value is added).",
+)
+@click.option(
+    "--hurdle",
+    type=float,
+    default=None,
+    help="The investor's hurdle IRR (0.05 for 5 %) [default: the deal's discount rate].",
+)
+@scenarios_option(2000, 10, "Scenarios at each value (the same ones at every value).")
+@seed_option
+@output_option("NetCDF file (default: DEAL name + _acceptability.nc).")
+@threads_option
+@overwrite_option
+@json_option("the curves")
+def acceptability(
+    deal, path, bounds, points, hurdle, scenarios, seed, output, threads, overwrite, as_json
+) -> None:
+    """Acceptability curves: P(investor IRR ≥ hurdle) and P(municipal net ≥ 0) against one
+    term of DEAL, both parties on common random numbers."""
+    with bad_input():
+        out = job.acceptability(
+            deal, path, bounds, points, scenarios, seed, output, hurdle=hurdle,
+            threads=threads, overwrite=overwrite, ui=ui,
+        )  # fmt: skip
+    emit(out, as_json)
+
+
+@main.command()
+@deal_argument
+@click.option(
     "--targets",
     "targets_path",
     type=click.Path(dir_okay=False),

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from simrisk import parallel, resources, results
+from simrisk.analysis import acceptability as acc
 from simrisk.analysis import calibrate as cal
 from simrisk.analysis import check as chk
 from simrisk.analysis import sensitivity as sa
@@ -214,6 +215,42 @@ def solve(
             f"the closest is {fmt(sol.best, kind)} (values above)"
         )
     return Output(data, [table], [line])
+
+
+def acceptability(
+    deal: str,
+    path: str,
+    bounds: str,
+    points: int,
+    scenarios: int,
+    seed: int | None = None,
+    output: str | None = None,
+    *,
+    hurdle: float | None = None,
+    threads: int | None = None,
+    overwrite: bool = False,
+    ui: UI = QUIET,
+) -> Output:
+    """Acceptability curves of both parties against one term, on common random numbers;
+    NetCDF with a ``value`` dimension."""
+    cfg, text = load(deal, ui)
+    low, high = parse_range(bounds)
+    output = output or default_output(deal, "_acceptability.nc")
+    acc.require(cfg, path, low, high, points)
+    with claim_output(output, overwrite):
+        seed = seed_or_draw(seed, ui)
+        parallel.set_threads(threads)
+        announce_compiling(ui)
+        ds = acc.acceptability(cfg, path, low, high, points, scenarios, seed, hurdle, text)
+        results.write_netcdf(ds, output, overwrite=overwrite)
+        ui.log(f"wrote {output}")
+    data = {
+        "deal": cfg.deal.name, "vary": path, "seed": seed, "n_scenarios": scenarios,
+        "hurdle": ds.attrs["hurdle"], "deal_value": ds.attrs["deal_value"],
+        "values": ds["value"].values.tolist(),
+        **{k: ds[k].values.tolist() for k in ds.data_vars},
+    }  # fmt: skip
+    return Output(data, [acc.table(ds)])
 
 
 def calibrate(

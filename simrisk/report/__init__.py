@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import xarray as xr
 
+from simrisk.analysis import acceptability as accept_mod
 from simrisk.analysis import check as check_mod
 from simrisk.analysis import sensitivity as sens_mod
 from simrisk.analysis import stress as stress_mod
@@ -26,7 +27,7 @@ from simrisk.report.pdf import write_pdf
 from simrisk.results import KIND_NAMES, REQUIRED, file_kind, load_netcdf, open_results
 from simrisk.tables import Table
 
-TAKES = ("run", "stress", "sensitivity", "check")
+TAKES = ("run", "stress", "sensitivity", "check", "acceptability")
 
 
 def classify(files: list[str]) -> dict[str, str]:
@@ -50,7 +51,8 @@ def classify(files: list[str]) -> dict[str, str]:
         elif kind not in TAKES:
             what = f"a {KIND_NAMES[kind]}" if kind in KIND_NAMES else "not a simrisk file"
             problems.append(
-                f"{f}: {what}; the report takes the files of run, stress, sensitivity and check"
+                f"{f}: {what}; the report takes the files of run, stress, sensitivity, "
+                "check and acceptability"
             )
         elif kind in found:
             problems.append(f"{f}: a second {KIND_NAMES[kind]} (the first is {found[kind]})")
@@ -88,7 +90,7 @@ def _mismatch(ds: xr.Dataset, path, other: xr.Dataset, other_path) -> list[str]:
             f"{other_path}: made from another version of the deal file than {path}; "
             "run both from the same file"
         )
-    if b.get("kind") == "check":
+    if b.get("kind") in ("check", "acceptability"):
         return out  # a check draws its own parameters; its seed is its own
     if a.get("seed") != b.get("seed") and b.get("kind") == "stress":
         out.append(
@@ -105,6 +107,7 @@ def write_report(
     sensitivity: str | Path | None = None,
     fmt: str = "png",
     check: str | Path | None = None,
+    accept: str | Path | None = None,
 ) -> list[Path]:
     """Write ``report.html`` into ``out_dir`` with the figures: as ``fmt`` files (png,
     svg) beside it, or with ``pdf`` the whole report as one ``report.pdf``. Returns the
@@ -113,20 +116,21 @@ def write_report(
     st = load_netcdf(stress) if stress else None
     sa = load_netcdf(sensitivity) if sensitivity else None
     ck = load_netcdf(check) if check else None
+    ac = load_netcdf(accept) if accept else None
     if st is not None and "stress" not in st.dims:
         raise ValueError(f"{stress}: not a stress results file (no stress dimension)")
     if sa is not None and "output" not in sa.dims:
         raise ValueError(f"{sensitivity}: not a sensitivity results file")
     problems = [
         p
-        for other, path in ((st, stress), (sa, sensitivity), (ck, check))
+        for other, path in ((st, stress), (sa, sensitivity), (ck, check), (ac, accept))
         if other is not None
         for p in _mismatch(ds, result, other, path)
     ]
     if problems:
         raise ConfigError("report", problems)
-    figs = figures(ds, st, sa)
-    sections = _sections(ds, st, sa, ck)
+    figs = figures(ds, st, sa, ac)
+    sections = _sections(ds, st, sa, ck, ac)
     names = (["report.pdf"] if fmt == "pdf" else [f"{f.name}.{fmt}" for f in figs]) + [
         "report.html"
     ]
@@ -150,7 +154,7 @@ def write_report(
     return [Path(out_dir) / n for n in names]
 
 
-def _sections(ds, st, sa, ck) -> list[tuple[str, str, list[Table], list[str]]]:
+def _sections(ds, st, sa, ck, ac=None) -> list[tuple[str, str, list[Table], list[str]]]:
     """The report's optional sections: (id, title, tables, lines)."""
     out = []
     name = ds.attrs.get("deal_name", "")
@@ -164,6 +168,9 @@ def _sections(ds, st, sa, ck) -> list[tuple[str, str, list[Table], list[str]]]:
     if sa is not None:
         method = str(sa.attrs.get("method", "sobol"))
         out.append(("sensitivity", "What drives the results", sens_mod.tables(sa, name, method),
+                    []))  # fmt: skip
+    if ac is not None:
+        out.append(("acceptability", "Acceptability of a contract term", [accept_mod.table(ac)],
                     []))  # fmt: skip
     if ck is not None:
         rows = check_mod.rows_from_dataset(ck)

@@ -315,6 +315,45 @@ def fig_stress(st: xr.Dataset) -> Figure:
     )
 
 
+def fig_acceptability(ac: xr.Dataset) -> Figure:
+    """Both parties' acceptability curves against one term, ± 2 standard errors, the
+    deal's own value marked."""
+    a = ac.attrs
+    kind = a.get("value_kind", "num")
+    x = ac["value"].values * (100 if kind == "pct" else 1)
+    unit = " (%)" if kind == "pct" else " (DKK)" if kind == "dkk" else ""
+    fig, ax = plt.subplots(figsize=(8, 4.4), layout="constrained")
+    for var, colour, name in (
+        ("p_investor", "#2ca02c", f"investor: P(IRR ≥ {100 * a['hurdle']:g} %)"),
+        ("p_municipality", "#9467bd", "municipality: P(net ≥ 0)"),
+    ):
+        p, se = ac[var].values, ac[f"{var}_se"].values
+        ax.fill_between(x, np.clip(p - 2 * se, 0, 1), np.clip(p + 2 * se, 0, 1),
+                        color=colour, alpha=0.2, linewidth=0)  # fmt: skip
+        ax.plot(x, p, color=colour, marker="o", markersize=3, label=name)
+    own = a["deal_value"] * (100 if kind == "pct" else 1)
+    ax.axvline(own, color="black", linestyle="--", linewidth=0.8, label="the deal's value")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
+    ax.set_xlabel(plain(textwrap.fill(f"{a['vary_label']}{unit}", 70)))
+    ax.legend(fontsize=8)
+    fig.suptitle(f"Acceptability: {a['vary']}")
+    return Figure(
+        "acceptability",
+        "Acceptability curves",
+        fig,
+        "For each value of the term, the chance that the investor's return reaches its "
+        "hurdle (green) and the chance that the municipality does not lose (purple), over "
+        "the same futures at every value; bands: ± two standard errors. Where both curves "
+        "are high, both sides can sign; where they cross, one side's gain is the other's "
+        "risk.",
+    )
+
+
+SECTION_FIGURES = ("stress", "sensitivity", "acceptability")
+"""Figures shown in their own sections of the report (with their tables), not among the
+run's figures."""
+
 OUTPUT_TITLES = {
     "investor_irr": "Investor IRR",
     "investor_moic": "Investor multiple (MOIC)",
@@ -394,7 +433,10 @@ def fig_sensitivity(sa: xr.Dataset) -> Figure:
 
 
 def figures(
-    ds: xr.Dataset, stress: xr.Dataset | None = None, sens: xr.Dataset | None = None
+    ds: xr.Dataset,
+    stress: xr.Dataset | None = None,
+    sens: xr.Dataset | None = None,
+    accept: xr.Dataset | None = None,
 ) -> list[Figure]:
     summ = summary(ds)
     out = [fig_states(ds)]
@@ -403,7 +445,11 @@ def figures(
     out += [fig_cashflows(ds), fig_distributions(ds, summ), fig_scatter(ds)]
     for f in out:
         _name_the_deal(f.fig, ds)
-    for extra, make in ((stress, fig_stress), (sens, fig_sensitivity)):
+    for extra, make in (
+        (stress, fig_stress),
+        (sens, fig_sensitivity),
+        (accept, fig_acceptability),
+    ):
         if extra is not None:
             out.append(make(extra))
             _name_the_deal(out[-1].fig, extra)

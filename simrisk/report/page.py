@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from simrisk.report.figures import MIO, Figure
+from simrisk.report.figures import MIO, SECTION_FIGURES, Figure
 from simrisk.report.text import assumptions, contract_terms, plain_summary
 from simrisk.summary import summary
 from simrisk.tables import Table
@@ -143,9 +143,7 @@ def render_html(
         for a, b in headline_rows(summ)
     )
     by_name = {f.name: f for f in figs}
-    main_figs = "".join(
-        _figure(f, pngs[f.name]) for f in figs if f.name not in ("stress", "sensitivity")
-    )
+    main_figs = "".join(_figure(f, pngs[f.name]) for f in figs if f.name not in SECTION_FIGURES)
     extra = ""
     for sid, title, tables, lines in sections:
         fig = by_name.get(sid)

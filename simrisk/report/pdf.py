@@ -13,7 +13,7 @@ import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
 from matplotlib.backends.backend_pdf import PdfPages
 
-from simrisk.report.figures import Figure, plain
+from simrisk.report.figures import SECTION_FIGURES, Figure, plain
 from simrisk.report.page import description, headline_rows
 from simrisk.report.text import assumptions, contract_terms, plain_summary
 from simrisk.summary import summary
@@ -177,7 +177,7 @@ def write_pdf(path: Path, ds, figs: list[Figure], pngs: dict[str, bytes], sectio
         pages.table(contract_terms(deal))
         pages.close()
         for f in figs:
-            if f.name not in ("stress", "sensitivity"):
+            if f.name not in SECTION_FIGURES:
                 _figure_page(pdf, f, pngs[f.name], header)
         for sid, title, tables, lines in sections:
             if sid in by_name:
