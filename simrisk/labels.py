@@ -31,6 +31,8 @@ _FIXED = {
     "cohort.enrolment.delay_weeks": "weeks before enrolment starts",
     "economics.regulation.assumed": "yearly regulation of benefit rates after the known years",
     "investor.capital": "the investor's capital (DKK)",
+    "contract.cap": "cap on all payments (DKK)",
+    "contract.cap_share": "cap on all payments, as a share of the capital",
     "investor.return_cap": "the investor's return cap (a year)",
     "investor.discount_rate": "the investor's discount rate",
 }

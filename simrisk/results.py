@@ -162,6 +162,7 @@ KIND_NAMES = {
     "solve": "solve file of 'simrisk solve'",
     "check": "check file of 'simrisk check'",
     "acceptability": "acceptability file of 'simrisk acceptability'",
+    "region": "region file of 'simrisk region'",
 }
 REQUIRED = (
     "investor_irr",

@@ -21,6 +21,58 @@ from simrisk.cli.render import emit
 from simrisk.jobs import analysis as job
 
 
+def goal_options(f):
+    """The goals of solve and region, as options."""
+    for opt in reversed(_GOAL_OPTIONS):
+        f = opt(f)
+    return f
+
+
+_GOAL_OPTIONS = [
+    click.option(
+        "--irr-hurdle",
+        type=float,
+        default=None,
+        help="Goal: P(investor IRR >= hurdle) >= --irr-prob.",
+    ),
+    click.option(
+        "--irr-prob",
+        type=click.FloatRange(0, 1),
+        default=0.5,
+        show_default=True,
+        help="With --irr-hurdle: the least share of futures (0-1) whose IRR must reach the hurdle "
+        "(0.5: the median IRR reaches it).",
+    ),
+    click.option(
+        "--max-municipal-loss",
+        type=click.FloatRange(0, 1),
+        default=None,
+        help="Goal: P(municipal net < 0) <= this.",
+    ),
+    click.option(
+        "--max-investor-loss",
+        type=click.FloatRange(0, 1),
+        default=None,
+        help="Goal: P(investor loss) <= this.",
+    ),
+    click.option("--breakeven", is_flag=True, help="Goal: the investor's median profit >= 0."),
+]
+
+
+def goals_from(irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, breakeven):
+    """The goals the options state."""
+    goals = []
+    if irr_hurdle is not None:
+        goals.append(Goal("p_irr_at_least", irr_prob, irr_hurdle))
+    if max_municipal_loss is not None:
+        goals.append(Goal("p_municipal_loss_at_most", max_municipal_loss))
+    if max_investor_loss is not None:
+        goals.append(Goal("p_investor_loss_at_most", max_investor_loss))
+    if breakeven:
+        goals.append(Goal("median_profit_at_least", 0.0))
+    return goals
+
+
 @main.command()
 @deal_argument
 @scenarios_option(5000, 2, "Scenarios per stress point (the same ones at every point).")
@@ -116,30 +168,7 @@ def sensitivity(
     help="The term or assumption to solve for, e.g. contract.mechanisms[0].share.",
 )
 @click.option("--range", "bounds", required=True, metavar="LOW,HIGH", help="Interval to search.")
-@click.option(
-    "--irr-hurdle", type=float, default=None, help="Goal: P(investor IRR >= hurdle) >= --irr-prob."
-)
-@click.option(
-    "--irr-prob",
-    type=click.FloatRange(0, 1),
-    default=0.5,
-    show_default=True,
-    help="With --irr-hurdle: the least share of futures (0-1) whose IRR must reach the hurdle "
-    "(0.5: the median IRR reaches it).",
-)
-@click.option(
-    "--max-municipal-loss",
-    type=click.FloatRange(0, 1),
-    default=None,
-    help="Goal: P(municipal net < 0) <= this.",
-)
-@click.option(
-    "--max-investor-loss",
-    type=click.FloatRange(0, 1),
-    default=None,
-    help="Goal: P(investor loss) <= this.",
-)
-@click.option("--breakeven", is_flag=True, help="Goal: the investor's median profit >= 0.")
+@goal_options
 @scenarios_option(5000, 10, "Scenarios at each value tried (the same ones at every value).")
 @seed_option
 @output_option("NetCDF file of every value tried, each goal's measure there and the answer.")
@@ -154,18 +183,49 @@ def solve(
 
     Says for each goal on which side of its crossing it holds (X ≥ or X ≤ the crossing),
     and where every goal holds at once."""
-    goals = []
-    if irr_hurdle is not None:
-        goals.append(Goal("p_irr_at_least", irr_prob, irr_hurdle))
-    if max_municipal_loss is not None:
-        goals.append(Goal("p_municipal_loss_at_most", max_municipal_loss))
-    if max_investor_loss is not None:
-        goals.append(Goal("p_investor_loss_at_most", max_investor_loss))
-    if breakeven:
-        goals.append(Goal("median_profit_at_least", 0.0))
+    goals = goals_from(irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, breakeven)
     with bad_input():
         out = job.solve(
             deal, path, bounds, goals, scenarios, seed, output, threads=threads,
+            overwrite=overwrite, ui=ui,
+        )  # fmt: skip
+    emit(out, as_json)
+
+
+@main.command()
+@deal_argument
+@click.option(
+    "--vary",
+    "vary",
+    multiple=True,
+    required=True,
+    metavar="PATH=LOW,HIGH",
+    help="A term (or assumption) and its range; give exactly two.",
+)
+@click.option(
+    "--points",
+    type=click.IntRange(2, 50),
+    default=9,
+    show_default=True,
+    help="Values of each term: a grid of POINTS x POINTS.",
+)
+@goal_options
+@scenarios_option(1000, 10, "Scenarios at each grid point (the same ones at every point).")
+@seed_option
+@output_option("NetCDF file (default: DEAL name + _region.nc).")
+@threads_option
+@overwrite_option
+@json_option("the map")
+def region(
+    deal, vary, points, irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, breakeven,
+    scenarios, seed, output, threads, overwrite, as_json,
+) -> None:  # fmt: skip
+    """The terms both sides can sign: where every goal holds on a grid of two terms of
+    DEAL, each party's goals marked, and the best point (the largest smallest margin)."""
+    goals = goals_from(irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, breakeven)
+    with bad_input():
+        out = job.region(
+            deal, list(vary), points, goals, scenarios, seed, output, threads=threads,
             overwrite=overwrite, ui=ui,
         )  # fmt: skip
     emit(out, as_json)

@@ -12,6 +12,7 @@ from simrisk import parallel, resources, results
 from simrisk.analysis import acceptability as acc
 from simrisk.analysis import calibrate as cal
 from simrisk.analysis import check as chk
+from simrisk.analysis import region as rg
 from simrisk.analysis import sensitivity as sa
 from simrisk.analysis import solve as sv
 from simrisk.analysis import stress as stress_mod
@@ -251,6 +252,66 @@ def acceptability(
         **{k: ds[k].values.tolist() for k in ds.data_vars},
     }  # fmt: skip
     return Output(data, [acc.table(ds)])
+
+
+def parse_vary(specs: list[str]) -> tuple[list[str], list[tuple[float, float]]]:
+    """``["PATH=LOW,HIGH", ...]`` -> paths and ranges; ConfigError naming a bad one."""
+    paths, ranges, problems = [], [], []
+    for k, spec in enumerate(specs):
+        path, sep, bounds = spec.partition("=")
+        try:
+            if not sep or not path.strip():
+                raise ValueError
+            low, high = (float(v) for v in bounds.split(","))
+        except ValueError:
+            problems.append(f"--vary[{k}]: '{spec}' is not PATH=LOW,HIGH")
+            continue
+        paths.append(path.strip())
+        ranges.append((low, high))
+    if problems:
+        raise ConfigError("--vary", problems)
+    return paths, ranges
+
+
+def region(
+    deal: str,
+    vary: list[str],
+    points: int,
+    goals: list[sv.Goal],
+    scenarios: int,
+    seed: int | None = None,
+    output: str | None = None,
+    *,
+    threads: int | None = None,
+    overwrite: bool = False,
+    ui: UI = QUIET,
+) -> Output:
+    """Where every goal holds on a grid of two terms, and the best point; NetCDF."""
+    cfg, text = load(deal, ui)
+    paths, ranges = parse_vary(vary)
+    output = output or default_output(deal, "_region.nc")
+    with claim_output(output, overwrite):
+        seed = seed_or_draw(seed, ui)
+        parallel.set_threads(threads)
+        announce_compiling(ui)
+        ds = rg.region(cfg, paths, ranges, points, goals, scenarios, seed, text)
+        results.write_netcdf(ds, output, overwrite=overwrite)
+        ui.log(f"wrote {output}")
+    a = ds.attrs
+    data = {
+        "deal": cfg.deal.name, "vary": paths, "ranges": ranges, "seed": seed,
+        "n_scenarios": scenarios, "goals": [str(g) for g in ds["goal"].values],
+        "a": ds["a"].values.tolist(), "b": ds["b"].values.tolist(),
+        "all_hold": ds["all_hold"].values.tolist(),
+        "goal_value": ds["goal_value"].values.tolist(),
+        "best": [a["best_a"], a["best_b"]], "best_all_hold": bool(a["best_all_hold"]),
+    }  # fmt: skip
+    share = float(ds["all_hold"].values.mean())
+    line = (
+        f"every goal holds at {int(ds['all_hold'].values.sum())} of {ds['all_hold'].size} "
+        f"grid points ({fmt(share, 'pct')})"
+    )
+    return Output(data, [rg.map_table(ds), rg.best_table(ds)], [line])
 
 
 def calibrate(

@@ -219,7 +219,7 @@ def make_report(files: list[str], out_dir: str, fmt: str = "png") -> Output:
         with exclusive(out_dir):
             written = report.write_report(
                 found["run"], out_dir, found.get("stress"), found.get("sensitivity"), fmt,
-                found.get("check"), found.get("acceptability"),
+                found.get("check"), found.get("acceptability"), found.get("region"),
             )  # fmt: skip
     except FileExistsError as exc:
         raise ConfigError(out_dir, [f"--output: {exc}"]) from None

@@ -17,6 +17,7 @@ import xarray as xr
 
 from simrisk.analysis import acceptability as accept_mod
 from simrisk.analysis import check as check_mod
+from simrisk.analysis import region as region_mod
 from simrisk.analysis import sensitivity as sens_mod
 from simrisk.analysis import stress as stress_mod
 from simrisk.errors import ConfigError
@@ -27,7 +28,7 @@ from simrisk.report.pdf import write_pdf
 from simrisk.results import KIND_NAMES, REQUIRED, file_kind, load_netcdf, open_results
 from simrisk.tables import Table
 
-TAKES = ("run", "stress", "sensitivity", "check", "acceptability")
+TAKES = ("run", "stress", "sensitivity", "check", "acceptability", "region")
 
 
 def classify(files: list[str]) -> dict[str, str]:
@@ -52,7 +53,7 @@ def classify(files: list[str]) -> dict[str, str]:
             what = f"a {KIND_NAMES[kind]}" if kind in KIND_NAMES else "not a simrisk file"
             problems.append(
                 f"{f}: {what}; the report takes the files of run, stress, sensitivity, "
-                "check and acceptability"
+                "check, acceptability and region"
             )
         elif kind in found:
             problems.append(f"{f}: a second {KIND_NAMES[kind]} (the first is {found[kind]})")
@@ -90,7 +91,7 @@ def _mismatch(ds: xr.Dataset, path, other: xr.Dataset, other_path) -> list[str]:
             f"{other_path}: made from another version of the deal file than {path}; "
             "run both from the same file"
         )
-    if b.get("kind") in ("check", "acceptability"):
+    if b.get("kind") in ("check", "acceptability", "region"):
         return out  # a check draws its own parameters; its seed is its own
     if a.get("seed") != b.get("seed") and b.get("kind") == "stress":
         out.append(
@@ -108,6 +109,7 @@ def write_report(
     fmt: str = "png",
     check: str | Path | None = None,
     accept: str | Path | None = None,
+    region: str | Path | None = None,
 ) -> list[Path]:
     """Write ``report.html`` into ``out_dir`` with the figures: as ``fmt`` files (png,
     svg) beside it, or with ``pdf`` the whole report as one ``report.pdf``. Returns the
@@ -117,20 +119,27 @@ def write_report(
     sa = load_netcdf(sensitivity) if sensitivity else None
     ck = load_netcdf(check) if check else None
     ac = load_netcdf(accept) if accept else None
+    rg = load_netcdf(region) if region else None
     if st is not None and "stress" not in st.dims:
         raise ValueError(f"{stress}: not a stress results file (no stress dimension)")
     if sa is not None and "output" not in sa.dims:
         raise ValueError(f"{sensitivity}: not a sensitivity results file")
     problems = [
         p
-        for other, path in ((st, stress), (sa, sensitivity), (ck, check), (ac, accept))
+        for other, path in (
+            (st, stress),
+            (sa, sensitivity),
+            (ck, check),
+            (ac, accept),
+            (rg, region),
+        )
         if other is not None
         for p in _mismatch(ds, result, other, path)
     ]
     if problems:
         raise ConfigError("report", problems)
-    figs = figures(ds, st, sa, ac)
-    sections = _sections(ds, st, sa, ck, ac)
+    figs = figures(ds, st, sa, ac, rg)
+    sections = _sections(ds, st, sa, ck, ac, rg)
     names = (["report.pdf"] if fmt == "pdf" else [f"{f.name}.{fmt}" for f in figs]) + [
         "report.html"
     ]
@@ -154,7 +163,7 @@ def write_report(
     return [Path(out_dir) / n for n in names]
 
 
-def _sections(ds, st, sa, ck, ac=None) -> list[tuple[str, str, list[Table], list[str]]]:
+def _sections(ds, st, sa, ck, ac=None, rg=None) -> list[tuple[str, str, list[Table], list[str]]]:
     """The report's optional sections: (id, title, tables, lines)."""
     out = []
     name = ds.attrs.get("deal_name", "")
@@ -172,6 +181,9 @@ def _sections(ds, st, sa, ck, ac=None) -> list[tuple[str, str, list[Table], list
     if ac is not None:
         out.append(("acceptability", "Acceptability of a contract term", [accept_mod.table(ac)],
                     []))  # fmt: skip
+    if rg is not None:
+        out.append(("region", "The terms both sides can sign",
+                    [region_mod.map_table(rg), region_mod.best_table(rg)], []))  # fmt: skip
     if ck is not None:
         rows = check_mod.rows_from_dataset(ck)
         draws, reps = ck.attrs.get("draws"), ck.attrs.get("replicates")

@@ -350,7 +350,56 @@ def fig_acceptability(ac: xr.Dataset) -> Figure:
     )
 
 
-SECTION_FIGURES = ("stress", "sensitivity", "acceptability")
+def fig_region(rg: xr.Dataset) -> Figure:
+    """The grid of two terms: where every goal holds (shaded), each goal's boundary in
+    its party's colour, the deal's own terms and the best point."""
+    a = rg.attrs
+
+    def scaled(values, kind):
+        return np.asarray(values) * (100 if kind == "pct" else 1)
+
+    xa, xb = scaled(rg["a"].values, a["kind_a"]), scaled(rg["b"].values, a["kind_b"])
+    fig, ax = plt.subplots(figsize=(7.5, 5.2), layout="constrained")
+    ok = rg["all_hold"].values.astype(float)
+    ax.pcolormesh(xb, xa, ok, shading="nearest", cmap="Greens", vmin=0, vmax=1.6, alpha=0.8)
+    colours = {"investor": "#2ca02c", "municipality": "#9467bd"}
+    styles = ["-", "--", ":", "-."]
+    for k, g in enumerate(rg["goal"].values):
+        holds = rg["goal_holds"].values[:, :, k].astype(float)
+        who = str(rg["goal_party"].values[k])
+        if holds.max() > 0:  # where this goal holds, lightly in its party's colour
+            ax.contourf(xb, xa, holds, levels=[0.5, 1.5], colors=[colours[who]], alpha=0.12)
+        if 0 < holds.mean() < 1:
+            ax.contour(xb, xa, holds, levels=[0.5], colors=colours[who],
+                       linestyles=styles[k % len(styles)], linewidths=1.6)  # fmt: skip
+        ax.plot([], [], color=colours[who], linestyle=styles[k % len(styles)],
+                label=plain(f"{who}: {g}"))  # fmt: skip
+    ax.plot(scaled(a["deal_b"], a["kind_b"]), scaled(a["deal_a"], a["kind_a"]), "kx",
+            markersize=9, label="the deal's terms")  # fmt: skip
+    ax.plot(scaled(a["best_b"], a["kind_b"]), scaled(a["best_a"], a["kind_a"]), "r*",
+            markersize=12, label="best point")  # fmt: skip
+
+    def axis(name, kind):
+        unit = {"pct": " (%)", "dkk": " (DKK)"}.get(kind, "")
+        return plain(textwrap.fill(name + ("" if "DKK" in name else unit), 60))
+
+    ax.set_xlabel(axis(a["label_b"], a["kind_b"]))
+    ax.set_ylabel(axis(a["label_a"], a["kind_a"]))
+    ax.legend(fontsize=7, loc="best")
+    fig.suptitle("Where every goal holds")
+    return Figure(
+        "region",
+        "The terms both sides can sign",
+        fig,
+        "Each point of the grid is a contract with those two terms, run on the same futures. "
+        "Dark green: every stated goal holds. Each goal's area is tinted in its party's "
+        "colour (green: the investor's, purple: the municipality's) and its line is the "
+        "boundary. The cross is the deal as written; the star is the point whose "
+        "smallest margin over the goals is largest.",
+    )
+
+
+SECTION_FIGURES = ("stress", "sensitivity", "acceptability", "region")
 """Figures shown in their own sections of the report (with their tables), not among the
 run's figures."""
 
@@ -437,6 +486,7 @@ def figures(
     stress: xr.Dataset | None = None,
     sens: xr.Dataset | None = None,
     accept: xr.Dataset | None = None,
+    region: xr.Dataset | None = None,
 ) -> list[Figure]:
     summ = summary(ds)
     out = [fig_states(ds)]
@@ -449,6 +499,7 @@ def figures(
         (stress, fig_stress),
         (sens, fig_sensitivity),
         (accept, fig_acceptability),
+        (region, fig_region),
     ):
         if extra is not None:
             out.append(make(extra))
