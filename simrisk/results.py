@@ -163,6 +163,7 @@ KIND_NAMES = {
     "check": "check file of 'simrisk check'",
     "acceptability": "acceptability file of 'simrisk acceptability'",
     "region": "region file of 'simrisk region'",
+    "voi": "value-of-information file of 'simrisk voi'",
 }
 REQUIRED = (
     "investor_irr",

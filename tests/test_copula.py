@@ -152,3 +152,15 @@ def test_the_command_line_runs_a_correlated_deal_and_refuses_a_bad_one(tmp_path)
     bad = CliRunner().invoke(main, ["validate", str(deal)])
     assert bad.exit_code == 1
     assert bad.stderr.strip() == "error: uncertainty.correlations[0].rho: unknown key"
+
+
+def test_the_report_lists_the_correlations(tmp_path):
+    from simrisk import report, results
+
+    cfg = _deal("mc", pairs=PAIRS[:1])
+    ds = results.build_dataset(cfg, engine.run(cfg, 1, 30), 1, "")
+    path = results.write_netcdf(ds, tmp_path / "r.nc")
+    report.write_report(path, tmp_path / "rep")
+    page = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    assert "Spearman +0.60 (Gaussian copula)" in page
+    assert "rank correlation of heterogeneity of job chances (frailty variance) and" in page

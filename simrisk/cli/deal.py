@@ -136,3 +136,24 @@ def compare(files, out_dir, fmt, as_json) -> None:
     with bad_input():
         out = compare_job.compare(list(files), out_dir, fmt)
     emit(out, as_json)
+
+
+@main.command()
+@click.argument("result", type=click.Path(dir_okay=False))
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    metavar="NAME=PATH,PATH",
+    help="Also the value of knowing these inputs together; repeatable.",
+)
+@output_option("NetCDF file of the values (for 'simrisk report').")
+@overwrite_option
+@json_option("the values")
+def voi(result, groups, output, overwrite, as_json) -> None:
+    """The value of information from RESULT.nc: what knowing each uncertain input (EVPPI)
+    or all of them (EVPI) before signing is worth to the investor and to the municipality,
+    in DKK, by a nonparametric regression on the run's own sample."""
+    with bad_input():
+        out = job.value_of_information(result, list(groups), output, overwrite)
+    emit(out, as_json)

@@ -220,7 +220,38 @@ def make_report(files: list[str], out_dir: str, fmt: str = "png") -> Output:
             written = report.write_report(
                 found["run"], out_dir, found.get("stress"), found.get("sensitivity"), fmt,
                 found.get("check"), found.get("acceptability"), found.get("region"),
+                found.get("voi"),
             )  # fmt: skip
     except FileExistsError as exc:
         raise ConfigError(out_dir, [f"--output: {exc}"]) from None
     return Output({"written": [str(p) for p in written]}, lines=[str(p) for p in written])
+
+
+def value_of_information(result: str, groups: list[str] | None = None,
+                         output: str | None = None, overwrite: bool = False) -> Output:  # fmt: skip
+    """EVPI and EVPPI of both parties from a run's own sample; with ``output``, NetCDF."""
+    from simrisk.analysis import voi
+
+    extra = {}
+    for spec in groups or []:
+        name, sep, paths = spec.partition("=")
+        if not sep or not name.strip() or not paths.strip():
+            raise ConfigError("--group", [f"--group: '{spec}' is not NAME=PATH,PATH,..."])
+        extra[name.strip()] = [p.strip() for p in paths.split(",") if p.strip()]
+    ds = results.open_results(result)
+    v = voi.value_of_information(ds, extra)
+    if output is not None:
+        try:
+            with exclusive(output):
+                results.write_netcdf(v, output, overwrite=overwrite)
+        except FileExistsError as exc:
+            raise ConfigError(output, [f"--output: {exc}"]) from None
+    data = {
+        "deal": v.attrs["deal_name"], "evpi_investor": v.attrs["evpi_investor"],
+        "evpi_municipality": v.attrs["evpi_municipality"],
+        "inputs": [str(x) for x in v["input"].values],
+        "evppi_investor": v["evppi_investor"].values.tolist(),
+        "evppi_municipality": v["evppi_municipality"].values.tolist(),
+        "sentences": voi.sentences(v),
+    }  # fmt: skip
+    return Output(data, [voi.table(v)], voi.sentences(v))

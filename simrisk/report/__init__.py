@@ -20,6 +20,7 @@ from simrisk.analysis import check as check_mod
 from simrisk.analysis import region as region_mod
 from simrisk.analysis import sensitivity as sens_mod
 from simrisk.analysis import stress as stress_mod
+from simrisk.analysis import voi as voi_mod
 from simrisk.errors import ConfigError
 from simrisk.files import write_folder
 from simrisk.report.figures import figures
@@ -28,7 +29,7 @@ from simrisk.report.pdf import write_pdf
 from simrisk.results import KIND_NAMES, REQUIRED, file_kind, load_netcdf, open_results
 from simrisk.tables import Table
 
-TAKES = ("run", "stress", "sensitivity", "check", "acceptability", "region")
+TAKES = ("run", "stress", "sensitivity", "check", "acceptability", "region", "voi")
 
 
 def classify(files: list[str]) -> dict[str, str]:
@@ -53,7 +54,7 @@ def classify(files: list[str]) -> dict[str, str]:
             what = f"a {KIND_NAMES[kind]}" if kind in KIND_NAMES else "not a simrisk file"
             problems.append(
                 f"{f}: {what}; the report takes the files of run, stress, sensitivity, "
-                "check, acceptability and region"
+                "check, acceptability, region and voi"
             )
         elif kind in found:
             problems.append(f"{f}: a second {KIND_NAMES[kind]} (the first is {found[kind]})")
@@ -91,7 +92,7 @@ def _mismatch(ds: xr.Dataset, path, other: xr.Dataset, other_path) -> list[str]:
             f"{other_path}: made from another version of the deal file than {path}; "
             "run both from the same file"
         )
-    if b.get("kind") in ("check", "acceptability", "region"):
+    if b.get("kind") in ("check", "acceptability", "region", "voi"):
         return out  # a check draws its own parameters; its seed is its own
     if a.get("seed") != b.get("seed") and b.get("kind") == "stress":
         out.append(
@@ -110,6 +111,7 @@ def write_report(
     check: str | Path | None = None,
     accept: str | Path | None = None,
     region: str | Path | None = None,
+    voi: str | Path | None = None,
 ) -> list[Path]:
     """Write ``report.html`` into ``out_dir`` with the figures: as ``fmt`` files (png,
     svg) beside it, or with ``pdf`` the whole report as one ``report.pdf``. Returns the
@@ -120,6 +122,7 @@ def write_report(
     ck = load_netcdf(check) if check else None
     ac = load_netcdf(accept) if accept else None
     rg = load_netcdf(region) if region else None
+    vi = load_netcdf(voi) if voi else None
     if st is not None and "stress" not in st.dims:
         raise ValueError(f"{stress}: not a stress results file (no stress dimension)")
     if sa is not None and "output" not in sa.dims:
@@ -132,6 +135,7 @@ def write_report(
             (ck, check),
             (ac, accept),
             (rg, region),
+            (vi, voi),
         )
         if other is not None
         for p in _mismatch(ds, result, other, path)
@@ -139,7 +143,7 @@ def write_report(
     if problems:
         raise ConfigError("report", problems)
     figs = figures(ds, st, sa, ac, rg)
-    sections = _sections(ds, st, sa, ck, ac, rg)
+    sections = _sections(ds, st, sa, ck, ac, rg, vi)
     names = (["report.pdf"] if fmt == "pdf" else [f"{f.name}.{fmt}" for f in figs]) + [
         "report.html"
     ]
@@ -163,7 +167,9 @@ def write_report(
     return [Path(out_dir) / n for n in names]
 
 
-def _sections(ds, st, sa, ck, ac=None, rg=None) -> list[tuple[str, str, list[Table], list[str]]]:
+def _sections(
+    ds, st, sa, ck, ac=None, rg=None, vi=None
+) -> list[tuple[str, str, list[Table], list[str]]]:
     """The report's optional sections: (id, title, tables, lines)."""
     out = []
     name = ds.attrs.get("deal_name", "")
@@ -184,6 +190,9 @@ def _sections(ds, st, sa, ck, ac=None, rg=None) -> list[tuple[str, str, list[Tab
     if rg is not None:
         out.append(("region", "The terms both sides can sign",
                     [region_mod.map_table(rg), region_mod.best_table(rg)], []))  # fmt: skip
+    if vi is not None:
+        out.append(("voi", "What it is worth to know before signing", [voi_mod.table(vi)],
+                    voi_mod.sentences(vi)))  # fmt: skip
     if ck is not None:
         rows = check_mod.rows_from_dataset(ck)
         draws, reps = ck.attrs.get("draws"), ck.attrs.get("replicates")

@@ -266,4 +266,12 @@ def assumptions(deal: dict) -> Table:
             f"{len(post['draws'])} joint draws ({post['method']})",
             f"{post['source']}; fitted to {', '.join(post.get('fitted_to', []))}",
         )
+    for c in deal["uncertainty"].get("correlations", []):
+        x, y = c["between"]
+        t.add(
+            f"rank correlation of {input_label(deal, x)} and {input_label(deal, y)}",
+            f"{x}, {y}",
+            f"Spearman {c['rank']:+.2f} (Gaussian copula)",
+            c.get("source", ""),
+        )
     return t

@@ -1,0 +1,97 @@
+"""The value of information: EVPI and EVPPI against closed forms and nested Monte Carlo
+on synthetic decisions, a group worth at least its members, and the command on a run
+of an included deal."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+from scipy import stats
+
+from simrisk import engine, report, results
+from simrisk.analysis import voi
+from simrisk.cli import main
+from simrisk.config import load_deal
+from tests.conftest import CONFIGS
+
+
+def _normal_max(m: float, s: float) -> float:
+    """E[max(X, 0)] for X ~ N(m, s^2)."""
+    return m * stats.norm.cdf(m / s) + s * stats.norm.pdf(m / s)
+
+
+def test_evpi_and_evppi_against_the_closed_form():
+    """NB = θ + ε, θ ~ N(0.2, 1), ε ~ N(0, 0.5²): EVPPI(θ) = E[max(θ, 0)] - 0.2 and
+    EVPI = E[max(NB, 0)] - 0.2, both in closed form."""
+    g = np.random.default_rng(0)
+    n = 40_000
+    theta = g.normal(0.2, 1.0, n)
+    nb = theta + g.normal(0.0, 0.5, n)
+    want_evppi = _normal_max(0.2, 1.0) - 0.2
+    want_evpi = _normal_max(0.2, np.hypot(1.0, 0.5)) - 0.2
+    # Monte Carlo error of a mean of max(., 0) over 40,000 draws: about 0.005; 4 of them
+    assert voi.evpi(nb) == pytest.approx(want_evpi, abs=0.02)
+    assert voi.evppi(theta, nb) == pytest.approx(want_evppi, abs=0.02)
+
+
+def test_evppi_against_nested_monte_carlo_for_a_group():
+    """NB = sin(3 θ1) + θ2² - 0.3 + noise: the inner expectation by nested Monte Carlo
+    (1,000 inner draws per outer draw) against the additive regression."""
+    g = np.random.default_rng(1)
+    n = 20_000
+    th = g.uniform(-1, 1, (n, 3))
+
+    def mean_nb(t):
+        return np.sin(3 * t[..., 0]) + t[..., 1] ** 2 - 0.3
+
+    nb = mean_nb(th) + g.normal(0, 1.0, n)
+    outer = th[:400]
+    inner = np.stack([mean_nb(outer) + g.normal(0, 1.0, (1000, 400)).mean(0)])
+    nested = float(np.mean(np.maximum(inner[0], 0))) - max(float(nb.mean()), 0.0)
+    got = voi.evppi(th[:, :2], nb)
+    assert got == pytest.approx(nested, abs=0.03)
+    # the third input carries nothing: its EVPPI is near 0, and a group is worth at least
+    # the most of its members
+    # ... up to the regression's own noise: a running mean of k draws keeps sd(NB)/sqrt(k)
+    # of noise, worth at most about that times phi(0) in a balanced decision
+    k = round(np.sqrt(n))
+    assert voi.evppi(th[:, 2], nb) < nb.std() / np.sqrt(k) * stats.norm.pdf(0) + 0.01
+    assert got >= max(voi.evppi(th[:, 0], nb), voi.evppi(th[:, 1], nb)) - 0.005
+    assert got <= voi.evpi(nb)
+
+
+def test_a_sure_decision_has_no_value_of_information():
+    nb = np.full(1000, 5.0) + np.linspace(0, 1, 1000)
+    assert voi.evpi(nb) == 0.0 and voi.evppi(np.arange(1000.0), nb) == 0.0
+
+
+def test_the_command_on_a_run(tmp_path):
+    cfg, text = load_deal(CONFIGS / "holbaek.toml")
+    run = results.write_netcdf(
+        results.build_dataset(cfg, engine.run(cfg, 1, 600), 1, text), tmp_path / "r.nc"
+    )
+    out = tmp_path / "v.nc"
+    res = CliRunner().invoke(main, ["voi", str(run), "--group",
+                                    "effects=effect.job_entry[3],effect.persistence",
+                                    "-o", str(out), "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    v = xr.load_dataset(out)
+    ds = results.open_results(run)
+    assert data["evpi_investor"] == pytest.approx(voi.evpi(ds["investor_npv"].values))
+    assert data["evpi_municipality"] == pytest.approx(voi.evpi(ds["municipal_net_pv"].values))
+    assert "effects" in data["inputs"] and "all uncertain inputs" in data["inputs"]
+    for party in ("investor", "municipality"):
+        vals = v[f"evppi_{party}"].values
+        assert (vals >= 0).all() and (vals <= v.attrs[f"evpi_{party}"] + 1e-9).all()
+    assert data["sentences"][0].startswith("The investor, on what is known now, ")
+    written = report.write_report(run, tmp_path / "rep", voi=out)
+    page = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    assert 'id="voi-section"' in page and "EVPI" in page
+    bad = CliRunner().invoke(main, ["voi", str(run), "--group", "x=nothing.here"])
+    assert bad.exit_code == 1 and "--group x: nothing.here is not an uncertain input" in bad.stderr
+    assert written
