@@ -54,6 +54,15 @@ def _dates(ax) -> None:
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
 
 
+def _band(ax, dates, q: xr.DataArray, colour: str, line: str, band: str | None = None) -> None:
+    """A weekly median (``line`` its label) and its 5-95 % band over scenarios."""
+    ax.fill_between(
+        dates, q.sel(quantile=0.05), q.sel(quantile=0.95), color=colour, alpha=0.25,
+        linewidth=0, label=band,
+    )  # fmt: skip
+    ax.plot(dates, q.sel(quantile=0.5), color=colour, label=line)
+
+
 def _state_grid(ds: xr.Dataset):
     """One panel per state anyone is ever in (moving away left out): the figure, its
     axes, the states and the number of columns."""
@@ -78,16 +87,7 @@ def fig_states(ds: xr.Dataset) -> Figure:
     fig, axes, states, cols = _state_grid(ds)
     for ax, s in zip(axes, states, strict=False):
         for arm, colour in ARM_COLOURS.items():
-            band = q.sel(state=s, arm=arm)
-            ax.fill_between(
-                dates,
-                band.sel(quantile=0.05),
-                band.sel(quantile=0.95),
-                color=colour,
-                alpha=0.25,
-                linewidth=0,
-            )
-            ax.plot(dates, band.sel(quantile=0.5), color=colour, label=arm)
+            _band(ax, dates, q.sel(state=s, arm=arm), colour, arm)
         ax.set_title(s)
         _dates(ax)
     for ax in axes[::cols]:
@@ -114,17 +114,7 @@ def fig_effect(ds: xr.Dataset) -> Figure:
     fig, axes, states, cols = _state_grid(ds)
     colour = ARM_COLOURS["treatment"]
     for ax, s in zip(axes, states, strict=False):
-        band = q.sel(state=s)
-        ax.fill_between(
-            dates,
-            band.sel(quantile=0.05),
-            band.sel(quantile=0.95),
-            color=colour,
-            alpha=0.25,
-            linewidth=0,
-            label="5-95 % of scenarios",
-        )
-        ax.plot(dates, band.sel(quantile=0.5), color=colour, label="median")
+        _band(ax, dates, q.sel(state=s), colour, "median", "5-95 % of scenarios")
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_title(s)
         _dates(ax)
@@ -151,17 +141,7 @@ def fig_cashflows(ds: xr.Dataset) -> Figure:
         (axes[0], "investor_cumulative", "#2ca02c"),
         (axes[1], "municipal_net_cumulative", "#9467bd"),
     ):
-        q = ds[f"{name}_quantile"] / MIO
-        ax.fill_between(
-            dates,
-            q.sel(quantile=0.05),
-            q.sel(quantile=0.95),
-            color=colour,
-            alpha=0.25,
-            linewidth=0,
-            label="5-95 %",
-        )
-        ax.plot(dates, q.sel(quantile=0.5), color=colour, label="median")
+        _band(ax, dates, ds[f"{name}_quantile"] / MIO, colour, "median", "5-95 %")
         ax.plot(dates, ds[f"{name}_mean"] / MIO, color=colour, linestyle="--", label="mean")
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_ylabel(_label(ds[f"{name}_mean"], mio=True))
