@@ -357,15 +357,28 @@ def simulate_chunk(
                     p = 0
                     while p + 1 < P and lab.dur_edges[p + 1] <= dur:
                         p += 1
-                    nbk = _stretch_end(lab, prog, s, state, p, dur, t, ctx_end, change, H)
-                    total = _hazards(lab, coh, prog, s, g, z, state, p, ctx, t, hh)
-                    span = nbk - t
-                    event = total * span >= budget
-                    if event:
-                        t_end = t + max(1, int(math.ceil(budget / total)))
-                    else:
+                    # the stretch ends where the state's hazards or benefit change for a
+                    # reason other than the programme; programme contexts within it change
+                    # only the hazards, so they are stepped through here and the weeks are
+                    # recorded once
+                    lim = _stretch_end(lab, prog, s, state, p, dur, t, H, change, H)
+                    ctx_dep = arm == TREATMENT and prog.ctx_dep[s, state]
+                    seg = t
+                    while True:
+                        nbk = min(ctx_end, lim) if ctx_dep else lim
+                        total = _hazards(lab, coh, prog, s, g, z, state, p, ctx, seg, hh)
+                        span = nbk - seg
+                        event = total * span >= budget
+                        if event:
+                            t_end = seg + max(1, int(math.ceil(budget / total)))
+                            break
                         budget -= total * span
                         t_end = nbk
+                        if nbk >= lim:
+                            break
+                        seg = nbk
+                        ctx, ctx_end = _context(prog, s, seg, e, prog_end, completed, H)
+                    span = t_end - t
                     counter = record_weeks(
                         state_count, benefit_weeks, refusion_weeks, checks, s, arm, i, state,
                         t, t_end, btype, w, counter, e, check_off, led,
@@ -391,7 +404,7 @@ def simulate_chunk(
                             counter = 0
                     if not event:
                         dur += span
-                        t = nbk
+                        t = t_end
                         continue
                     lst, u = uniform(lst)
                     dest = _destination(hh, u * total)
