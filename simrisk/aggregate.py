@@ -50,7 +50,19 @@ WEEK_BLOCK = 8
 """Weeks whose histograms :func:`accumulate_counts` fills together."""
 
 
-@nb.njit(parallel=True, nogil=True, cache=True)
+@nb.njit(inline="always", cache=True)
+def _add(total, hist, a, t, c, x, width, top):
+    """Add one integer-valued count ``x`` to the running sum and to its histogram bin."""
+    total[a, t, c] += x
+    v = int(x + 0.5)
+    if width > 1:
+        v //= width
+    if v > top:
+        v = top
+    hist[a, t, c, v] += 1
+
+
+@nb.njit(nogil=True, cache=True)
 def accumulate_counts(counts, total, hist, width=1):
     """Add integer-valued weekly counts of a chunk to running sums and histograms.
 
@@ -67,22 +79,27 @@ def accumulate_counts(counts, total, hist, width=1):
     """
     m, A, H, C = counts.shape
     top = hist.shape[3] - 1
-    n_blocks = (H + WEEK_BLOCK - 1) // WEEK_BLOCK
-    for job in nb.prange(A * n_blocks):
-        a = job // n_blocks
-        t0 = (job % n_blocks) * WEEK_BLOCK
-        t1 = min(H, t0 + WEEK_BLOCK)
+    for a in range(A):
+        for t0 in range(0, H, WEEK_BLOCK):
+            for s in range(m):
+                for t in range(t0, min(H, t0 + WEEK_BLOCK)):
+                    for c in range(C):
+                        _add(total, hist, a, t, c, counts[s, a, t, c], width, top)
+
+
+@nb.njit(nogil=True, cache=True)
+def accumulate_effect(counts, total, hist, width, shift):
+    """The same for the programme's effect: the treatment arm's count less the
+    counterfactual's in the same scenario, plus ``shift`` (the cohort, so that it is not
+    negative); ``total`` (1, week, column), ``hist`` (1, week, column, bin)."""
+    m, _, H, C = counts.shape
+    top = hist.shape[3] - 1
+    for t0 in range(0, H, WEEK_BLOCK):
         for s in range(m):
-            for t in range(t0, t1):
+            for t in range(t0, min(H, t0 + WEEK_BLOCK)):
                 for c in range(C):
-                    x = counts[s, a, t, c]
-                    total[a, t, c] += x
-                    v = int(x + 0.5)
-                    if width > 1:
-                        v //= width
-                    if v > top:
-                        v = top
-                    hist[a, t, c, v] += 1
+                    x = counts[s, TREATMENT, t, c] - counts[s, COUNTERFACTUAL, t, c] + shift
+                    _add(total, hist, 0, t, c, x, width, top)
 
 
 def hist_quantiles(hist: np.ndarray, qs=QUANTILES, width: int = 1) -> np.ndarray:
@@ -174,9 +191,9 @@ class Aggregator:
         state_sum, state_hist, programme_sum, programme_hist, effect_sum, effect_hist = part
         accumulate_counts(res.state_count, state_sum, state_hist, self.width)
         accumulate_counts(res.programme_count[:, None], programme_sum, programme_hist, self.width)
-        sc = res.state_count
-        effect = (sc[:, TREATMENT] - sc[:, COUNTERFACTUAL] + self.cohort)[:, None]
-        accumulate_counts(effect, effect_sum, effect_hist, self.effect_width)
+        accumulate_effect(
+            res.state_count, effect_sum, effect_hist, self.effect_width, float(self.cohort)
+        )
         if self.detail:
             self.detail_states[scen0 : scen0 + m] = np.rint(res.state_count)
 

@@ -91,7 +91,7 @@ def ledger_arrays(cfg: DealConfig, st: Structure, v: Values) -> LedgerArrays:
     )
 
 
-@nb.njit(parallel=True, nogil=True, cache=True)
+@nb.njit(nogil=True, cache=True)
 def _weekly_cost(
     benefit_weeks,
     refusion_weeks,
@@ -115,7 +115,7 @@ def _weekly_cost(
     municipality, central, public : float64 (scenario, arm, week), written
     """
     m, n_arms, H, B = benefit_weeks.shape
-    for s in nb.prange(m):
+    for s in range(m):
         sr = min(np.int64(s), rate_amounts.shape[0] - 1)
         sx = min(np.int64(s), tax_amounts.shape[0] - 1)
         rates = np.empty((H, B))  # this scenario's rates, week by week
@@ -154,12 +154,12 @@ def costs(sim: KernelOut, la: LedgerArrays) -> dict[str, np.ndarray]:
     return dict(zip(PERSPECTIVES, out, strict=True))
 
 
-@nb.njit(parallel=True, nogil=True, cache=True)
+@nb.njit(nogil=True, cache=True)
 def _programme_cost(programme_count, phase_cost, setup_cost):
     m, H, _ = programme_count.shape
     K = phase_cost.shape[1]
     out = np.empty((m, H))
-    for s in nb.prange(m):
+    for s in range(m):
         for t in range(H):
             acc = 0.0
             for k in range(K):  # phase by phase: the sum's order is fixed

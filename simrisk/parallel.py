@@ -8,33 +8,18 @@ same order for any number of threads.
 
 from __future__ import annotations
 
-import functools
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
-import numpy as np
 
 
 def pool_size(n_tasks: int, threads: int | None = None) -> int:
     """Worker threads for ``n_tasks`` tasks: ``threads`` (default: numba's thread count,
-    ``--threads``), if numba's threading layer lets several threads start parallel
-    regions at once (``omp``, ``tbb``; not ``workqueue``); else 1."""
-    k = min(numba.get_num_threads() if threads is None else threads, n_tasks)
-    return k if k > 1 and _threadsafe_layer() else 1
-
-
-@numba.njit(parallel=True, cache=True)
-def _touch(a):
-    for i in numba.prange(a.shape[0]):
-        a[i] = i
-
-
-@functools.cache
-def _threadsafe_layer() -> bool:
-    _touch(np.empty(2))  # makes numba load its threading layer
-    return numba.threading_layer() in ("omp", "tbb")
+    ``--threads``), at most one per task. The numba functions run on one core each (none
+    has a parallel loop), so any of numba's threading layers lets them run side by side."""
+    return max(1, min(numba.get_num_threads() if threads is None else threads, n_tasks))
 
 
 def in_order(fn: Callable, items, threads: int | None = None) -> Iterator:

@@ -90,11 +90,11 @@ def gamma_mean1(state, variance):
             return state, d * v * boost * variance
 
 
-@nb.njit(parallel=True, nogil=True, cache=True)
+@nb.njit(nogil=True, cache=True)
 def uniform_table(key, scen0, n, d, which):
     """Uniforms in (0, 1), shape (n, d): row i belongs to scenario ``scen0 + i``."""
     out = np.empty((n, d))
-    for i in nb.prange(n):
+    for i in range(n):
         st = stream(key, scen0 + i, 0, which)
         for j in range(d):
             st, out[i, j] = uniform(st)

@@ -12,6 +12,7 @@ from simrisk.aggregate import (
     ChunkResult,
     Weekly,
     accumulate_counts,
+    accumulate_effect,
     accumulate_rows,
     hist_quantiles,
 )
@@ -52,6 +53,29 @@ def test_accumulate_counts_matches_numpy_over_chunks():
             for c in range(3):
                 h, _ = np.histogram(allc[:, a, t, c], bins=np.arange(top + 2) - 0.5)
                 np.testing.assert_array_equal(hist[a, t, c], h)
+
+
+def test_accumulate_effect_matches_numpy_over_chunks():
+    """The effect's sums and histograms (treatment less counterfactual, shifted by the
+    cohort) over chunks equal np.sum and np.histogram of the differences computed by
+    numpy, in bins of width 1 and 2."""
+    rng = np.random.default_rng(5)
+    top, shift = 12, 12.0
+    chunks = [_counts(rng, m, top=top) for m in (4, 1, 8)]
+    allc = np.concatenate(chunks)
+    diff = allc[:, 1] - allc[:, 0] + shift  # (scenario, week, column), 0 .. 24
+    for width in (1, 2):
+        bins = -(-(2 * top + 1) // width)
+        total = np.zeros((1, 7, 3))
+        hist = np.zeros((1, 7, 3, bins), np.int64)
+        for c in chunks:
+            accumulate_effect(c, total, hist, width, shift)
+        np.testing.assert_array_equal(total[0], np.sum(diff, axis=0))
+        edges = np.arange(0, bins * width + 1, width) - 0.5
+        for t in range(7):
+            for c in range(3):
+                h, _ = np.histogram(diff[:, t, c], bins=edges)
+                np.testing.assert_array_equal(hist[0, t, c], h, err_msg=f"{width} {t} {c}")
 
 
 def test_accumulate_rows_sums_in_scenario_order():

@@ -42,10 +42,10 @@ def pay_periods(per_period: np.ndarray, pay_week: np.ndarray, shape) -> np.ndarr
     return out
 
 
-@nb.njit(parallel=True, nogil=True, cache=True)
+@nb.njit(nogil=True, cache=True)
 def _cap_cumulative(flow, cap):
     out = np.empty_like(flow)
-    for s in nb.prange(flow.shape[0]):
+    for s in range(flow.shape[0]):
         room = cap[s]
         for t in range(flow.shape[1]):
             p = flow[s, t]
@@ -106,7 +106,7 @@ def savings_share(
     return pay_periods(np.diff(paid, axis=1, prepend=0.0), pay_week, measured.shape)
 
 
-@nb.njit(parallel=True, nogil=True, cache=True)
+@nb.njit(nogil=True, cache=True)
 def _rate_card_accrual(events, tariffs, per_citizen_cap, inside):
     """Weekly tariff accruals, each citizen's total capped.
 
@@ -119,7 +119,7 @@ def _rate_card_accrual(events, tariffs, per_citizen_cap, inside):
     m, n_cit, n_ev = events.shape
     H = inside.shape[0]
     out = np.zeros((m, H))
-    for s in nb.prange(m):
+    for s in range(m):
         order = np.empty(n_ev, np.int64)
         for i in range(n_cit):
             # events in time order (insertion sort; ties keep event order)

@@ -40,7 +40,7 @@ def weekly_cap_rates(return_cap: np.ndarray) -> np.ndarray:
     )
 
 
-@nb.njit(parallel=True, nogil=True, cache=True)
+@nb.njit(nogil=True, cache=True)
 def cap_return(drawdown, payment, weekly_cap_rate):
     """Cut payments so that the investor's return never exceeds the cap.
 
@@ -59,7 +59,7 @@ def cap_return(drawdown, payment, weekly_cap_rate):
     """
     m, H = payment.shape
     out = np.empty_like(payment)
-    for s in nb.prange(m):
+    for s in range(m):
         r = weekly_cap_rate[s]
         if not np.isfinite(r):
             out[s] = payment[s]

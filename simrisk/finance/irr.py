@@ -230,12 +230,12 @@ def _irr_one(f, grid, kz):
     return _solve(f, i0, i1, a, fa, b, fb, x0, neg), IRR_OK
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True)
 def _irr_kernel(flows, grid, kz, weeks_per_year):
     n = flows.shape[0]
     out = np.empty(n, np.float64)
     status = np.empty(n, np.int8)
-    for i in numba.prange(n):
+    for i in range(n):
         x, st = _irr_one(flows[i], grid, kz)
         if st == IRR_OK:
             out[i] = math.expm1(x * weeks_per_year)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from simrisk.errors import ConfigError
 from simrisk.files import exclusive
-from simrisk.report import compare as cmp
 from simrisk.tables import Output
 
 
@@ -18,6 +17,8 @@ def compare(files: list[str], out_dir: str | Path | None = None, fmt: str = "png
     Bad input (fewer than two files, a file given twice, a missing file or one that is
     not the results of ``simrisk run``, an output being written by another process)
     raises ConfigError, one line per problem, before anything is written."""
+    from simrisk.report import compare as cmp  # matplotlib: only when comparing
+
     datasets = cmp.load(files)
     names = cmp.labels(datasets, files)
     table = cmp.comparison(datasets, names)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simrisk import engine, parallel, report, resources, results, summary
+from simrisk import engine, parallel, resources, results, summary
 from simrisk.analysis import stress as stress_mod
 from simrisk.analysis import sweep as sweep_mod
 from simrisk.errors import ConfigError
@@ -214,6 +214,8 @@ def summarise(result: str, drivers: bool = False) -> Output:
 def make_report(files: list[str], out_dir: str, fmt: str = "png") -> Output:
     """Figures and the HTML page of a results file (and its stress and sensitivity
     files, recognised by their contents)."""
+    from simrisk import report  # matplotlib: only when reporting
+
     found = report.classify(files)
     try:
         with exclusive(out_dir):

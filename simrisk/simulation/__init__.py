@@ -22,7 +22,7 @@ from simrisk.simulation.inputs import (
     kernel_outputs,
     planned_entries,
 )
-from simrisk.simulation.kernel import simulate_chunk
+from simrisk.simulation.kernel import scratch, simulate_chunk
 
 __all__ = [
     "UNLIMITED",
@@ -80,6 +80,7 @@ def simulate(
         kin.programme,
         kin.ledger,
         *out,
+        *scratch(),
     )
     return out._replace(  # the kernel has summed the difference arrays
         state_count=out.state_count[:, :, :-1],

@@ -23,6 +23,9 @@ and exact for the weekly model:
   streams, and share the draws made at entry (segment, frailty, insurance,
   benefit path).
 
+The kernel runs on one core and allocates nothing (:mod:`simrisk.jit`); whole chunks run
+on all cores at once (:mod:`simrisk.parallel`).
+
 Inputs come in four groups (namedtuples of arrays, :mod:`.groups`); the outputs
 (:class:`~simrisk.simulation.groups.KernelOut`) are passed as separate arrays,
 since numba loses the writes to arrays held in a tuple that is handed to a
@@ -37,6 +40,7 @@ import math
 import numba as nb
 import numpy as np
 
+from simrisk.jit import KERNEL
 from simrisk.rng import (
     STREAM_CITIZEN,
     STREAM_HOURS,
@@ -238,7 +242,18 @@ def _prefix_weeks(a):
                 a[x, t, c] += a[x, t - 1, c]
 
 
-@nb.njit(parallel=True, nogil=True, cache=True, error_model="numpy")
+def scratch() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The kernel's scratch arrays: a citizen's hazards, the benefit-path stages it moved
+    to, and its record of self-support spells (starts, ends)."""
+    return (
+        np.empty(N_STATES),
+        np.zeros(MAX_STAGES, np.bool_),
+        np.empty(SS_CAPACITY, np.int64),
+        np.empty(SS_CAPACITY, np.int64),
+    )
+
+
+@nb.njit(**KERNEL)
 def simulate_chunk(
     key,
     scen0,
@@ -259,6 +274,10 @@ def simulate_chunk(
     checks,
     check_run,
     entry,
+    hh,
+    moved,
+    ss_a,
+    ss_b,
 ):
     """Simulate one chunk of scenarios, both arms of every citizen.
 
@@ -274,6 +293,8 @@ def simulate_chunk(
     coh, lab, prog, led : the input groups of :mod:`simrisk.simulation.groups`
     state_count ... entry : the fields of :class:`~simrisk.simulation.groups.KernelOut`,
         written
+    hh, moved, ss_a, ss_b : scratch (:func:`scratch`); the kernel allocates nothing
+        (:mod:`simrisk.jit`)
     """
     ns = state_count.shape[0]
     H = state_count.shape[2] - 1
@@ -281,7 +302,7 @@ def simulate_chunk(
     P = lab.dur_edges.shape[0]
     G = coh.seg_cum.shape[1]
     n_arms = 2 if do_treatment else 1
-    for s in nb.prange(ns):
+    for s in range(ns):
         scen = scen0 + s
         # every output of this scenario starts empty (here, in parallel, while the thread's
         # cache is about to use it)
@@ -293,10 +314,7 @@ def simulate_chunk(
         events[s] = -1
         checks[s] = -1
         check_run[s] = 0
-        hh = np.empty(N_STATES)
-        moved = np.zeros(MAX_STAGES, np.bool_)
-        ss_a = np.empty(SS_CAPACITY, np.int64)
-        ss_b = np.empty(SS_CAPACITY, np.int64)
+        moved[:] = False
         n_in = 0  # citizens enrolled so far, in the order of planned entry
         for i in range(N):
             cit = citizen0 + i
