@@ -62,7 +62,8 @@ def cap_return(drawdown, payment, weekly_cap_rate):
     for s in range(m):
         r = weekly_cap_rate[s]
         if not np.isfinite(r):
-            out[s] = payment[s]
+            for t in range(H):
+                out[s, t] = payment[s, t]
             continue
         bal = 0.0
         for t in range(H):
