@@ -16,9 +16,21 @@ _requested = threading.Event()
 
 
 def request(signum=None, frame=None) -> None:
-    """Signal handler: record the interruption and raise it here too."""
+    """Signal handler: record the interruption and raise it here too, unless the signal
+    arrived inside llvmlite (numba compiling), where the exception would only be printed
+    with its traceback and swallowed: :func:`check` raises it once the compiling is
+    done."""
     _requested.set()
-    raise KeyboardInterrupt
+    if not _in_llvmlite(frame):
+        raise KeyboardInterrupt
+
+
+def _in_llvmlite(frame) -> bool:
+    while frame is not None:
+        if "llvmlite" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def check() -> None:

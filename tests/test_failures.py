@@ -86,6 +86,28 @@ def test_an_interruption_swallowed_on_the_way_still_stops_the_work(tmp_path, hol
     assert out.read_text() == "whole"
 
 
+def test_a_signal_inside_llvmlite_is_kept_for_later_not_raised_there():
+    """Inside llvmlite (numba compiling) the handler only records the request, so that no
+    swallowed exception prints a traceback; elsewhere it raises at once; either way
+    check() raises it afterwards."""
+    from simrisk import interrupt
+
+    ns: dict = {}
+    code = compile("import sys\ninner = sys._getframe()", "/x/llvmlite/binding/ee.py", "exec")
+    exec(code, ns)  # a frame whose code lives in llvmlite, as in its ctypes callback
+    try:
+        interrupt.request(15, ns["inner"])  # returns: nothing raised inside llvmlite
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
+        interrupt.clear()
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.request(15, sys._getframe())
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
+    finally:
+        interrupt.clear()
+
+
 def test_a_second_run_to_the_same_output_is_refused_while_the_first_runs(tmp_path):
     out = tmp_path / "r.nc"
     first = subprocess.Popen(
