@@ -177,9 +177,11 @@ def project(args, sweep, metrics, t_local, times, n_specs, cpu_per, sched_task) 
         f"client; the final write at this machine's {1e6 * write_per:.2f} us per scenario: "
         f"{n * write_per / 60:,.1f} min (serial, after the compute)"
     )
+    worker = n / chunk * worker_over / cores
     print(
-        f"   projected wall: {(work + n * write_per) / 60:,.1f} min "
-        f"(compute + write; the scheduler's work overlaps the compute while under 100 %)"
+        f"   projected wall: {(work + worker + n * write_per) / 60:,.1f} min (compute, the "
+        f"worker-side cost {worker / 60:,.1f} min with chunks of {chunk:,}, and the write; "
+        f"the scheduler's work overlaps the compute while under 100 %; perfect scaling)"
     )
 
 

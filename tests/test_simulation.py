@@ -1292,3 +1292,22 @@ def test_a_settlement_lag_takes_no_citizen_after_the_deal():
     planned = simulation.planned_entries(cfg) + 120
     assert ((planned >= D) & (planned < D + 13)).any()
     np.testing.assert_array_equal(lagged.state_count[:, :, :D], plain.state_count[:, :, :D])
+
+
+def test_kernel_outputs_that_overlap_another_array_are_refused():
+    """The kernel is compiled on the promise that what it writes shares no memory with
+    any other argument (simrisk.jit); simulate checks it before every call."""
+    from simrisk.simulation import _check_apart
+    from simrisk.simulation.groups import KernelOut
+
+    buf = np.zeros(64)
+    parts = [np.zeros(4) for _ in KernelOut._fields]
+    _check_apart(KernelOut(*parts), (np.zeros(3),))  # apart: no error
+    parts[0] = buf[:8]
+    with pytest.raises(RuntimeError, match="state_count overlaps"):
+        _check_apart(KernelOut(*parts), (buf[4:12],))  # an input overlapping an output
+    parts[0], parts[1] = buf[:8], buf[8:16]
+    _check_apart(KernelOut(*parts), ())  # neighbours in one buffer do not overlap
+    parts[1] = buf[6:14]
+    with pytest.raises(RuntimeError, match="overlaps"):
+        _check_apart(KernelOut(*parts), ())  # two outputs overlapping

@@ -37,6 +37,16 @@ __all__ = [
 ]
 
 
+def _check_apart(out: KernelOut, inputs: tuple) -> None:
+    """The kernel is compiled on the promise that an array it writes shares no memory
+    with any other argument (:mod:`simrisk.jit`); a cheap check of the arrays' bounds."""
+    arrays = [a for a in (*out, *inputs) if isinstance(a, np.ndarray) and a.size]
+    for i, a in enumerate(out):
+        for b in arrays:
+            if b is not a and a.size and np.may_share_memory(a, b):
+                raise RuntimeError(f"kernel output {KernelOut._fields[i]} overlaps another array")
+
+
 class Workspace:
     """Kernel output buffers reused from chunk to chunk (no page faults, no re-allocation)."""
 
@@ -68,6 +78,8 @@ def simulate(
     n = kin.n
     n_citizens = kin.cohort.entry_planned.shape[0]
     out = kernel_outputs(n, n_citizens, st) if workspace is None else workspace.take(n)
+    _check_apart(out, (st.check_off, st.ss_windows, *kin.cohort, *kin.labour,
+                       *kin.programme, *kin.ledger))  # fmt: skip
     simulate_chunk(
         key,
         scen0,

@@ -27,9 +27,11 @@ The kernel runs on one core and allocates nothing (:mod:`simrisk.jit`); whole ch
 on all cores at once (:mod:`simrisk.parallel`).
 
 Inputs come in four groups (namedtuples of arrays, :mod:`.groups`); the outputs
-(:class:`~simrisk.simulation.groups.KernelOut`) are passed as separate arrays,
-since numba loses the writes to arrays held in a tuple that is handed to a
-helper inside a parallel loop. Axis order: scenario, arm, citizen, week, then
+(:class:`~simrisk.simulation.groups.KernelOut`) are passed as separate arrays (numba
+once lost writes to arrays held in a tuple handed to a helper inside a parallel loop).
+An array the kernel writes shares no memory with any other argument: the kernel is
+compiled on that promise (:mod:`simrisk.jit`), which :func:`simrisk.simulation.simulate`
+checks. Axis order: scenario, arm, citizen, week, then
 state, benefit, event, check or phase.
 """
 
@@ -304,8 +306,8 @@ def simulate_chunk(
     n_arms = 2 if do_treatment else 1
     for s in range(ns):
         scen = scen0 + s
-        # every output of this scenario starts empty (here, in parallel, while the thread's
-        # cache is about to use it)
+        # every output of this scenario starts empty (here, while the core's cache is about
+        # to use it)
         state_count[s] = 0.0
         benefit_weeks[s] = 0.0
         refusion_weeks[s] = 0.0
