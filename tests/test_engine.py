@@ -85,18 +85,22 @@ def test_thread_count_does_not_change_results(name, method):
         np.testing.assert_array_equal(ds1[k].values, ds2[k].values, err_msg=k)
 
 
-_DIGEST = """
-import hashlib, sys
-import numpy as np
+def _digest(res: engine.RunResult) -> str:
+    """A fingerprint of a run's per-scenario metrics and weekly state counts."""
+    h = hashlib.sha256()
+    for k in sorted(res.metrics):
+        h.update(np.ascontiguousarray(res.metrics[k]).tobytes())
+    h.update(res.weekly.state_count_mean.tobytes())
+    return h.hexdigest()
+
+
+_IN_CHILD = """
+import sys
 from simrisk import engine
 from simrisk.config import load_deal
+from tests.test_engine import _digest
 cfg, _ = load_deal(sys.argv[1])
-res = engine.run(cfg, 21, 300, chunk=40, threads=2)
-h = hashlib.sha256()
-for k in sorted(res.metrics):
-    h.update(np.ascontiguousarray(res.metrics[k]).tobytes())
-h.update(res.weekly.state_count_mean.tobytes())
-print(h.hexdigest())
+print(_digest(engine.run(cfg, 21, 300, chunk=40, threads=2)))
 """
 
 
@@ -104,19 +108,17 @@ def test_any_threading_layer_runs_chunks_side_by_side():
     """No numba function has a parallel loop, so the pool runs chunks on two threads under
     numba's workqueue layer too (which aborts on parallel regions started from two
     threads at once), with the same bits as one thread here."""
-    path = Path(__file__).parents[1] / "configs" / "holbaek.toml"
+    root = Path(__file__).parents[1]
+    path = root / "configs" / "holbaek.toml"
     env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", NUMBA_NUM_THREADS="2")
     proc = subprocess.run(
-        [sys.executable, "-c", _DIGEST, str(path)], env=env, capture_output=True, text=True
-    )
+        [sys.executable, "-c", _IN_CHILD, str(path)],
+        env=env, cwd=root, capture_output=True, text=True,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     cfg, _ = load_deal(path)
-    res = engine.run(cfg, 21, 300, chunk=40, threads=1)
-    h = hashlib.sha256()
-    for k in sorted(res.metrics):
-        h.update(np.ascontiguousarray(res.metrics[k]).tobytes())
-    h.update(res.weekly.state_count_mean.tobytes())
-    assert proc.stdout.strip().splitlines()[-1] == h.hexdigest()
+    one = engine.run(cfg, 21, 300, chunk=40, threads=1)
+    assert proc.stdout.strip().splitlines()[-1] == _digest(one)
 
 
 def test_numba_thread_count_sets_the_pool():
