@@ -79,6 +79,89 @@ def test_the_notice_goes_to_stderr_before_the_run(tmp_path, monkeypatch):
     assert "compiling" not in out.stdout
 
 
+_COMPILED_BY_A_RUN = """
+import sys
+from numba.core import event
+from simrisk import engine
+from simrisk.config import load_deal
+
+names = set()
+
+
+class Seen(event.Listener):
+    def on_start(self, ev):
+        pass
+
+    def on_end(self, ev):
+        fn = ev.data["dispatcher"].py_func
+        if fn.__module__.startswith("simrisk"):
+            names.add(fn.__qualname__)
+
+
+event.register("numba:compile", Seen())
+cfg, _ = load_deal(sys.argv[1])
+engine.run(cfg, 1, 50)
+print(sorted(names))
+"""
+
+
+def test_the_helper_compiles_what_a_run_needs_but_the_simulation_kernel(tmp_path):
+    """With an empty cache, the helper (python -m simrisk.compiled, the deal pickled on
+    stdin) leaves only the simulation kernel uncached, and a run after it compiles
+    nothing else: the helper compiled the others for the argument types of a real run."""
+    import pickle
+
+    cfg, _ = load_deal(HOLBAEK)
+    env = {"NUMBA_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    helper = subprocess.run([sys.executable, "-m", "simrisk.compiled"], input=pickle.dumps(cfg),
+                            capture_output=True, env=env, timeout=300)  # fmt: skip
+    assert helper.returncode == 0, helper.stderr.decode()
+    code = "from simrisk import compiled; print(compiled.uncached())"
+    left = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120)  # fmt: skip
+    assert left.stdout.strip() == "['simulate_chunk']", left.stderr
+    run = subprocess.run([sys.executable, "-c", _COMPILED_BY_A_RUN, str(HOLBAEK)],
+                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "['simulate_chunk']"
+
+
+def test_the_helper_is_started_only_when_the_kernel_and_others_are_uncached(monkeypatch):
+    started = []
+
+    class Proc:
+        def __init__(self, args, **kw):
+            started.append(args)
+            self.stdin = open(__import__("os").devnull, "wb")
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(compiled.subprocess, "Popen", Proc)
+    cfg, _ = load_deal(HOLBAEK)
+    cases = [  # (uncached, cores, started)
+        (["simulate_chunk", "irr_kernel"], 2, True),
+        (["simulate_chunk", "irr_kernel"], 1, False),  # no second core
+        (["simulate_chunk"], 2, False),  # nothing for the helper to do
+        (["irr_kernel", "weekly_cost"], 2, False),  # the run compiles them first anyway
+        ([], 2, False),
+    ]
+    for missing, cores, expected in cases:
+        started.clear()
+        monkeypatch.setattr(compiled, "uncached", lambda m=missing: m)
+        monkeypatch.setattr(compiled, "_cores", lambda c=cores: c)
+        proc = compiled.start_compiling_rest(cfg)
+        assert (proc is not None) == expected == bool(started), (missing, cores)
+        if expected:
+            assert started[0][1:] == ["-m", "simrisk.compiled"]
+
+
+def test_a_helper_still_compiling_is_stopped_with_the_run():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    compiled._stop(proc)
+    assert proc.poll() is not None
+
+
 # --------------------------------------------------------------------------- --detail
 def test_detail_size_is_estimated_and_announced(tmp_path, monkeypatch):
     cfg, _ = load_deal(HOLBAEK)

@@ -171,7 +171,7 @@ def _irr_one(f, grid, kz):
     """(weekly log rate, status) for one scenario; ``grid[kz] == 0``."""
     # one branch-light pass: support [i0, i1], signs, sign changes n1 of the
     # cumulative sums C_t (root count on x > 0), sum of all C_t, sum of t * f_t
-    i0 = i1 = -1
+    i0 = i1 = np.int64(-1)  # not the literal -1: callees would compile once for it too
     npos = nneg = prev = n1 = 0
     c = c_sum = tf_sum = 0.0
     for t in range(f.size):

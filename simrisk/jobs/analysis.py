@@ -52,7 +52,7 @@ def stress(
         prepared = stress_mod.points_for(cfg, grid, stress_file)
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
-        announce_compiling(ui)
+        announce_compiling(ui, cfg)
         used = resources.threads_in_use(threads)
         resources.check(cfg, scenarios, used, log=ui.log, runs=len(prepared))
         with ui.progress(scenarios * len(prepared)) as advance:
@@ -85,7 +85,7 @@ def sensitivity(
         sa.require(cfg, outputs)
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
-        announce_compiling(ui)
+        announce_compiling(ui, cfg)
         runs = sa.runs(cfg, method, scenarios, outer, inner)
         resources.check(
             cfg,
@@ -150,7 +150,7 @@ def solve(
             stack.enter_context(claim_output(output, overwrite))
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
-        announce_compiling(ui)
+        announce_compiling(ui, cfg)
         sol = sv.solve(cfg, path, low, high, goals, scenarios, seed)
         if output is not None:
             ds = sv.build_dataset(cfg, sol, goals, scenarios, seed, text)
@@ -241,7 +241,7 @@ def acceptability(
     with claim_output(output, overwrite):
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
-        announce_compiling(ui)
+        announce_compiling(ui, cfg)
         ds = acc.acceptability(cfg, path, low, high, points, scenarios, seed, hurdle, text)
         results.write_netcdf(ds, output, overwrite=overwrite)
         ui.log(f"wrote {output}")
@@ -293,7 +293,7 @@ def region(
     with claim_output(output, overwrite):
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
-        announce_compiling(ui)
+        announce_compiling(ui, cfg)
         ds = rg.region(cfg, paths, ranges, points, goals, scenarios, seed, text)
         results.write_netcdf(ds, output, overwrite=overwrite)
         ui.log(f"wrote {output}")
@@ -352,7 +352,7 @@ def calibrate(
         base = Path(output).parent
         if scenarios is None:
             scenarios = cal.default_scenarios(cfg) if method == "smc" else 200
-        announce_compiling(ui)
+        announce_compiling(ui, cfg)
         if method == "smc":
             with ui.progress(1000) as advance:
                 state = {"done": 0}
@@ -489,7 +489,7 @@ def _check(cfg, text, deal, evidence, draws, replicates, seed, output, threads, 
                 if e.id in use.calibrate or e.key in use.calibrate:
                     fitted.add(f"{ev.id}:{e.key}")
     parallel.set_threads(threads)
-    announce_compiling(ui)
+    announce_compiling(ui, cfg)
     with ui.progress(draws * replicates) as advance:
         rows = chk.check(cfg, uses, fitted, draws, replicates, seed, progress=advance)
     if output is not None:

@@ -37,7 +37,7 @@ def run(
     with claim_output(output, overwrite):
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
-        announce_compiling(ui)
+        announce_compiling(ui, cfg)
         used = resources.threads_in_use(threads)
         resources.check(cfg, scenarios, used, chunk or engine.CHUNK, detail, ui.log)
         with ui.progress(scenarios) as advance:

@@ -47,6 +47,17 @@ def _check_apart(out: KernelOut, inputs: tuple) -> None:
                 raise RuntimeError(f"kernel output {KernelOut._fields[i]} overlaps another array")
 
 
+_kernel_off = False
+
+
+def leave_kernel_out() -> None:
+    """From now on :func:`simulate` does not call the kernel: its outputs stay as the
+    kernel starts them, with no citizen enrolled. Only for a process that compiles the
+    rest of a run while another compiles the kernel (:mod:`simrisk.compiled`)."""
+    global _kernel_off
+    _kernel_off = True
+
+
 class Workspace:
     """Kernel output buffers reused from chunk to chunk (no page faults, no re-allocation)."""
 
@@ -77,6 +88,8 @@ def simulate(
     """
     n = kin.n
     n_citizens = kin.cohort.entry_planned.shape[0]
+    if _kernel_off:
+        return _trimmed(kernel_outputs(n, n_citizens, st))
     out = kernel_outputs(n, n_citizens, st) if workspace is None else workspace.take(n)
     _check_apart(out, (st.check_off, st.ss_windows, *kin.cohort, *kin.labour,
                        *kin.programme, *kin.ledger))  # fmt: skip
@@ -94,7 +107,13 @@ def simulate(
         *out,
         *scratch(),
     )
-    return out._replace(  # the kernel has summed the difference arrays
+    return _trimmed(out)
+
+
+def _trimmed(out: KernelOut) -> KernelOut:
+    """The weekly arrays without the kernel's scratch week (their difference arrays are
+    summed)."""
+    return out._replace(
         state_count=out.state_count[:, :, :-1],
         benefit_weeks=out.benefit_weeks[:, :, :-1],
         refusion_weeks=out.refusion_weeks[:, :, :-1],
