@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import qmc
 
 from simrisk import copula, distributions, rng
 from simrisk.config import DealConfig, parse_path
@@ -62,6 +61,8 @@ class Sampler:
         d = self.dims
         self._design = None
         if d and self.method == "lhs":
+            from scipy.stats import qmc  # imported only here: scipy.stats is slow to import
+
             self._design = qmc.LatinHypercube(d=d, seed=np.random.default_rng(self.seed)).random(
                 n_total
             )
@@ -92,6 +93,8 @@ class Sampler:
             return rng.uniform_table(self.key, scen0, n, d, rng.STREAM_PARAMETERS)
         if self.method == "lhs":
             return self._design[scen0 : scen0 + n]
+        from scipy.stats import qmc
+
         engine = qmc.Sobol(d=d, scramble=True, seed=np.random.default_rng(self.seed))
         if scen0:
             engine.fast_forward(scen0)

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import xarray as xr
-from scipy import stats
 
 from simrisk import finance
 from simrisk.labels import label as input_name
@@ -120,6 +119,8 @@ def drivers(ds: xr.Dataset, metrics=DRIVER_METRICS) -> list[dict]:
     """
     if ds.sizes.get("parameter", 0) == 0 or ds.sizes["scenario"] < 3:
         return []
+    from scipy import stats  # here only: scipy.stats is slow to import
+
     rows = []
     deal = json.loads(ds.attrs["deal_json"]) if "deal_json" in ds.attrs else {}
     for j, name in enumerate(ds["parameter"].values):

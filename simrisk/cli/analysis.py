@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from simrisk.analysis.solve import Goal
 from simrisk.cli import main
 from simrisk.cli.common import (
     bad_input,
@@ -18,7 +17,14 @@ from simrisk.cli.common import (
     ui,
 )
 from simrisk.cli.render import emit
-from simrisk.jobs import analysis as job
+
+
+def _job():
+    """The jobs of these commands, imported when one runs (they import scipy.stats and
+    scipy.optimize, slow to import, which ``simrisk run`` does without)."""
+    from simrisk.jobs import analysis
+
+    return analysis
 
 
 def goal_options(f):
@@ -61,6 +67,8 @@ _GOAL_OPTIONS = [
 
 def goals_from(irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, breakeven):
     """The goals the options state."""
+    from simrisk.analysis.solve import Goal
+
     goals = []
     if irr_hurdle is not None:
         goals.append(Goal("p_irr_at_least", irr_prob, irr_hurdle))
@@ -96,7 +104,7 @@ def goals_from(irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, brea
 def stress(deal, scenarios, seed, output, stress_file, grid, threads, overwrite, as_json) -> None:
     """Stress-test DEAL: named stress points or a grid, on common random numbers."""
     with bad_input():
-        out = job.stress(
+        out = _job().stress(
             deal, scenarios, seed, output, stress_file=stress_file, grid=list(grid),
             threads=threads, overwrite=overwrite, ui=ui,
         )  # fmt: skip
@@ -151,7 +159,7 @@ def sensitivity(
     """Which uncertain parameter drives DEAL's results: Sobol indices or a tornado, and the
     split of variance between parameters and the cohort's own randomness."""
     with bad_input():
-        out = job.sensitivity(
+        out = _job().sensitivity(
             deal, method, scenarios, outer, inner, list(outputs), seed, output,
             threads=threads, overwrite=overwrite, ui=ui,
         )  # fmt: skip
@@ -185,7 +193,7 @@ def solve(
     and where every goal holds at once."""
     goals = goals_from(irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, breakeven)
     with bad_input():
-        out = job.solve(
+        out = _job().solve(
             deal, path, bounds, goals, scenarios, seed, output, threads=threads,
             overwrite=overwrite, ui=ui,
         )  # fmt: skip
@@ -224,7 +232,7 @@ def region(
     DEAL, each party's goals marked, and the best point (the largest smallest margin)."""
     goals = goals_from(irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, breakeven)
     with bad_input():
-        out = job.region(
+        out = _job().region(
             deal, list(vary), points, goals, scenarios, seed, output, threads=threads,
             overwrite=overwrite, ui=ui,
         )  # fmt: skip
@@ -266,7 +274,7 @@ def acceptability(
     """Acceptability curves: P(investor IRR ≥ hurdle) and P(municipal net ≥ 0) against one
     term of DEAL, both parties on common random numbers."""
     with bad_input():
-        out = job.acceptability(
+        out = _job().acceptability(
             deal, path, bounds, points, scenarios, seed, output, hurdle=hurdle,
             threads=threads, overwrite=overwrite, ui=ui,
         )  # fmt: skip
@@ -331,7 +339,7 @@ def calibrate(
 ) -> None:  # fmt: skip
     """Fit free parameters of DEAL to observed outcomes and write a calibrated deal."""
     with bad_input():
-        out = job.calibrate(
+        out = _job().calibrate(
             deal, targets_path, output, scenarios, seed, method=method, particles=particles,
             posterior=posterior, propagate=propagate, overwrite=overwrite, ui=ui,
         )  # fmt: skip
@@ -377,7 +385,7 @@ def calibrate(
 def check(deal, evidence, draws, replicates, seed, output, threads, overwrite, as_json) -> None:
     """Predicted against observed: every endpoint of DEAL's evidence, with z-scores."""
     with bad_input():
-        out = job.check(
+        out = _job().check(
             deal, list(evidence), draws, replicates, seed, output, threads=threads,
             overwrite=overwrite, ui=ui,
         )  # fmt: skip
