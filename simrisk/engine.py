@@ -27,7 +27,7 @@ from simrisk.sampling import Adjustment, Sampler, Values, chunk_values
 from simrisk.simulation import Structure, Workspace
 from simrisk.vocabulary import BASELINE_READINGS, COUNTERFACTUAL, TREATMENT, WEEKS_PER_YEAR
 
-CHUNK = 512
+CHUNK = 256
 """Scenarios per chunk (never changes a number)."""
 
 

@@ -10,6 +10,7 @@ kernels never see a date.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,19 +110,29 @@ def rate_pairs(
         scenario's values and regulation are the same
     week_pair : int64 (week,)
     """
+    p_idx, p_year, point_years, week_pair = _pairs_in_force(tuple(valid_from), start, horizon)
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    same = np.all(values == values[:1]) and np.all(rates_by_year == rates_by_year[:1])
+    r = rates_by_year[:1] if same else rates_by_year
+    factor = yearly_index(r, first_year, p_year) / yearly_index(r, first_year, point_years[p_idx])
+    amounts = values[: 1 if same else None, p_idx] * factor * UNIT_TO_WEEK[unit]
+    return amounts, week_pair.copy()
+
+
+@functools.lru_cache(maxsize=256)
+def _pairs_in_force(valid_from: tuple[dt.date, ...], start: dt.date, horizon: int) -> tuple:
+    """The calendar half of :func:`rate_pairs`, the same for every chunk of a run: the
+    (rate point, year) pairs that occur (point index, year), the points' years, and each
+    week's pair (read only)."""
     dates = week_dates(start, horizon)
     points = np.array([np.datetime64(d, "D") for d in valid_from])
     idx = np.maximum(np.searchsorted(points, dates, side="right") - 1, 0)
     years = dates.astype("datetime64[Y]").astype(int) + 1970
-    point_years = np.array([d.year for d in valid_from])
-    values = np.atleast_2d(np.asarray(values, dtype=float))
-    same = np.all(values == values[:1]) and np.all(rates_by_year == rates_by_year[:1])
-    r = rates_by_year[:1] if same else rates_by_year
     pairs, week_pair = np.unique(np.stack([idx, years]), axis=1, return_inverse=True)
-    p_idx, p_year = pairs
-    factor = yearly_index(r, first_year, p_year) / yearly_index(r, first_year, point_years[p_idx])
-    amounts = values[: 1 if same else None, p_idx] * factor * UNIT_TO_WEEK[unit]
-    return amounts, week_pair.reshape(-1).astype(np.int64)
+    out = (*pairs, np.array([d.year for d in valid_from]), week_pair.reshape(-1).astype(np.int64))
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def weekly_rates(

@@ -50,7 +50,7 @@ def _duration(seconds: float) -> str:
 
 
 def estimate(
-    cfg: DealConfig, n: int, threads: int = 1, chunk: int = 512, detail: bool = False
+    cfg: DealConfig, n: int, threads: int = 1, chunk: int = 256, detail: bool = False
 ) -> Estimate:
     """Memory (bytes) and time (s) of ``engine.run(cfg, ..., n)``."""
     H = simulated_weeks(cfg)
@@ -111,7 +111,7 @@ def check(
     cfg: DealConfig,
     n: int,
     threads: int,
-    chunk: int = 512,
+    chunk: int = 256,
     detail: bool = False,
     log=None,
     runs: int = 1,
