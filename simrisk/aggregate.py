@@ -145,16 +145,16 @@ class Aggregator:
         self.state_sum = np.zeros((2, H, N_STATES))
         self.width = bin_width(cohort)
         bins = -(-(cohort + 1) // self.width)
-        self.state_hist = np.zeros((2, H, N_STATES, bins), np.int64)
+        self.state_hist = np.zeros((2, H, N_STATES, bins), np.int32)
         self.programme_sum = np.zeros((1, H, K2))
-        self.programme_hist = np.zeros((1, H, K2, bins), np.int64)
+        self.programme_hist = np.zeros((1, H, K2, bins), np.int32)
         # the programme's effect: treatment minus counterfactual count, shifted by the
         # cohort so that it is non-negative
         self.cohort = cohort
         self.effect_width = effect_bin_width(cohort)
         effect_bins = -(-(2 * cohort + 1) // self.effect_width)
         self.effect_sum = np.zeros((1, H, N_STATES))
-        self.effect_hist = np.zeros((1, H, N_STATES, effect_bins), np.int64)
+        self.effect_hist = np.zeros((1, H, N_STATES, effect_bins), np.int32)
         self.flow_sum = {k: np.zeros(H) for k in flow_names}
         self.q_n = min(n, FLOW_QUANTILE_SCENARIOS)
         self.flow_sample = {k: np.empty((self.q_n, H), np.float32) for k in flow_names}
