@@ -70,7 +70,7 @@ def accumulate_counts(counts, total, hist, width=1):
     ----------
     counts : float64 (scenario, arm, week, column), e.g. columns = states
     total : float64 (arm, week, column), running sum over scenarios (updated in place)
-    hist : int64 (arm, week, column, bin), running histogram (updated in place); a count
+    hist : int32 (arm, week, column, bin), running histogram (updated in place); a count
         ``v`` falls in bin ``v // width``
 
     The weeks are taken in blocks of ``WEEK_BLOCK``, so that a block's histograms stay in
