@@ -207,3 +207,13 @@ def test_histograms_of_a_large_cohort_use_wider_bins_and_lower_edges():
     exact = np.quantile(counts, (0.05, 0.5, 0.95), axis=0, method="inverted_cdf")
     # the quantile is the lower edge of the exact quantile's bin
     np.testing.assert_array_equal(q, (exact // width) * width)
+
+
+def test_a_histogram_bin_holds_the_most_scenarios_a_run_may_ask_for():
+    """The histograms are int32 (half the memory, and a block of weeks stays in the
+    cache): a bin counts scenarios, so the largest run must fit."""
+    from simrisk.resources import MAX_SCENARIOS
+
+    agg = Aggregator(10, 5, 2, 20, ["x"], False)
+    for h in (agg.state_hist, agg.programme_hist, agg.effect_hist):
+        assert np.iinfo(h.dtype).max >= MAX_SCENARIOS
