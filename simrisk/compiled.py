@@ -88,18 +88,38 @@ def start_compiling_rest(cfg) -> subprocess.Popen | None:
     if "simulate_chunk" not in missing or len(missing) < 2 or _cores() < 2:
         return None
     try:
+        deal = pickle.dumps(cfg)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "simrisk.compiled"],
+            # -P: not the working directory first on the path (another checkout there
+            # would be compiled instead)
+            [sys.executable, "-P", "-m", "simrisk.compiled", str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        proc.stdin.write(pickle.dumps(cfg))
-        proc.stdin.close()
-    except (OSError, pickle.PicklingError):  # the run compiles everything itself
+    except Exception:  # noqa: BLE001 - no helper: the run compiles everything itself
         return None
     atexit.register(_stop, proc)
+    try:
+        proc.stdin.write(deal)
+        proc.stdin.close()
+    except OSError:  # the helper has gone already: the run compiles the rest itself
+        pass
     return proc
+
+
+def _watch_parent(pid: int) -> None:
+    """In the helper: end when the run that started it is gone (even killed outright),
+    polling twice a second from a daemon thread."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == pid:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _cores() -> int:
@@ -131,6 +151,8 @@ def notice() -> str | None:
 
 if __name__ == "__main__":  # the helper of start_compiling_rest: a pickled deal on stdin
     try:
+        if len(sys.argv) > 1:
+            _watch_parent(int(sys.argv[1]))
         compile_rest(pickle.load(sys.stdin.buffer))
     except KeyboardInterrupt:  # stopped with the run (Ctrl-C reaches both)
         sys.exit(130)

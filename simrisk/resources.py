@@ -67,7 +67,8 @@ def estimate(
     per_chunk = m * (2 * weekly + citizens + transient)  # buffers, and what a chunk makes
     bins = -(-(N + 1) // bin_width(N))
     effect_bins = -(-(2 * N + 1) // effect_bin_width(N))
-    hist = (2 * N_STATES + K2) * H * (bins * 8 + 8) + N_STATES * H * (effect_bins * 8 + 8)
+    # histograms: int32 bins and a float64 sum per cell
+    hist = (2 * N_STATES + K2) * H * (bins * 4 + 8) + N_STATES * H * (effect_bins * 4 + 8)
     per_thread = per_chunk + hist
     q = min(n, FLOW_QUANTILE_SCENARIOS)
     run_wide = n * (len(METRICS) + P + 2) * 8 + len(FLOWS) * (q * H * 4 + H * 8)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -153,7 +154,50 @@ def test_the_helper_is_started_only_when_the_kernel_and_others_are_uncached(monk
         proc = compiled.start_compiling_rest(cfg)
         assert (proc is not None) == expected == bool(started), (missing, cores)
         if expected:
-            assert started[0][1:] == ["-m", "simrisk.compiled"]
+            assert started[0][1:] == ["-P", "-m", "simrisk.compiled", str(os.getpid())]
+
+
+_PARENT = """
+import os, pickle, subprocess, sys, time
+from simrisk.config import load_deal
+args = [sys.executable, "-P", "-m", "simrisk.compiled", str(os.getpid())]
+helper = subprocess.Popen(args, stdin=subprocess.PIPE)
+helper.stdin.write(pickle.dumps(load_deal(sys.argv[1])[0]))
+helper.stdin.close()
+print(helper.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\tZ" not in next(line for line in f if line.startswith("State:"))
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_helper_ends_when_its_run_is_killed_outright(tmp_path):
+    """SIGKILL leaves the run no time to stop its helper: the helper watches its parent and
+    ends within a second or so, long before it would have finished compiling (several
+    seconds with an empty cache)."""
+    import signal
+    import time
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, str(HOLBAEK)],
+                              stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    helper = int(parent.stdout.readline())
+    time.sleep(0.5)
+    assert _alive(helper)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    t0 = time.monotonic()
+    while _alive(helper) and time.monotonic() - t0 < 3.0:
+        time.sleep(0.1)
+    assert not _alive(helper)
+    assert not list(tmp_path.rglob("*.nbi"))  # it was stopped before it wrote a kernel
 
 
 def test_a_helper_still_compiling_is_stopped_with_the_run():

@@ -37,9 +37,9 @@ def run(
     with claim_output(output, overwrite):
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
-        announce_compiling(ui, cfg)
         used = resources.threads_in_use(threads)
         resources.check(cfg, scenarios, used, chunk or engine.CHUNK, detail, ui.log)
+        announce_compiling(ui, cfg)
         with ui.progress(scenarios) as advance:
             res = engine.run(
                 cfg, seed, scenarios, detail=detail, chunk=chunk or engine.CHUNK, progress=advance
