@@ -123,10 +123,11 @@ def _watch_parent(pid: int) -> None:
 
 
 def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    """The threads the run may use (``--threads``, else numba's count: the cores it may
+    run on); the helper takes a second one only if there is one."""
+    from simrisk.resources import threads_in_use
+
+    return threads_in_use(None)
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -153,6 +154,8 @@ if __name__ == "__main__":  # the helper of start_compiling_rest: a pickled deal
     try:
         if len(sys.argv) > 1:
             _watch_parent(int(sys.argv[1]))
+        # the deal comes over a pipe from the run that started this process, the only
+        # writer: nothing another user could feed it
         compile_rest(pickle.load(sys.stdin.buffer))
     except KeyboardInterrupt:  # stopped with the run (Ctrl-C reaches both)
         sys.exit(130)
