@@ -3,6 +3,7 @@ process and a dask LocalCluster), each bitwise the same as engine.run."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -308,16 +309,20 @@ def test_backend_from_options():
 
 @pytest.fixture(scope="module")
 def client():
-    """One LocalCluster of two worker processes for the whole module (slow to start)."""
-    from distributed import Client, LocalCluster
+    """One LocalCluster of two worker processes for the whole module (slow to start),
+    as ``--workers 2`` starts it."""
+    backend = DaskBackend.local(2)
+    yield backend.client
+    backend.close()
 
-    cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    c = Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
+
+def test_embedded_workers_keep_the_adaptive_malloc(client):
+    """dask's nanny would set MALLOC_TRIM_THRESHOLD_, which turns off glibc's adaptive
+    mmap threshold (every large array then page-faults afresh)."""
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
+    env = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    assert len(env) == 2
+    assert set(env.values()) == {None}
 
 
 def test_local_cluster_sweep_is_bitwise_engine_run(client, runs):
