@@ -319,7 +319,7 @@ def client():
 def test_embedded_workers_keep_the_adaptive_malloc(client):
     """dask's nanny would set MALLOC_TRIM_THRESHOLD_, which turns off glibc's adaptive
     mmap threshold (every large array then page-faults afresh)."""
-    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ, "set in this process: workers inherit it"
     env = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
     assert len(env) == 2
     assert set(env.values()) == {None}
@@ -380,3 +380,8 @@ def test_a_killed_worker_gives_the_same_result(client, runs):
     while killed[0] in client.scheduler_info()["workers"] and time.time() < deadline:
         time.sleep(0.2)
     assert killed[0] not in client.scheduler_info()["workers"]
+    # the nanny's replacement starts from the same environment, without the trim threshold
+    while len(client.scheduler_info()["workers"]) < 2 and time.time() < deadline + 20:
+        time.sleep(0.2)
+    env = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    assert len(env) == 2 and set(env.values()) == {None}
