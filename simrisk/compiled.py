@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import pickle
 import subprocess
 import sys
 
@@ -88,7 +87,7 @@ def start_compiling_rest(cfg) -> subprocess.Popen | None:
     if "simulate_chunk" not in missing or len(missing) < 2 or _cores() < 2:
         return None
     try:
-        deal = pickle.dumps(cfg)
+        deal = encode_deal(cfg)
         proc = subprocess.Popen(
             # -P: not the working directory first on the path (another checkout there
             # would be compiled instead)
@@ -106,6 +105,11 @@ def start_compiling_rest(cfg) -> subprocess.Popen | None:
     except OSError:  # the helper has gone already: the run compiles the rest itself
         pass
     return proc
+
+
+def encode_deal(cfg) -> bytes:
+    """What the helper reads on stdin: the deal as JSON (data, validated again there)."""
+    return cfg.model_dump_json(by_alias=True).encode()
 
 
 def _watch_parent(pid: int) -> None:
@@ -150,12 +154,13 @@ def notice() -> str | None:
     )
 
 
-if __name__ == "__main__":  # the helper of start_compiling_rest: a pickled deal on stdin
+if __name__ == "__main__":  # the helper of start_compiling_rest: the deal's JSON on stdin
     try:
         if len(sys.argv) > 1:
             _watch_parent(int(sys.argv[1]))
-        # the deal comes over a pipe from the run that started this process, the only
-        # writer: nothing another user could feed it
-        compile_rest(pickle.load(sys.stdin.buffer))
+        from simrisk.config import DealConfig
+
+        # data only, validated like any deal file
+        compile_rest(DealConfig.model_validate_json(sys.stdin.buffer.read()))
     except KeyboardInterrupt:  # stopped with the run (Ctrl-C reaches both)
         sys.exit(130)

@@ -107,15 +107,14 @@ print(sorted(names))
 
 
 def test_the_helper_compiles_what_a_run_needs_but_the_simulation_kernel(tmp_path):
-    """With an empty cache, the helper (python -m simrisk.compiled, the deal pickled on
+    """With an empty cache, the helper (python -m simrisk.compiled, the deal's JSON on
     stdin) leaves only the simulation kernel uncached, and a run after it compiles
     nothing else: the helper compiled the others for the argument types of a real run."""
-    import pickle
-
     cfg, _ = load_deal(HOLBAEK)
     env = {"NUMBA_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    helper = subprocess.run([sys.executable, "-m", "simrisk.compiled"], input=pickle.dumps(cfg),
-                            capture_output=True, env=env, timeout=300)  # fmt: skip
+    helper = subprocess.run([sys.executable, "-m", "simrisk.compiled"],
+                            input=compiled.encode_deal(cfg), capture_output=True, env=env,
+                            timeout=300)  # fmt: skip
     assert helper.returncode == 0, helper.stderr.decode()
     code = "from simrisk import compiled; print(compiled.uncached())"
     left = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -158,11 +157,12 @@ def test_the_helper_is_started_only_when_the_kernel_and_others_are_uncached(monk
 
 
 _PARENT = """
-import os, pickle, subprocess, sys, time
+import os, subprocess, sys, time
+from simrisk import compiled
 from simrisk.config import load_deal
 args = [sys.executable, "-P", "-m", "simrisk.compiled", str(os.getpid())]
 helper = subprocess.Popen(args, stdin=subprocess.PIPE)
-helper.stdin.write(pickle.dumps(load_deal(sys.argv[1])[0]))
+helper.stdin.write(compiled.encode_deal(load_deal(sys.argv[1])[0]))
 helper.stdin.close()
 print(helper.pid, flush=True)
 time.sleep(60)
