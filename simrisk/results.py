@@ -3,94 +3,109 @@
 Dimensions ``scenario``, ``arm``, ``week`` (with a ``date`` coordinate),
 ``state``, ``phase``, ``quantile`` and ``parameter``; every variable's
 attributes come from the registry (:mod:`simrisk.outputs`).
+
+The results of a run are built as :class:`simrisk.netcdf.Contents` and written
+without xarray (:func:`write_contents`); xarray is imported by the functions that
+read files or build other Datasets, when they are called.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
-from simrisk import finance
+from simrisk import finance, netcdf
 from simrisk.config import DealConfig
 from simrisk.engine import RunResult
 from simrisk.files import atomic_write
+from simrisk.netcdf import Contents, Variable
 from simrisk.outputs import FLOWS, METRICS, attrs, provenance
 from simrisk.vocabulary import ARMS, LABOUR_STATES, QUANTILES
 
+if TYPE_CHECKING:
+    import xarray as xr
 
-def metric_variables(metrics: dict[str, np.ndarray], dims: tuple) -> dict[str, xr.Variable]:
-    """Per-scenario metrics as Variables with registry attributes (any leading dims)."""
-    out = {name: xr.Variable(dims, metrics[name], attrs(name)) for name in METRICS}
+
+def metric_variables(metrics: dict[str, np.ndarray], dims: tuple) -> dict[str, Variable]:
+    """Per-scenario metrics as variables with registry attributes (any leading dims)."""
+    out = {name: Variable(dims, metrics[name], attrs(name)) for name in METRICS}
     flags = out["investor_irr_status"].attrs
     flags["flag_values"] = np.arange(len(finance.IRR_STATUS_NAMES))
     flags["flag_meanings"] = " ".join(finance.IRR_STATUS_NAMES)
     return out
 
 
-def build_dataset(cfg: DealConfig, res: RunResult, seed: int, deal_text: str = "") -> xr.Dataset:
-    """The output of :func:`simrisk.engine.run` as a Dataset."""
+def run_contents(cfg: DealConfig, res: RunResult, seed: int, deal_text: str = "") -> Contents:
+    """The output of :func:`simrisk.engine.run`: the variables of its results file."""
     st = res.structure
     wk = res.weekly
     n = res.n
+    pay = np.unique(st.pay_week[st.pay_week >= 0])
+    pay = pay[pay < st.horizon]
+    phases = [p.name for p in cfg.programme.phases] + ["completed", "dropped"]
     coords = {
-        "scenario": np.arange(n),
-        "arm": list(ARMS),
-        "week": np.arange(st.horizon),
-        "date": ("week", st.dates.astype("datetime64[ns]")),
-        "state": list(LABOUR_STATES),
-        "phase": [p.name for p in cfg.programme.phases] + ["completed", "dropped"],
-        "quantile": np.asarray(QUANTILES),
-        "parameter": [str(p) for p in res.parameter_names],
+        "scenario": Variable(("scenario",), np.arange(n), {}),
+        "arm": Variable(("arm",), np.asarray(ARMS), {}),
+        "week": Variable(
+            ("week",),
+            np.arange(st.horizon),
+            {"long_name": "week since the deal's start", "units": "week"},
+        ),
+        "date": Variable(
+            ("week",), st.dates.astype("datetime64[ns]"), {"long_name": "first day of the week"}
+        ),
+        "state": Variable(("state",), np.asarray(LABOUR_STATES), {}),
+        "phase": Variable(("phase",), np.asarray(phases), {}),
+        "quantile": Variable(("quantile",), np.asarray(QUANTILES), {}),
+        "parameter": Variable(
+            ("parameter",), np.asarray([str(p) for p in res.parameter_names]), {}
+        ),
+        "payment_date": Variable(
+            ("payment",), st.dates[pay], {"long_name": "date of each payment"}
+        ),
     }
     data = metric_variables(res.metrics, ("scenario",))
-    data["parameters"] = xr.Variable(("scenario", "parameter"), res.draws, attrs("parameters"))
-    data["state_count_mean"] = xr.Variable(
+    data["parameters"] = Variable(("scenario", "parameter"), res.draws, attrs("parameters"))
+    data["state_count_mean"] = Variable(
         ("arm", "week", "state"), wk.state_count_mean, attrs("state_count", "mean")
     )
-    data["state_count_quantile"] = xr.Variable(
+    data["state_count_quantile"] = Variable(
         ("quantile", "arm", "week", "state"),
         wk.state_count_quantile,
         attrs("state_count", "quantile"),
     )
-    data["state_effect_quantile"] = xr.Variable(
+    data["state_effect_quantile"] = Variable(
         ("quantile", "week", "state"),
         wk.state_effect_quantile,
         attrs("state_effect", "quantile"),
     )
-    data["programme_count_mean"] = xr.Variable(
+    data["programme_count_mean"] = Variable(
         ("week", "phase"), wk.programme_count_mean, attrs("programme_count", "mean")
     )
-    data["programme_count_quantile"] = xr.Variable(
+    data["programme_count_quantile"] = Variable(
         ("quantile", "week", "phase"),
         wk.programme_count_quantile,
         attrs("programme_count", "quantile"),
     )
     q_note = f"over the first {wk.flow_quantile_scenarios} scenarios"
     for name in FLOWS:
-        data[f"{name}_mean"] = xr.Variable(("week",), wk.flow_mean[name], attrs(name, "mean"))
-        data[f"{name}_quantile"] = xr.Variable(
+        data[f"{name}_mean"] = Variable(("week",), wk.flow_mean[name], attrs(name, "mean"))
+        data[f"{name}_quantile"] = Variable(
             ("quantile", "week"), wk.flow_quantile[name], attrs(name, "quantile", q_note)
         )
         if wk.detail_flows is not None:
-            data[name] = xr.Variable(("scenario", "week"), wk.detail_flows[name], attrs(name))
+            data[name] = Variable(("scenario", "week"), wk.detail_flows[name], attrs(name))
     if wk.detail_states is not None:
-        data["state_count"] = xr.Variable(
+        data["state_count"] = Variable(
             ("scenario", "arm", "week", "state"), wk.detail_states, attrs("state_count")
         )
-    pay = np.unique(res.structure.pay_week[res.structure.pay_week >= 0])
-    pay = pay[pay < res.structure.horizon]
-    coords["payment_date"] = ("payment", res.structure.dates[pay])
-    data["payment_week"] = xr.Variable(("payment",), pay, attrs("payment_week"))
-    data["payments_on_date_mean"] = xr.Variable(
+    data["payment_week"] = Variable(("payment",), pay, attrs("payment_week"))
+    data["payments_on_date_mean"] = Variable(
         ("payment",), wk.flow_mean["payments_weekly"][pay], attrs("payments_on_date", "mean")
     )
-    ds = xr.Dataset(data, coords=coords)
-    ds["date"].attrs = {"long_name": "first day of the week"}
-    ds["payment_date"].attrs = {"long_name": "date of each payment"}
-    ds["week"].attrs = {"long_name": "week since the deal's start", "units": "week"}
-    ds.attrs = provenance(
+    meta = provenance(
         "results",
         cfg.deal.name,
         seed,
@@ -105,7 +120,17 @@ def build_dataset(cfg: DealConfig, res: RunResult, seed: int, deal_text: str = "
         deal_file=deal_text,
         deal_json=cfg.model_dump_json(by_alias=True),
     )
-    return ds
+    return Contents(data, coords, meta)
+
+
+def build_dataset(cfg: DealConfig, res: RunResult, seed: int, deal_text: str = "") -> xr.Dataset:
+    """The output of :func:`simrisk.engine.run` as a Dataset."""
+    return run_contents(cfg, res, seed, deal_text).dataset()
+
+
+def write_contents(contents: Contents, path: str | Path, overwrite: bool = False) -> Path:
+    """Write a run's results to NetCDF without xarray (:mod:`simrisk.netcdf`), atomically."""
+    return atomic_write(path, lambda p: netcdf.write(contents, p), overwrite=overwrite)
 
 
 def write_netcdf(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> Path:
@@ -204,6 +229,8 @@ def file_kind(ds: xr.Dataset) -> str:
 
 def load_netcdf(path: str | Path) -> xr.Dataset:
     """A NetCDF file in memory; ValueError (one line) if it is missing or unreadable."""
+    import xarray as xr
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
 from simrisk import finance
 from simrisk.labels import label as input_name
 from simrisk.outputs import PAYMENT_SHARES_NOTE
 from simrisk.tables import Table
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from simrisk.netcdf import Contents
 
 SUMMARY_METRICS = (
     ("investor_irr", "Investor IRR", "pct"),
@@ -24,8 +29,9 @@ SUMMARY_METRICS = (
 )
 
 
-def summary(ds: xr.Dataset) -> dict:
-    """Headline figures: mean, P5, P50, P95 of key metrics and the risk probabilities.
+def summary(ds: xr.Dataset | Contents) -> dict:
+    """Headline figures: mean, P5, P50, P95 of key metrics and the risk probabilities, of
+    a results file or of the contents of one before it is written.
 
     Quantiles are empirical (:data:`simrisk.finance.risk.QUANTILE_METHOD`); an undefined
     IRR ranks by the investor's profit (:func:`simrisk.finance.irr_ranked`) and the

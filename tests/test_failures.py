@@ -20,7 +20,7 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from simrisk import resources
+from simrisk import netcdf, resources
 from simrisk.cli import main
 from simrisk.distributed import ChunkStore
 from tests.conftest import CONFIGS, load_raw, write_toml
@@ -138,14 +138,20 @@ def test_a_killed_writer_leaves_nothing_the_next_run_trips_on(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.nc"]
 
 
-def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
-    def full(self, path, *args, **kw):
+@pytest.mark.parametrize("command", ["run", "stress"])
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, command):
+    """run writes its file with simrisk.netcdf, the other commands with xarray."""
+
+    def full(_contents_or_dataset, path, *args, **kw):
         open(path, "wb").write(b"partial")
         raise RuntimeError("NetCDF: HDF error")
 
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
+    if command == "run":
+        monkeypatch.setattr(netcdf, "write", full)
+    else:
+        monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
     out = tmp_path / "r.nc"
-    line = one_error(invoke("run", HOLBAEK, "-n", 8, "--seed", 1, "-o", out))
+    line = one_error(invoke(command, HOLBAEK, "-n", 8, "--seed", 1, "-o", out))
     assert "r.nc: writing failed (NetCDF: HDF error)" in line
     assert list(tmp_path.iterdir()) == []
 

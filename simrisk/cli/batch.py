@@ -17,7 +17,14 @@ from simrisk.cli.common import (
     ui,
 )
 from simrisk.cli.render import emit
-from simrisk.jobs import batch as job
+
+
+def _job():
+    """The jobs of these commands, imported when one runs (they import xarray, which
+    ``simrisk run`` does without)."""
+    from simrisk.jobs import batch
+
+    return batch
 
 
 @main.command()
@@ -58,7 +65,7 @@ def sweep(
     files with --grid / --stress-file. Writes per-scenario metrics (deal, stress,
     scenario) to NetCDF or Zarr; finished chunks are kept in OUTPUT.chunks/ until the end."""
     with bad_input():
-        out = job.sweep(
+        out = _job().sweep(
             list(files), grid=list(grid), stress_file=stress_file, scenarios=scenarios,
             seed=seed, chunk=chunk, output=output, workers=workers, scheduler=scheduler,
             resume=resume, overwrite=overwrite, fmt=fmt, ui=ui,
@@ -80,7 +87,7 @@ def portfolio(fund, scenarios, seed, chunk, output, workers, scheduler, overwrit
     distribution, P(fund loss), each deal's contribution, and the diversification benefit
     against independent deals."""
     with bad_input():
-        out = job.portfolio(
+        out = _job().portfolio(
             fund, scenarios=scenarios, seed=seed, chunk=chunk, output=output, workers=workers,
             scheduler=scheduler, overwrite=overwrite, ui=ui,
         )  # fmt: skip

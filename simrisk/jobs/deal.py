@@ -1,10 +1,11 @@
-"""Jobs on one deal and its results: run, validate, summary, report."""
+"""Jobs on one deal and its results: run, validate, summary, report.
+
+``run`` imports neither xarray nor the analysis modules (which do): the other jobs
+import what they need when they are called."""
 
 from __future__ import annotations
 
 from simrisk import engine, parallel, resources, results, summary
-from simrisk.analysis import stress as stress_mod
-from simrisk.analysis import sweep as sweep_mod
 from simrisk.errors import ConfigError
 from simrisk.files import exclusive, read_toml
 from simrisk.jobs import (
@@ -44,10 +45,10 @@ def run(
             res = engine.run(
                 cfg, seed, scenarios, detail=detail, chunk=chunk or engine.CHUNK, progress=advance
             )
-        ds = results.build_dataset(cfg, res, seed, text)
-        results.write_netcdf(ds, output, overwrite=overwrite)
+        contents = results.run_contents(cfg, res, seed, text)
+        results.write_contents(contents, output, overwrite=overwrite)
         ui.log(f"wrote {output}")
-        summ = summary.summary(ds)
+        summ = summary.summary(contents)
         return Output(summ, summary.summary_tables(summ))
 
 
@@ -76,6 +77,8 @@ def file_kind(raw: dict) -> str:
 
 
 def _validate_other(path: str, kind: str) -> Output:
+    from simrisk.analysis import stress as stress_mod
+    from simrisk.analysis import sweep as sweep_mod
     from simrisk.analysis.targets import load_targets
     from simrisk.config.load import load_evidence
 
@@ -170,6 +173,8 @@ def validate(deal: str, ui: UI = QUIET) -> Output:
         return _validate_other(deal, kind)
     cfg, _ = load(deal, ui)
     if cfg.stress:
+        from simrisk.analysis import stress as stress_mod
+
         stress_mod.prepare(cfg, cfg.stress)  # the deal's own points, as 'simrisk stress' checks
     n_unc = cfg.uncertainty.n_parameters
     line = (
@@ -185,6 +190,9 @@ def validate(deal: str, ui: UI = QUIET) -> Output:
 def summarise(result: str, drivers: bool = False) -> Output:
     """The headline table of a results file; with ``drivers`` the rank correlations. A
     stress or sweep file gives its table of points (as the command printed it)."""
+    from simrisk.analysis import stress as stress_mod
+    from simrisk.analysis import sweep as sweep_mod
+
     ds = results.load_netcdf(result)
     kind = results.file_kind(ds)
     if kind in ("stress", "sweep") and not drivers:

@@ -1,0 +1,124 @@
+"""A results file's contents without xarray, and their NetCDF writer.
+
+``simrisk run`` builds its results as :class:`Contents` and writes them with netCDF4
+directly: importing xarray (and pandas with it) costs about a quarter of a second, a
+sixth of a short run. The file has the layout xarray's netCDF4 backend gives the same
+Dataset (:meth:`Contents.dataset`), so ``xarray.open_dataset`` reads back exactly that
+Dataset:
+
+- floating-point variables have ``_FillValue = NaN``, integer ones no fill value;
+- strings are variable-length strings (NC_STRING);
+- datetimes are int64 days since the first date (``proleptic_gregorian``, CF);
+- a data variable lists the non-dimension coordinates that share its dimensions in
+  its ``coordinates`` attribute (CF), a coordinate no variable lists goes to the
+  file's ``coordinates`` attribute.
+
+Only these kinds of values are written (others raise TypeError); the tests compare the
+file with xarray's for every included deal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+DAY = np.timedelta64(1, "D")
+
+
+class Variable(NamedTuple):
+    """One variable: its dimensions, values and attributes (a tuple xarray takes as a
+    variable, too)."""
+
+    dims: tuple[str, ...]
+    values: np.ndarray
+    attrs: dict
+
+
+@dataclass
+class Contents:
+    """Data variables, coordinates and attributes of a file: as much of a Dataset as
+    :func:`simrisk.summary.summary` reads (``c[name].values``, ``c.attrs``,
+    ``c.sizes``)."""
+
+    data: dict[str, Variable]
+    coords: dict[str, Variable]
+    attrs: dict = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Variable:
+        return self.data[name] if name in self.data else self.coords[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.data or name in self.coords
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for var in (*self.data.values(), *self.coords.values()):
+            out.update(zip(var.dims, np.shape(var.values), strict=True))
+        return out
+
+    def dataset(self) -> xr.Dataset:
+        """The same contents as an xarray Dataset."""
+        import xarray as xr
+
+        return xr.Dataset(dict(self.data), coords=dict(self.coords), attrs=dict(self.attrs))
+
+
+def write(contents: Contents, path: str | Path) -> None:
+    """Write ``contents`` to a new NetCDF-4 file at ``path`` (see the module's notes)."""
+    import netCDF4
+
+    non_dim = {k: v for k, v in contents.coords.items() if v.dims != (k,)}
+    variables = {**contents.data, **contents.coords}
+    listed: set[str] = set()
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as f:
+        for dim, size in contents.sizes.items():
+            f.createDimension(dim, size)
+        for name, var in variables.items():
+            values, dtype, extra = _encode(name, var.values)
+            fill = np.nan if np.issubdtype(dtype, np.floating) else None
+            nc = f.createVariable(name, dtype, var.dims, fill_value=fill)
+            nc.set_auto_maskandscale(False)  # the values go in as they are
+            attrs = {**var.attrs, **extra}
+            shared = sorted(
+                c
+                for c, cv in non_dim.items()
+                if name not in non_dim and name not in var.dims and set(cv.dims) <= set(var.dims)
+            )
+            if shared:
+                attrs["coordinates"] = " ".join(shared)
+                listed.update(shared)
+            for key, value in attrs.items():
+                nc.setncattr(key, value)
+            if values.size:
+                nc[...] = values
+        attrs = dict(contents.attrs)
+        if set(non_dim) - listed:
+            attrs["coordinates"] = " ".join(sorted(set(non_dim) - listed))
+        for key, value in attrs.items():
+            f.setncattr(key, value)
+
+
+def _encode(name: str, values) -> tuple[np.ndarray, object, dict]:
+    """The values as stored, their NetCDF type, and the attributes the encoding adds."""
+    values = np.asarray(values)
+    kind = values.dtype.kind
+    if kind == "M":
+        days = values.astype("datetime64[D]")
+        if np.any(days != values):
+            raise TypeError(f"{name}: only whole days are written")
+        start = days[0] if days.size else np.datetime64("1970-01-01", "D")
+        units = f"days since {start} 00:00:00"
+        stored = ((days - start) // DAY).astype(np.int64)
+        return stored, np.int64, {"units": units, "calendar": "proleptic_gregorian"}
+    if kind == "U":
+        return values.astype(object), str, {}
+    if kind in "fi":
+        return values, values.dtype, {}
+    raise TypeError(f"{name}: values of type {values.dtype} are not written")
