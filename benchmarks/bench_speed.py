@@ -27,8 +27,7 @@ c. **Start of a 50-scenario run** as a user sees it: ``simrisk run configs/holba
    compiles every kernel; a helper process compiles all but the simulation kernel
    meanwhile, :mod:`simrisk.compiled`) and twice with the warm cache (best of two); wall
    time from the process's start to its end. ``--simrisk`` times another installation's
-   command: the README's install has no dask, which xarray imports when it writes if it
-   is there (the test extra has it).
+   command, such as the README's install (no test extra).
 
 Speed is never asserted in tests; the targets are printed beside the measurements.
 """
