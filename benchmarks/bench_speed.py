@@ -146,9 +146,6 @@ def time_start(exe: Path, n: int = 50) -> dict:
     does by default (``PYTHONDONTWRITEBYTECODE`` is dropped), as on a user's machine."""
     cmd = [str(exe), "run", str(HOLBAEK), "-n", str(n), "--seed", str(SEED)]
     base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    probe = "import importlib.util as u; print(u.find_spec('dask') is not None)"
-    python = Path(exe).with_name("python")
-    dask = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
 
     def once(env_extra: dict, out: Path) -> float:
         env = dict(base, **env_extra)
@@ -166,12 +163,7 @@ def time_start(exe: Path, n: int = 50) -> dict:
         cold = once(fresh, Path(tmp) / "a.nc")
         warm_same = min(once(fresh, Path(tmp) / f"b{k}.nc") for k in range(2))
         warm_default = min(once({}, Path(tmp) / f"c{k}.nc") for k in range(2))
-    return {
-        "cold": cold,
-        "warm": warm_same,
-        "warm_default": warm_default,
-        "dask": dask.stdout.strip() == "True",
-    }
+    return {"cold": cold, "warm": warm_same, "warm_default": warm_default}
 
 
 def verdict(ok: bool) -> str:
@@ -239,11 +231,6 @@ def main() -> None:
     if not args.no_start:
         st = time_start(Path(args.simrisk))
         print(f"c. simrisk run configs/holbaek.toml -n 50, a new process ({args.simrisk})")
-        if st["dask"]:
-            print(
-                "   dask is installed there (the [dask] or [test] extra): xarray imports it "
-                "when it writes, which the README's install does not have"
-            )
         print(
             f"   fresh cache: {st['cold']:6.2f} s  target <= {TARGET_COLD:.0f} s: "
             f"{verdict(st['cold'] <= TARGET_COLD)}"

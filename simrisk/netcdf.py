@@ -13,8 +13,11 @@ Dataset:
   its ``coordinates`` attribute (CF), a coordinate no variable lists goes to the
   file's ``coordinates`` attribute.
 
-Only these kinds of values are written (others raise TypeError); the tests compare the
-file with xarray's for every included deal.
+Only these kinds of values are written: floats, integers, strings and whole-day dates,
+attributes of strings, numbers and numeric arrays (others raise TypeError). The writer
+sets the ``coordinates`` attributes itself, so contents that carry one, coordinates
+whose names have a space, or dimensions of two sizes raise ValueError. The tests compare
+the file with xarray's for every included deal.
 """
 
 from __future__ import annotations
@@ -59,8 +62,10 @@ class Contents:
     @property
     def sizes(self) -> dict[str, int]:
         out: dict[str, int] = {}
-        for var in (*self.data.values(), *self.coords.values()):
-            out.update(zip(var.dims, np.shape(var.values), strict=True))
+        for name, var in (*self.data.items(), *self.coords.items()):
+            for dim, size in zip(var.dims, np.shape(var.values), strict=True):
+                if out.setdefault(dim, size) != size:
+                    raise ValueError(f"{name}: dimension {dim} of {size}, elsewhere {out[dim]}")
         return out
 
     def dataset(self) -> xr.Dataset:
@@ -71,37 +76,50 @@ class Contents:
 
 
 def write(contents: Contents, path: str | Path) -> None:
-    """Write ``contents`` to a new NetCDF-4 file at ``path`` (see the module's notes)."""
+    """Write ``contents`` to a new NetCDF-4 file at ``path`` (see the module's notes).
+    Contents it does not write raise before the file is created."""
     import netCDF4
 
     non_dim = {k: v for k, v in contents.coords.items() if v.dims != (k,)}
     variables = {**contents.data, **contents.coords}
+    for name, var in variables.items():
+        if "coordinates" in var.attrs or (name in non_dim and " " in name):
+            raise ValueError(f"{name}: the writer sets the coordinates attributes itself")
+    if "coordinates" in contents.attrs:
+        raise ValueError("the writer sets the file's coordinates attribute itself")
+    sizes = contents.sizes
+    encoded = {}
     listed: set[str] = set()
+    for name, var in variables.items():
+        values, dtype, extra = _encode(name, var.values)
+        attrs = {**var.attrs, **extra}
+        shared = sorted(
+            c
+            for c, cv in non_dim.items()
+            if name not in non_dim and name not in var.dims and set(cv.dims) <= set(var.dims)
+        )
+        if shared:
+            attrs["coordinates"] = " ".join(shared)
+            listed.update(shared)
+        attrs = {k: _attribute(f"{name}.{k}", v) for k, v in attrs.items()}
+        encoded[name] = (values, dtype, attrs)
+    file_attrs = dict(contents.attrs)
+    if set(non_dim) - listed:
+        file_attrs["coordinates"] = " ".join(sorted(set(non_dim) - listed))
+    file_attrs = {k: _attribute(k, v) for k, v in file_attrs.items()}
+
     with netCDF4.Dataset(path, "w", format="NETCDF4") as f:
-        for dim, size in contents.sizes.items():
+        for dim, size in sizes.items():
             f.createDimension(dim, size)
-        for name, var in variables.items():
-            values, dtype, extra = _encode(name, var.values)
+        for name, (values, dtype, attrs) in encoded.items():
             fill = np.nan if np.issubdtype(dtype, np.floating) else None
-            nc = f.createVariable(name, dtype, var.dims, fill_value=fill)
+            nc = f.createVariable(name, dtype, variables[name].dims, fill_value=fill)
             nc.set_auto_maskandscale(False)  # the values go in as they are
-            attrs = {**var.attrs, **extra}
-            shared = sorted(
-                c
-                for c, cv in non_dim.items()
-                if name not in non_dim and name not in var.dims and set(cv.dims) <= set(var.dims)
-            )
-            if shared:
-                attrs["coordinates"] = " ".join(shared)
-                listed.update(shared)
             for key, value in attrs.items():
                 nc.setncattr(key, value)
             if values.size:
                 nc[...] = values
-        attrs = dict(contents.attrs)
-        if set(non_dim) - listed:
-            attrs["coordinates"] = " ".join(sorted(set(non_dim) - listed))
-        for key, value in attrs.items():
+        for key, value in file_attrs.items():
             f.setncattr(key, value)
 
 
@@ -110,15 +128,29 @@ def _encode(name: str, values) -> tuple[np.ndarray, object, dict]:
     values = np.asarray(values)
     kind = values.dtype.kind
     if kind == "M":
+        if np.any(np.isnat(values)):
+            raise TypeError(f"{name}: missing dates (NaT) are not written")
         days = values.astype("datetime64[D]")
         if np.any(days != values):
             raise TypeError(f"{name}: only whole days are written")
-        start = days[0] if days.size else np.datetime64("1970-01-01", "D")
+        start = days.ravel()[0] if days.size else np.datetime64("1970-01-01", "D")
         units = f"days since {start} 00:00:00"
         stored = ((days - start) // DAY).astype(np.int64)
         return stored, np.int64, {"units": units, "calendar": "proleptic_gregorian"}
     if kind == "U":
         return values.astype(object), str, {}
-    if kind in "fi":
+    if kind in "fiu":
         return values, values.dtype, {}
     raise TypeError(f"{name}: values of type {values.dtype} are not written")
+
+
+def _attribute(name: str, value):
+    """An attribute as netCDF4 stores it: text, a number or an array of numbers."""
+    ok = isinstance(value, str) or (
+        isinstance(value, int | float | np.integer | np.floating | np.ndarray)
+        and not isinstance(value, bool | np.bool_)
+        and np.asarray(value).dtype.kind in "iuf"
+    )
+    if not ok:
+        raise TypeError(f"{name}: attributes of type {type(value).__name__} are not written")
+    return value

@@ -17,38 +17,35 @@ from simrisk.netcdf import Contents, Variable
 from tests.conftest import CONFIGS, ROOT, load_raw, simple_deal
 
 DEALS = sorted(p.stem for p in CONFIGS.glob("*.toml"))
-TIME_UNITS = "units"  # how a datetime is encoded: xarray may phrase it otherwise
 
 
 def _raw(path) -> dict:
-    """Everything a NetCDF reader sees: dimensions, variables (type, dimensions, every
-    attribute, values) and the file's attributes."""
+    """Everything a NetCDF reader sees, in the file's order: dimensions, variables (type,
+    dimensions, every attribute, values) and the file's attributes."""
     with netCDF4.Dataset(path) as f:
         f.set_auto_maskandscale(False)
-        out = {"dims": {k: len(v) for k, v in f.dimensions.items()}}
+        out = {"dims": [(k, len(v)) for k, v in f.dimensions.items()]}
         out["attrs"] = {k: f.getncattr(k) for k in f.ncattrs()}
         for name, v in f.variables.items():
             attrs = {k: v.getncattr(k) for k in v.ncattrs()}
-            if "calendar" in attrs:
-                attrs.pop(TIME_UNITS)
             out[name] = (v.dtype, v.dimensions, attrs, v[...])
     return out
 
 
 def _assert_same_file(a, b):
     ra, rb = _raw(a), _raw(b)
-    assert ra.keys() == rb.keys()
+    assert list(ra) == list(rb)  # the variables, in order
     assert ra["dims"] == rb["dims"]
     for key in ("attrs", *[k for k in ra if k not in ("dims", "attrs")]):
         if key == "attrs":
             va, vb = ra[key], rb[key]
-            assert va.keys() == vb.keys()
+            assert list(va) == list(vb)
             for k in va:
                 np.testing.assert_array_equal(va[k], vb[k], err_msg=k)
             continue
         (ta, da, aa, xa), (tb, db, ab, xb) = ra[key], rb[key]
         assert (ta, da) == (tb, db), key
-        assert aa.keys() == ab.keys(), key
+        assert list(aa) == list(ab), key
         for k in aa:
             np.testing.assert_array_equal(aa[k], ab[k], err_msg=f"{key}.{k}")
         np.testing.assert_array_equal(xa, xb, err_msg=key)
@@ -106,15 +103,18 @@ def test_edge_cases_by_hand(tmp_path):
             "one": Variable(("o",), np.array(["2026-05-01"], "datetime64[ns]"), {}),
             "no_dates": Variable(("p",), np.array([], "datetime64[D]"), {}),
             "e": Variable(("e",), np.asarray([], dtype=str), {}),
+            "at": Variable((), np.datetime64("2024-02-29", "s"), {}),
+            "u": Variable(("u",), np.arange(3, dtype=np.uint16), {}),
         },
-        {"title": "by hand", "n": 3},
+        {"title": "by hand, æøå", "n": 3, "ratio": 0.5, "sizes": np.array([1.5, 2.0])},
     )
     ours, theirs = _both(contents, tmp_path)
     _assert_same_file(ours, theirs)
     with netCDF4.Dataset(ours) as f:
         assert f.getncattr("coordinates") == "no_dates one"
-        assert f["x"].getncattr("coordinates") == "when"
+        assert f["x"].getncattr("coordinates") == "at when"  # a 0-d one goes with every one
         assert f["when"].getncattr("units") == "days since 2025-01-06 00:00:00"
+        assert f["no_dates"].getncattr("units") == "days since 1970-01-01 00:00:00"
         np.testing.assert_array_equal(f["when"][...], [0, 56])
 
 
@@ -123,13 +123,48 @@ def test_edge_cases_by_hand(tmp_path):
     [
         (np.array([True]), "bool"),
         (np.array(["2025-01-06T12"], "datetime64[h]"), "whole days"),
+        (np.array(["2025-01-06", "NaT"], "datetime64[D]"), "NaT"),
         (np.array([object()]), "object"),
     ],
 )
 def test_values_it_does_not_write(values, what, tmp_path):
     contents = Contents({"v": Variable(("d",), values, {})}, {})
-    with pytest.raises(TypeError, match="v: "):
+    with pytest.raises(TypeError, match=f"v: .*{what}"):
         netcdf.write(contents, tmp_path / "x.nc")
+    assert not (tmp_path / "x.nc").exists()
+
+
+@pytest.mark.parametrize(
+    "attrs, error, match",
+    [
+        ({"ok": True}, TypeError, "v.ok: attributes of type bool"),
+        ({"ok": [1, 2]}, TypeError, "v.ok: attributes of type list"),
+        ({"ok": np.array(["a"])}, TypeError, "v.ok: attributes of type ndarray"),
+        ({"coordinates": "d"}, ValueError, "v: the writer sets the coordinates"),
+    ],
+)
+def test_attributes_it_does_not_write(attrs, error, match, tmp_path):
+    contents = Contents({"v": Variable(("d",), np.zeros(2), attrs)}, {})
+    with pytest.raises(error, match=match):
+        netcdf.write(contents, tmp_path / "x.nc")
+    assert not (tmp_path / "x.nc").exists()
+
+
+def test_contents_it_does_not_write(tmp_path):
+    two_sizes = Contents(
+        {"a": Variable(("d",), np.zeros(2), {}), "b": Variable(("d",), np.zeros(3), {})}, {}
+    )
+    with pytest.raises(ValueError, match="b: dimension d of 3, elsewhere 2"):
+        netcdf.write(two_sizes, tmp_path / "x.nc")
+    spaced = Contents(
+        {"a": Variable(("d",), np.zeros(2), {})},
+        {"first day": Variable(("d",), np.array(["2025-01-06"] * 2, "datetime64[D]"), {})},
+    )
+    with pytest.raises(ValueError, match="first day: the writer sets"):
+        netcdf.write(spaced, tmp_path / "y.nc")
+    own = Contents({"a": Variable(("d",), np.zeros(2), {})}, {}, {"coordinates": "a"})
+    with pytest.raises(ValueError, match="the file's coordinates attribute"):
+        netcdf.write(own, tmp_path / "z.nc")
 
 
 def test_simrisk_run_does_without_xarray(tmp_path):
@@ -145,7 +180,8 @@ def test_simrisk_run_does_without_xarray(tmp_path):
         "    entry()\n"
         "except SystemExit as exc:\n"
         "    assert not exc.code, exc.code\n"
-        "print(sorted(m for m in ('xarray', 'pandas', 'scipy.stats') if m in sys.modules))\n"
+        "heavy = ('xarray', 'pandas', 'dask', 'scipy.stats', 'simrisk.analysis')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
