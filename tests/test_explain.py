@@ -80,6 +80,30 @@ def test_the_notice_goes_to_stderr_before_the_run(tmp_path, monkeypatch):
     assert "compiling" not in out.stdout
 
 
+@pytest.mark.parametrize("command", ["sweep", "portfolio"])
+def test_sweep_and_portfolio_start_the_compile_helper_in_process(tmp_path, monkeypatch, command):
+    """Like run, an in-process sweep or fund has a helper compile the other kernels (with
+    its first deal); on a cluster the workers compile, and no helper starts here."""
+    from simrisk import jobs
+    from simrisk.distributed import LocalBackend
+    from simrisk.jobs import batch
+
+    started = []
+    monkeypatch.setattr(jobs, "_announced", False)
+    monkeypatch.setattr(compiled, "uncached", lambda: ["simulate_chunk", "payments"])
+    monkeypatch.setattr(compiled, "start_compiling_rest", lambda cfg: started.append(cfg))
+    if command == "sweep":
+        args = ["sweep", HOLBAEK, "--grid", "cohort.uptake=0.9", "-n", 4, "--seed", 1]
+    else:  # the fund's first holding is Holbæk
+        args = ["portfolio", CONFIGS / "funds" / "dsi_fund.toml", "-n", 4, "--seed", 1]
+    out = invoke(*args, "-o", tmp_path / "x.nc")
+    assert out.exit_code == 0, out.stderr
+    assert len(started) == 1 and started[0].deal.name.startswith("Holbæk")
+    cfg = started[0]
+    assert batch._compiled_here(LocalBackend(), cfg) is cfg
+    assert batch._compiled_here(object(), cfg) is None  # a dask backend
+
+
 _COMPILED_BY_A_RUN = """
 import sys
 from numba.core import event

@@ -9,7 +9,7 @@ from simrisk import results
 from simrisk.analysis import portfolio as pf
 from simrisk.analysis import sweep as sw
 from simrisk.config import ConfigError
-from simrisk.distributed import backend_from_options
+from simrisk.distributed import LocalBackend, backend_from_options
 from simrisk.jobs import QUIET, UI, announce_compiling, claim_output, exists_problem, seed_or_draw
 from simrisk.tables import Output, Table
 
@@ -63,7 +63,7 @@ def _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, 
     if overwrite and not resume and Path(chunk_dir).exists():
         shutil.rmtree(chunk_dir)
     backend = backend_from_options(workers, scheduler)
-    announce_compiling(ui)
+    announce_compiling(ui, _compiled_here(backend, plan.deals[0].cfg))
     n_chunks = sw.n_chunks(plan)
     ui.log(
         f"{len(plan.deals)} deal(s) x {len(plan.stress_names)} stress point(s) x "
@@ -82,6 +82,12 @@ def _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, 
     rows = sw.table(plan, metrics)
     data = {"seed": plan.seed, "n_scenarios": plan.n, "points": rows}
     return Output(data, [sw.sweep_table(plan, rows)])
+
+
+def _compiled_here(backend, cfg):
+    """The deal whose run a compile helper makes (:func:`announce_compiling`) when the
+    chunks run in this process; None (no helper) when a cluster's workers compile."""
+    return cfg if isinstance(backend, LocalBackend) else None
 
 
 def portfolio(
@@ -113,7 +119,7 @@ def _portfolio(fund, scenarios, seed, chunk, output, workers, scheduler, overwri
     plan = pf.build(ff, 0, scenarios or ff.scenarios, chunk or ff.chunk)
     plan.seed = seed_or_draw(seed if seed is not None else ff.seed, ui)
     backend = backend_from_options(workers, scheduler)
-    announce_compiling(ui)
+    announce_compiling(ui, _compiled_here(backend, plan.deals[0].cfg))
     with backend, ui.progress(pf.n_chunks(plan)) as advance:
         metrics, mult = pf.run_portfolio(plan, backend, progress=advance)
     if output is not None:
