@@ -56,9 +56,6 @@ class Contents:
     def __getitem__(self, name: str) -> Variable:
         return self.data[name] if name in self.data else self.coords[name]
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.data or name in self.coords
-
     @property
     def sizes(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -83,8 +80,10 @@ def write(contents: Contents, path: str | Path) -> None:
     non_dim = {k: v for k, v in contents.coords.items() if v.dims != (k,)}
     variables = {**contents.data, **contents.coords}
     for name, var in variables.items():
-        if "coordinates" in var.attrs or (name in non_dim and " " in name):
+        if "coordinates" in var.attrs:
             raise ValueError(f"{name}: the writer sets the coordinates attributes itself")
+        if name in non_dim and " " in name:
+            raise ValueError(f"{name}: a coordinate's name has no space (CF 'coordinates')")
     if "coordinates" in contents.attrs:
         raise ValueError("the writer sets the file's coordinates attribute itself")
     sizes = contents.sizes
