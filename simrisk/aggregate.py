@@ -47,13 +47,13 @@ def accumulate_rows(rows, total):
 
 
 WEEK_BLOCK = 8
-"""Weeks whose histograms :func:`accumulate_counts` fills together."""
+"""Weeks whose histograms :func:`accumulate_counts` and :func:`accumulate_states` fill
+together."""
 
 
 @nb.njit(inline="always", cache=True)
-def _add(total, hist, a, t, c, x, width, top):
-    """Add one integer-valued count ``x`` to the running sum and to its histogram bin."""
-    total[a, t, c] += x
+def _bin(hist, a, t, c, x, width, top):
+    """Add one integer-valued count ``x`` to its histogram bin."""
     v = int(x + 0.5)
     if width > 1:
         v //= width
@@ -84,22 +84,56 @@ def accumulate_counts(counts, total, hist, width=1):
             for s in range(m):
                 for t in range(t0, min(H, t0 + WEEK_BLOCK)):
                     for c in range(C):
-                        _add(total, hist, a, t, c, counts[s, a, t, c], width, top)
+                        x = counts[s, a, t, c]
+                        total[a, t, c] += x
+                        _bin(hist, a, t, c, x, width, top)
 
 
 @nb.njit(nogil=True, cache=True)
-def accumulate_effect(counts, total, hist, width, shift):
-    """The same for the programme's effect: the treatment arm's count less the
-    counterfactual's in the same scenario, plus ``shift`` (the cohort, so that it is not
-    negative); ``total`` (1, week, column), ``hist`` (1, week, column, bin)."""
+def accumulate_states(counts, hist, width, effect_hist, effect_width, shift):
+    """A chunk's state counts of both arms in one pass: each arm's histograms, and those
+    of the programme's effect, the treatment arm's count less the counterfactual's in the
+    same scenario plus ``shift`` (the cohort, so that it is not negative).
+
+    Parameters
+    ----------
+    counts : float64 (scenario, arm, week, state), integer-valued
+    hist : int32 (arm, week, state, bin), a count ``v`` in bin ``v // width``
+    effect_hist : int32 (1, week, state, bin), an effect ``x`` in bin ``x // effect_width``
+
+    With bins one count wide the sums are the histograms' (:func:`hist_sums`), exactly;
+    otherwise :func:`accumulate_sums` adds them. Weeks are taken in blocks of
+    ``WEEK_BLOCK``, as in :func:`accumulate_counts`.
+    """
     m, _, H, C = counts.shape
     top = hist.shape[3] - 1
+    effect_top = effect_hist.shape[3] - 1
     for t0 in range(0, H, WEEK_BLOCK):
         for s in range(m):
             for t in range(t0, min(H, t0 + WEEK_BLOCK)):
                 for c in range(C):
-                    x = counts[s, TREATMENT, t, c] - counts[s, COUNTERFACTUAL, t, c] + shift
-                    _add(total, hist, 0, t, c, x, width, top)
+                    x0 = counts[s, COUNTERFACTUAL, t, c]
+                    x1 = counts[s, TREATMENT, t, c]
+                    _bin(hist, COUNTERFACTUAL, t, c, x0, width, top)
+                    _bin(hist, TREATMENT, t, c, x1, width, top)
+                    _bin(effect_hist, 0, t, c, x1 - x0 + shift, effect_width, effect_top)
+
+
+@nb.njit(nogil=True, cache=True)
+def accumulate_sums(counts, total):
+    """Add a chunk's counts (scenario, arm, week, column) to running sums (arm, week,
+    column), scenario by scenario."""
+    m, A, H, C = counts.shape
+    for s in range(m):
+        for a in range(A):
+            for t in range(H):
+                for c in range(C):
+                    total[a, t, c] += counts[s, a, t, c]
+
+
+def hist_sums(hist: np.ndarray) -> np.ndarray:
+    """The sum of the values counted in histograms (..., bin) of bins one count wide."""
+    return hist @ np.arange(hist.shape[-1], dtype=float)
 
 
 def hist_quantiles(hist: np.ndarray, qs=QUANTILES, width: int = 1) -> np.ndarray:
@@ -153,7 +187,6 @@ class Aggregator:
         self.cohort = cohort
         self.effect_width = effect_bin_width(cohort)
         effect_bins = -(-(2 * cohort + 1) // self.effect_width)
-        self.effect_sum = np.zeros((1, H, N_STATES))
         self.effect_hist = np.zeros((1, H, N_STATES, effect_bins), np.int32)
         self.flow_sum = {k: np.zeros(H) for k in flow_names}
         self.q_n = min(n, FLOW_QUANTILE_SCENARIOS)
@@ -175,7 +208,6 @@ class Aggregator:
                     self.state_hist,
                     self.programme_sum,
                     self.programme_hist,
-                    self.effect_sum,
                     self.effect_hist,
                 )
             else:
@@ -188,12 +220,14 @@ class Aggregator:
         and its per-scenario detail to its own rows. Any order; safe to call from several
         threads, each with its own part."""
         m = res.state_count.shape[0]
-        state_sum, state_hist, programme_sum, programme_hist, effect_sum, effect_hist = part
-        accumulate_counts(res.state_count, state_sum, state_hist, self.width)
+        state_sum, state_hist, programme_sum, programme_hist, effect_hist = part
+        accumulate_states(
+            res.state_count, state_hist, self.width, effect_hist, self.effect_width,
+            float(self.cohort),
+        )  # fmt: skip
+        if self.width > 1:  # otherwise the histograms give the sums (merge)
+            accumulate_sums(res.state_count, state_sum)
         accumulate_counts(res.programme_count[:, None], programme_sum, programme_hist, self.width)
-        accumulate_effect(
-            res.state_count, effect_sum, effect_hist, self.effect_width, float(self.cohort)
-        )
         if self.detail:
             self.detail_states[scen0 : scen0 + m] = np.rint(res.state_count)
 
@@ -210,11 +244,14 @@ class Aggregator:
                 self.detail_flows[k][scen0 : scen0 + m] = f
 
     def merge(self) -> None:
-        """Add the worker threads' parts into the totals (integer-valued, so exact)."""
+        """Add the worker threads' parts into the totals (integer-valued, so exact); with
+        bins one count wide, the state sums are the histograms'."""
         for p in self._parts[1:]:
             for total, a in zip(self._parts[0], p, strict=True):
                 total += a
         del self._parts[1:]
+        if self.width == 1:
+            self.state_sum[...] = hist_sums(self.state_hist)
 
 
 @dataclass

@@ -39,7 +39,7 @@ def _entry_points() -> list:
     return [
         kernel.simulate_chunk,
         aggregate.accumulate_counts,
-        aggregate.accumulate_effect,
+        aggregate.accumulate_states,
         aggregate.accumulate_rows,
         ledger._weekly_cost,
         ledger._programme_cost,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -201,8 +200,8 @@ class DaskBackend:
     """Runs chunks on a dask.distributed cluster; results are yielded as they finish.
 
     ``threads`` is the numba thread count each chunk sets in its worker process (for an
-    embedded cluster: the cores divided among the workers; for a cluster you connect
-    to: 1, since its workers' own threads run chunks side by side)."""
+    embedded cluster: the cores this process may use, divided among the workers; for a
+    cluster you connect to: 1, since its workers' own threads run chunks side by side)."""
 
     def __init__(self, client, cluster=None, threads: int | None = None, name: str = "dask"):
         self.client = client
@@ -231,7 +230,7 @@ class DaskBackend:
                 silence_logs=logging.ERROR,
             )
         client = Client(cluster)
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        threads = max(1, parallel.usable_cores() // workers)
         return cls(client, cluster, threads, f"LocalCluster with {workers} worker(s)")
 
     @classmethod

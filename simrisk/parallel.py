@@ -8,11 +8,21 @@ same order for any number of threads.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the system has one (a
+    container's or a batch job's share of the machine), else every core."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on this system
+        return max(1, os.cpu_count() or 1)
 
 
 def pool_size(n_tasks: int, threads: int | None = None) -> int:

@@ -12,9 +12,11 @@ from simrisk.aggregate import (
     ChunkResult,
     Weekly,
     accumulate_counts,
-    accumulate_effect,
     accumulate_rows,
+    accumulate_states,
+    accumulate_sums,
     hist_quantiles,
+    hist_sums,
 )
 from simrisk.vocabulary import N_STATES, QUANTILES
 
@@ -55,27 +57,43 @@ def test_accumulate_counts_matches_numpy_over_chunks():
                 np.testing.assert_array_equal(hist[a, t, c], h)
 
 
-def test_accumulate_effect_matches_numpy_over_chunks():
-    """The effect's sums and histograms (treatment less counterfactual, shifted by the
-    cohort) over chunks equal np.sum and np.histogram of the differences computed by
-    numpy, in bins of width 1 and 2."""
-    rng = np.random.default_rng(5)
+@pytest.mark.parametrize("width", [1, 2, 3])
+def test_accumulate_states_matches_numpy_over_chunks(width):
+    """One pass over both arms, over chunks of different sizes: each arm's histograms
+    equal np.histogram of its counts, the effect's (treatment less counterfactual, shifted
+    by the cohort) np.histogram of the differences computed by numpy, in bins ``width``
+    wide. The running sums (accumulate_sums) equal np.sum, and with bins one count wide
+    so do the histograms' sums (hist_sums)."""
+    rng = np.random.default_rng(5 + width)
     top, shift = 12, 12.0
     chunks = [_counts(rng, m, top=top) for m in (4, 1, 8)]
     allc = np.concatenate(chunks)
     diff = allc[:, 1] - allc[:, 0] + shift  # (scenario, week, column), 0 .. 24
-    for width in (1, 2):
-        bins = -(-(2 * top + 1) // width)
-        total = np.zeros((1, 7, 3))
-        hist = np.zeros((1, 7, 3, bins), np.int64)
-        for c in chunks:
-            accumulate_effect(c, total, hist, width, shift)
-        np.testing.assert_array_equal(total[0], np.sum(diff, axis=0))
-        edges = np.arange(0, bins * width + 1, width) - 0.5
-        for t in range(7):
-            for c in range(3):
-                h, _ = np.histogram(diff[:, t, c], bins=edges)
-                np.testing.assert_array_equal(hist[0, t, c], h, err_msg=f"{width} {t} {c}")
+    bins = -(-(top + 1) // width)
+    effect_bins = -(-(2 * top + 1) // width)
+    total = np.zeros((2, 7, 3))
+    hist = np.zeros((2, 7, 3, bins), np.int64)
+    effect = np.zeros((1, 7, 3, effect_bins), np.int64)
+    for c in chunks:
+        accumulate_states(c, hist, width, effect, width, shift)
+        accumulate_sums(c, total)
+    np.testing.assert_array_equal(total, np.sum(allc, axis=0))
+    if width == 1:
+        np.testing.assert_array_equal(hist_sums(hist), np.sum(allc, axis=0))
+    for t in range(7):
+        for c in range(3):
+            for a in range(2):
+                edges = np.arange(0, bins * width + 1, width) - 0.5
+                h, _ = np.histogram(allc[:, a, t, c], bins=edges)
+                np.testing.assert_array_equal(hist[a, t, c], h, err_msg=f"{a} {t} {c}")
+            edges = np.arange(0, effect_bins * width + 1, width) - 0.5
+            h, _ = np.histogram(diff[:, t, c], bins=edges)
+            np.testing.assert_array_equal(effect[0, t, c], h, err_msg=f"effect {t} {c}")
+
+
+def test_hist_sums_by_hand():
+    """Three values 0, two 1s, one 4: 6."""
+    assert hist_sums(np.array([[3, 2, 0, 0, 1]], np.int32)).tolist() == [6.0]
 
 
 def test_accumulate_rows_sums_in_scenario_order():
@@ -173,10 +191,12 @@ def test_aggregator_parts_merge_to_the_plain_statistics():
     assert wk.flow_quantile_scenarios == 17
 
 
-def test_aggregator_without_detail_and_one_part():
-    """A single worker part (the totals themselves) gives the same weekly series."""
+@pytest.mark.parametrize("cohort", [5, 600])
+def test_aggregator_without_detail_and_one_part(cohort):
+    """A single worker part (the totals themselves) gives the same weekly series, with
+    bins one count wide (the sums from the histograms) and two wide (running sums)."""
     rng = np.random.default_rng(4)
-    n, H, cohort = 9, 4, 5
+    n, H = 9, 4
     state = _counts(rng, n, A=2, H=H, C=N_STATES, top=cohort)
     prog = rng.integers(0, cohort + 1, size=(n, H, 3)).astype(float)
     agg = Aggregator(n, H, 1, cohort, ["a"], detail=False)
@@ -186,9 +206,10 @@ def test_aggregator_without_detail_and_one_part():
     wk = Weekly.from_aggregator(agg)
     assert wk.detail_states is None and wk.detail_flows is None
     np.testing.assert_array_equal(wk.state_count_mean, state.mean(axis=0))
-    np.testing.assert_array_equal(
-        wk.state_count_quantile[1], np.quantile(state, 0.5, axis=0, method="inverted_cdf")
-    )
+    assert agg.width == (1 if cohort < 511 else 2)
+    median = np.quantile(state, 0.5, axis=0, method="inverted_cdf")
+    # the lower edge of the exact median's bin
+    np.testing.assert_array_equal(wk.state_count_quantile[1], median // agg.width * agg.width)
 
 
 def test_histograms_of_a_large_cohort_use_wider_bins_and_lower_edges():

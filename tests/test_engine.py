@@ -121,6 +121,20 @@ def test_any_threading_layer_runs_chunks_side_by_side():
     assert proc.stdout.strip().splitlines()[-1] == _digest(one)
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_usable_cores_follow_the_cpu_affinity():
+    """A process held to one core (a container's or a batch job's share) counts one, not
+    the machine's cores; an embedded cluster divides these among its workers."""
+    assert parallel.usable_cores() == len(os.sched_getaffinity(0))
+    code = (
+        "import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
+        "from simrisk.parallel import usable_cores; print(usable_cores())"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1"
+
+
 def test_numba_thread_count_sets_the_pool():
     """Without ``threads``, the pool has numba's thread count (what ``--threads`` sets)."""
     before = numba.get_num_threads()

@@ -345,7 +345,7 @@ def test_kernel_equals_twin_on_holbaek_variants(
 
     Without a job-loss ratio the programme does not touch a job's hazards, without job-
     and education-entry ratios not those of benefit and unemployment: the kernel then runs
-    through the programme's changes in one stretch."""
+    through the programme's changes in one segment."""
     cfg = _holbaek_variant(
         job_loss=job_loss,
         benefit_effect=benefit_effect,
@@ -865,7 +865,7 @@ def _section_6_deal(case: str):
             "part_time_hours": 0.5,
             "full_time_wage": 20000.0,
         }
-    # a job-loss ratio: the treatment arm's job is cut into other stretches (phase end,
+    # a job-loss ratio: the treatment arm's job is cut into other segments (phase end,
     # fade blocks), which must change nothing
     raw["effect"] = {"job_entry": [1.0], "job_loss": [0.7], "persistence": 0.8}
     return _deal(raw)
@@ -905,7 +905,7 @@ def test_section_6_reset_by_hand(case):
     """§ 6 of the refusion law on a course written out week by week (see
     :func:`_section_6_deal`): each week's refusion weight (share x the weight of the
     benefit) worked out by hand in ``SECTION_6``, in both arms (the programme's job-loss
-    ratio cuts the treatment arm's job into other stretches, with the same answer)."""
+    ratio cuts the treatment arm's job into other segments, with the same answer)."""
     cfg = _section_6_deal(case)
     st, kin, sim, _ = _run(cfg, 1, 0, 1)
     assert kin.programme.ctx_dep[0, EMPLOYED]
@@ -1158,8 +1158,8 @@ def _record_weeks(ss_a, ss_b, n):
 @pytest.mark.parametrize(("need", "window"), [(8, 12), (5, 5), (52, 156)])
 def test_self_support_record_does_not_depend_on_where_a_stretch_is_cut(need, window):
     """The kernel's record of self-support weeks (spells, the window, restarts): stretches
-    of self-support with gaps between them, fed whole or cut at random weeks (as a new
-    duration piece or programme phase cuts them), give the same restarts in each stretch
+    of self-support with gaps between them, fed whole or cut at random weeks (as a
+    change of the benefit paid cuts them), give the same restarts in each stretch
     and the same weeks left on the record after it. A week-by-week count gives the same
     restart weeks: the first week at which the record's weeks within the window reach
     ``need``, after which the record starts again."""

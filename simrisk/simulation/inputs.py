@@ -310,7 +310,7 @@ def max_enrolled(cfg: DealConfig, v: Values) -> np.ndarray:
 
 def _labour(cfg: DealConfig, st: Structure, v: Values) -> LabourIn:
     """Labour hazards on the union of duration pieces, and where each state's hazard row
-    next changes (stretches run through pieces with equal rows)."""
+    next changes (segments run through pieces with equal rows)."""
     P = len(st.dur_edges)
     haz = np.zeros((v.n, N_STATES, P, N_STATES))
     loss = v("labour", "job_loss_multiplier")

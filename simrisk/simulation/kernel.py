@@ -4,14 +4,16 @@ Nothing here knows about configs, dates or xarray. The kernel is event driven
 and exact for the weekly model:
 
 * Every transition out of a labour state has a weekly hazard ``h`` (a weekly
-  probability ``p`` enters as ``h = -log(1 - p)``). Within a stretch where the
+  probability ``p`` enters as ``h = -log(1 - p)``). Within a segment where the
   hazards are constant, the week of the next event is found from one
   exponential draw ``E``: the citizen leaves in the first week at which the
   integrated hazard passes ``E``. When the hazards change (a new duration
   piece, programme phase, fade block or calendar window), the unused part of
-  ``E`` carries over (memorylessness), so a stretch boundary costs no draw.
-  Only changes that touch the current state's hazards, or the benefit paid in
-  it, end a stretch. The destination is drawn with probability proportional to
+  ``E`` carries over (memorylessness), so a segment boundary costs no draw.
+  Only changes that touch the current state's hazards end a segment. The weeks
+  are recorded by stretch: the weeks in one state on one benefit, ended by an
+  event, a change of the benefit paid, or the horizon (a stretch holds one or
+  more segments). The destination is drawn with probability proportional to
   its hazard.
 * What a week costs is recorded with it (:mod:`.weeks`): the benefit paid in the
   state, weighted by the refusion share at the citizen's count of weeks on benefit,
@@ -155,19 +157,18 @@ def _hazards(lab, coh, prog, s, g, z, state, p, ctx, t, hh):
 
 
 @nb.njit(inline="always", cache=True)
-def _stretch_end(lab, prog, s, state, p, dur, t, ctx_end, change, H):
-    """The week at which this state's hazards or benefit may change: the next duration
-    piece with other hazards, the programme context (if the state's hazards depend on
-    it), the calendar (out of work only), the next change of benefit."""
+def _segment_end(lab, s, state, p, dur, t, ctx_end, lim):
+    """The week, at most ``lim``, at which this state's hazards next change: the next
+    duration piece with other hazards (``dur`` weeks in the state at week ``t``), the
+    programme context (``ctx_end``: pass ``lim`` if the state's hazards do not depend on
+    it), the calendar (out of work only)."""
     P = lab.dur_edges.shape[0]
-    nbk = ctx_end if prog.ctx_dep[s, state] else H
+    nbk = ctx_end if ctx_end < lim else lim
     q = lab.piece_next[s, state, p]
     if q < P and t + lab.dur_edges[q] - dur < nbk:
         nbk = t + lab.dur_edges[q] - dur
     if _out_of_work(state) and lab.cal_next[t] < nbk:
         nbk = lab.cal_next[t]
-    if change < nbk - t:
-        nbk = t + change
     return nbk
 
 
@@ -377,15 +378,18 @@ def simulate_chunk(
                     p = 0
                     while p + 1 < P and lab.dur_edges[p + 1] <= dur:
                         p += 1
-                    # the stretch ends where the state's hazards or benefit change for a
-                    # reason other than the programme; programme contexts within it change
-                    # only the hazards, so they are stepped through here and the weeks are
+                    # the stretch ends with an event, where the benefit paid changes, or at
+                    # the horizon; within it the hazards change with the duration piece, the
+                    # programme context and the calendar, which are stepped through here
+                    # (the unused part of the draw carried over), and the weeks are
                     # recorded once
-                    lim = _stretch_end(lab, prog, s, state, p, dur, t, H, change, H)
+                    lim = t + change if change < H - t else H
                     ctx_dep = arm == TREATMENT and prog.ctx_dep[s, state]
                     seg = t
                     while True:
-                        nbk = min(ctx_end, lim) if ctx_dep else lim
+                        nbk = _segment_end(
+                            lab, s, state, p, dur + seg - t, seg, ctx_end if ctx_dep else lim, lim
+                        )
                         total = _hazards(lab, coh, prog, s, g, z, state, p, ctx, seg, hh)
                         span = nbk - seg
                         event = total * span >= budget
@@ -397,7 +401,10 @@ def simulate_chunk(
                         if nbk >= lim:
                             break
                         seg = nbk
-                        ctx, ctx_end = _context(prog, s, seg, e, prog_end, completed, H)
+                        while p + 1 < P and lab.dur_edges[p + 1] <= dur + seg - t:
+                            p += 1
+                        if ctx_dep and seg >= ctx_end:
+                            ctx, ctx_end = _context(prog, s, seg, e, prog_end, completed, H)
                     span = t_end - t
                     counter = record_weeks(
                         state_count, benefit_weeks, refusion_weeks, checks, s, arm, i, state,

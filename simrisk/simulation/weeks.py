@@ -106,7 +106,7 @@ def self_support(ss_a, ss_b, n, tot, t0, t1, window, need):
     never falls, so the week is found by bisection). The weeks that made a restart are
     used up: the record starts again after that week, so later weeks of the same stretch
     count towards the next restart (one every ``need`` weeks). Where the stretch is cut
-    (a new duration piece, programme phase, ...) therefore changes nothing. The record's
+    (a change of the benefit paid) therefore changes nothing. The record's
     total bounds the weeks within any window, so below ``need`` no window is summed."""
     if n > 0 and ss_b[n - 1] == t0:
         ss_b[n - 1] = t1
