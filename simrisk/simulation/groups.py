@@ -97,11 +97,11 @@ KernelOut = namedtuple(
 KernelOut.__doc__ = """Outputs, written by the kernel (every scenario's rows are reset first;
 the last week row of the weekly arrays is scratch).
 
-state_count : float64 (ns, 2, H + 1, S), citizens per state and week
+state_count : int32 (ns, 2, H + 1, S), citizens per state and week
 benefit_weeks, refusion_weeks : float64 (ns, 2, H + 1, B), citizens on each benefit type
     per week (a part-time job's reduced benefit as its share), and the same weighted by the
     central government's refusion share
-programme_count : float64 (ns, H + 1, K + 2), programme track (phases, completed, dropped)
+programme_count : int32 (ns, H + 1, K + 2), programme track (phases, completed, dropped)
 work_fte : float64 (ns, 2, H + 1, 1), full-time equivalents in ordinary jobs per week
 events : int32 (ns, 2, N, E + W), week of each citizen's first outcome event
     (``vocabulary.OUTCOME_EVENTS``), then the first week at which a run of self-support

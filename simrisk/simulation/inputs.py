@@ -416,10 +416,10 @@ def kernel_outputs(n: int, n_citizens: int, st: Structure) -> KernelOut:
     H = st.horizon
     B = len(st.benefit_types)
     return KernelOut(
-        state_count=np.zeros((n, 2, H + 1, N_STATES)),
+        state_count=np.zeros((n, 2, H + 1, N_STATES), np.int32),
         benefit_weeks=np.zeros((n, 2, H + 1, B)),
         refusion_weeks=np.zeros((n, 2, H + 1, B)),
-        programme_count=np.zeros((n, H + 1, st.n_phases + 2)),
+        programme_count=np.zeros((n, H + 1, st.n_phases + 2), np.int32),
         work_fte=np.zeros((n, 2, H + 1, 1)),
         events=np.full((n, 2, n_citizens, N_EVENTS + len(st.ss_windows)), -1, np.int32),
         checks=np.full((n, 2, n_citizens, len(st.check_off)), -1, np.int8),

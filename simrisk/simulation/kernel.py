@@ -225,13 +225,13 @@ def _programme_record(pc, s, e, prog_end, completed, t_abs, phase_end, H):
     for k in range(K):
         stop = min(e + phase_end[k], end)
         if stop > start:
-            pc[s, start, k] += 1.0
-            pc[s, stop, k] -= 1.0
+            pc[s, start, k] += 1
+            pc[s, stop, k] -= 1
         start = max(start, stop)
     if end < H:
         slot = K if completed else K + 1
-        pc[s, end, slot] += 1.0
-        pc[s, H, slot] -= 1.0
+        pc[s, end, slot] += 1
+        pc[s, H, slot] -= 1
 
 
 @nb.njit(inline="always", cache=True)
@@ -309,10 +309,10 @@ def simulate_chunk(
         scen = scen0 + s
         # every output of this scenario starts empty (here, while the core's cache is about
         # to use it)
-        state_count[s] = 0.0
+        state_count[s] = 0
         benefit_weeks[s] = 0.0
         refusion_weeks[s] = 0.0
-        programme_count[s] = 0.0
+        programme_count[s] = 0
         work_fte[s] = 0.0
         events[s] = -1
         checks[s] = -1

@@ -53,7 +53,7 @@ def record_weeks(
     returns the updated refusion count."""
     if t1 <= t0:
         return counter
-    add_weeks(sc, s, arm, t0, t1, state, 1.0)
+    add_weeks(sc, s, arm, t0, t1, state, 1)
     for c in range(check_off.shape[0]):
         tc = entry + check_off[c]
         if t0 <= tc < t1:
