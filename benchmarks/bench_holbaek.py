@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import resource
@@ -538,7 +539,7 @@ def main() -> None:
     zs = np.abs(np.array(zs))
     print(
         f"   max |z| = {zs.max():.2f}; |z| > 2 in {int((zs > 2).sum())} of {len(zs)} rows "
-        f"(about {0.05 * len(zs):.1f} expected by chance); "
+        f"(about {math.erfc(2 / math.sqrt(2)) * len(zs):.1f} expected by chance); "
         f"{'AGREE' if zs.max() < 3.5 else 'CHECK: a difference beyond 3.5 SE'}"
     )
     print()

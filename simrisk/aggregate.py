@@ -51,8 +51,8 @@ WEEK_BLOCK = 64
 together. A chunk's counts are read a block of weeks of one scenario at a time, so a
 longer block reads longer runs of memory, and a shorter one keeps the block's
 histograms in a smaller cache (Holbæk: 64 weeks of its histograms are 1.5 MB). Only the
-speed depends on it: 64 weeks took half the time of 8, and less than 32 or 256, on an
-Intel Xeon with 2 MB of L2 cache a core (``benchmarks/README.md``)."""
+speed depends on it: on an Intel Xeon with 2 MB of L2 cache a core, 64 weeks took about
+half the time of 8, and a little less than 32 or 256 (``benchmarks/README.md``)."""
 
 
 @nb.njit(inline="always", cache=True)
@@ -72,7 +72,8 @@ def accumulate_counts(counts, total, hist, width=1):
 
     Parameters
     ----------
-    counts : float64 (scenario, arm, week, column), e.g. columns = states
+    counts : (scenario, arm, week, column), integer-valued (int32 from the kernel, or
+        float), e.g. columns = states
     total : float64 (arm, week, column), running sum over scenarios (updated in place)
     hist : int32 (arm, week, column, bin), running histogram (updated in place); a count
         ``v`` falls in bin ``v // width``
@@ -101,7 +102,7 @@ def accumulate_states(counts, hist, width, effect_hist, effect_width, shift):
 
     Parameters
     ----------
-    counts : float64 (scenario, arm, week, state), integer-valued
+    counts : (scenario, arm, week, state), integer-valued (int32 from the kernel, or float)
     hist : int32 (arm, week, state, bin), a count ``v`` in bin ``v // width``
     effect_hist : int32 (1, week, state, bin), an effect ``x`` in bin ``x // effect_width``
 
@@ -158,6 +159,12 @@ def bin_width(cohort: int) -> int:
     return max(1, -(-(cohort + 1) // MAX_BINS))
 
 
+def detail_state_dtype(cohort: int) -> np.dtype:
+    """The type of the weekly state counts kept per scenario (``--detail``): int16 while a
+    count (at most the cohort) fits, int32 for a larger cohort."""
+    return np.dtype(np.int16 if cohort <= np.iinfo(np.int16).max else np.int32)
+
+
 def effect_bin_width(cohort: int) -> int:
     """Bin width of the effect's histograms (treatment less counterfactual count, from
     -cohort to +cohort): twice the bins of a count's, so exact up to the same cohort."""
@@ -195,7 +202,9 @@ class Aggregator:
         self.flow_sum = {k: np.zeros(H) for k in flow_names}
         self.q_n = min(n, FLOW_QUANTILE_SCENARIOS)
         self.flow_sample = {k: np.empty((self.q_n, H), np.float32) for k in flow_names}
-        self.detail_states = np.empty((n, 2, H, N_STATES), np.int16) if detail else None
+        self.detail_states = (
+            np.empty((n, 2, H, N_STATES), detail_state_dtype(cohort)) if detail else None
+        )
         self.detail_flows = (
             {k: np.empty((n, H), np.float32) for k in flow_names} if detail else None
         )

@@ -12,7 +12,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from simrisk.aggregate import FLOW_QUANTILE_SCENARIOS, bin_width, effect_bin_width
+from simrisk.aggregate import (
+    FLOW_QUANTILE_SCENARIOS,
+    bin_width,
+    detail_state_dtype,
+    effect_bin_width,
+)
 from simrisk.config import DealConfig
 from simrisk.errors import ConfigError
 from simrisk.outputs import FLOWS, METRICS
@@ -61,7 +66,8 @@ def estimate(
     C = 4 + len(cfg.contract.mechanisms)
     P = cfg.uncertainty.n_parameters
     m = min(chunk, n)
-    weekly = (2 * (N_STATES + 2 * B + 1) + K2) * (H + 1) * 8
+    # the kernel's weekly arrays: int32 counts of states and phases, float64 weighted weeks
+    weekly = ((2 * N_STATES + K2) * 4 + 2 * (2 * B + 1) * 8) * (H + 1)
     citizens = 2 * (N + N_ctl) * (N_EVENTS * 4 + C + 4)
     transient = (3 * 2 + len(FLOWS) + 4) * H * 8 + N_STATES * N_STATES * 8 * 8
     per_chunk = m * (2 * weekly + citizens + transient)  # buffers, and what a chunk makes
@@ -88,9 +94,11 @@ DETAIL_WARN_BYTES = 300e6
 
 def detail_bytes(cfg: DealConfig, n: int) -> int:
     """What ``--detail`` adds to a run's memory and its results file: every scenario's
-    weekly state counts (int16, both arms) and money flows (float32)."""
+    weekly state counts (both arms, int16 or for a large cohort int32) and money flows
+    (float32)."""
     H = simulated_weeks(cfg)
-    return n * (2 * H * N_STATES * 2 + len(FLOWS) * H * 4)
+    count = detail_state_dtype(cfg.cohort.size).itemsize
+    return n * (2 * H * N_STATES * count + len(FLOWS) * H * 4)
 
 
 def available_bytes() -> int | None:

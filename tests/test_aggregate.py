@@ -191,6 +191,47 @@ def test_aggregator_parts_merge_to_the_plain_statistics():
     assert wk.flow_quantile_scenarios == 17
 
 
+def test_aggregator_takes_the_kernels_int32_counts_over_several_week_blocks():
+    """Counts as the kernel gives them (int32) over a horizon of more than two blocks of
+    ``WEEK_BLOCK`` weeks, in chunks on two parts: the means and quantiles of the states,
+    the programme and the effect are numpy's over every scenario."""
+    from simrisk.aggregate import WEEK_BLOCK
+
+    rng = np.random.default_rng(11)
+    n, H, K, cohort = 40, 2 * WEEK_BLOCK + 3, 2, 30
+    state = rng.integers(0, cohort + 1, size=(n, 2, H, N_STATES)).astype(np.int32)
+    prog = rng.integers(0, cohort + 1, size=(n, H, K + 2)).astype(np.int32)
+    agg = Aggregator(n, H, K, cohort, [], detail=True)
+    parts = [agg.part(), agg.part()]
+    for j, lo in enumerate(range(0, n, 16)):
+        res = _chunk_result(state[lo : lo + 16], prog[lo : lo + 16], {})
+        agg.add_counts(lo, res, parts[j % 2])
+    agg.merge()
+    wk = Weekly.from_aggregator(agg)
+    q = {"axis": 0, "method": "inverted_cdf"}
+    np.testing.assert_array_equal(wk.state_count_mean, state.sum(axis=0) / n)
+    np.testing.assert_array_equal(wk.state_count_quantile, np.quantile(state, QUANTILES, **q))
+    np.testing.assert_array_equal(wk.programme_count_mean, prog.sum(axis=0) / n)
+    np.testing.assert_array_equal(wk.programme_count_quantile, np.quantile(prog, QUANTILES, **q))
+    effect = state[:, 1].astype(int) - state[:, 0]
+    np.testing.assert_array_equal(wk.state_effect_quantile, np.quantile(effect, QUANTILES, **q))
+    np.testing.assert_array_equal(wk.detail_states, state)
+
+
+def test_detail_keeps_the_counts_of_a_cohort_too_large_for_int16():
+    """Per-scenario state counts are int16 while the cohort fits, int32 beyond; a count of
+    40,000 is kept as it is."""
+    from simrisk.aggregate import detail_state_dtype
+
+    assert detail_state_dtype(32_767) == np.int16 and detail_state_dtype(32_768) == np.int32
+    H, cohort = 3, 40_000
+    state = np.full((2, 2, H, N_STATES), 40_000, np.int32)
+    agg = Aggregator(2, H, 1, cohort, [], detail=True)
+    agg.add_counts(0, _chunk_result(state, np.zeros((2, H, 3), np.int32), {}), agg.part())
+    assert agg.detail_states.dtype == np.int32
+    np.testing.assert_array_equal(agg.detail_states, state)
+
+
 @pytest.mark.parametrize("cohort", [5, 600])
 def test_aggregator_without_detail_and_one_part(cohort):
     """A single worker part (the totals themselves) gives the same weekly series, with
