@@ -80,7 +80,8 @@ def test_share_of_several_states_and_of_the_other_arm():
 
 def test_weeks_in_a_state_over_a_window():
     """Weeks employed at 2, 3, 4 weeks after entry (window [2, 5)), for citizens with
-    entry + 4 < 10 (0, 1, 4, 5): 2, 0, 1, 2 -> mean 5/4; SE sd(2, 0, 1, 2) / 2."""
+    entry + 4 < 10 (0, 1, 4, 5): 2, 0, 1, 2 -> mean 5/4; SE sd(2, 0, 1, 2) / 2. Citizen 1,
+    who moved away, counts with no weeks (a mean over all of an arm's participants)."""
     t = _target(kind="weeks_in", states=["employed"], window=[2, 5], se=0.5, n=None)
     value, se = outcome(_sim(), t, ST)
     assert value == 1.25

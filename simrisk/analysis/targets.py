@@ -60,7 +60,9 @@ class Target(Strict):
     * ``at_week``: share in ``states`` at ``week`` (the moved-away left out);
     * ``ever_by``: share who first entered ``states`` (a job, education, or the first
       week without benefit: ``off_benefit``) within ``week`` weeks;
-    * ``weeks_in``: mean weeks in ``states`` over ``window``;
+    * ``weeks_in``: mean weeks in ``states`` over ``window``, over every citizen followed
+      to its end: one who moved away has no such weeks after moving, as a mean over all
+      of an arm's participants counts them;
     * ``time_to_event``: the ``quantile`` of weeks to the first entry (``observed`` in
       weeks); fitted as the share that has entered by the observed weeks, which is the
       quantile;
