@@ -300,6 +300,10 @@ def backend_from_options(workers: int | None, scheduler: str | None):
 
 
 # --------------------------------------------------------------------------- store
+SEED_FILE = "seed.txt"
+"""Beside the chunks, the seed of the run that stored them."""
+
+
 class ChunkStore:
     """Finished chunks on disk: ``DIR/KEY.npz``, each written to a temporary file and
     renamed, so a chunk file is either complete or absent.
@@ -307,13 +311,28 @@ class ChunkStore:
     A chunk carries its key (which digests the deal, the seed, the scenario range and the
     simrisk version) and a SHA-256 checksum of its key and content; :meth:`load` reuses a
     chunk only if both verify and every metric has the expected name, type and length.
+    With ``seed``, the run's seed is kept beside the chunks (``SEED_FILE``), written with
+    this store's first chunk.
     """
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, seed: int | None = None):
         self.dir = Path(directory)
+        self.seed = seed
+        self._seed_kept = False
 
     def path(self, key: str) -> Path:
         return self.dir / f"{key}.npz"
+
+    def keys(self) -> set[str]:
+        """The keys of the chunk files on disk."""
+        return {p.stem for p in self.dir.glob("*.npz")} if self.dir.is_dir() else set()
+
+    def load_seed(self) -> int | None:
+        """The seed kept beside the chunks, or None if there is none (or it is unreadable)."""
+        try:
+            return int((self.dir / SEED_FILE).read_text().strip())
+        except (OSError, ValueError):
+            return None
 
     @staticmethod
     def checksum(key: str, metrics: dict[str, np.ndarray]) -> str:
@@ -350,6 +369,11 @@ class ChunkStore:
         return metrics, ""
 
     def save(self, key: str, metrics: dict[str, np.ndarray]) -> None:
+        if self.seed is not None and not self._seed_kept:  # so that a resumed run uses it
+            text = f"{self.seed}\n"
+            atomic_write(self.dir / SEED_FILE, lambda tmp: tmp.write_text(text), overwrite=True)
+            self._seed_kept = True
+
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
                 np.savez(

@@ -279,8 +279,9 @@ def test_resume_after_interruption_reuses_the_stored_chunks(tmp_path, runs):
 
     with pytest.raises(Interrupt):
         sw.run_sweep(sweep, LocalBackend(), chunks, on_chunk=stop)
-    files = sorted(chunks.iterdir())
-    assert len(files) == 5 and all(f.suffix == ".npz" for f in files)
+    files = sorted(chunks.glob("*.npz"))
+    assert len(files) == 5 and len(list(chunks.iterdir())) == 6
+    assert (chunks / "seed.txt").read_text() == f"{SEED}\n"  # the run's seed, beside them
     files[0].write_bytes(b"not a zip file")  # a damaged chunk is computed again
     backend = Counting()
     done = []
@@ -290,7 +291,7 @@ def test_resume_after_interruption_reuses_the_stored_chunks(tmp_path, runs):
     assert files[0].stem in {s.key for s in backend.specs}
     assert {f.stem for f in files[1:]}.isdisjoint(s.key for s in backend.specs)
     _sweep_vs_runs(metrics, runs)
-    assert len(list(chunks.iterdir())) == total
+    assert len(list(chunks.glob("*.npz"))) == total
     # without resume nothing is reused; another seed matches none of the stored chunks
     _, stats = sw.run_sweep(sweep, LocalBackend(), chunks)
     assert stats.reused == 0

@@ -224,6 +224,55 @@ def test_cli_resume(tmp_path):
         assert a[name].values.tobytes() == b[name].values.tobytes()
 
 
+def test_cli_resume_without_a_seed_takes_the_interrupted_runs(tmp_path, monkeypatch):
+    """A sweep without --seed draws one and keeps it beside its chunks. Interrupted after
+    three chunks and resumed without --seed, it takes that seed and reuses the chunks, and
+    its file is the straight run's with that seed. Resumed with another chunk size, the
+    stored chunks are of another sweep: counted in a warning before the work, none reused."""
+    import shutil
+
+    out = tmp_path / "out.nc"
+    chunks = tmp_path / "out.nc.chunks"
+    args = ["sweep", DEALS[0], "--grid", "cohort.uptake=0.8", "-n", str(N), "-o", str(out)]
+    plain = sw.run_sweep
+
+    def interrupted(*a, **k):
+        def stop(n):
+            if n == 3:
+                raise Interrupt
+
+        return plain(*a, **k, on_chunk=stop)
+
+    monkeypatch.setattr(sw, "run_sweep", interrupted)
+    r = CliRunner().invoke(main, [*args, "--chunk", "10"])
+    assert isinstance(r.exception, Interrupt) and not out.exists()
+    drawn = int(r.output.split("seed: ")[1].split()[0])
+    monkeypatch.setattr(sw, "run_sweep", plain)
+    assert len(list(chunks.glob("*.npz"))) == 3
+    assert (chunks / "seed.txt").read_text() == f"{drawn}\n"
+    shutil.copytree(chunks, tmp_path / "kept")
+
+    r = CliRunner().invoke(main, [*args, "--chunk", "20", "--resume"])
+    assert r.exit_code == 0, r.output
+    assert f"seed: {drawn} (the interrupted run's)" in r.output
+    assert "warning: 3 stored chunk(s) are of another sweep" in r.output
+    assert "chunk(s), computed" not in r.output and not chunks.exists()
+
+    out.unlink()
+    shutil.copytree(tmp_path / "kept", chunks)
+    r = CliRunner().invoke(main, [*args, "--chunk", "10", "--resume"])
+    assert r.exit_code == 0, r.output
+    assert f"seed: {drawn} (the interrupted run's)" in r.output
+    assert "reused 3 chunk(s), computed 5" in r.output and "another sweep" not in r.output
+    full = tmp_path / "full.nc"
+    r = CliRunner().invoke(main, [*args[:-1], str(full), "--chunk", "10", "--seed", str(drawn)])
+    assert r.exit_code == 0, r.output
+    a, b = xr.load_dataset(out), xr.load_dataset(full)
+    assert a.attrs["seed"] == b.attrs["seed"] == drawn
+    for name in METRICS:
+        assert a[name].values.tobytes() == b[name].values.tobytes()
+
+
 @pytest.mark.parametrize(
     "body, expected",
     [

@@ -167,7 +167,7 @@ def run_sweep(
 ):
     """Per-scenario metrics, each of shape (deal, stress, scenario), and the chunk stats."""
     labelled = plan(sweep)
-    store = ChunkStore(chunk_dir) if chunk_dir is not None else None
+    store = ChunkStore(chunk_dir, sweep.seed) if chunk_dir is not None else None
     results, stats = execute(
         [s for _, s in labelled], backend, store, resume, progress=progress, on_chunk=on_chunk
     )

@@ -46,7 +46,11 @@ def _job():
 @chunk_option("Scenarios per chunk (unit of work and of resume). Results do not depend on it.")
 @output_option("NetCDF file to write (default: SWEEP name + .nc, or sweep.nc).")
 @backend_options
-@click.option("--resume", is_flag=True, help="Reuse the chunks of an interrupted run.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Reuse the chunks of an interrupted run (and its seed, if no --seed is given).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output (and chunks).")
 @click.option(
     "--format",

@@ -9,7 +9,7 @@ from simrisk import results
 from simrisk.analysis import portfolio as pf
 from simrisk.analysis import sweep as sw
 from simrisk.config import ConfigError
-from simrisk.distributed import LocalBackend, backend_from_options
+from simrisk.distributed import ChunkStore, LocalBackend, backend_from_options
 from simrisk.jobs import QUIET, UI, announce_compiling, claim_output, exists_problem, seed_or_draw
 from simrisk.tables import Output, Table
 
@@ -59,9 +59,18 @@ def sweep(
 
 
 def _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, ui) -> Output:
+    store = ChunkStore(chunk_dir)
+    if resume and plan.seed is None and (kept := store.load_seed()) is not None:
+        plan.seed = kept
+        ui.log(f"seed: {kept} (the interrupted run's)")
     plan.seed = seed_or_draw(plan.seed, ui)
     if overwrite and not resume and Path(chunk_dir).exists():
         shutil.rmtree(chunk_dir)
+    if resume and (other := len(store.keys() - {spec.key for _, spec in sw.plan(plan)})):
+        ui.log(
+            f"warning: {other} stored chunk(s) are of another sweep (another seed, number of "
+            "scenarios, chunk size, deal or stress point) and are not reused"
+        )
     backend = backend_from_options(workers, scheduler)
     announce_compiling(ui, _compiled_here(backend, plan.deals[0].cfg))
     n_chunks = sw.n_chunks(plan)
