@@ -328,11 +328,13 @@ class ChunkStore:
         return {p.stem for p in self.dir.glob("*.npz")} if self.dir.is_dir() else set()
 
     def load_seed(self) -> int | None:
-        """The seed kept beside the chunks, or None if there is none (or it is unreadable)."""
+        """The seed kept beside the chunks, or None if there is none (or it is unreadable, or
+        not a seed: 0 to 2^63 - 1)."""
         try:
-            return int((self.dir / SEED_FILE).read_text().strip())
+            seed = int((self.dir / SEED_FILE).read_text().strip())
         except (OSError, ValueError):
             return None
+        return seed if 0 <= seed < 2**63 else None
 
     @staticmethod
     def checksum(key: str, metrics: dict[str, np.ndarray]) -> str:

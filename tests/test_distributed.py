@@ -386,3 +386,14 @@ def test_a_killed_worker_gives_the_same_result(client, runs):
         time.sleep(0.2)
     env = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
     assert len(env) == 2 and set(env.values()) == {None}
+
+
+def test_a_kept_seed_is_read_back_only_if_it_is_a_seed(tmp_path):
+    """The seed kept beside a sweep's chunks is used by a resumed run only if it is a
+    whole number from 0 to 2^63 - 1; anything else (or no file) reads as no seed."""
+    store = ChunkStore(tmp_path)
+    assert store.load_seed() is None
+    for text, seed in [("42\n", 42), (f"{2**63 - 1}\n", 2**63 - 1), ("-3\n", None),
+                       (f"{2**63}\n", None), ("abc\n", None), ("", None)]:  # fmt: skip
+        (tmp_path / "seed.txt").write_text(text)
+        assert store.load_seed() == seed, text

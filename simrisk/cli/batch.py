@@ -49,7 +49,7 @@ def _job():
 @click.option(
     "--resume",
     is_flag=True,
-    help="Reuse the chunks of an interrupted run (and its seed, if no --seed is given).",
+    help="Reuse the chunks of an interrupted run (and its seed, if no seed is given).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing output (and chunks).")
 @click.option(

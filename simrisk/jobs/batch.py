@@ -69,7 +69,7 @@ def _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, 
     if resume and (other := len(store.keys() - {spec.key for _, spec in sw.plan(plan)})):
         ui.log(
             f"warning: {other} stored chunk(s) are of another sweep (another seed, number of "
-            "scenarios, chunk size, deal or stress point) and are not reused"
+            "scenarios, chunk size, deal, stress point or simrisk version) and are not reused"
         )
     backend = backend_from_options(workers, scheduler)
     announce_compiling(ui, _compiled_here(backend, plan.deals[0].cfg))
