@@ -323,6 +323,21 @@ def test_bad_sweep_options(tmp_path, extra, expected):
     assert not out.exists() and not (tmp_path / "x.nc.chunks").exists()
 
 
+def test_overwrite_keeps_the_stored_chunks_when_the_scheduler_cannot_be_reached(tmp_path):
+    """--overwrite discards an interrupted run's chunks only once the sweep can run: with
+    a scheduler that cannot be reached it fails with one line and the chunks stay."""
+    out = tmp_path / "x.nc"
+    chunks = tmp_path / "x.nc.chunks"
+    chunks.mkdir()
+    (chunks / "seed.txt").write_text("1\n")
+    r = CliRunner().invoke(
+        main,
+        ["sweep", DEALS[0], "-n", "5", "-o", str(out), "--overwrite", "--scheduler", "nonsense:::"],
+    )
+    assert r.exit_code == 1 and r.output.strip().splitlines()[-1].startswith("error: --scheduler")
+    assert (chunks / "seed.txt").exists() and not out.exists()
+
+
 def test_existing_output_is_not_replaced(tmp_path):
     out = tmp_path / "x.nc"
     out.write_text("keep")

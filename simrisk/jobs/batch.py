@@ -64,14 +64,14 @@ def _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, 
         plan.seed = kept
         ui.log(f"seed: {kept} (the interrupted run's)")
     plan.seed = seed_or_draw(plan.seed, ui)
-    if overwrite and not resume and Path(chunk_dir).exists():
-        shutil.rmtree(chunk_dir)
     if resume and (other := len(store.keys() - {spec.key for _, spec in sw.plan(plan)})):
         ui.log(
             f"warning: {other} stored chunk(s) are of another sweep (another seed, number of "
             "scenarios, chunk size, deal, stress point or simrisk version) and are not reused"
         )
     backend = backend_from_options(workers, scheduler)
+    if overwrite and not resume and Path(chunk_dir).exists():  # once the backend is there
+        shutil.rmtree(chunk_dir)
     announce_compiling(ui, _compiled_here(backend, plan.deals[0].cfg))
     n_chunks = sw.n_chunks(plan)
     ui.log(
