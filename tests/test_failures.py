@@ -284,6 +284,55 @@ def test_a_sweep_says_which_stored_chunks_it_recomputed(tmp_path):
     np.testing.assert_array_equal(a["payments_total"].values, b["payments_total"].values)
 
 
+END = (
+    "import atexit, sys, threading, time\n"
+    "from pathlib import Path\n"
+    "from simrisk.cli import end\n"
+    "out = Path(sys.argv[1])\n"
+    "atexit.register(lambda: (out / 'handler').write_text('ran'))\n"
+    "sys.stdout.write('buffered, no newline')\n"
+    "if sys.argv[2] == 'thread':\n"
+    "    def late():\n"
+    "        time.sleep(0.5)\n"
+    "        (out / 'thread').write_text('done')\n"
+    "    threading.Thread(target=late).start()\n"
+    "end(int(sys.argv[3]))\n"
+    "(out / 'after').write_text('end returned')\n"
+)
+
+
+@pytest.mark.parametrize("thread", ["none", "thread"])
+@pytest.mark.parametrize("code", [0, 1, 130])
+def test_the_command_ends_with_its_code_its_handlers_run_and_its_output_flushed(
+    tmp_path, thread, code
+):
+    """``end`` leaves out the interpreter's teardown, not what the usual exit does: the
+    exit code, the exit handlers, buffered output; with another thread alive it waits for
+    it, as the usual exit does."""
+    proc = subprocess.run(
+        [sys.executable, "-c", END, str(tmp_path), thread, str(code)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == code, proc.stderr
+    assert proc.stdout == "buffered, no newline"
+    assert (tmp_path / "handler").read_text() == "ran"
+    assert not (tmp_path / "after").exists()
+    assert (tmp_path / "thread").exists() == (thread == "thread")
+
+
+def test_the_command_line_gives_its_exit_codes():
+    """The installed entry point, through ``end``: 0 done, 1 bad input, 2 usage."""
+    ok = subprocess.run([*SIMRISK, "--version"], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "simrisk" in ok.stdout
+    bad = subprocess.run(
+        [*SIMRISK, "validate", "/nonexistent/deal.toml"], capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert bad.returncode == 1 and bad.stderr.startswith("error: "), bad.stderr
+    usage = subprocess.run([*SIMRISK, "run"], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "Missing argument" in usage.stderr
+
+
 def test_ctrl_c_is_one_line():
     proc = subprocess.run(
         [sys.executable, "-c",
