@@ -149,6 +149,14 @@ def hist_quantiles(hist: np.ndarray, qs=QUANTILES, width: int = 1) -> np.ndarray
     return width * np.stack([np.argmax(cdf >= q * total, axis=-1) for q in qs]).astype(float)
 
 
+def quantile_ranks(n: int, qs=QUANTILES) -> np.ndarray:
+    """The ranks (0-based, in sorted order) of the empirical quantiles ``qs`` of ``n``
+    values: the smallest value at which the empirical distribution reaches q, the
+    ceil(n q)-th smallest, as numpy's 'inverted_cdf' quantile takes it. The quantile is a
+    value of the sample, so a float32 sample gives it exactly."""
+    return np.clip(np.ceil(n * np.asarray(qs)).astype(np.int64) - 1, 0, n - 1)
+
+
 MAX_BINS = 512
 """Histogram bins per cell: counts are exact for cohorts up to MAX_BINS - 1 citizens; for a
 larger cohort a bin holds ``ceil((cohort + 1) / MAX_BINS)`` counts, and the weekly count
@@ -202,6 +210,7 @@ class Aggregator:
         self.flow_sum = {k: np.zeros(H) for k in flow_names}
         self.q_n = min(n, FLOW_QUANTILE_SCENARIOS)
         self.flow_sample = {k: np.empty((self.q_n, H), np.float32) for k in flow_names}
+        self.flow_quantile: dict[str, np.ndarray] | None = None
         self.detail_states = (
             np.empty((n, 2, H, N_STATES), detail_state_dtype(cohort)) if detail else None
         )
@@ -246,7 +255,9 @@ class Aggregator:
 
     def add_flows(self, scen0: int, res: ChunkResult) -> None:
         """Add a chunk's money flows; chunks in scenario order, since the floating-point
-        running sums must see the scenarios in order."""
+        running sums must see the scenarios in order. Once the first ``q_n`` scenarios
+        are in, their weekly quantiles are taken and the sample is released (for a long
+        run it is most of the memory that does not grow with the scenarios)."""
         m = next(iter(res.flows.values())).shape[0]
         for k, f in res.flows.items():
             accumulate_rows(f, self.flow_sum[k])
@@ -255,6 +266,17 @@ class Aggregator:
                 self.flow_sample[k][scen0 : scen0 + take] = f[:take]
             if self.detail:
                 self.detail_flows[k][scen0 : scen0 + m] = f
+        if scen0 < self.q_n <= scen0 + m:
+            # each flow's sample is partitioned in place (no copy while the run's buffers
+            # are in use) and released as soon as its quantiles are taken
+            rows = quantile_ranks(self.q_n)
+            self.flow_quantile = {}
+            sample, self.flow_sample = self.flow_sample, None
+            for k in list(sample):
+                v = sample.pop(k)
+                v.partition(rows, axis=0)
+                self.flow_quantile[k] = v[rows].astype(float)
+                del v
 
     def merge(self) -> None:
         """Add the worker threads' parts into the totals (integer-valued, so exact); with
@@ -293,7 +315,8 @@ class Weekly:
 
     @classmethod
     def from_aggregator(cls, agg: Aggregator) -> Weekly:
-        q = np.asarray(QUANTILES)
+        if agg.flow_quantile is None and agg.flow_sample:
+            raise ValueError(f"the money flows of the first {agg.q_n} scenarios are not all in")
         return cls(
             state_count_mean=agg.state_sum / agg.n,
             state_count_quantile=hist_quantiles(agg.state_hist, width=agg.width),
@@ -302,10 +325,7 @@ class Weekly:
             state_effect_quantile=hist_quantiles(agg.effect_hist, width=agg.effect_width)[:, 0]
             - agg.cohort,
             flow_mean={k: v / agg.n for k, v in agg.flow_sum.items()},
-            flow_quantile={  # empirical, like every quantile of scenario samples
-                k: np.quantile(v.astype(float), q, axis=0, method="inverted_cdf")
-                for k, v in agg.flow_sample.items()
-            },
+            flow_quantile=agg.flow_quantile or {},
             flow_quantile_scenarios=agg.q_n,
             detail_states=agg.detail_states,
             detail_flows=agg.detail_flows,

@@ -161,14 +161,15 @@ def chunk_stream(
 class RunResult:
     """What a run gives: per-scenario metrics (name -> (scenario,)), the drawn parameters
     (scenario, parameter) and their names, the deal's structure, the baseline used (if
-    any), and the weekly series (:attr:`weekly`, computed when first asked for)."""
+    any), and the weekly series (:attr:`weekly`, computed when first asked for; none for
+    a run with ``weekly=False``)."""
 
     metrics: dict[str, np.ndarray]
     draws: np.ndarray
     parameter_names: list[str]
     structure: Structure
     baseline: Baseline | None
-    _aggregator: Aggregator
+    _aggregator: Aggregator | None
 
     @property
     def n(self) -> int:
@@ -176,6 +177,8 @@ class RunResult:
 
     @functools.cached_property
     def weekly(self) -> Weekly:
+        if self._aggregator is None:
+            raise ValueError("this run kept no weekly series (engine.run(..., weekly=False))")
         return Weekly.from_aggregator(self._aggregator)
 
 
@@ -194,6 +197,7 @@ def run(
     adjust: list[Adjustment] | None = None,
     baseline: Baseline | None = None,
     threads: int | None = None,
+    weekly: bool = True,
 ) -> RunResult:
     """Simulate a deal.
 
@@ -211,9 +215,14 @@ def run(
     baseline : a precomputed baseline (e.g. the unstressed deal's, for a stress point)
     threads : chunks run concurrently in this many threads (default: numba's thread
         count); does not change any number
+    weekly : keep the weekly series (state and programme counts, money flows); without
+        them a run gives the same metrics and draws, sooner (an analysis that reads only
+        the metrics)
     """
     if n_scenarios < 1:
         raise ValueError("the number of scenarios must be at least 1")
+    if detail and not weekly:
+        raise ValueError("detail needs the weekly series (weekly=True)")
     n_par = cfg.uncertainty.n_parameters
     if draws is not None and draws.shape != (n_scenarios, n_par):
         raise ValueError(f"draws must have shape ({n_scenarios}, {n_par}), not {draws.shape}")
@@ -224,7 +233,9 @@ def run(
         baseline = compute_baseline(cfg, st)
     out: dict[str, np.ndarray] = {}
     draws_all = np.empty((n_scenarios, n_par))
-    agg = Aggregator(n_scenarios, st.horizon, st.n_phases, cfg.cohort.size, FLOWS, detail)
+    agg = None
+    if weekly:
+        agg = Aggregator(n_scenarios, st.horizon, st.n_phases, cfg.cohort.size, FLOWS, detail)
     for scen0, res, used in chunk_stream(
         cfg, st, sampler, key, 0, n_scenarios, baseline, chunk=chunk, draws=draws,
         adjust=lambda s0, m: adjust, agg=agg, threads=threads,
@@ -235,9 +246,11 @@ def run(
                 out[k] = np.empty(n_scenarios, dtype=val.dtype)
             out[k][scen0 : scen0 + m] = val
         draws_all[scen0 : scen0 + m] = used
-        agg.add_flows(scen0, res)
+        if agg is not None:
+            agg.add_flows(scen0, res)
         if progress is not None:
             progress(m)
-    agg.merge()
+    if agg is not None:
+        agg.merge()
     ordered = {k: out[k] for k in METRICS}
     return RunResult(ordered, draws_all, list(sampler.names), st, baseline, agg)

@@ -77,7 +77,10 @@ def estimate(
     hist = (2 * N_STATES + K2) * H * (bins * 4 + 8) + N_STATES * H * (effect_bins * 4 + 8)
     per_thread = per_chunk + hist
     q = min(n, FLOW_QUANTILE_SCENARIOS)
-    run_wide = n * (len(METRICS) + P + 2) * 8 + len(FLOWS) * (q * H * 4 + H * 8)
+    # the metrics and draws fill as the scenarios come in; the money flows' sample of the
+    # first q scenarios is released once they are in (Aggregator.add_flows)
+    row = (len(METRICS) + P + 2) * 8
+    run_wide = max(n * row, q * row + len(FLOWS) * q * H * 4) + len(FLOWS) * H * 8
     if detail:
         run_wide += detail_bytes(cfg, n)
     if cfg.contract.measurement in BASELINE_READINGS:

@@ -166,6 +166,8 @@ def test_aggregator_parts_merge_to_the_plain_statistics():
         agg.add_counts(lo, res, parts[j % 2])
     for lo, hi in bounds:  # flows: scenario order
         agg.add_flows(lo, _chunk_result(None, None, {k: f[lo:hi] for k, f in flows.items()}))
+        # the sample is released with the chunk that completes it (scenarios 9-19)
+        assert (agg.flow_sample is None) == (hi >= 17)
     agg.merge()
     wk = Weekly.from_aggregator(agg)
     np.testing.assert_array_equal(wk.state_count_mean, state.sum(axis=0) / n)
@@ -189,6 +191,31 @@ def test_aggregator_parts_merge_to_the_plain_statistics():
         np.testing.assert_array_equal(wk.detail_flows[k], f.astype(np.float32))
     np.testing.assert_array_equal(wk.detail_states, state.astype(np.int16))
     assert wk.flow_quantile_scenarios == 17
+
+
+def test_quantile_ranks_are_numpys_inverted_cdf():
+    """The ranks that give the flow quantiles from a partitioned sample pick numpy's
+    'inverted_cdf' quantiles for every sample size up to 600 and for 10,000 (the sample
+    of a long run), ties included."""
+    from simrisk.aggregate import quantile_ranks
+
+    rng = np.random.default_rng(9)
+    qs = (*QUANTILES, 0.0, 0.01, 0.25, 1 / 3, 0.999, 1.0)
+    for n in (*range(1, 601), 10_000):
+        v = rng.normal(size=(n, 3)).astype(np.float32)
+        v[: n // 4, 2] = v[0, 2]  # ties
+        expected = np.quantile(v, qs, axis=0, method="inverted_cdf")
+        np.testing.assert_array_equal(np.sort(v, axis=0)[quantile_ranks(n, qs)], expected)
+
+
+def test_weekly_series_are_refused_before_the_flow_sample_is_complete():
+    rng = np.random.default_rng(5)
+    agg = Aggregator(6, 3, 1, 4, ["a"], detail=False)
+    agg.add_flows(0, _chunk_result(None, None, {"a": rng.normal(size=(4, 3))}))
+    with pytest.raises(ValueError, match="first 6 scenarios are not all in"):
+        Weekly.from_aggregator(agg)
+    agg.add_flows(4, _chunk_result(None, None, {"a": rng.normal(size=(2, 3))}))
+    assert Weekly.from_aggregator(agg).flow_quantile["a"].shape == (len(QUANTILES), 3)
 
 
 def test_aggregator_takes_the_kernels_int32_counts_over_several_week_blocks():
@@ -243,6 +270,7 @@ def test_aggregator_without_detail_and_one_part(cohort):
     agg = Aggregator(n, H, 1, cohort, ["a"], detail=False)
     part = agg.part()
     agg.add_counts(0, _chunk_result(state, prog, {}), part)
+    agg.add_flows(0, _chunk_result(None, None, {"a": rng.normal(size=(n, H))}))
     agg.merge()
     wk = Weekly.from_aggregator(agg)
     assert wk.detail_states is None and wk.detail_flows is None

@@ -281,6 +281,38 @@ def test_weekly_aggregates_match_the_detail(holbaek):
     np.testing.assert_array_equal(total[:, 1, -1], res.metrics["enrolled"])
 
 
+def test_flow_quantiles_over_the_first_scenarios_release_their_sample(holbaek, monkeypatch):
+    """With more scenarios than the flow sample holds (here 100, reached within a chunk),
+    the weekly money quantiles are the empirical quantiles of the first 100 scenarios'
+    series, taken once those are in; the sample is released then, before the run ends."""
+    from simrisk import aggregate
+
+    monkeypatch.setattr(aggregate, "FLOW_QUANTILE_SCENARIOS", 100)
+    res = engine.run(holbaek, 8, 150, chunk=64, detail=True)
+    assert res._aggregator.flow_sample is None
+    wk = res.weekly
+    assert wk.flow_quantile_scenarios == 100
+    spread = 0
+    for name, q in wk.flow_quantile.items():
+        first = wk.detail_flows[name][:100].astype(float)
+        expected = np.quantile(first, QUANTILES, axis=0, method="inverted_cdf")
+        np.testing.assert_array_equal(q, expected, err_msg=name)
+        spread += int((expected[-1] > expected[0]).sum())
+    assert spread > 100  # the quantiles differ between scenarios in many weeks
+
+
+def test_a_run_without_weekly_series_gives_the_same_metrics(holbaek):
+    """weekly=False skips the counts' histograms and the money flows' sums and sample: the
+    metrics and draws are those of the full run; its weekly series are refused."""
+    full = engine.run(holbaek, 5, 90, chunk=32)
+    lean = engine.run(holbaek, 5, 90, chunk=32, weekly=False)
+    _assert_same_run(lean, full, weekly=False)
+    with pytest.raises(ValueError, match="no weekly series"):
+        _ = lean.weekly
+    with pytest.raises(ValueError, match="detail needs the weekly series"):
+        engine.run(holbaek, 5, 10, detail=True, weekly=False)
+
+
 def test_run_arguments(holbaek):
     seen = []
     res = engine.run(holbaek, 6, 70, chunk=32, progress=seen.append)

@@ -40,8 +40,9 @@ def _unit_deal(d=3):
 def _fake_engine(monkeypatch, model, calls=None):
     """Replace the engine sensitivity runs by ``model(draws, seed) -> metrics``."""
 
-    def run(cfg, seed, n, *, draws, progress=None):
+    def run(cfg, seed, n, *, draws, progress=None, weekly=True):
         assert draws.shape == (n, len(cfg.uncertainty.parameters))
+        assert not weekly  # an analysis of metrics keeps no weekly series
         if calls is not None:
             calls.append(draws.copy())
         return SimpleNamespace(metrics=model(draws, seed))

@@ -63,7 +63,7 @@ def sobol(cfg: DealConfig, n: int, seed: int, outputs, n_boot: int = 200, progre
 
     def run(table):
         return output_values(
-            engine.run(cfg, seed, n, draws=table, progress=progress).metrics, outputs
+            engine.run(cfg, seed, n, draws=table, progress=progress, weekly=False).metrics, outputs
         )
 
     fA, fB = run(A), run(B)
@@ -117,7 +117,7 @@ def tornado(cfg: DealConfig, n: int, seed: int, outputs, progress=None):
 
     def mean_at(values):
         table = np.broadcast_to(values, (n, d)).copy()
-        m = engine.run(cfg, seed, n, draws=table, progress=progress).metrics
+        m = engine.run(cfg, seed, n, draws=table, progress=progress, weekly=False).metrics
         return {k: float(v.mean()) for k, v in output_values(m, outputs).items()}
 
     base = mean_at(med)
@@ -138,7 +138,7 @@ def variance_split(cfg: DealConfig, outer: int, inner: int, seed: int, outputs, 
     Returns arrays (output,): total variance, parameter share, cohort share."""
     sampler = Sampler(cfg, seed, outer)
     draws = np.repeat(sampler.draw(0, outer), inner, axis=0)
-    m = engine.run(cfg, seed, outer * inner, draws=draws, progress=progress).metrics
+    m = engine.run(cfg, seed, outer * inner, draws=draws, progress=progress, weekly=False).metrics
     vals = output_values(m, outputs)
     total, par, coh = [], [], []
     for o in outputs:

@@ -128,7 +128,9 @@ def evaluator(cfg: DealConfig, path: str | list[str], n: int, seed: int):
         key = float(xs[0]) if len(paths) == 1 else tuple(float(x) for x in xs)
         if key not in cache:
             adj = [Adjustment(q, "set", float(x)) for q, x in zip(paths, xs, strict=True)]
-            cache[key] = engine.run(cfg, seed, n, adjust=adj, baseline=baseline).metrics
+            cache[key] = engine.run(
+                cfg, seed, n, adjust=adj, baseline=baseline, weekly=False
+            ).metrics
         return cache[key]
 
     return metrics, cache

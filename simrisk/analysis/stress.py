@@ -248,7 +248,9 @@ def run_stress(
     if cfg.contract.measurement in BASELINE_READINGS:
         baseline = compute_baseline(cfg, simulation.build_structure(cfg))
     return [
-        engine.run(p.cfg, seed, n, progress=progress, adjust=p.adjust, baseline=baseline).metrics
+        engine.run(
+            p.cfg, seed, n, progress=progress, adjust=p.adjust, baseline=baseline, weekly=False
+        ).metrics
         for p in prepared
     ]
 
