@@ -25,9 +25,17 @@ import sys
 COMPILE_SECONDS = "about 12 s on two cores, 18 s on one"
 
 
-def _entry_points() -> list:
-    """The kernels every run calls from Python (those only some contracts call, such as
-    a rate card's, compile in a second or two and are left out, so that a deal that
+USES = ("run", "metrics", "simulation")
+"""What a job runs, for the kernels it compiles: ``run`` a run with its weekly series
+(``simrisk run``), ``metrics`` runs that keep per-scenario metrics only (stress,
+sensitivity, solve, acceptability, region, sweep, portfolio: no count histograms or
+weekly sums), ``simulation`` the simulation kernel alone (calibrate, check)."""
+
+
+def _entry_points(uses: str = "run") -> list:
+    """The kernels a job of kind ``uses`` (:data:`USES`) calls from Python (those only
+    some contracts call, such as a rate card's, and the few that compile in a second or
+    two outside a run, such as the parameter draws', are left out, so that a job that
     never calls them is not told it compiles on every run)."""
     import importlib
 
@@ -35,12 +43,15 @@ def _entry_points() -> list:
     from simrisk.finance import investor
     from simrisk.simulation import kernel
 
+    if uses not in USES:
+        raise ValueError(f"uses: one of {', '.join(USES)}, not {uses!r}")
+    if uses == "simulation":
+        return [kernel.simulate_chunk]
     irr = importlib.import_module("simrisk.finance.irr")  # the package exports irr()
+    weekly = [aggregate.accumulate_counts, aggregate.accumulate_states, aggregate.accumulate_rows]
     return [
         kernel.simulate_chunk,
-        aggregate.accumulate_counts,
-        aggregate.accumulate_states,
-        aggregate.accumulate_rows,
+        *(weekly if uses == "run" else []),
         ledger._weekly_cost,
         ledger._programme_cost,
         irr._irr_kernel,
@@ -50,14 +61,15 @@ def _entry_points() -> list:
     ]
 
 
-def uncached() -> list[str]:
-    """The entry-point kernels with no usable compiled code on disk (none in the cache,
+def uncached(uses: str = "run") -> list[str]:
+    """The entry-point kernels of a job of kind ``uses`` (:data:`USES`) with no usable
+    compiled code on disk (none in the cache,
     or a cache for another version of the source). Empty when numba does not compile
     (``NUMBA_DISABLE_JIT``) or its cache cannot be read the way this expects: the notice
     is then left out rather than shown on every run."""
     out = []
     try:
-        for fn in _entry_points():
+        for fn in _entry_points(uses):
             if not hasattr(fn, "signatures"):  # a plain function: the JIT is off
                 return []
             index = fn._cache._cache_file
@@ -79,11 +91,12 @@ def compile_rest(cfg) -> None:
     engine.run(cfg, 0, 2, threads=1)
 
 
-def start_compiling_rest(cfg) -> subprocess.Popen | None:
+def start_compiling_rest(cfg, uses: str = "run") -> subprocess.Popen | None:
     """Start a helper process that compiles the kernels other than the simulation kernel
-    (:func:`compile_rest`), when the simulation kernel and others are uncached and there
-    is a second core; None otherwise. The helper is stopped when this process exits."""
-    missing = uncached()
+    (:func:`compile_rest`), when the simulation kernel and others a job of kind ``uses``
+    calls are uncached and there is a second core; None otherwise. The helper is stopped
+    when this process exits."""
+    missing = uncached(uses)
     if "simulate_chunk" not in missing or len(missing) < 2 or _cores() < 2:
         return None
     try:
@@ -143,9 +156,10 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.kill()
 
 
-def notice() -> str | None:
-    """The line to show before a run that will compile kernels, or None."""
-    missing = uncached()
+def notice(uses: str = "run") -> str | None:
+    """The line to show before a job of kind ``uses`` (:data:`USES`) that will compile
+    kernels, or None."""
+    missing = uncached(uses)
     if not missing:
         return None
     return (

@@ -55,9 +55,17 @@ def _duration(seconds: float) -> str:
 
 
 def estimate(
-    cfg: DealConfig, n: int, threads: int = 1, chunk: int = 256, detail: bool = False
+    cfg: DealConfig,
+    n: int,
+    threads: int = 1,
+    chunk: int = 256,
+    detail: bool = False,
+    weekly: bool = True,
+    kept: int = 1,
 ) -> Estimate:
-    """Memory (bytes) and time (s) of ``engine.run(cfg, ..., n)``."""
+    """Memory (bytes) and time (s) of ``engine.run(cfg, ..., n, weekly=weekly)``; with
+    ``kept`` > 1, of that many such runs one after another whose per-scenario metrics
+    are kept together (the points of a stress test) and written as one table."""
     H = simulated_weeks(cfg)
     N = cfg.cohort.size
     N_ctl = cfg.contract.control_size or 0
@@ -67,20 +75,24 @@ def estimate(
     P = cfg.uncertainty.n_parameters
     m = min(chunk, n)
     # the kernel's weekly arrays: int32 counts of states and phases, float64 weighted weeks
-    weekly = ((2 * N_STATES + K2) * 4 + 2 * (2 * B + 1) * 8) * (H + 1)
+    week_rows = ((2 * N_STATES + K2) * 4 + 2 * (2 * B + 1) * 8) * (H + 1)
     citizens = 2 * (N + N_ctl) * (N_EVENTS * 4 + C + 4)
     transient = (3 * 2 + len(FLOWS) + 4) * H * 8 + N_STATES * N_STATES * 8 * 8
-    per_chunk = m * (2 * weekly + citizens + transient)  # buffers, and what a chunk makes
+    per_chunk = m * (2 * week_rows + citizens + transient)  # buffers, and what a chunk makes
     bins = -(-(N + 1) // bin_width(N))
     effect_bins = -(-(2 * N + 1) // effect_bin_width(N))
     # histograms: int32 bins and a float64 sum per cell
     hist = (2 * N_STATES + K2) * H * (bins * 4 + 8) + N_STATES * H * (effect_bins * 4 + 8)
-    per_thread = per_chunk + hist
+    per_thread = per_chunk + (hist if weekly else 0)
     q = min(n, FLOW_QUANTILE_SCENARIOS)
     # the metrics and draws fill as the scenarios come in; the money flows' sample of the
     # first q scenarios is released once they are in (Aggregator.add_flows)
     row = (len(METRICS) + P + 2) * 8
-    run_wide = max(n * row, q * row + len(FLOWS) * q * H * 4) + len(FLOWS) * H * 8
+    run_wide = n * row
+    if weekly:
+        run_wide = max(run_wide, q * row + len(FLOWS) * q * H * 4) + len(FLOWS) * H * 8
+    if kept > 1:  # the earlier runs' metrics, and the table of all of them
+        run_wide += (2 * kept - 1) * n * len(METRICS) * 8
     if detail:
         run_wide += detail_bytes(cfg, n)
     if cfg.contract.measurement in BASELINE_READINGS:
@@ -127,13 +139,16 @@ def check(
     detail: bool = False,
     log=None,
     runs: int = 1,
+    weekly: bool = True,
+    kept: int = 1,
 ) -> Estimate:
     """Refuse a run that would not fit in memory (ConfigError, one line); say through
     ``log`` what a large one will take. ``runs`` runs of ``n`` scenarios each (stress
-    points, sensitivity designs) take ``runs`` times as long."""
+    points, sensitivity designs) take ``runs`` times as long; ``weekly`` and ``kept`` as
+    in :func:`estimate`."""
     if n > MAX_SCENARIOS:
         raise ConfigError("-n", [f"-n: at most {MAX_SCENARIOS:,} scenarios in one run"])
-    est = estimate(cfg, n, threads, chunk, detail)
+    est = estimate(cfg, n, threads, chunk, detail, weekly, kept)
     est.seconds *= runs
     est.citizen_weeks *= runs
     avail = available_bytes()

@@ -69,15 +69,59 @@ def test_a_warm_cache_is_found_by_a_new_process():
     assert out.stdout.strip() == "[]"
 
 
-def test_the_notice_goes_to_stderr_before_the_run(tmp_path, monkeypatch):
+_LOADED_BY_A_JOB = """
+import json
+import sys
+from pathlib import Path
+import numpy as np
+from simrisk import compiled, engine
+from simrisk.analysis import calibrate as cal
+from simrisk.config import load_deal
+
+deal = Path(sys.argv[1])
+cfg, _ = load_deal(deal)
+if sys.argv[2] == "simulation":  # what calibrate simulates
+    obj = cal.Objective(cfg, cal.deal_targets(cfg, deal.parent, str(deal)), 4, 1)
+    obj.simulate(np.array([f.low for f in obj.tg.free]))
+else:
+    engine.run(cfg, 1, 50, weekly=sys.argv[2] == "run")
+named = {fn.__name__ for fn in compiled._entry_points(sys.argv[2])}
+loaded = {fn.__name__ for fn in compiled._entry_points("run") if fn.signatures}
+print(json.dumps([sorted(named - loaded), sorted(loaded - named), len(named)]))
+"""
+
+
+@pytest.mark.parametrize("uses", ["run", "metrics", "simulation"])
+def test_a_job_is_told_of_the_kernels_it_calls_and_no_others(uses):
+    """In a new process (a warm cache: its kernels are loaded when first called), a job
+    of each kind loads every entry point the notice counts for that kind, and none of
+    the others: a metrics-only run (stress, solve, sweep) does not call the count
+    histograms' kernels, calibrate only the simulation kernel, so neither is told on
+    every run that kernels it never compiles are to be compiled."""
+    cfg, _ = load_deal(HOLBAEK)
+    engine.run(cfg, 1, 2)  # every entry point of a run is in the cache
+    out = subprocess.run([sys.executable, "-c", _LOADED_BY_A_JOB, str(HOLBAEK), uses],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    not_called, not_named, named = json.loads(out.stdout)
+    assert not_called == [] and not_named == []
+    assert named == {"run": 10, "metrics": 7, "simulation": 1}[uses]
+
+
+@pytest.mark.parametrize(("command", "uses"), [("run", "run"), ("stress", "metrics")])
+def test_the_notice_goes_to_stderr_before_the_run(tmp_path, monkeypatch, command, uses):
+    """The notice counts the kernels of the command's kind of job (a stress test keeps
+    no weekly series)."""
     from simrisk import jobs
 
+    asked = []
     monkeypatch.setattr(jobs, "_announced", False)
-    monkeypatch.setattr(compiled, "uncached", lambda: ["simulate_chunk"])
-    out = invoke("run", HOLBAEK, "-n", 5, "--seed", 1, "-o", tmp_path / "r.nc")
+    monkeypatch.setattr(compiled, "uncached", lambda u="run": asked.append(u) or ["x"])
+    out = invoke(command, HOLBAEK, "-n", 5, "--seed", 1, "-o", tmp_path / "r.nc")
     assert out.exit_code == 0
     assert out.stderr.splitlines()[0].startswith("compiling the numba kernels (1 of them)")
     assert "compiling" not in out.stdout
+    assert asked and set(asked) == {uses}
 
 
 @pytest.mark.parametrize("command", ["sweep", "portfolio"])
@@ -90,16 +134,19 @@ def test_sweep_and_portfolio_start_the_compile_helper_in_process(tmp_path, monke
 
     started = []
     monkeypatch.setattr(jobs, "_announced", False)
-    monkeypatch.setattr(compiled, "uncached", lambda: ["simulate_chunk", "payments"])
-    monkeypatch.setattr(compiled, "start_compiling_rest", lambda cfg: started.append(cfg))
+    monkeypatch.setattr(compiled, "uncached", lambda u="run": ["simulate_chunk", "payments"])
+    monkeypatch.setattr(
+        compiled, "start_compiling_rest", lambda cfg, uses: started.append((cfg, uses))
+    )
     if command == "sweep":
         args = ["sweep", HOLBAEK, "--grid", "cohort.uptake=0.9", "-n", 4, "--seed", 1]
     else:  # the fund's first holding is Holbæk
         args = ["portfolio", CONFIGS / "funds" / "dsi_fund.toml", "-n", 4, "--seed", 1]
     out = invoke(*args, "-o", tmp_path / "x.nc")
     assert out.exit_code == 0, out.stderr
-    assert len(started) == 1 and started[0].deal.name.startswith("Holbæk")
-    cfg = started[0]
+    assert len(started) == 1 and started[0][0].deal.name.startswith("Holbæk")
+    cfg, uses = started[0]
+    assert uses == "metrics"  # its chunks keep per-scenario metrics only
     assert batch._compiled_here(LocalBackend(), cfg) is cfg
     assert batch._compiled_here(object(), cfg) is None  # a dask backend
 
@@ -172,7 +219,7 @@ def test_the_helper_is_started_only_when_the_kernel_and_others_are_uncached(monk
     ]
     for missing, cores, expected in cases:
         started.clear()
-        monkeypatch.setattr(compiled, "uncached", lambda m=missing: m)
+        monkeypatch.setattr(compiled, "uncached", lambda uses="run", m=missing: m)
         monkeypatch.setattr(compiled, "_cores", lambda c=cores: c)
         proc = compiled.start_compiling_rest(cfg)
         assert (proc is not None) == expected == bool(started), (missing, cores)

@@ -20,9 +20,11 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from simrisk import netcdf, resources
+from simrisk import engine, netcdf, resources
 from simrisk.cli import main
 from simrisk.distributed import ChunkStore
+from simrisk.outputs import FLOWS, METRICS
+from simrisk.simulation.inputs import simulated_weeks
 from tests.conftest import CONFIGS, load_raw, write_toml
 
 HOLBAEK = CONFIGS / "holbaek.toml"
@@ -243,6 +245,32 @@ def test_the_memory_estimate_grows_with_what_a_run_keeps():
     assert resources.estimate(cfg, 10_000, detail=True).bytes > small.bytes
     assert resources.estimate(cfg, 10_000, threads=4).bytes > small.bytes
     assert resources.estimate(cfg, 20_000).seconds == pytest.approx(2 * small.seconds)
+    # a run without weekly series keeps no count histograms (per thread) and no sample
+    # of the money flows
+    flows = len(FLOWS) * 10_000 * simulated_weeks(cfg) * 4
+    assert resources.estimate(cfg, 10_000, weekly=False).bytes < small.bytes - flows
+    # the metrics of the points of a stress test are kept together, and tabled
+    one = resources.estimate(cfg, 100_000, weekly=False).bytes
+    eight = resources.estimate(cfg, 100_000, weekly=False, kept=8).bytes
+    assert eight - one >= 2 * 7 * 100_000 * len(METRICS) * 8
+
+
+def test_a_stress_test_whose_points_do_not_fit_together_is_refused(monkeypatch, tmp_path):
+    """One point of 1,000,000 scenarios fits in 2 GB, the eight points' metrics do not."""
+    from simrisk.config import load_deal
+
+    cfg, _ = load_deal(HOLBAEK)
+    assert resources.estimate(cfg, 1_000_000, 2, weekly=False).bytes < 0.8 * 2e9
+    monkeypatch.setattr(resources, "available_bytes", lambda: 2_000_000_000)
+
+    def ran(*args, **kw):
+        raise AssertionError("the stress test was not refused before it started")
+
+    monkeypatch.setattr(engine, "run", ran)
+    out = tmp_path / "s.nc"
+    line = one_error(invoke("stress", HOLBAEK, "-n", 1_000_000, "--seed", 1, "-o", out))
+    assert "more than the 2.0 GB available" in line and "fewer scenarios (-n)" in line
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_sweep_says_which_stored_chunks_it_recomputed(tmp_path):

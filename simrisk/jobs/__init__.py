@@ -74,22 +74,23 @@ def seed_or_draw(seed: int | None, ui: UI) -> int:
 _announced = False
 
 
-def announce_compiling(ui: UI, cfg: DealConfig | None = None) -> None:
-    """Before the first simulation of a process: say so on the ui when the kernels will
-    be compiled (a first run after installing or upgrading is slow for that reason), and
-    with the deal ``cfg``, have a second core compile the kernels other than the
-    simulation kernel meanwhile (:func:`simrisk.compiled.start_compiling_rest`)."""
+def announce_compiling(ui: UI, cfg: DealConfig | None = None, uses: str = "run") -> None:
+    """Before the first simulation of a process: say so on the ui when the kernels a job
+    of kind ``uses`` calls (:data:`simrisk.compiled.USES`) will be compiled (a first run
+    after installing or upgrading is slow for that reason), and with the deal ``cfg``,
+    have a second core compile the kernels other than the simulation kernel meanwhile
+    (:func:`simrisk.compiled.start_compiling_rest`)."""
     global _announced
     if _announced:
         return
     _announced = True
     from simrisk.compiled import notice, start_compiling_rest
 
-    line = notice()
+    line = notice(uses)
     if line:
         ui.log(line)
         if cfg is not None:
-            start_compiling_rest(cfg)
+            start_compiling_rest(cfg, uses)
 
 
 def load(path: str | Path, ui: UI) -> tuple[DealConfig, str]:

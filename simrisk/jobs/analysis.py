@@ -52,9 +52,11 @@ def stress(
         prepared = stress_mod.points_for(cfg, grid, stress_file)
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
-        announce_compiling(ui, cfg)
+        announce_compiling(ui, cfg, "metrics")
         used = resources.threads_in_use(threads)
-        resources.check(cfg, scenarios, used, log=ui.log, runs=len(prepared))
+        resources.check(
+            cfg, scenarios, used, log=ui.log, runs=len(prepared), weekly=False, kept=len(prepared)
+        )
         with ui.progress(scenarios * len(prepared)) as advance:
             ds, rows, table = stress_mod.stress_test(cfg, text, prepared, seed, scenarios, advance)
         results.write_netcdf(ds, output, overwrite=overwrite)
@@ -85,7 +87,7 @@ def sensitivity(
         sa.require(cfg, outputs)
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
-        announce_compiling(ui, cfg)
+        announce_compiling(ui, cfg, "metrics")
         runs = sa.runs(cfg, method, scenarios, outer, inner)
         resources.check(
             cfg,
@@ -93,6 +95,7 @@ def sensitivity(
             resources.threads_in_use(threads),
             log=ui.log,
             runs=max(1, runs // scenarios),
+            weekly=False,
         )
         with ui.progress(sa.runs(cfg, method, scenarios, outer, inner)) as advance:
             ds, tables = sa.analyse(
@@ -150,7 +153,7 @@ def solve(
             stack.enter_context(claim_output(output, overwrite))
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
-        announce_compiling(ui, cfg)
+        announce_compiling(ui, cfg, "metrics")
         sol = sv.solve(cfg, path, low, high, goals, scenarios, seed)
         if output is not None:
             ds = sv.build_dataset(cfg, sol, goals, scenarios, seed, text)
@@ -241,7 +244,7 @@ def acceptability(
     with claim_output(output, overwrite):
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
-        announce_compiling(ui, cfg)
+        announce_compiling(ui, cfg, "metrics")
         ds = acc.acceptability(cfg, path, low, high, points, scenarios, seed, hurdle, text)
         results.write_netcdf(ds, output, overwrite=overwrite)
         ui.log(f"wrote {output}")
@@ -293,7 +296,7 @@ def region(
     with claim_output(output, overwrite):
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
-        announce_compiling(ui, cfg)
+        announce_compiling(ui, cfg, "metrics")
         ds = rg.region(cfg, paths, ranges, points, goals, scenarios, seed, text)
         results.write_netcdf(ds, output, overwrite=overwrite)
         ui.log(f"wrote {output}")
@@ -352,7 +355,7 @@ def calibrate(
         base = Path(output).parent
         if scenarios is None:
             scenarios = cal.default_scenarios(cfg) if method == "smc" else 200
-        announce_compiling(ui, cfg)
+        announce_compiling(ui, cfg, "simulation")
         if method == "smc":
             with ui.progress(1000) as advance:
                 state = {"done": 0}
@@ -489,7 +492,7 @@ def _check(cfg, text, deal, evidence, draws, replicates, seed, output, threads, 
                 if e.id in use.calibrate or e.key in use.calibrate:
                     fitted.add(f"{ev.id}:{e.key}")
     parallel.set_threads(threads)
-    announce_compiling(ui, cfg)
+    announce_compiling(ui, cfg, "simulation")
     with ui.progress(draws * replicates) as advance:
         rows = chk.check(cfg, uses, fitted, draws, replicates, seed, progress=advance)
     if output is not None:

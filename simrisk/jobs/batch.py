@@ -72,7 +72,7 @@ def _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, 
     backend = backend_from_options(workers, scheduler)
     if overwrite and not resume and Path(chunk_dir).exists():  # once the backend is there
         shutil.rmtree(chunk_dir)
-    announce_compiling(ui, _compiled_here(backend, plan.deals[0].cfg))
+    announce_compiling(ui, _compiled_here(backend, plan.deals[0].cfg), "metrics")
     n_chunks = sw.n_chunks(plan)
     ui.log(
         f"{len(plan.deals)} deal(s) x {len(plan.stress_names)} stress point(s) x "
@@ -128,7 +128,7 @@ def _portfolio(fund, scenarios, seed, chunk, output, workers, scheduler, overwri
     plan = pf.build(ff, 0, scenarios or ff.scenarios, chunk or ff.chunk)
     plan.seed = seed_or_draw(seed if seed is not None else ff.seed, ui)
     backend = backend_from_options(workers, scheduler)
-    announce_compiling(ui, _compiled_here(backend, plan.deals[0].cfg))
+    announce_compiling(ui, _compiled_here(backend, plan.deals[0].cfg), "metrics")
     with backend, ui.progress(pf.n_chunks(plan)) as advance:
         metrics, mult = pf.run_portfolio(plan, backend, progress=advance)
     if output is not None:
