@@ -274,8 +274,10 @@ class Aggregator:
             sample, self.flow_sample = self.flow_sample, None
             for k in list(sample):
                 v = sample.pop(k)
+                undefined = np.isnan(v).any(axis=0)  # as np.quantile: NaN, not a number
                 v.partition(rows, axis=0)
                 self.flow_quantile[k] = v[rows].astype(float)
+                self.flow_quantile[k][:, undefined] = np.nan
                 del v
 
     def merge(self) -> None:

@@ -218,6 +218,20 @@ def test_weekly_series_are_refused_before_the_flow_sample_is_complete():
     assert Weekly.from_aggregator(agg).flow_quantile["a"].shape == (len(QUANTILES), 3)
 
 
+def test_flow_quantiles_of_a_week_with_an_undefined_value_are_undefined():
+    """As numpy's quantile of a sample holding a NaN: NaN in that week (partitioning
+    alone would rank the NaN last and give numbers), the other weeks numpy's."""
+    rng = np.random.default_rng(6)
+    flows = rng.normal(size=(8, 4))
+    flows[3, 1] = np.nan
+    agg = Aggregator(8, 4, 1, 4, ["a"], detail=False)
+    agg.add_flows(0, _chunk_result(None, None, {"a": flows}))
+    got = Weekly.from_aggregator(agg).flow_quantile["a"]
+    expected = np.quantile(flows.astype(np.float32), QUANTILES, axis=0, method="inverted_cdf")
+    assert np.isnan(got[:, 1]).all() and np.isnan(expected[:, 1]).all()
+    np.testing.assert_array_equal(got[:, [0, 2, 3]], expected[:, [0, 2, 3]])
+
+
 def test_aggregator_takes_the_kernels_int32_counts_over_several_week_blocks():
     """Counts as the kernel gives them (int32) over a horizon of more than two blocks of
     ``WEEK_BLOCK`` weeks, in chunks on two parts: the means and quantiles of the states,
