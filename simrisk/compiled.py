@@ -63,10 +63,10 @@ def _entry_points(uses: str = "run") -> list:
 
 def uncached(uses: str = "run") -> list[str]:
     """The entry-point kernels of a job of kind ``uses`` (:data:`USES`) with no usable
-    compiled code on disk (none in the cache,
-    or a cache for another version of the source). Empty when numba does not compile
-    (``NUMBA_DISABLE_JIT``) or its cache cannot be read the way this expects: the notice
-    is then left out rather than shown on every run."""
+    compiled code on disk (none in the cache, or a cache for another version of the
+    source). Empty when numba does not compile (``NUMBA_DISABLE_JIT``) or its cache
+    cannot be read the way this expects: the notice is then left out rather than shown
+    on every run."""
     out = []
     try:
         for fn in _entry_points(uses):
