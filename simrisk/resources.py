@@ -141,19 +141,20 @@ def check(
     runs: int = 1,
     weekly: bool = True,
     kept: int = 1,
+    field: str = "-n",
 ) -> Estimate:
     """Refuse a run that would not fit in memory (ConfigError, one line); say through
     ``log`` what a large one will take. ``runs`` runs of ``n`` scenarios each (stress
     points, sensitivity designs) take ``runs`` times as long; ``weekly`` and ``kept`` as
-    in :func:`estimate`."""
+    in :func:`estimate`; ``field``: the option that sets ``n``, for the message."""
     if n > MAX_SCENARIOS:
-        raise ConfigError("-n", [f"-n: at most {MAX_SCENARIOS:,} scenarios in one run"])
+        raise ConfigError(field, [f"{field}: at most {MAX_SCENARIOS:,} scenarios in one run"])
     est = estimate(cfg, n, threads, chunk, detail, weekly, kept)
     est.seconds *= runs
     est.citizen_weeks *= runs
     avail = available_bytes()
     if avail is not None and est.bytes > 0.8 * avail:
-        hints = ["fewer scenarios (-n)"]
+        hints = [f"fewer scenarios ({field})"]
         if detail:
             hints.insert(0, "no --detail")
         if threads > 1:
@@ -161,7 +162,7 @@ def check(
         raise ConfigError(
             "resources",
             [
-                f"-n: {n:,} scenarios of this deal need {est.describe()}, more than the "
+                f"{field}: {n:,} scenarios of this deal need {est.describe()}, more than the "
                 f"{avail / 1e9:.1f} GB available; use {', or '.join(hints)}"
             ],
         )

@@ -273,6 +273,25 @@ def test_a_stress_test_whose_points_do_not_fit_together_is_refused(monkeypatch, 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_variance_split_too_large_is_refused_naming_its_options(monkeypatch, tmp_path):
+    """The variance split simulates --outer x --inner scenarios in one run: more than the
+    most in one run, or more than the memory holds, is refused before anything runs."""
+
+    def ran(*args, **kw):
+        raise AssertionError("the analysis was not refused before it started")
+
+    monkeypatch.setattr(engine, "run", ran)
+    args = ["sensitivity", HOLBAEK, "--method", "tornado", "-n", 8, "--seed", 1]
+    out = tmp_path / "s.nc"
+    line = one_error(invoke(*args, "--outer", 20_000, "--inner", 10_000, "-o", out))
+    assert "--outer x --inner: at most 100,000,000 scenarios in one run" in line
+    monkeypatch.setattr(resources, "available_bytes", lambda: 500_000_000)
+    line = one_error(invoke(*args, "--outer", 2_000, "--inner", 1_000, "-o", out))
+    assert line.startswith("error: --outer x --inner: 2,000,000 scenarios of this deal need")
+    assert "fewer scenarios (--outer x --inner)" in line
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_sweep_says_which_stored_chunks_it_recomputed(tmp_path):
     out = tmp_path / "w.nc"
     args = [

@@ -89,13 +89,16 @@ def sensitivity(
         parallel.set_threads(threads)
         announce_compiling(ui, cfg, "metrics")
         runs = sa.runs(cfg, method, scenarios, outer, inner)
+        # the largest single run: a design's, or the variance split's outer x inner
+        largest = max(scenarios, outer * inner)
         resources.check(
             cfg,
-            scenarios,
+            largest,
             resources.threads_in_use(threads),
             log=ui.log,
-            runs=max(1, runs // scenarios),
+            runs=max(1, runs // largest),
             weekly=False,
+            field="-n" if scenarios >= outer * inner else "--outer x --inner",
         )
         with ui.progress(sa.runs(cfg, method, scenarios, outer, inner)) as advance:
             ds, tables = sa.analyse(
