@@ -136,14 +136,29 @@ def test_a_goal_met_exactly_on_a_plateau_ends_where_it_stops_holding(deal, monke
         assert not weekly  # the solver reads only metrics
         x = adjust[0].value
         losses = 10 if x < 0.3 else 8 if x <= 0.7 else 5
+        profit = np.where(np.arange(10) < losses, -1.0, 1.0)
         return SimpleNamespace(
-            metrics={"investor_profit": np.where(np.arange(10) < losses, -1.0, 1.0)}
+            metrics={"investor_profit": profit, "investor_irr": profit, "municipal_net": profit}
         )
 
     monkeypatch.setattr(sv, "engine", SimpleNamespace(run=run))
     xtol = 1e-4
     sol = sv.solve(deal, SHARE, 0.0, 1.0, [sv.Goal("p_investor_loss_at_most", 0.8)], 10, 1, xtol)
     assert 0.3 <= sol.feasible[0] <= 0.3 + 2 * xtol and sol.feasible[1] == 1.0
+
+
+def test_an_evaluation_keeps_the_metrics_the_goals_read_as_a_run_gives_them(deal):
+    """The evaluator keeps only :data:`solve.EVALUATED` of each value tried, each equal
+    to the run's own at that value; every goal and the acceptability curves read
+    nothing else (the tests of solve, region and acceptability run on them)."""
+    metrics, cache = sv.evaluator(deal, SHARE, N, SEED)
+    got = metrics(0.4)
+    full = engine.run(deal, SEED, N, adjust=[Adjustment(SHARE_PATH, "set", 0.4)]).metrics
+    assert set(got) == set(sv.EVALUATED) and list(cache) == [0.4]
+    for k in sv.EVALUATED:
+        np.testing.assert_array_equal(got[k], full[k])
+    for kind in sv.GOAL_KINDS:
+        sv.Goal(kind, 0.5).value(got)  # reads only what is kept
 
 
 def test_goals_met_everywhere_or_nowhere(deal):

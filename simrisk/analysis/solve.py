@@ -113,11 +113,17 @@ def term_problems(cfg: DealConfig, path: str, low: float, high: float) -> list[s
     return problems
 
 
+EVALUATED = ("investor_irr", "investor_profit", "municipal_net")
+"""The per-scenario metrics the goals and the acceptability curves read: an evaluation
+keeps only these (the others would be ten times the memory of every value tried)."""
+
+
 def evaluator(cfg: DealConfig, path: str | list[str], n: int, seed: int):
-    """``metrics(x, ...)``: the per-scenario metrics of the deal with ``path`` (or each of
-    several paths) set to x, on the same scenarios and random streams at every value
-    (common random numbers; a baseline measurement keeps the deal's own baseline); and
-    the cache of what it ran, keyed by x (a tuple of values for several paths)."""
+    """``metrics(x, ...)``: the per-scenario metrics :data:`EVALUATED` of the deal with
+    ``path`` (or each of several paths) set to x, on the same scenarios and random
+    streams at every value (common random numbers; a baseline measurement keeps the
+    deal's own baseline); and the cache of what it ran, keyed by x (a tuple of values
+    for several paths)."""
     paths = [parse_path(q) for q in ([path] if isinstance(path, str) else path)]
     baseline = None
     if cfg.contract.measurement in BASELINE_READINGS:
@@ -128,9 +134,8 @@ def evaluator(cfg: DealConfig, path: str | list[str], n: int, seed: int):
         key = float(xs[0]) if len(paths) == 1 else tuple(float(x) for x in xs)
         if key not in cache:
             adj = [Adjustment(q, "set", float(x)) for q, x in zip(paths, xs, strict=True)]
-            cache[key] = engine.run(
-                cfg, seed, n, adjust=adj, baseline=baseline, weekly=False
-            ).metrics
+            run = engine.run(cfg, seed, n, adjust=adj, baseline=baseline, weekly=False)
+            cache[key] = {k: run.metrics[k] for k in EVALUATED}
         return cache[key]
 
     return metrics, cache
