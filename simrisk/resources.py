@@ -62,10 +62,12 @@ def estimate(
     detail: bool = False,
     weekly: bool = True,
     kept: int = 1,
+    held: int = 0,
 ) -> Estimate:
     """Memory (bytes) and time (s) of ``engine.run(cfg, ..., n, weekly=weekly)``; with
     ``kept`` > 1, of that many such runs one after another whose per-scenario metrics
-    are kept together (the points of a stress test) and written as one table."""
+    are kept together (the points of a stress test) and written as one table; ``held``:
+    further bytes a scenario holds from earlier runs (the values a solver tried)."""
     H = simulated_weeks(cfg)
     N = cfg.cohort.size
     N_ctl = cfg.contract.control_size or 0
@@ -93,6 +95,7 @@ def estimate(
         run_wide = max(run_wide, q * row + len(FLOWS) * q * H * 4) + len(FLOWS) * H * 8
     if kept > 1:  # the earlier runs' metrics, and the table of all of them
         run_wide += (2 * kept - 1) * n * len(METRICS) * 8
+    run_wide += n * held
     if detail:
         run_wide += detail_bytes(cfg, n)
     if cfg.contract.measurement in BASELINE_READINGS:
@@ -141,15 +144,17 @@ def check(
     runs: int = 1,
     weekly: bool = True,
     kept: int = 1,
+    held: int = 0,
     field: str = "-n",
 ) -> Estimate:
     """Refuse a run that would not fit in memory (ConfigError, one line); say through
     ``log`` what a large one will take. ``runs`` runs of ``n`` scenarios each (stress
-    points, sensitivity designs) take ``runs`` times as long; ``weekly`` and ``kept`` as
-    in :func:`estimate`; ``field``: the option that sets ``n``, for the message."""
+    points, sensitivity designs) take ``runs`` times as long; ``weekly``, ``kept`` and
+    ``held`` as in :func:`estimate`; ``field``: the option that sets ``n``, for the
+    message."""
     if n > MAX_SCENARIOS:
         raise ConfigError(field, [f"{field}: at most {MAX_SCENARIOS:,} scenarios in one run"])
-    est = estimate(cfg, n, threads, chunk, detail, weekly, kept)
+    est = estimate(cfg, n, threads, chunk, detail, weekly, kept, held)
     est.seconds *= runs
     est.citizen_weeks *= runs
     avail = available_bytes()

@@ -273,6 +273,32 @@ def test_a_stress_test_whose_points_do_not_fit_together_is_refused(monkeypatch, 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["acceptability", "region"])
+def test_a_search_over_terms_that_does_not_fit_is_refused(monkeypatch, tmp_path, command):
+    """One run of 1,000,000 scenarios fits in 3 GB; the metrics its goals read, kept for
+    each of 201 values (or a 15 x 15 grid), do not."""
+    from simrisk.config import load_deal
+
+    cfg, _ = load_deal(HOLBAEK)
+    assert resources.estimate(cfg, 1_000_000, 2, weekly=False).bytes < 0.8 * 3e9
+    monkeypatch.setattr(resources, "available_bytes", lambda: 3_000_000_000)
+
+    def ran(*args, **kw):
+        raise AssertionError("the search was not refused before it started")
+
+    monkeypatch.setattr(engine, "run", ran)
+    term = "contract.mechanisms[0].tariffs.job_entry"
+    if command == "acceptability":
+        args = ["--vary", term, "--range", "0,20000", "--points", 200]
+    else:
+        args = ["--vary", f"{term}=0,20000", "--vary", "contract.cap_share=0.8,1.6"]
+        args += ["--points", 15]
+    out = tmp_path / "x.nc"
+    line = one_error(invoke(command, HOLBAEK, *args, "-n", 1_000_000, "--seed", 1, "-o", out))
+    assert "more than the 3.0 GB available" in line and "fewer scenarios (-n)" in line
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_variance_split_too_large_is_refused_naming_its_options(monkeypatch, tmp_path):
     """The variance split simulates --outer x --inner scenarios in one run: more than the
     most in one run, or more than the memory holds, is refused before anything runs."""

@@ -224,6 +224,15 @@ def solve(
     return Output(data, [table], [line])
 
 
+def _check_evaluations(cfg, scenarios: int, threads: int | None, values: int, ui: UI):
+    """The memory and time check of ``values`` runs of a term's values, each keeping the
+    metrics its goals read (:data:`simrisk.analysis.solve.EVALUATED`)."""
+    resources.check(
+        cfg, scenarios, resources.threads_in_use(threads), log=ui.log, runs=values,
+        weekly=False, held=values * len(sv.EVALUATED) * 8,
+    )  # fmt: skip
+
+
 def acceptability(
     deal: str,
     path: str,
@@ -248,6 +257,7 @@ def acceptability(
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
         announce_compiling(ui, cfg, "metrics")
+        _check_evaluations(cfg, scenarios, threads, points + 1, ui)  # + the deal's own value
         ds = acc.acceptability(cfg, path, low, high, points, scenarios, seed, hurdle, text)
         results.write_netcdf(ds, output, overwrite=overwrite)
         ui.log(f"wrote {output}")
@@ -300,6 +310,7 @@ def region(
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
         announce_compiling(ui, cfg, "metrics")
+        _check_evaluations(cfg, scenarios, threads, points**2, ui)
         ds = rg.region(cfg, paths, ranges, points, goals, scenarios, seed, text)
         results.write_netcdf(ds, output, overwrite=overwrite)
         ui.log(f"wrote {output}")
