@@ -61,13 +61,11 @@ def estimate(
     chunk: int = 256,
     detail: bool = False,
     weekly: bool = True,
-    kept: int = 1,
     held: int = 0,
 ) -> Estimate:
-    """Memory (bytes) and time (s) of ``engine.run(cfg, ..., n, weekly=weekly)``; with
-    ``kept`` > 1, of that many such runs one after another whose per-scenario metrics
-    are kept together (the points of a stress test) and written as one table; ``held``:
-    further bytes a scenario holds from earlier runs (the values a solver tried)."""
+    """Memory (bytes) and time (s) of ``engine.run(cfg, ..., n, weekly=weekly)``;
+    ``held``: further bytes a scenario holds besides the run (the metrics of a job's
+    other runs, :func:`held_metrics`)."""
     H = simulated_weeks(cfg)
     N = cfg.cohort.size
     N_ctl = cfg.contract.control_size or 0
@@ -93,8 +91,6 @@ def estimate(
     run_wide = n * row
     if weekly:
         run_wide = max(run_wide, q * row + len(FLOWS) * q * H * 4) + len(FLOWS) * H * 8
-    if kept > 1:  # the earlier runs' metrics, and the table of all of them
-        run_wide += (2 * kept - 1) * n * len(METRICS) * 8
     run_wide += n * held
     if detail:
         run_wide += detail_bytes(cfg, n)
@@ -143,18 +139,16 @@ def check(
     log=None,
     runs: int = 1,
     weekly: bool = True,
-    kept: int = 1,
     held: int = 0,
     field: str = "-n",
 ) -> Estimate:
     """Refuse a run that would not fit in memory (ConfigError, one line); say through
     ``log`` what a large one will take. ``runs`` runs of ``n`` scenarios each (stress
-    points, sensitivity designs) take ``runs`` times as long; ``weekly``, ``kept`` and
-    ``held`` as in :func:`estimate`; ``field``: the option that sets ``n``, for the
-    message."""
+    points, sensitivity designs) take ``runs`` times as long; ``weekly`` and ``held`` as
+    in :func:`estimate`; ``field``: the option that sets ``n``, for the message."""
     if n > MAX_SCENARIOS:
         raise ConfigError(field, [f"{field}: at most {MAX_SCENARIOS:,} scenarios in one run"])
-    est = estimate(cfg, n, threads, chunk, detail, weekly, kept, held)
+    est = estimate(cfg, n, threads, chunk, detail, weekly, held)
     est.seconds *= runs
     est.citizen_weeks *= runs
     avail = available_bytes()
@@ -183,6 +177,12 @@ def check(
     return est
 
 
+def held_metrics(copies: int, metrics: int = len(METRICS)) -> int:
+    """Bytes a scenario holds in ``copies`` sets of ``metrics`` per-scenario metrics
+    (float64): the runs of a job that are kept while the next one runs."""
+    return copies * metrics * 8
+
+
 def threads_in_use(threads: int | None) -> int:
     import numba
 
@@ -191,5 +191,5 @@ def threads_in_use(threads: int | None) -> int:
 
 __all__ = [
     "Estimate", "MAX_SCENARIOS", "available_bytes", "check", "detail_bytes", "estimate",
-    "threads_in_use",
+    "held_metrics", "threads_in_use",
 ]  # fmt: skip

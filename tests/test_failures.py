@@ -236,6 +236,27 @@ def test_a_run_too_large_for_the_memory_is_refused_before_it_starts(monkeypatch,
     assert list(tmp_path.iterdir()) == []
 
 
+def no_engine_runs(monkeypatch):
+    """A refusal must come before any simulation: an engine run fails the test at once
+    (instead of running the too-large job)."""
+
+    def ran(*args, **kw):
+        raise AssertionError("the job was not refused before it started")
+
+    monkeypatch.setattr(engine, "run", ran)
+
+
+def one_run_fits_in(monkeypatch, available: float):
+    """The machine has ``available`` bytes, in which one metrics-only Holbæk run of
+    1,000,000 scenarios on two threads fits; and no engine run may start."""
+    from simrisk.config import load_deal
+
+    cfg, _ = load_deal(HOLBAEK)
+    assert resources.estimate(cfg, 1_000_000, 2, weekly=False).bytes < 0.8 * available
+    monkeypatch.setattr(resources, "available_bytes", lambda: int(available))
+    no_engine_runs(monkeypatch)
+
+
 def test_the_memory_estimate_grows_with_what_a_run_keeps():
     from simrisk.config import load_deal
 
@@ -249,24 +270,15 @@ def test_the_memory_estimate_grows_with_what_a_run_keeps():
     # of the money flows
     flows = len(FLOWS) * 10_000 * simulated_weeks(cfg) * 4
     assert resources.estimate(cfg, 10_000, weekly=False).bytes < small.bytes - flows
-    # the metrics of the points of a stress test are kept together, and tabled
+    # what a job holds of its other runs: a stress test's eight points, and their table
     one = resources.estimate(cfg, 100_000, weekly=False).bytes
-    eight = resources.estimate(cfg, 100_000, weekly=False, kept=8).bytes
-    assert eight - one >= 2 * 7 * 100_000 * len(METRICS) * 8
+    eight = resources.estimate(cfg, 100_000, weekly=False, held=resources.held_metrics(15))
+    assert eight.bytes - one == 15 * 100_000 * len(METRICS) * 8
 
 
 def test_a_stress_test_whose_points_do_not_fit_together_is_refused(monkeypatch, tmp_path):
     """One point of 1,000,000 scenarios fits in 2 GB, the eight points' metrics do not."""
-    from simrisk.config import load_deal
-
-    cfg, _ = load_deal(HOLBAEK)
-    assert resources.estimate(cfg, 1_000_000, 2, weekly=False).bytes < 0.8 * 2e9
-    monkeypatch.setattr(resources, "available_bytes", lambda: 2_000_000_000)
-
-    def ran(*args, **kw):
-        raise AssertionError("the stress test was not refused before it started")
-
-    monkeypatch.setattr(engine, "run", ran)
+    one_run_fits_in(monkeypatch, 2e9)
     out = tmp_path / "s.nc"
     line = one_error(invoke("stress", HOLBAEK, "-n", 1_000_000, "--seed", 1, "-o", out))
     assert "more than the 2.0 GB available" in line and "fewer scenarios (-n)" in line
@@ -277,16 +289,7 @@ def test_a_stress_test_whose_points_do_not_fit_together_is_refused(monkeypatch, 
 def test_a_search_over_terms_that_does_not_fit_is_refused(monkeypatch, tmp_path, command):
     """One run of 1,000,000 scenarios fits in 3 GB; the metrics its goals read, kept for
     each of 201 values (or a 15 x 15 grid), do not."""
-    from simrisk.config import load_deal
-
-    cfg, _ = load_deal(HOLBAEK)
-    assert resources.estimate(cfg, 1_000_000, 2, weekly=False).bytes < 0.8 * 3e9
-    monkeypatch.setattr(resources, "available_bytes", lambda: 3_000_000_000)
-
-    def ran(*args, **kw):
-        raise AssertionError("the search was not refused before it started")
-
-    monkeypatch.setattr(engine, "run", ran)
+    one_run_fits_in(monkeypatch, 3e9)
     term = "contract.mechanisms[0].tariffs.job_entry"
     if command == "acceptability":
         args = ["--vary", term, "--range", "0,20000", "--points", 200]
@@ -302,11 +305,7 @@ def test_a_search_over_terms_that_does_not_fit_is_refused(monkeypatch, tmp_path,
 def test_a_variance_split_too_large_is_refused_naming_its_options(monkeypatch, tmp_path):
     """The variance split simulates --outer x --inner scenarios in one run: more than the
     most in one run, or more than the memory holds, is refused before anything runs."""
-
-    def ran(*args, **kw):
-        raise AssertionError("the analysis was not refused before it started")
-
-    monkeypatch.setattr(engine, "run", ran)
+    no_engine_runs(monkeypatch)
     args = ["sensitivity", HOLBAEK, "--method", "tornado", "-n", 8, "--seed", 1]
     out = tmp_path / "s.nc"
     line = one_error(invoke(*args, "--outer", 20_000, "--inner", 10_000, "-o", out))

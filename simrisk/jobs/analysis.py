@@ -54,8 +54,10 @@ def stress(
         parallel.set_threads(threads)
         announce_compiling(ui, cfg, "metrics")
         used = resources.threads_in_use(threads)
+        # the points' metrics are kept together, and tabled at the end
+        held = resources.held_metrics(2 * len(prepared) - 1)
         resources.check(
-            cfg, scenarios, used, log=ui.log, runs=len(prepared), weekly=False, kept=len(prepared)
+            cfg, scenarios, used, log=ui.log, runs=len(prepared), weekly=False, held=held
         )
         with ui.progress(scenarios * len(prepared)) as advance:
             ds, rows, table = stress_mod.stress_test(cfg, text, prepared, seed, scenarios, advance)
@@ -229,7 +231,7 @@ def _check_evaluations(cfg, scenarios: int, threads: int | None, values: int, ui
     metrics its goals read (:data:`simrisk.analysis.solve.EVALUATED`)."""
     resources.check(
         cfg, scenarios, resources.threads_in_use(threads), log=ui.log, runs=values,
-        weekly=False, held=values * len(sv.EVALUATED) * 8,
+        weekly=False, held=resources.held_metrics(values, len(sv.EVALUATED)),
     )  # fmt: skip
 
 
