@@ -52,11 +52,12 @@ def test_each_point_is_a_run_at_that_value(curve):
 
 def test_the_deal_s_own_value_is_a_point_and_marked():
     cfg, text = load_deal(SLAGELSE)
-    ds = acc.acceptability(cfg, SHARE, 0.5, 1.2, 2, 20, 1, None, text)
-    assert 1.0 in ds["value"].values.tolist()
+    cap = "contract.mechanisms[0].cap_share"  # 1.25 of the capital
+    ds = acc.acceptability(cfg, cap, 1.0, 1.5, 2, 20, 1, None, text)
+    assert 1.25 in ds["value"].values.tolist()
     assert ds.attrs["hurdle"] == cfg.investor.discount_rate
     rows = acc.table(ds).text_rows()
-    assert [r[0] for r in rows] == ["50.0 %", "100.0 % (the deal's)", "120.0 %"]
+    assert [r[0] for r in rows] == ["100.0 %", "125.0 % (the deal's)", "150.0 %"]
 
 
 def test_bad_terms_are_refused_one_line_each():

@@ -21,7 +21,9 @@ import xarray as xr
 from click.testing import CliRunner
 
 from simrisk import engine, netcdf, resources
+from simrisk.analysis import solve
 from simrisk.cli import main
+from simrisk.config import load_deal
 from simrisk.distributed import ChunkStore
 from simrisk.outputs import FLOWS, METRICS
 from simrisk.simulation.inputs import simulated_weeks
@@ -249,8 +251,6 @@ def no_engine_runs(monkeypatch):
 def one_run_fits_in(monkeypatch, available: float):
     """The machine has ``available`` bytes, in which one metrics-only Holbæk run of
     1,000,000 scenarios on two threads fits; and no engine run may start."""
-    from simrisk.config import load_deal
-
     cfg, _ = load_deal(HOLBAEK)
     assert resources.estimate(cfg, 1_000_000, 2, weekly=False).bytes < 0.8 * available
     monkeypatch.setattr(resources, "available_bytes", lambda: int(available))
@@ -258,8 +258,6 @@ def one_run_fits_in(monkeypatch, available: float):
 
 
 def test_the_memory_estimate_grows_with_what_a_run_keeps():
-    from simrisk.config import load_deal
-
     cfg, _ = load_deal(HOLBAEK)
     small = resources.estimate(cfg, 10_000)
     assert resources.estimate(cfg, 1_000_000).bytes > small.bytes + 1_000_000 * 8 * 20
@@ -300,6 +298,29 @@ def test_a_search_over_terms_that_does_not_fit_is_refused(monkeypatch, tmp_path,
     line = one_error(invoke(command, HOLBAEK, *args, "-n", 1_000_000, "--seed", 1, "-o", out))
     assert "more than the 3.0 GB available" in line and "fewer scenarios (-n)" in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_solve_is_checked_for_one_run_since_it_keeps_no_run(monkeypatch, tmp_path):
+    """A solve runs one value at a time and keeps only its goals' measures of each: one
+    run of 5,000,000 scenarios does not fit in 0.3 GB and is refused; one of 1,000,000
+    fits in 2 GB and may start, though the metrics of the about 62 values its four goals
+    try would not fit together."""
+    args = ["solve", HOLBAEK, "--vary", "contract.mechanisms[0].tariffs.job_entry"]
+    args += ["--range", "0,20000", "--seed", 1, "-o", tmp_path / "x.nc"]
+    goals = ["--breakeven", "--irr-hurdle", 0.03, "--max-municipal-loss", 0.2]
+    goals += ["--max-investor-loss", 0.2]
+    no_engine_runs(monkeypatch)
+    monkeypatch.setattr(resources, "available_bytes", lambda: 300_000_000)
+    line = one_error(invoke(*args, *goals, "-n", 5_000_000))
+    assert "more than the 0.3 GB available" in line and "fewer scenarios (-n)" in line
+    assert list(tmp_path.iterdir()) == []
+    one_run_fits_in(monkeypatch, 2e9)
+    cfg, _ = load_deal(HOLBAEK)
+    assert solve.expected_evaluations([None] * 4) == 62
+    kept = resources.held_metrics(62, len(solve.EVALUATED))
+    assert resources.estimate(cfg, 1_000_000, 2, weekly=False, held=kept).bytes > 0.8 * 2e9
+    result = invoke(*args, *goals, "-n", 1_000_000, "--threads", 2)
+    assert "not refused before it started" in str(result.exception)  # it started a run
 
 
 def test_a_variance_split_too_large_is_refused_naming_its_options(monkeypatch, tmp_path):

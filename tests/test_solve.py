@@ -4,7 +4,9 @@ goals by hand, bad input."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
+import weakref
 from types import SimpleNamespace
 
 import numpy as np
@@ -147,6 +149,34 @@ def test_a_goal_met_exactly_on_a_plateau_ends_where_it_stops_holding(deal, monke
     assert 0.3 <= sol.feasible[0] <= 0.3 + 2 * xtol and sol.feasible[1] == 1.0
 
 
+def test_a_solve_holds_the_metrics_of_one_run_at_a_time(deal, monkeypatch):
+    """However many values Brent's method and the fallback grid try, a solve keeps of each
+    only its goals' measures: when a run starts, no earlier run's metric arrays are alive
+    (its memory is one run's, as the job's resource check assumes), and every value's
+    measures are those of its own run."""
+    alive: list[weakref.ref] = []
+    most_alive = 0
+
+    def run(cfg, seed, n, *, adjust, baseline=None, weekly=True):
+        nonlocal most_alive
+        gc.collect()
+        most_alive = max(most_alive, sum(r() is not None for r in alive))
+        x = adjust[0].value
+        profit = np.linspace(-1.0, 1.0, 50) + 2 * x - 1  # P(investor loss) falls as x grows
+        m = {"investor_profit": profit, "investor_irr": profit.copy(), "municipal_net": -profit}
+        alive.extend(weakref.ref(a) for a in m.values())
+        return SimpleNamespace(metrics=m)
+
+    monkeypatch.setattr(sv, "engine", SimpleNamespace(run=run))
+    goals = [sv.Goal("p_investor_loss_at_most", 0.2), sv.Goal("p_municipal_loss_at_most", 0.3)]
+    sol = sv.solve(deal, SHARE, 0.0, 1.0, goals, 50, 1)  # no value meets both: the grid too
+    assert sol.feasible is None and sol.evaluations > 21
+    assert most_alive == 0 and len(alive) == 3 * sol.evaluations
+    for x, got in sol.evaluated.items():
+        profit = np.linspace(-1.0, 1.0, 50) + 2 * x - 1
+        assert got == [float((profit < 0).mean()), float((-profit < 0).mean())]
+
+
 def test_an_evaluation_keeps_the_metrics_the_goals_read_as_a_run_gives_them(deal):
     """The evaluator keeps only :data:`solve.EVALUATED` of each value tried, each equal
     to the run's own at that value; every goal and the acceptability curves read
@@ -231,6 +261,36 @@ def test_solve_rejects_unset_and_scenario_independent_paths():
     with pytest.raises(ConfigError) as err:
         sv.solve(cfg, "labour.calendar[0].job_entry_multiplier", 0.5, 1, goal, 10, 1)
     assert err.value.problems[0].startswith("--vary: calendar shocks are the same")
+
+
+@pytest.mark.parametrize("command", ["solve", "acceptability", "region"])
+def test_a_range_the_deal_would_refuse_is_refused(command, tmp_path):
+    """A term's values outside what the deal file accepts (an uptake above 1, a negative
+    one) are refused before anything runs, naming the option and the deal's rule, as
+    the same values in a deal file or a stress grid would be; an end the deal accepts
+    passes."""
+    deal = str(CONFIGS / "holbaek.toml")
+    out = tmp_path / "x.nc"
+    if command == "region":
+        vary = ["--vary", "cohort.uptake=-0.5,1.5", "--vary", "contract.cap_share=0.5,1"]
+        field = "--vary"
+    else:
+        vary = ["--vary", "cohort.uptake", "--range", "-0.5,1.5"]
+        field = "--range"
+    goal = ["--breakeven"] if command != "acceptability" else []
+    args = [command, deal, *vary, *goal, "-n", "10", "--seed", "1", "-o", str(out)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.stderr.splitlines() == [
+        f"error: {field}: the lower end -0.5 is not a value of cohort.uptake: "
+        "Input should be greater than or equal to 0 (got -0.5)",
+        f"error: {field}: the upper end 1.5 is not a value of cohort.uptake: "
+        "Input should be less than or equal to 1 (got 1.5)",
+    ]
+    assert not out.exists()
+    holbaek, _ = load_deal(CONFIGS / "holbaek.toml")
+    assert sv.term_problems(holbaek, "cohort.uptake", 0.0, 1.0) == []
+    assert sv.term_problems(holbaek, "contract.cap_share", 0.5, 3.0) == []
 
 
 def test_cli_solve_finds_the_crossing():

@@ -37,7 +37,7 @@ def region(cfg: DealConfig, paths: list[str], ranges: list[tuple[float, float]],
         problems.append("--vary: give two different terms, each as PATH=LOW,HIGH")
     else:
         for p, (lo, hi) in zip(paths, ranges, strict=True):
-            problems += term_problems(cfg, p, lo, hi)
+            problems += term_problems(cfg, p, lo, hi, field="--vary")
     if points < 2:
         problems.append("--points: at least 2")
     if not goals:

@@ -24,6 +24,7 @@ from simrisk.config import (
     get_path,
     is_real,
     parse_path,
+    rejection,
     scenario_independent,
 )
 from simrisk.contracts import compute_baseline
@@ -69,7 +70,10 @@ class Goal:
 
     def margin(self, m: dict) -> float:
         """>= 0 when the goal holds."""
-        v = self.value(m)
+        return self.margin_of(self.value(m))
+
+    def margin_of(self, v: float) -> float:
+        """The margin of the goal's measure ``v`` (:meth:`value`): >= 0 when it holds."""
         return self.level - v if self.kind.endswith("at_most") else v - self.level
 
 
@@ -92,8 +96,26 @@ class Solution:
     """Every x evaluated, with each goal's value there."""
 
 
-def term_problems(cfg: DealConfig, path: str, low: float, high: float) -> list[str]:
-    """Why ``path`` cannot be varied over [low, high] (one line each), or nothing."""
+EVALUATIONS_PER_CROSSING = 15
+"""Values Brent's method typically tries to find one goal's crossing, for the time
+estimate before a solve starts (Holbæk, its rate card's per-citizen cap in [10,000,
+200,000], 300 scenarios: 10 for the break-even, 19 for a 3 % IRR hurdle)."""
+
+
+def expected_evaluations(goals: list[Goal]) -> int:
+    """Roughly how many values a solve tries: the two ends of the range, and a search
+    for every goal (the fallback grid of 21, when no value meets every goal, is not
+    counted: it is not known in advance)."""
+    return 2 + EVALUATIONS_PER_CROSSING * len(goals)
+
+
+def term_problems(
+    cfg: DealConfig, path: str, low: float, high: float, field: str = "--range"
+) -> list[str]:
+    """Why ``path`` cannot be varied over [low, high] (one line each), or nothing: a
+    path that is not a real-valued term of the deal, or an end of the range that the deal
+    would refuse (``cohort.uptake`` above 1, a negative tariff); ``field``: the option
+    that gives the range."""
     p = parse_path(path)
     dumped = cfg.model_dump(by_alias=True)
     real = is_real(dumped, p)
@@ -109,7 +131,13 @@ def term_problems(cfg: DealConfig, path: str, low: float, high: float) -> list[s
     elif not real:
         problems.append(f"--vary: '{path}' names no real-valued field of the deal")
     if not high > low:
-        problems.append("--range: the upper end must be above the lower end")
+        problems.append(f"{field}: the upper end must be above the lower end")
+    elif real:
+        # the deal's own rules for the term, at both ends (its bounds hold between them)
+        for end, x in (("lower", low), ("upper", high)):
+            why = rejection(dumped, p, x)
+            if why is not None:
+                problems.append(f"{field}: the {end} end {x:g} is not a value of {path}: {why}")
     return problems
 
 
@@ -118,12 +146,12 @@ EVALUATED = ("investor_irr", "investor_profit", "municipal_net")
 keeps only these (the others would be ten times the memory of every value tried)."""
 
 
-def evaluator(cfg: DealConfig, path: str | list[str], n: int, seed: int):
+def evaluator(cfg: DealConfig, path: str | list[str], n: int, seed: int, keep: bool = True):
     """``metrics(x, ...)``: the per-scenario metrics :data:`EVALUATED` of the deal with
     ``path`` (or each of several paths) set to x, on the same scenarios and random
     streams at every value (common random numbers; a baseline measurement keeps the
     deal's own baseline); and the cache of what it ran, keyed by x (a tuple of values
-    for several paths)."""
+    for several paths). With ``keep=False`` nothing is cached: every call runs."""
     paths = [parse_path(q) for q in ([path] if isinstance(path, str) else path)]
     baseline = None
     if cfg.contract.measurement in BASELINE_READINGS:
@@ -135,6 +163,8 @@ def evaluator(cfg: DealConfig, path: str | list[str], n: int, seed: int):
         if key not in cache:
             adj = [Adjustment(q, "set", float(x)) for q, x in zip(paths, xs, strict=True)]
             run = engine.run(cfg, seed, n, adjust=adj, baseline=baseline, weekly=False)
+            if not keep:
+                return {k: run.metrics[k] for k in EVALUATED}
             cache[key] = {k: run.metrics[k] for k in EVALUATED}
         return cache[key]
 
@@ -157,16 +187,29 @@ def solve(
         problems.append("goals: give at least one goal")
     if problems:
         raise ConfigError("solve", problems)
-    metrics, cache = evaluator(cfg, path, n, seed)
+    run_at, _ = evaluator(cfg, path, n, seed, keep=False)
+    # of every value tried only the goals' measures are kept (a value tried again, as
+    # Brent's method and the grid below may, is not run again): a solve holds the
+    # metrics of one run at a time, however many values it tries
+    measured: dict[float, list[float]] = {}
+
+    def values(x: float) -> list[float]:
+        x = float(x)
+        if x not in measured:
+            m = run_at(x)
+            measured[x] = [g.value(m) for g in goals]
+        return measured[x]
+
+    def margin(i: int, x: float) -> float:
+        return goals[i].margin_of(values(x)[i])
 
     xtol = xtol if xtol is not None else 1e-4 * (high - low)
-    ends = (metrics(low), metrics(high))
     crossings: list[float | None] = []
     intervals = []
     notes = []
     sides = []
-    for g in goals:
-        m_lo, m_hi = g.margin(ends[0]), g.margin(ends[1])
+    for i, g in enumerate(goals):
+        m_lo, m_hi = margin(i, low), margin(i, high)
         if m_lo >= 0 and m_hi >= 0:
             crossings.append(None)
             intervals.append((low, high))
@@ -181,9 +224,9 @@ def solve(
             )
         else:
             sides.append("above" if m_hi >= 0 else "below")
-            x = optimize.brentq(lambda x, g=g: _side(g, metrics(x)), low, high, xtol=xtol)
+            x = optimize.brentq(lambda x, i=i: _side(margin(i, x)), low, high, xtol=xtol)
             # the goal holds on the side whose end holds; step to the side that holds
-            x = x if g.margin(metrics(x)) >= 0 else (x + xtol if m_hi >= 0 else x - xtol)
+            x = x if margin(i, x) >= 0 else (x + xtol if m_hi >= 0 else x - xtol)
             crossings.append(float(x))
             intervals.append((x, high) if m_hi >= 0 else (low, x))
     feasible = None
@@ -197,13 +240,13 @@ def solve(
     else:
         grid = np.linspace(low, high, 21)
         # shortfalls on one scale: probabilities as they are, profits per unit of capital
-        worst = [min(g.margin(metrics(x)) / _scale(g, cfg) for g in goals) for x in grid]
+        worst = [min(margin(i, x) / _scale(g, cfg) for i, g in enumerate(goals)) for x in grid]
         best = float(grid[int(np.argmax(worst))])
         notes.append("no value meets every goal; 'best' is where the worst shortfall is smallest")
-    best_values = [g.value(metrics(best)) for g in goals]
-    evaluated = {x: [g.value(m) for g in goals] for x, m in sorted(cache.items())}
+    best_values = values(best)
+    evaluated = dict(sorted(measured.items()))
     return Solution(
-        path, low, high, crossings, feasible, best, best_values, len(cache), notes, sides,
+        path, low, high, crossings, feasible, best, best_values, len(measured), notes, sides,
         evaluated,
     )  # fmt: skip
 
@@ -262,11 +305,10 @@ def build_dataset(cfg: DealConfig, sol: Solution, goals: list[Goal], n: int, see
     return ds
 
 
-def _side(g: Goal, m: dict) -> float:
+def _side(margin: float) -> float:
     """The margin, with a goal met exactly (margin 0) counted as met: a probability that
     sits at the level over a range of x would otherwise stop Brent anywhere in that range
     instead of at the end where the goal stops holding."""
-    margin = g.margin(m)
     return margin if margin != 0 else float(np.finfo(float).tiny)
 
 

@@ -159,6 +159,11 @@ def solve(
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
         announce_compiling(ui, cfg, "metrics")
+        # one run at a time: a solve keeps of every value tried only its goals' measures
+        resources.check(
+            cfg, scenarios, resources.threads_in_use(threads), log=ui.log,
+            runs=sv.expected_evaluations(goals), weekly=False,
+        )  # fmt: skip
         sol = sv.solve(cfg, path, low, high, goals, scenarios, seed)
         if output is not None:
             ds = sv.build_dataset(cfg, sol, goals, scenarios, seed, text)
