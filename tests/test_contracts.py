@@ -774,6 +774,21 @@ def test_a_repayment_window_beyond_the_last_payment_is_an_error():
     ]
 
 
+def test_an_empty_window_is_an_error_naming_its_field():
+    for field, window in (("repayment_window", [5, 5]), ("mechanisms", [9, 3])):
+        raw = _twin_raw()
+        if field == "mechanisms":
+            raw["contract"]["mechanisms"][0]["window"] = window
+            field = "mechanisms[0].window"
+        else:
+            raw["contract"][field] = window
+        with pytest.raises(ConfigError) as err:
+            _deal(raw)
+        assert err.value.problems == [
+            f"contract.{field}: [{window[0]}, {window[1]}) is empty; give [from, to) with to > from"
+        ]
+
+
 def test_deadweight_payments_match_twin_on_the_counterfactual_arm():
     """The contract applied to the business-as-usual arm (what it pays for outcomes that
     happen without the programme): its measured savings are 0 under counterfactual

@@ -16,6 +16,7 @@ from simrisk import engine, report, results
 from simrisk.analysis import voi
 from simrisk.cli import main
 from simrisk.config import load_deal
+from simrisk.tables import fmt
 from tests.conftest import CONFIGS
 
 
@@ -89,6 +90,17 @@ def test_the_command_on_a_run(tmp_path):
         vals = v[f"evppi_{party}"].values
         assert (vals >= 0).all() and (vals <= v.attrs[f"evpi_{party}"] + 1e-9).all()
     assert data["sentences"][0].startswith("The investor, on what is known now, ")
+    # the sentences give the table's figures under the table's names: EVPI is knowing
+    # how it turns out, the cohort's luck included; every input alone is less
+    every = data["inputs"].index("all uncertain inputs")
+    for party, text in zip(("investor", "municipality"), data["sentences"], strict=True):
+        evpi_dkk = fmt(v.attrs[f"evpi_{party}"], "dkk")
+        inputs_dkk = fmt(float(v[f"evppi_{party}"].values[every]), "dkk")
+        assert f"the cohort's own luck (EVPI), would be worth {evpi_dkk} DKK" in text
+        assert (
+            f"Knowing every uncertain input, the part of that which could be learnt, "
+            f"would be worth {inputs_dkk} DKK." in text
+        )
     written = report.write_report(run, tmp_path / "rep", voi=out)
     page = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
     assert 'id="voi-section"' in page and "EVPI" in page

@@ -34,6 +34,8 @@ from simrisk.outputs import provenance
 from simrisk.tables import Table, fmt
 
 PARTIES = {"investor": "investor_npv", "municipality": "municipal_net_pv"}
+ALL_INPUTS = "all uncertain inputs"
+"""The group of every uncertain input (its EVPPI: all that could be learnt before signing)."""
 
 
 def net_benefit(ds: xr.Dataset, party: str) -> np.ndarray:
@@ -104,7 +106,7 @@ def groups_of(ds: xr.Dataset, extra: dict[str, list[str]] | None = None) -> dict
             raise ValueError(f"--group {gname}: {', '.join(missing)} is not an uncertain input")
         out[gname] = [names.index(p) for p in paths]
     if names:
-        out["all uncertain inputs"] = list(range(len(names)))
+        out[ALL_INPUTS] = list(range(len(names)))
     return out
 
 
@@ -171,15 +173,21 @@ def sentences(v: xr.Dataset) -> list[str]:
         decide = "signs" if e > 0 else "does not sign"
         vals = v[f"evppi_{party}"].values
         names = [str(x) for x in v["input"].values]
-        single = [i for i, n in enumerate(names) if n != "all uncertain inputs"]
+        single = [i for i, n in enumerate(names) if n != ALL_INPUTS]
         top = max(single, key=lambda i: vals[i]) if single else None
         text = (
             f"The {party}, on what is known now, {decide} (expected net benefit "
-            f"{fmt(e, 'dkk')} DKK). Knowing every uncertain input before deciding would be "
-            f"worth {fmt(a[f'evpi_{party}'], 'dkk')} DKK to it on average: the loss it "
-            "could avoid by declining in the futures that turn out badly (or gain by "
-            "signing in those that turn out well)."
+            f"{fmt(e, 'dkk')} DKK). Knowing before deciding how the deal turns out, its "
+            "inputs and the cohort's own luck (EVPI), would be worth "
+            f"{fmt(a[f'evpi_{party}'], 'dkk')} DKK to it on average: the loss it could avoid "
+            "by declining in the futures that turn out badly (or gain by signing in those "
+            "that turn out well)."
         )
+        if ALL_INPUTS in names:
+            text += (
+                " Knowing every uncertain input, the part of that which could be learnt, "
+                f"would be worth {fmt(float(vals[names.index(ALL_INPUTS)]), 'dkk')} DKK."
+            )
         if top is not None and vals[top] > 0:
             text += (
                 f" The most valuable single thing to learn is {names[top]}: "

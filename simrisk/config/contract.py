@@ -19,10 +19,11 @@ from simrisk.config.base import (
 from simrisk.vocabulary import OUTCOME_EVENTS, TARGET_OUTCOMES
 
 
-def _ordered(window: list[int] | None) -> None:
+def _ordered(window: list[int] | None, name: str = "window") -> None:
+    """A window [from, to) of weeks that holds at least one week; ``name``: its field."""
     if window is not None and window[1] <= window[0]:
         raise ValueError(
-            f"window: [{window[0]}, {window[1]}) is empty; give [from, to) with to > from"
+            f"{name}: [{window[0]}, {window[1]}) is empty; give [from, to) with to > from"
         )
 
 
@@ -117,7 +118,7 @@ class Contract(Strict):
         if self.measurement == "control_group" and self.control_size is None:
             raise ValueError("measurement 'control_group' needs 'control_size'")
         _one_cap(self)
-        _ordered(self.repayment_window)
+        _ordered(self.repayment_window, "repayment_window")
         return self
 
 
