@@ -190,6 +190,17 @@ KIND_NAMES = {
     "region": "region file of 'simrisk region'",
     "voi": "value-of-information file of 'simrisk voi'",
 }
+
+
+def what_file(kind: str | None) -> str:
+    """A file of ``kind`` in words, with its article: "an acceptability file of 'simrisk
+    acceptability'", or "not a simrisk file"."""
+    if kind not in KIND_NAMES:
+        return "not a simrisk file"
+    name = KIND_NAMES[kind]
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
 REQUIRED = (
     "investor_irr",
     "investor_irr_status",
@@ -246,8 +257,7 @@ def open_results(path: str | Path, need: tuple[str, ...] = REQUIRED) -> xr.Datas
     ds = load_netcdf(path)
     kind = file_kind(ds)
     if kind != "run":
-        what = f"a {KIND_NAMES[kind]}" if kind in KIND_NAMES else "not a simrisk file"
-        raise ValueError(f"{path}: {what}, not the results of 'simrisk run'")
+        raise ValueError(f"{path}: {what_file(kind)}, not the results of 'simrisk run'")
     missing = [v for v in need if v not in ds]
     if missing:
         raise ValueError(

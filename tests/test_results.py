@@ -78,6 +78,13 @@ def test_open_results_refuses_other_files(tmp_path, run):
     xr.Dataset({"x": ("a", [1.0])}).to_netcdf(other)
     with pytest.raises(ValueError, match="not a simrisk file, not the results of 'simrisk run'"):
         results.open_results(other)
+    for kind in ("acceptability", "stress"):  # named with its article
+        other = results.write_netcdf(
+            xr.Dataset({"x": ("a", [1.0])}, attrs={"kind": kind}), tmp_path / f"{kind}.nc"
+        )
+        article = "an" if kind == "acceptability" else "a"
+        with pytest.raises(ValueError, match=f"^{other}: {article} {kind} file of 'simrisk"):
+            results.open_results(other)
 
 
 def test_dataset_holds_the_run(run):

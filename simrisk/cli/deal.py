@@ -90,9 +90,12 @@ def summary(result, as_json, drivers) -> None:
     help="Format of the figure files (the page embeds PNG).",
 )
 def report(files, out_dir, fmt) -> None:
-    """Figures and a self-contained HTML page from RESULT.nc [STRESS.nc] [SENSITIVITY.nc].
+    """Figures and a self-contained HTML page from RESULT.nc and the files of other
+    commands on the same deal.
 
-    The stress and sensitivity files are recognised by their contents, in any order.
+    FILES: the results of 'simrisk run', and any of the files of stress, sensitivity,
+    check, acceptability, region and voi, one of each, recognised by their contents, in
+    any order.
     """
     with bad_input():
         out = job.make_report(list(files), out_dir, fmt)

@@ -26,7 +26,14 @@ from simrisk.files import write_folder
 from simrisk.report.figures import figures
 from simrisk.report.page import _png, render_html
 from simrisk.report.pdf import write_pdf
-from simrisk.results import KIND_NAMES, REQUIRED, file_kind, load_netcdf, open_results
+from simrisk.results import (
+    KIND_NAMES,
+    REQUIRED,
+    file_kind,
+    load_netcdf,
+    open_results,
+    what_file,
+)
 from simrisk.tables import Table
 
 TAKES = ("run", "stress", "sensitivity", "check", "acceptability", "region", "voi")
@@ -51,9 +58,8 @@ def classify(files: list[str]) -> dict[str, str]:
         if not Path(f).exists():
             problems.append(f"{f}: no such file")
         elif kind not in TAKES:
-            what = f"a {KIND_NAMES[kind]}" if kind in KIND_NAMES else "not a simrisk file"
             problems.append(
-                f"{f}: {what}; the report takes the files of run, stress, sensitivity, "
+                f"{f}: {what_file(kind)}; the report takes the files of run, stress, sensitivity, "
                 "check, acceptability, region and voi"
             )
         elif kind in found:
