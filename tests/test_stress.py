@@ -21,7 +21,7 @@ from simrisk.config.uncertainty import Change
 from simrisk.contracts import compute_baseline
 from simrisk.outputs import METRICS
 from simrisk.sampling import Values
-from tests.conftest import CONFIGS, load_raw, simple_deal, simple_raw
+from tests.conftest import CONFIGS, load_raw, simple_deal, simple_raw, write_toml
 
 SEED = 3
 N = 100
@@ -438,6 +438,35 @@ def test_points_for_chooses_grid_file_deal_or_standard(holbaek, tmp_path):
     with pytest.raises(ConfigError) as err:
         stress.points_for(holbaek, grid=["cohort.uptake=1"], stress_file=f)
     assert err.value.problems == ["--grid, --stress-file: give one of them, not both"]
+
+
+def test_a_standard_point_the_deal_refuses_is_left_out_and_said(tmp_path):
+    """Doubling a weekly dropout of 0.6 gives 1.2, which no deal accepts: the standard set
+    runs without that point and says why (on the terminal and in the file), while the
+    same change written by the user is an error."""
+    raw = load_raw("holbaek")
+    raw["programme"]["phases"][1]["dropout"] = 0.6
+    cfg = parse_deal(raw, "holbaek, a dropout of 0.6")
+    said: list[str] = []
+    names = [p.name for p in stress.points_for(cfg, log=said.append)]
+    assert names == [p.name for p in stress.points_for(load_deal(CONFIGS / "holbaek.toml")[0])
+                     if p.name != "higher dropout"]  # fmt: skip
+    assert said == [
+        "the standard point 'higher dropout' is left out: programme.phases[1].dropout: Input "
+        "should be less than or equal to 1 (got 1.2)"
+    ]
+    own = parse_deal({**raw, "stress": [{"name": "own", "changes": [
+        {"path": "programme.phases[*].dropout", "scale": 2.0}]}]}, "own")  # fmt: skip
+    with pytest.raises(ConfigError, match="got 1.2"):
+        stress.points_for(own)
+    deal = tmp_path / "d.toml"
+    write_toml(deal, raw)
+    out = tmp_path / "s.nc"
+    res = CliRunner().invoke(main, ["stress", str(deal), "-n", "10", "--seed", "1", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"note: {said[0]}" in res.stderr
+    ds = xr.load_dataset(out)
+    assert ds.attrs["left_out"] == said[0] and "higher dropout" not in ds["stress"].values
 
 
 def test_grid_problems_name_the_grid(holbaek):

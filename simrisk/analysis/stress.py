@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -224,18 +225,35 @@ def load_stress_file(path: str) -> list[StressPoint]:
 
 
 def points_for(
-    cfg: DealConfig, grid: list[str] | None = None, stress_file: str | None = None
+    cfg: DealConfig,
+    grid: list[str] | None = None,
+    stress_file: str | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> list[Prepared]:
     """The stress points to run: a grid, a stress file, the deal's own, else the standard
-    set; prepared (checked) against the deal."""
+    set; prepared (checked) against the deal. A point given (a grid's, a file's, the
+    deal's) that the deal refuses is an error; a standard point it refuses (dropout
+    doubled where a phase's is above one half) is left out, and ``log`` told why."""
     if grid and stress_file:
         raise ConfigError("stress", ["--grid, --stress-file: give one of them, not both"])
     if grid:
         points = parse_grid(list(grid))
     elif stress_file:
         points = load_stress_file(stress_file)
+    elif cfg.stress:
+        points = cfg.stress
     else:
-        points = cfg.stress or default_stresses(cfg)
+        out = [prepare(cfg, [])[0]]
+        for pt in default_stresses(cfg):
+            try:
+                out.append(prepare(cfg, [pt])[1])
+            except ConfigError as err:
+                if log is not None:
+                    why = "; ".join(
+                        q.removeprefix(f"stress[0] ({pt.name}): ") for q in err.problems
+                    )
+                    log(f"the standard point '{pt.name}' is left out: {why}")
+        return out
     return prepare(cfg, points, "--grid" if grid else "stress")
 
 

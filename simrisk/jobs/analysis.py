@@ -49,7 +49,10 @@ def stress(
     cfg, text = load(deal, ui)
     output = output or default_output(deal, "_stress.nc")
     with claim_output(output, overwrite):
-        prepared = stress_mod.points_for(cfg, grid, stress_file)
+        left_out: list[str] = []
+        prepared = stress_mod.points_for(cfg, grid, stress_file, log=left_out.append)
+        for line in left_out:
+            ui.log(f"note: {line}")
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
         announce_compiling(ui, cfg, "metrics")
@@ -61,6 +64,8 @@ def stress(
         )
         with ui.progress(scenarios * len(prepared)) as advance:
             ds, rows, table = stress_mod.stress_test(cfg, text, prepared, seed, scenarios, advance)
+        if left_out:
+            ds.attrs["left_out"] = "\n".join(left_out)
         results.write_netcdf(ds, output, overwrite=overwrite)
         ui.log(f"wrote {output}")
         data = {"deal": cfg.deal.name, "seed": seed, "n_scenarios": scenarios, "points": rows}
