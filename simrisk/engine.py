@@ -25,6 +25,7 @@ from simrisk.contracts import Baseline, compute_baseline
 from simrisk.outputs import FLOWS, METRICS
 from simrisk.sampling import Adjustment, Sampler, Values, chunk_values
 from simrisk.simulation import Structure, Workspace
+from simrisk.simulation.inputs import chunk_cap
 from simrisk.vocabulary import BASELINE_READINGS, COUNTERFACTUAL, TREATMENT, WEEKS_PER_YEAR
 
 CHUNK = 256
@@ -126,6 +127,7 @@ def chunk_stream(
     ``programme_count`` are dropped either way: they are views of buffers that the
     thread's next chunk reuses.
     """
+    chunk = min(chunk, chunk_cap(cfg))  # a very large cohort's chunks are smaller
     size = min(chunk, n)
     local = threading.local()
     dumped = cfg.model_dump(by_alias=True)

@@ -21,7 +21,7 @@ from simrisk.aggregate import (
 from simrisk.config import DealConfig
 from simrisk.errors import ConfigError
 from simrisk.outputs import FLOWS, METRICS
-from simrisk.simulation.inputs import simulated_weeks
+from simrisk.simulation.inputs import chunk_cap, simulated_weeks
 from simrisk.vocabulary import BASELINE_READINGS, N_EVENTS, N_STATES
 
 CITIZEN_WEEKS_PER_SECOND = 3.5e8
@@ -73,7 +73,7 @@ def estimate(
     K2 = len(cfg.programme.phases) + 2
     C = 4 + len(cfg.contract.mechanisms)
     P = cfg.uncertainty.n_parameters
-    m = min(chunk, n)
+    m = min(chunk, n, chunk_cap(cfg))
     # the kernel's weekly arrays: int32 counts of states and phases, float64 weighted weeks
     week_rows = ((2 * N_STATES + K2) * 4 + 2 * (2 * B + 1) * 8) * (H + 1)
     citizens = 2 * (N + N_ctl) * (N_EVENTS * 4 + C + 4)

@@ -5,6 +5,7 @@ detail, the thread pool, and a pinned regression."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import os
 import subprocess
@@ -21,7 +22,7 @@ from scipy import stats
 from simrisk import engine, parallel, results
 from simrisk.config import load_deal, parse_deal
 from simrisk.vocabulary import QUANTILES
-from tests.conftest import load_raw
+from tests.conftest import CONFIGS, load_raw, simple_raw
 
 
 def _deal(name: str, method: str | None = None, **contract):
@@ -102,6 +103,29 @@ from tests.test_engine import _digest
 cfg, _ = load_deal(sys.argv[1])
 print(_digest(engine.run(cfg, 21, 300, chunk=40, threads=2)))
 """
+
+
+def test_a_very_large_cohort_runs_in_chunks_of_bounded_work():
+    """A cohort of 20,000 over 50 years is 104 M citizen-weeks a scenario (both arms): its
+    chunks hold one scenario each whatever chunk is asked for, so that an interruption is
+    heard within one scenario's work and the buffers stay small; the numbers are those of
+    a run with one scenario a chunk asked for, and the memory estimate is a chunk's."""
+    from simrisk import resources
+    from simrisk.simulation.inputs import CHUNK_CITIZEN_WEEKS, chunk_cap
+
+    raw = simple_raw(size=20_000, horizon=2_600)
+    raw["deal"]["start_date"] = dt.date(2024, 1, 1)
+    raw["cohort"]["enrolment"] = {"schedule": "uniform", "weeks": 52}
+    cfg = parse_deal(raw, "a very large cohort")
+    per_scenario = 2 * 20_000 * 2_601
+    assert chunk_cap(cfg) == CHUNK_CITIZEN_WEEKS // per_scenario == 1
+    sizes: list[int] = []
+    big = engine.run(cfg, 5, 3, chunk=256, progress=sizes.append, threads=1)
+    assert sizes == [1, 1, 1]
+    _assert_same_run(big, engine.run(cfg, 5, 3, chunk=1, threads=1))
+    assert resources.estimate(cfg, 3, chunk=256).bytes == resources.estimate(cfg, 3, chunk=1).bytes
+    holbaek, _ = load_deal(CONFIGS / "holbaek.toml")
+    assert chunk_cap(holbaek) > engine.CHUNK  # the included deals keep their chunks
 
 
 def test_any_threading_layer_runs_chunks_side_by_side():

@@ -29,7 +29,10 @@ from simrisk.jobs import deal as job
 @seed_option
 @output_option("NetCDF file to write (default: DEAL name with .nc in the working directory).")
 @threads_option
-@chunk_option("Scenarios per kernel call. Results do not depend on it.")
+@chunk_option(
+    "Scenarios per kernel call (at most; fewer for a very large cohort). Results do not "
+    "depend on it."
+)
 @overwrite_option
 @json_option()
 @click.option("--detail", is_flag=True, help="Keep weekly series per scenario in the output.")

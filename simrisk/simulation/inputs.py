@@ -124,6 +124,21 @@ def simulated_weeks(cfg: DealConfig) -> int:
     return weeks
 
 
+CHUNK_CITIZEN_WEEKS = 1 << 27
+"""The most citizen-weeks (both arms, cohort and control group) one kernel call
+simulates: every included deal's chunk of 256 scenarios stays under it (Aarhus IPS+, the
+largest, about 80 M), while a very large cohort's chunk is cut to fewer scenarios."""
+
+
+def chunk_cap(cfg: DealConfig) -> int:
+    """The most scenarios in one chunk of ``cfg`` (:data:`CHUNK_CITIZEN_WEEKS`), at least
+    one: a chunk of 100,000 citizens over 50 years is one scenario, about a second of
+    work, so that an interruption (heard between chunks) ends the run soon and the
+    chunk's buffers stay small. Like any chunk size, it never changes a number."""
+    citizens = cfg.cohort.size + (cfg.contract.control_size or 0)
+    return max(1, CHUNK_CITIZEN_WEEKS // (2 * citizens * (simulated_weeks(cfg) + 1)))
+
+
 def _paths(cfg: DealConfig, btypes: list[str]) -> dict[str, np.ndarray]:
     """Each segment's benefit path and unemployed benefits as index arrays."""
     segs = cfg.cohort.segments
