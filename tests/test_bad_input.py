@@ -392,6 +392,22 @@ def test_missing_deal_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_deal_copied_without_its_posterior_says_where_it_looked(tmp_path, monkeypatch):
+    """A file a deal names is read relative to the deal file: a copy taken elsewhere
+    without it is one line naming the field, the name and the path looked for."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "copy").mkdir()
+    deal = tmp_path / "copy" / "slagelse.toml"
+    deal.write_text((CONFIGS / "slagelse.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    result = run_cli("validate", "copy/slagelse.toml")
+    expected = tmp_path / "copy" / "posteriors" / "slagelse.toml"
+    assert error_lines(result) == [
+        "error: uncertainty.posterior: posteriors/slagelse.toml: no such file (looked for "
+        f"{expected}, relative to the deal file)"
+    ]
+    assert result.exit_code == 1
+
+
 def test_missing_results_file_for_summary(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = run_cli("summary", "nosuch.nc")

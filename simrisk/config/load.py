@@ -133,8 +133,14 @@ def _relative(name: str, base: Path | None) -> Path:
 def read_named(name: str, base: Path | None, field: str) -> dict:
     """The TOML file a deal's ``field`` names (relative to ``base``); its problems on that
     field."""
+    path = _relative(name, base)
+    if not path.exists():
+        where = "" if Path(name).is_absolute() or base is None else ", relative to the deal file"
+        raise ConfigError(
+            name, [f"{field}: {name}: no such file (looked for {path.absolute()}{where})"]
+        )
     try:
-        data, _ = read_toml(_relative(name, base))
+        data, _ = read_toml(path)
     except OSError as exc:
         raise ConfigError(name, [f"{field}: cannot read {name} ({exc.strerror})"]) from None
     except ConfigError as exc:
