@@ -136,6 +136,17 @@ def test_verdict_picks_the_lower_chance_of_a_loss_for_each_party(variants):
         assert rows["Payments, median (mio. DKK)"][-1] == "investor: generous; municipality: lean"
 
 
+def test_an_undefined_irr_quantile_is_compared_with_nothing():
+    """An IRR quantile among undefined IRRs (+inf: ranked above every rate by the
+    investor's profit) says nothing of which rate is higher: no file is called better on
+    that row for it; among the defined ones the higher rate is."""
+    up = (("investor", 1),)
+    names = ["a", "b", "c"]
+    assert cmp._better([np.inf, 0.07, 0.05], "pct", names, up) == "investor: b"
+    assert cmp._better([np.inf, 0.07, np.nan], "pct", names, up) == ""
+    assert cmp._better([-np.inf, 0.07, 0.05], "pct", names, up) == "investor: b"
+
+
 def test_chances_within_noise_are_decided_by_the_median(variants, tmp_path):
     """The same futures with 100,000 DKK more profit in each: the chance of a loss is
     within two standard errors, so the higher median profit decides."""

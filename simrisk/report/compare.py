@@ -123,11 +123,13 @@ def _facts(ds: xr.Dataset) -> dict:
 
 def _better(values: list[float], kind: str, names: list[str], prefs) -> str:
     """Which file is best on one row, for each party that cares: ``investor: A``; ties
-    (equal as shown) name every file tied; ``equal`` when all are."""
+    (equal as shown) name every file tied; ``equal`` when all are. A value that is not a
+    number, or an IRR quantile that falls among undefined IRRs (±inf, shown ``undef.``:
+    they are ranked by profit, not by a rate), is compared with nothing."""
     out = []
     shown = [fmt(v, kind) for v in values]
     for party, sign in prefs:
-        valid = [i for i, v in enumerate(values) if not np.isnan(v)]
+        valid = [i for i, v in enumerate(values) if np.isfinite(v)]
         if len(valid) < 2:
             continue
         top = max(valid, key=lambda i: sign * values[i])
@@ -155,7 +157,7 @@ def comparison(datasets: list[xr.Dataset], names: list[str]) -> Table:
     if undefined:
         t.notes.append(
             "undef.: the quantile falls among undefined IRRs (no single root), ranked by the "
-            "investor's profit"
+            "investor's profit; it is not compared with the other files' rates"
         )
     t.notes.append(PAYMENT_SHARES_NOTE)
     return t
