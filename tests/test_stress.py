@@ -473,10 +473,14 @@ def test_grid_problems_name_the_grid(holbaek):
     with pytest.raises(ConfigError) as err:
         stress.points_for(holbaek, grid=["cohort.uptake=1.5", "cohort.size=10"])
     assert err.value.problems == [
-        "--grid[0].changes[1].path: 'cohort.size' names no real-valued field of the deal",
+        "--grid[1]: 'cohort.size' names no real-valued field of the deal",
         "--grid[0] (cohort.uptake=1.5, cohort.size=10): cohort.uptake: Input should be less "
         "than or equal to 1 (got 1.5)",
     ]
+    # a bad path is said once, naming its --grid, however many points the grid has
+    with pytest.raises(ConfigError) as err:
+        stress.points_for(holbaek, grid=["cohort.uptake=0.8,0.9,1", "cohort.size=10,20"])
+    assert err.value.problems == ["--grid[1]: 'cohort.size' names no real-valued field of the deal"]
 
 
 def test_bad_stress_files(tmp_path):

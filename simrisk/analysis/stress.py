@@ -144,19 +144,24 @@ def prepare(cfg: DealConfig, points: list[StressPoint], where: str = "stress") -
         trial = copy.deepcopy(dumped)
         trial["uncertainty"] = {"parameters": []}
         for j, ch in enumerate(pt.changes):
-            at = f"{where}[{i}].changes[{j}].path"
+            # a grid's point j changes its j-th --grid's path: a bad path is said once,
+            # naming that option, not at every point of the grid
+            at = f"--grid[{j}]" if where == "--grid" else f"{where}[{i}].changes[{j}].path"
+            why = None
             try:
                 paths = expand(ch.path, dumped)
             except ValueError as exc:
-                problems.append(f"{at}: {exc}")
-                continue
-            fixed = [p for p in paths if scenario_independent(p)]
-            if fixed:
-                problems.append(f"{at}: {scenario_independent(fixed[0])}")
-                continue
-            paths = [p for p in paths if is_real(dumped, p)]
-            if not paths:
-                problems.append(f"{at}: '{ch.path}' names no real-valued field of the deal")
+                why = str(exc)
+            else:
+                fixed = [p for p in paths if scenario_independent(p)]
+                paths = [p for p in paths if is_real(dumped, p)]
+                if fixed:
+                    why = scenario_independent(fixed[0])
+                elif not paths:
+                    why = f"'{ch.path}' names no real-valued field of the deal"
+            if why is not None:
+                if f"{at}: {why}" not in problems:
+                    problems.append(f"{at}: {why}")
                 continue
             op, value = ch.op
             for p in paths:
