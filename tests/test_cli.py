@@ -839,7 +839,7 @@ BAD_INPUT = [
     ("validate", lambda d: ["validate", _bad_deal(d)], "programme.phases[1].dropout"),
     ("summary", lambda d: ["summary", d / "missing.nc"], "no such file"),
     ("stress", lambda d: ["stress", HOLBAEK, "-n", 4, "--seed", 1, "-o", d / "o.nc", "--grid",
-                          "cohort.uptake=2"], "--grid[0]"),
+                          "cohort.uptake=2"], "--grid (cohort.uptake=2)"),
     ("sensitivity", lambda d: ["sensitivity", HOLBAEK, "-o", d / "o.nc", "--output-metric",
                                "happiness"], "happiness"),
     ("solve", lambda d: ["solve", HOLBAEK, "--vary", "cohort.size", "--range", "1,2",

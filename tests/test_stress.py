@@ -474,7 +474,7 @@ def test_grid_problems_name_the_grid(holbaek):
         stress.points_for(holbaek, grid=["cohort.uptake=1.5", "cohort.size=10"])
     assert err.value.problems == [
         "--grid[1]: 'cohort.size' names no real-valued field of the deal",
-        "--grid[0] (cohort.uptake=1.5, cohort.size=10): cohort.uptake: Input should be less "
+        "--grid (cohort.uptake=1.5, cohort.size=10): cohort.uptake: Input should be less "
         "than or equal to 1 (got 1.5)",
     ]
     # a bad path is said once, naming its --grid, however many points the grid has
@@ -588,7 +588,7 @@ def test_cli_stress_file_and_table_agree(tmp_path):
     "grid,field",
     [
         ("cohort.uptake", "--grid[0]: 'cohort.uptake' is not PATH=v1,v2"),
-        ("cohort.uptake=1.5", "--grid[0] (cohort.uptake=1.5): cohort.uptake"),
+        ("cohort.uptake=1.5", "--grid (cohort.uptake=1.5): cohort.uptake"),
     ],
 )
 def test_cli_bad_grid_writes_nothing(tmp_path, grid, field):

@@ -177,9 +177,8 @@ def prepare(cfg: DealConfig, points: list[StressPoint], where: str = "stress") -
         try:
             DealConfig.model_validate(trial)
         except ValidationError as err:
-            problems.extend(
-                f"{where}[{i}] ({pt.name}): {line}" for line in validation_problems(err)
-            )
+            point = f"--grid ({pt.name})" if where == "--grid" else f"{where}[{i}] ({pt.name})"
+            problems.extend(f"{point}: {line}" for line in validation_problems(err))
             continue
         point_cfg = cfg
         if pt.calendar:

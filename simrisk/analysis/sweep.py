@@ -330,7 +330,8 @@ def from_files(
         scenarios = scenarios or DEFAULT_SCENARIOS
         chunk = chunk or engine.CHUNK
         default_out = "sweep.nc"
-    sweep = build(deal_paths, points, 0, scenarios, chunk)
+    where = "--grid" if grid and not sweep_files else "stress"
+    sweep = build(deal_paths, points, 0, scenarios, chunk, where)
     sweep.seed = seed
     return sweep, default_out
 
