@@ -19,6 +19,7 @@ from simrisk.aggregate import (
     effect_bin_width,
 )
 from simrisk.config import DealConfig
+from simrisk.contracts.measurement import baseline_chunk
 from simrisk.errors import ConfigError
 from simrisk.outputs import FLOWS, METRICS
 from simrisk.simulation.inputs import chunk_cap, simulated_weeks
@@ -78,7 +79,8 @@ def estimate(
     week_rows = ((2 * N_STATES + K2) * 4 + 2 * (2 * B + 1) * 8) * (H + 1)
     citizens = 2 * (N + N_ctl) * (N_EVENTS * 4 + C + 4)
     transient = (3 * 2 + len(FLOWS) + 4) * H * 8 + N_STATES * N_STATES * 8 * 8
-    per_chunk = m * (2 * week_rows + citizens + transient)  # buffers, and what a chunk makes
+    per_scenario = 2 * week_rows + citizens + transient  # buffers, and what a chunk makes
+    per_chunk = m * per_scenario
     bins = -(-(N + 1) // bin_width(N))
     effect_bins = -(-(2 * N + 1) // effect_bin_width(N))
     # histograms: int32 bins and a float64 sum per cell
@@ -94,8 +96,8 @@ def estimate(
     run_wide += n * held
     if detail:
         run_wide += detail_bytes(cfg, n)
-    if cfg.contract.measurement in BASELINE_READINGS:
-        run_wide += 2 * H * B * 8 + per_chunk
+    if cfg.contract.measurement in BASELINE_READINGS:  # its own chunks, before the run
+        run_wide += 2 * H * B * 8 + baseline_chunk(cfg) * per_scenario
     total = int(threads * per_thread + run_wide + 200e6)  # + the interpreter and libraries
     uptake = cfg.cohort.uptake
     cw = 2.0 * n * N * uptake * max(H - cfg.cohort.enrolment.last_week / 2, 1)

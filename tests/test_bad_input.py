@@ -406,6 +406,13 @@ def test_a_deal_copied_without_its_posterior_says_where_it_looked(tmp_path, monk
         f"{expected}, relative to the deal file)"
     ]
     assert result.exit_code == 1
+    # a name the system cannot look up at all (too long for a file name)
+    text = deal.read_text(encoding="utf-8").replace("posteriors/slagelse.toml", "x" * 300)
+    deal.write_text(text, encoding="utf-8")
+    result = run_cli("validate", "copy/slagelse.toml")
+    lines = error_lines(result)
+    assert len(lines) == 1 and lines[0].startswith("error: uncertainty.posterior: cannot read ")
+    assert result.exit_code == 1
 
 
 def test_missing_results_file_for_summary(tmp_path, monkeypatch):

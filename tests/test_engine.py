@@ -105,27 +105,43 @@ print(_digest(engine.run(cfg, 21, 300, chunk=40, threads=2)))
 """
 
 
-def test_a_very_large_cohort_runs_in_chunks_of_bounded_work():
-    """A cohort of 20,000 over 50 years is 104 M citizen-weeks a scenario (both arms): its
-    chunks hold one scenario each whatever chunk is asked for, so that an interruption is
-    heard within one scenario's work and the buffers stay small; the numbers are those of
-    a run with one scenario a chunk asked for, and the memory estimate is a chunk's."""
+def test_a_very_large_cohort_runs_in_chunks_of_bounded_work(monkeypatch):
+    """A chunk holds at most CHUNK_CITIZEN_WEEKS citizen-weeks (or one scenario): a
+    cohort of 20,000 over 50 years, 104 M citizen-weeks a scenario, runs one scenario a
+    chunk whatever chunk is asked for, so that an interruption is heard within one
+    scenario's work and the buffers stay small. With the limit lowered so that a small
+    deal's chunks hold 2 scenarios, a run and a baseline give the numbers of the
+    uncapped ones, and the memory estimate is that of chunks of 2."""
     from simrisk import resources
-    from simrisk.simulation.inputs import CHUNK_CITIZEN_WEEKS, chunk_cap
+    from simrisk.contracts import compute_baseline
+    from simrisk.simulation import build_structure, inputs
 
     raw = simple_raw(size=20_000, horizon=2_600)
     raw["deal"]["start_date"] = dt.date(2024, 1, 1)
-    raw["cohort"]["enrolment"] = {"schedule": "uniform", "weeks": 52}
-    cfg = parse_deal(raw, "a very large cohort")
-    per_scenario = 2 * 20_000 * 2_601
-    assert chunk_cap(cfg) == CHUNK_CITIZEN_WEEKS // per_scenario == 1
+    huge = parse_deal(raw, "a very large cohort")
+    assert 2 * 20_000 * 2_601 > inputs.CHUNK_CITIZEN_WEEKS / 2
+    assert inputs.chunk_cap(huge) == 1
+    for name in ("holbaek", "aarhus_ips_plus"):  # the included deals keep their chunks
+        assert inputs.chunk_cap(load_deal(CONFIGS / f"{name}.toml")[0]) > engine.CHUNK
+
+    cfg = _deal("slagelse")  # a baseline-measured deal
+    st = build_structure(cfg)
+    uncapped = engine.run(cfg, 5, 5, chunk=256, threads=1)
+    base = compute_baseline(cfg, st, n=7)
+    estimate = resources.estimate(cfg, 5, chunk=2)
+    per = 2 * (cfg.cohort.size + (cfg.contract.control_size or 0)) * (st.horizon + 1)
+    monkeypatch.setattr(inputs, "CHUNK_CITIZEN_WEEKS", 2 * per + 1)
+    assert inputs.chunk_cap(cfg) == 2
     sizes: list[int] = []
-    big = engine.run(cfg, 5, 3, chunk=256, progress=sizes.append, threads=1)
-    assert sizes == [1, 1, 1]
-    _assert_same_run(big, engine.run(cfg, 5, 3, chunk=1, threads=1))
-    assert resources.estimate(cfg, 3, chunk=256).bytes == resources.estimate(cfg, 3, chunk=1).bytes
-    holbaek, _ = load_deal(CONFIGS / "holbaek.toml")
-    assert chunk_cap(holbaek) > engine.CHUNK  # the included deals keep their chunks
+    capped = engine.run(cfg, 5, 5, chunk=256, progress=sizes.append, threads=1)
+    assert sizes == [2, 2, 1]
+    _assert_same_run(capped, uncapped)
+    again = compute_baseline(cfg, st, n=7)
+    for f in ("benefit_weeks", "refusion_weeks", "work_fte"):
+        np.testing.assert_array_equal(getattr(again, f), getattr(base, f), err_msg=f)
+    assert again.rates == base.rates
+    # the run's chunks were 2 scenarios before too (chunk=2); the baseline's are 2, not 512
+    assert resources.estimate(cfg, 5, chunk=256).bytes < estimate.bytes
 
 
 def test_any_threading_layer_runs_chunks_side_by_side():

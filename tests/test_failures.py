@@ -293,7 +293,7 @@ def test_a_search_over_terms_that_does_not_fit_is_refused(monkeypatch, tmp_path,
         args = ["--vary", term, "--range", "0,20000", "--points", 200]
     else:
         args = ["--vary", f"{term}=0,20000", "--vary", "contract.cap_share=0.8,1.6"]
-        args += ["--points", 15]
+        args += ["--points", 15, "--breakeven"]
     out = tmp_path / "x.nc"
     line = one_error(invoke(command, HOLBAEK, *args, "-n", 1_000_000, "--seed", 1, "-o", out))
     assert "more than the 3.0 GB available" in line and "fewer scenarios (-n)" in line

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from simrisk import engine
+from simrisk import engine, resources
 from simrisk.analysis import solve as sv
 from simrisk.cli import main
 from simrisk.config import ConfigError, DealConfig, load_deal, parse_deal
@@ -264,11 +264,12 @@ def test_solve_rejects_unset_and_scenario_independent_paths():
 
 
 @pytest.mark.parametrize("command", ["solve", "acceptability", "region"])
-def test_a_range_the_deal_would_refuse_is_refused(command, tmp_path):
+def test_a_range_the_deal_would_refuse_is_refused(command, tmp_path, monkeypatch):
     """A term's values outside what the deal file accepts (an uptake above 1, a negative
     one) are refused before anything runs, naming the option and the deal's rule, as
-    the same values in a deal file or a stress grid would be; an end the deal accepts
-    passes."""
+    the same values in a deal file or a stress grid would be, and before the memory
+    check (which this run would fail as well); an end the deal accepts passes."""
+    monkeypatch.setattr(resources, "available_bytes", lambda: 500_000_000)
     deal = str(CONFIGS / "holbaek.toml")
     out = tmp_path / "x.nc"
     if command == "region":
@@ -278,7 +279,7 @@ def test_a_range_the_deal_would_refuse_is_refused(command, tmp_path):
         vary = ["--vary", "cohort.uptake", "--range", "-0.5,1.5"]
         field = "--range"
     goal = ["--breakeven"] if command != "acceptability" else []
-    args = [command, deal, *vary, *goal, "-n", "10", "--seed", "1", "-o", str(out)]
+    args = [command, deal, *vary, *goal, "-n", "10000000", "--seed", "1", "-o", str(out)]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert res.stderr.splitlines() == [

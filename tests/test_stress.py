@@ -4,6 +4,7 @@ random numbers."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import math
 import re
@@ -13,7 +14,7 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from simrisk import benefits, engine, simulation
+from simrisk import benefits, engine, report, simulation
 from simrisk.analysis import portfolio, stress, sweep
 from simrisk.cli import main
 from simrisk.config import CalendarShock, ConfigError, StressPoint, load_deal, parse_deal
@@ -467,6 +468,19 @@ def test_a_standard_point_the_deal_refuses_is_left_out_and_said(tmp_path):
     assert f"note: {said[0]}" in res.stderr
     ds = xr.load_dataset(out)
     assert ds.attrs["left_out"] == said[0] and "higher dropout" not in ds["stress"].values
+    # and wherever the file is read: its summary, the --json answer, the report's page
+    shown = CliRunner().invoke(main, ["summary", str(out)])
+    assert shown.exit_code == 0 and said[0] in " ".join(shown.stdout.split())
+    res = CliRunner().invoke(
+        main, ["stress", str(deal), "-n", "10", "--seed", "1", "-o", str(out), "--overwrite",
+               "--json"])  # fmt: skip
+    assert json.loads(res.stdout)["left_out"] == said
+    run = tmp_path / "r.nc"
+    args = ["run", str(deal), "-n", "10", "--seed", "1", "-o", str(run)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    report.write_report(run, tmp_path / "rep", stress=out)
+    page = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    assert html.escape(said[0]) in page
 
 
 def test_grid_problems_name_the_grid(holbaek):

@@ -29,9 +29,10 @@ def party(g: Goal) -> str:
     return "investor" if g.kind in INVESTOR_GOALS else "municipality"
 
 
-def region(cfg: DealConfig, paths: list[str], ranges: list[tuple[float, float]], points: int,
-           goals: list[Goal], n: int, seed: int, deal_text: str = "") -> xr.Dataset:  # fmt: skip
-    """Each goal's measure on a ``points`` x ``points`` grid of two terms; kind ``region``."""
+def require(cfg: DealConfig, paths: list[str], ranges: list[tuple[float, float]], points: int,
+            goals: list[Goal]) -> None:  # fmt: skip
+    """ConfigError, one line per problem, when the map cannot be drawn: two different
+    real-valued terms, ranges the deal accepts, at least 2 points, a goal."""
     problems = []
     if len(paths) != 2 or len(set(paths)) != 2:
         problems.append("--vary: give two different terms, each as PATH=LOW,HIGH")
@@ -47,6 +48,12 @@ def region(cfg: DealConfig, paths: list[str], ranges: list[tuple[float, float]],
         )
     if problems:
         raise ConfigError("region", problems)
+
+
+def region(cfg: DealConfig, paths: list[str], ranges: list[tuple[float, float]], points: int,
+           goals: list[Goal], n: int, seed: int, deal_text: str = "") -> xr.Dataset:  # fmt: skip
+    """Each goal's measure on a ``points`` x ``points`` grid of two terms; kind ``region``."""
+    require(cfg, paths, ranges, points, goals)
     axes = [np.linspace(lo, hi, points) for lo, hi in ranges]
     metrics, _ = evaluator(cfg, paths, n, seed)
     value = np.empty((points, points, len(goals)))

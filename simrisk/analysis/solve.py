@@ -171,6 +171,16 @@ def evaluator(cfg: DealConfig, path: str | list[str], n: int, seed: int, keep: b
     return metrics, cache
 
 
+def require(cfg: DealConfig, path: str, low: float, high: float, goals: list[Goal]) -> None:
+    """ConfigError, one line per problem, when the search cannot start: the term and its
+    range (:func:`term_problems`), and a goal."""
+    problems = term_problems(cfg, path, low, high)
+    if not goals:
+        problems.append("goals: give at least one goal")
+    if problems:
+        raise ConfigError("solve", problems)
+
+
 def solve(
     cfg: DealConfig,
     path: str,
@@ -182,11 +192,7 @@ def solve(
     xtol: float | None = None,
 ) -> Solution:
     """Find where each goal holds for x in [low, high] and the interval where all do."""
-    problems = term_problems(cfg, path, low, high)
-    if not goals:
-        problems.append("goals: give at least one goal")
-    if problems:
-        raise ConfigError("solve", problems)
+    require(cfg, path, low, high, goals)
     run_at, _ = evaluator(cfg, path, n, seed, keep=False)
     # of every value tried only the goals' measures are kept (a value tried again, as
     # Brent's method and the grid below may, is not run again): a solve holds the

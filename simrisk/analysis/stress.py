@@ -133,62 +133,79 @@ def prepare(cfg: DealConfig, points: list[StressPoint], where: str = "stress") -
     """Resolve paths and check that every stressed value is one the deal accepts; the
     base case first. Raises ConfigError with one line per problem."""
     dumped = cfg.model_dump(by_alias=True)
-    problems = []
-    out = [Prepared("base", "the deal as written", cfg, [])]
+    problems: list[str] = []
+    out = [_base(cfg)]
     names = {"base"}
     for i, pt in enumerate(points):
         if pt.name in names:
             problems.append(f"{where}[{i}].name: '{pt.name}' is used twice")
         names.add(pt.name)
-        adjust = []
-        trial = copy.deepcopy(dumped)
-        trial["uncertainty"] = {"parameters": []}
-        for j, ch in enumerate(pt.changes):
-            # a grid's point j changes its j-th --grid's path: a bad path is said once,
-            # naming that option, not at every point of the grid
-            at = f"--grid[{j}]" if where == "--grid" else f"{where}[{i}].changes[{j}].path"
-            why = None
-            try:
-                paths = expand(ch.path, dumped)
-            except ValueError as exc:
-                why = str(exc)
-            else:
-                fixed = [p for p in paths if scenario_independent(p)]
-                paths = [p for p in paths if is_real(dumped, p)]
-                if fixed:
-                    why = scenario_independent(fixed[0])
-                elif not paths:
-                    why = f"'{ch.path}' names no real-valued field of the deal"
-            if why is not None:
-                if f"{at}: {why}" not in problems:
-                    problems.append(f"{at}: {why}")
-                continue
-            op, value = ch.op
-            for p in paths:
-                a = Adjustment(p, op, value)
-                adjust.append(a)
-                node = trial
-                for part in p[:-1]:
-                    node = node[part]
-                node[p[-1]] = float(a.apply(np.array([node[p[-1]]]))[0])
-        trial["labour"]["calendar"] = list(trial["labour"]["calendar"]) + [
-            c.model_dump(by_alias=True) for c in pt.calendar
-        ]
-        try:
-            DealConfig.model_validate(trial)
-        except ValidationError as err:
-            point = f"--grid ({pt.name})" if where == "--grid" else f"{where}[{i}] ({pt.name})"
-            problems.extend(f"{point}: {line}" for line in validation_problems(err))
-            continue
-        point_cfg = cfg
-        if pt.calendar:
-            raw = cfg.model_dump(by_alias=True)
-            raw["labour"]["calendar"] = trial["labour"]["calendar"]
-            point_cfg = DealConfig.model_validate(raw)
-        out.append(Prepared(pt.name, pt.description, point_cfg, adjust, point_text(pt)))
+        prepared, found = _prepare_point(cfg, dumped, pt, i, where)
+        for at, why in found:
+            if f"{at}: {why}" not in problems:  # a grid's bad path: once, not at every point
+                problems.append(f"{at}: {why}")
+        if prepared is not None:
+            out.append(prepared)
     if problems:
         raise ConfigError(where, problems)
     return out
+
+
+def _base(cfg: DealConfig) -> Prepared:
+    return Prepared("base", "the deal as written", cfg, [])
+
+
+def _prepare_point(
+    cfg: DealConfig, dumped: dict, pt: StressPoint, i: int, where: str
+) -> tuple[Prepared | None, list[tuple[str, str]]]:
+    """One point resolved and checked: the prepared point (None if the deal refuses it)
+    and its problems as (where, why)."""
+    problems = []
+    adjust = []
+    trial = copy.deepcopy(dumped)
+    trial["uncertainty"] = {"parameters": []}
+    for j, ch in enumerate(pt.changes):
+        # a grid's point j changes its j-th --grid's path: named by that option
+        at = f"--grid[{j}]" if where == "--grid" else f"{where}[{i}].changes[{j}].path"
+        why = None
+        try:
+            paths = expand(ch.path, dumped)
+        except ValueError as exc:
+            why = str(exc)
+        else:
+            fixed = [p for p in paths if scenario_independent(p)]
+            paths = [p for p in paths if is_real(dumped, p)]
+            if fixed:
+                why = scenario_independent(fixed[0])
+            elif not paths:
+                why = f"'{ch.path}' names no real-valued field of the deal"
+        if why is not None:
+            problems.append((at, why))
+            continue
+        op, value = ch.op
+        for p in paths:
+            a = Adjustment(p, op, value)
+            adjust.append(a)
+            node = trial
+            for part in p[:-1]:
+                node = node[part]
+            node[p[-1]] = float(a.apply(np.array([node[p[-1]]]))[0])
+    trial["labour"]["calendar"] = list(trial["labour"]["calendar"]) + [
+        c.model_dump(by_alias=True) for c in pt.calendar
+    ]
+    try:  # the changes whose paths resolve: are their values ones the deal accepts?
+        DealConfig.model_validate(trial)
+    except ValidationError as err:
+        point = f"--grid ({pt.name})" if where == "--grid" else f"{where}[{i}] ({pt.name})"
+        problems += [(point, line) for line in validation_problems(err)]
+    if problems:
+        return None, problems
+    point_cfg = cfg
+    if pt.calendar:
+        raw = cfg.model_dump(by_alias=True)
+        raw["labour"]["calendar"] = trial["labour"]["calendar"]
+        point_cfg = DealConfig.model_validate(raw)
+    return Prepared(pt.name, pt.description, point_cfg, adjust, point_text(pt)), []
 
 
 def parse_grid(specs: list[str]) -> list[StressPoint]:
@@ -247,16 +264,15 @@ def points_for(
     elif cfg.stress:
         points = cfg.stress
     else:
-        out = [prepare(cfg, [])[0]]
-        for pt in default_stresses(cfg):
-            try:
-                out.append(prepare(cfg, [pt])[1])
-            except ConfigError as err:
-                if log is not None:
-                    why = "; ".join(
-                        q.removeprefix(f"stress[0] ({pt.name}): ") for q in err.problems
-                    )
-                    log(f"the standard point '{pt.name}' is left out: {why}")
+        dumped = cfg.model_dump(by_alias=True)
+        out = [_base(cfg)]
+        for i, pt in enumerate(default_stresses(cfg)):
+            prepared, problems = _prepare_point(cfg, dumped, pt, i, "stress")
+            if prepared is not None:
+                out.append(prepared)
+            elif log is not None:
+                why = "; ".join(why for _, why in problems)
+                log(f"the standard point '{pt.name}' is left out: {why}")
         return out
     return prepare(cfg, points, "--grid" if grid else "stress")
 
@@ -438,7 +454,14 @@ def from_dataset(ds: xr.Dataset) -> tuple[list[dict], Table]:
         f"{ds.attrs.get('deal_name', '')} — stress test, {ds.sizes['scenario']:,} scenarios "
         f"per point, seed {ds.attrs.get('seed')}"
     )
-    return rows, stress_table(title, rows)
+    t = stress_table(title, rows)
+    t.notes.extend(left_out_notes(ds))
+    return rows, t
+
+
+def left_out_notes(ds: xr.Dataset) -> list[str]:
+    """The standard points a stress file's deal refused, one line each (none if none)."""
+    return [line for line in str(ds.attrs.get("left_out", "")).splitlines() if line]
 
 
 def stress_test(
@@ -448,10 +471,16 @@ def stress_test(
     seed: int,
     n: int,
     progress=None,
+    left_out: list[str] | tuple = (),
 ) -> tuple[xr.Dataset, list[dict], Table]:
-    """Run the points; the Dataset, the rows and their table."""
+    """Run the points; the Dataset, the rows and their table. ``left_out``: why standard
+    points were left out (:func:`points_for`), kept in the file and the table's notes."""
     metrics = run_stress(cfg, prepared, seed, n, progress=progress)
     ds = build_dataset(cfg, prepared, metrics, seed, deal_text)
     rows = table(prepared, metrics)
+    if left_out:
+        ds.attrs["left_out"] = "\n".join(left_out)
     title = f"{cfg.deal.name} — stress test, {n:,} scenarios per point, seed {seed}"
-    return ds, rows, stress_table(title, rows)
+    t = stress_table(title, rows)
+    t.notes.extend(left_out_notes(ds))
+    return ds, rows, t

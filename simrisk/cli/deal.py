@@ -157,9 +157,10 @@ def compare(files, out_dir, fmt, as_json) -> None:
 @overwrite_option
 @json_option("the values")
 def voi(result, groups, output, overwrite, as_json) -> None:
-    """The value of information from RESULT.nc: what knowing each uncertain input (EVPPI)
-    or all of them (EVPI) before signing is worth to the investor and to the municipality,
-    in DKK, by a nonparametric regression on the run's own sample."""
+    """The value of information from RESULT.nc: what knowing each uncertain input, a group
+    of them or all of them (EVPPI), or how the deal turns out, the cohort's own luck
+    included (EVPI), before signing is worth to the investor and to the municipality, in
+    DKK, by a nonparametric regression on the run's own sample."""
     with bad_input():
         out = job.value_of_information(result, list(groups), output, overwrite)
     emit(out, as_json)

@@ -134,12 +134,12 @@ def read_named(name: str, base: Path | None, field: str) -> dict:
     """The TOML file a deal's ``field`` names (relative to ``base``); its problems on that
     field."""
     path = _relative(name, base)
-    if not path.exists():
-        where = "" if Path(name).is_absolute() or base is None else ", relative to the deal file"
-        raise ConfigError(
-            name, [f"{field}: {name}: no such file (looked for {path.absolute()}{where})"]
-        )
     try:
+        if not path.exists():
+            where = (
+                "" if Path(name).is_absolute() or base is None else ", relative to the deal file"
+            )
+            raise ConfigError(name, [f"{name}: no such file (looked for {path.absolute()}{where})"])
         data, _ = read_toml(path)
     except OSError as exc:
         raise ConfigError(name, [f"{field}: cannot read {name} ({exc.strerror})"]) from None

@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simrisk import rng
+from simrisk import interrupt, rng
 from simrisk.config import DealConfig
 from simrisk.contracts.outcomes import target_rate
 from simrisk.sampling import Values, central_overrides
 from simrisk.simulation import UNLIMITED, Structure, kernel_inputs, simulate
+from simrisk.simulation.inputs import chunk_cap
 from simrisk.vocabulary import COUNTERFACTUAL
 
 BASELINE_SEED = 0xBA5E11E
@@ -88,6 +89,13 @@ BASELINE_CHUNK = 512
 """Baseline scenarios simulated at a time (memory does not grow with their number)."""
 
 
+def baseline_chunk(cfg: DealConfig) -> int:
+    """Baseline scenarios in one kernel call: :data:`BASELINE_CHUNK`, fewer for a very
+    large cohort (:func:`simrisk.simulation.inputs.chunk_cap`); the sums are the same for
+    any chunking."""
+    return min(BASELINE_CHUNK, chunk_cap(cfg))
+
+
 def _staying(dumped: dict) -> dict:
     """The deal with every labour transition at probability 0: nobody leaves the
     segment's benefit path (its stages still follow each other)."""
@@ -113,8 +121,10 @@ def compute_baseline(cfg: DealConfig, st: Structure, n: int | None = None) -> Ba
     ben = ref = fte = None
     enrolled = 0.0
     rates: dict[int, list[np.ndarray]] = {m: [] for m, _ in targets}
-    for scen0 in range(0, n, BASELINE_CHUNK):
-        k = min(BASELINE_CHUNK, n - scen0)
+    chunk = baseline_chunk(cfg)
+    for scen0 in range(0, n, chunk):
+        interrupt.check()  # an interruption swallowed while numba compiled
+        k = min(chunk, n - scen0)
         central = central_overrides(cfg, k)
         if staying:  # uncertain transition probabilities stay at 0 too
             central = {p: x for p, x in central.items() if p[:2] != ("labour", "transitions")}

@@ -63,12 +63,15 @@ def stress(
             cfg, scenarios, used, log=ui.log, runs=len(prepared), weekly=False, held=held
         )
         with ui.progress(scenarios * len(prepared)) as advance:
-            ds, rows, table = stress_mod.stress_test(cfg, text, prepared, seed, scenarios, advance)
-        if left_out:
-            ds.attrs["left_out"] = "\n".join(left_out)
+            ds, rows, table = stress_mod.stress_test(
+                cfg, text, prepared, seed, scenarios, advance, left_out
+            )
         results.write_netcdf(ds, output, overwrite=overwrite)
         ui.log(f"wrote {output}")
-        data = {"deal": cfg.deal.name, "seed": seed, "n_scenarios": scenarios, "points": rows}
+        data = {
+            "deal": cfg.deal.name, "seed": seed, "n_scenarios": scenarios, "points": rows,
+            "left_out": left_out,
+        }  # fmt: skip
         return Output(data, [stress_mod.definitions_table(rows), table])
 
 
@@ -158,6 +161,7 @@ def solve(
                 "--max-investor-loss, --breakeven"
             ],
         )
+    sv.require(cfg, path, low, high, goals)  # before the memory check and any output
     with ExitStack() as stack:
         if output is not None:
             stack.enter_context(claim_output(output, overwrite))
@@ -317,6 +321,7 @@ def region(
     """Where every goal holds on a grid of two terms, and the best point; NetCDF."""
     cfg, text = load(deal, ui)
     paths, ranges = parse_vary(vary)
+    rg.require(cfg, paths, ranges, points, goals)  # before the memory check and any output
     output = output or default_output(deal, "_region.nc")
     with claim_output(output, overwrite):
         seed = seed_or_draw(seed, ui)

@@ -220,8 +220,9 @@ def summarise(result: str, drivers: bool = False) -> Output:
 
 
 def make_report(files: list[str], out_dir: str, fmt: str = "png") -> Output:
-    """Figures and the HTML page of a results file (and its stress and sensitivity
-    files, recognised by their contents)."""
+    """Figures and the HTML page of a results file (and the files of other commands on
+    the same deal: stress, sensitivity, check, acceptability, region, voi; recognised by
+    their contents)."""
     from simrisk import report  # matplotlib: only when reporting
 
     found = report.classify(files)

@@ -1,5 +1,6 @@
 """The report for a deal committee: figures and a self-contained HTML page, from the
-results of ``run`` and, optionally, ``stress`` and ``sensitivity``.
+results of ``run`` and, optionally, the files of ``stress``, ``sensitivity``, ``check``,
+``acceptability``, ``region`` and ``voi``.
 
 :func:`classify` recognises the input files by their contents; :func:`write_report`
 builds the report aside and moves it into place (a new directory as a whole,
@@ -185,7 +186,8 @@ def _sections(
             f"{name} — stress points, {st.sizes['scenario']:,} scenarios each, seed "
             f"{st.attrs.get('seed')}"
         )
-        out.append(("stress", "Stress tests", [stress_mod.report_table(title, rows)], []))
+        out.append(("stress", "Stress tests", [stress_mod.report_table(title, rows)],
+                    stress_mod.left_out_notes(st)))  # fmt: skip
     if sa is not None:
         method = str(sa.attrs.get("method", "sobol"))
         out.append(("sensitivity", "What drives the results", sens_mod.tables(sa, name, method),

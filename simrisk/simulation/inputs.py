@@ -126,8 +126,10 @@ def simulated_weeks(cfg: DealConfig) -> int:
 
 CHUNK_CITIZEN_WEEKS = 1 << 27
 """The most citizen-weeks (both arms, cohort and control group) one kernel call
-simulates: every included deal's chunk of 256 scenarios stays under it (Aarhus IPS+, the
-largest, about 80 M), while a very large cohort's chunk is cut to fewer scenarios."""
+simulates, or one scenario where a scenario alone has more: every included deal's chunk
+of 256 scenarios stays under it (Aarhus IPS+, the largest, about 80 M), while a very
+large cohort's chunk is cut to fewer scenarios (to one for 100,000 citizens over 50
+years, 520 M)."""
 
 
 def chunk_cap(cfg: DealConfig) -> int:
