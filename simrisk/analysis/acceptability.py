@@ -26,16 +26,22 @@ def curves(cfg: DealConfig, path: str, values: np.ndarray, n: int, seed: int,
            hurdle: float) -> dict[str, np.ndarray]:  # fmt: skip
     """P(IRR ≥ hurdle) and P(municipal net ≥ 0) at each value, with standard errors and
     the two parties' median results."""
-    metrics, _ = evaluator(cfg, path, n, seed)
+    metrics = evaluator(cfg, path, n, seed)
     keys = ("p_investor", "p_municipality", "investor_profit_median", "municipal_net_median")
     out = {k: np.empty(len(values)) for k in keys}
-    for i, x in enumerate(values):
-        m = metrics(float(x))
+
+    def measure(m: dict) -> tuple[float, ...]:  # m is let go before the next run
         ranked = finance.irr_ranked(m["investor_irr"], m["investor_profit"])
-        out["p_investor"][i] = float((ranked >= hurdle).mean())
-        out["p_municipality"][i] = float((m["municipal_net"] >= 0).mean())
-        out["investor_profit_median"][i] = float(finance.quantiles(m["investor_profit"], 0.5))
-        out["municipal_net_median"][i] = float(finance.quantiles(m["municipal_net"], 0.5))
+        return (
+            float((ranked >= hurdle).mean()),
+            float((m["municipal_net"] >= 0).mean()),
+            float(finance.quantiles(m["investor_profit"], 0.5)),
+            float(finance.quantiles(m["municipal_net"], 0.5)),
+        )
+
+    for i, x in enumerate(values):
+        for k, v in zip(keys, measure(metrics(float(x))), strict=True):
+            out[k][i] = v
     for k in ("p_investor", "p_municipality"):
         p = out[k]
         out[f"{k}_se"] = np.sqrt(p * (1 - p) / n)

@@ -55,15 +55,15 @@ def region(cfg: DealConfig, paths: list[str], ranges: list[tuple[float, float]],
     """Each goal's measure on a ``points`` x ``points`` grid of two terms; kind ``region``."""
     require(cfg, paths, ranges, points, goals)
     axes = [np.linspace(lo, hi, points) for lo, hi in ranges]
-    metrics, _ = evaluator(cfg, paths, n, seed)
+    metrics = evaluator(cfg, paths, n, seed)
     value = np.empty((points, points, len(goals)))
     margin = np.empty_like(value)
     for i, a in enumerate(axes[0]):
         for j, b in enumerate(axes[1]):
-            m = metrics(a, b)
-            for k, g in enumerate(goals):
-                value[i, j, k] = g.value(m)
-                margin[i, j, k] = g.margin(m) / _scale(g, cfg)
+            value[i, j] = [g.value(m) for m in [metrics(a, b)] for g in goals]
+            margin[i, j] = [
+                g.margin_of(v) / _scale(g, cfg) for g, v in zip(goals, value[i, j], strict=True)
+            ]
     holds = margin >= 0
     worst = margin.min(axis=2)
     bi, bj = np.unravel_index(int(np.argmax(worst)), worst.shape)

@@ -143,32 +143,27 @@ def term_problems(
 
 EVALUATED = ("investor_irr", "investor_profit", "municipal_net")
 """The per-scenario metrics the goals and the acceptability curves read: an evaluation
-keeps only these (the others would be ten times the memory of every value tried)."""
+gives only these."""
 
 
-def evaluator(cfg: DealConfig, path: str | list[str], n: int, seed: int, keep: bool = True):
+def evaluator(cfg: DealConfig, path: str | list[str], n: int, seed: int):
     """``metrics(x, ...)``: the per-scenario metrics :data:`EVALUATED` of the deal with
     ``path`` (or each of several paths) set to x, on the same scenarios and random
     streams at every value (common random numbers; a baseline measurement keeps the
-    deal's own baseline); and the cache of what it ran, keyed by x (a tuple of values
-    for several paths). With ``keep=False`` nothing is cached: every call runs."""
+    deal's own baseline). Nothing is kept between calls: solve, acceptability and region
+    keep of every value tried only what they measure of it, so that they hold the
+    metrics of one run at a time."""
     paths = [parse_path(q) for q in ([path] if isinstance(path, str) else path)]
     baseline = None
     if cfg.contract.measurement in BASELINE_READINGS:
         baseline = compute_baseline(cfg, simulation.build_structure(cfg))
-    cache: dict = {}
 
     def metrics(*xs: float) -> dict:
-        key = float(xs[0]) if len(paths) == 1 else tuple(float(x) for x in xs)
-        if key not in cache:
-            adj = [Adjustment(q, "set", float(x)) for q, x in zip(paths, xs, strict=True)]
-            run = engine.run(cfg, seed, n, adjust=adj, baseline=baseline, weekly=False)
-            if not keep:
-                return {k: run.metrics[k] for k in EVALUATED}
-            cache[key] = {k: run.metrics[k] for k in EVALUATED}
-        return cache[key]
+        adj = [Adjustment(q, "set", float(x)) for q, x in zip(paths, xs, strict=True)]
+        run = engine.run(cfg, seed, n, adjust=adj, baseline=baseline, weekly=False)
+        return {k: run.metrics[k] for k in EVALUATED}
 
-    return metrics, cache
+    return metrics
 
 
 def require(cfg: DealConfig, path: str, low: float, high: float, goals: list[Goal]) -> None:
@@ -193,7 +188,7 @@ def solve(
 ) -> Solution:
     """Find where each goal holds for x in [low, high] and the interval where all do."""
     require(cfg, path, low, high, goals)
-    run_at, _ = evaluator(cfg, path, n, seed, keep=False)
+    run_at = evaluator(cfg, path, n, seed)
     # of every value tried only the goals' measures are kept (a value tried again, as
     # Brent's method and the grid below may, is not run again): a solve holds the
     # metrics of one run at a time, however many values it tries

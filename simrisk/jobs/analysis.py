@@ -168,11 +168,7 @@ def solve(
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
         announce_compiling(ui, cfg, "metrics")
-        # one run at a time: a solve keeps of every value tried only its goals' measures
-        resources.check(
-            cfg, scenarios, resources.threads_in_use(threads), log=ui.log,
-            runs=sv.expected_evaluations(goals), weekly=False,
-        )  # fmt: skip
+        _check_evaluations(cfg, scenarios, threads, sv.expected_evaluations(goals), ui)
         sol = sv.solve(cfg, path, low, high, goals, scenarios, seed)
         if output is not None:
             ds = sv.build_dataset(cfg, sol, goals, scenarios, seed, text)
@@ -241,11 +237,12 @@ def solve(
 
 
 def _check_evaluations(cfg, scenarios: int, threads: int | None, values: int, ui: UI):
-    """The memory and time check of ``values`` runs of a term's values, each keeping the
-    metrics its goals read (:data:`simrisk.analysis.solve.EVALUATED`)."""
+    """The memory and time check of ``values`` runs of a term's values (solve,
+    acceptability, region), one at a time: each keeps of a value only what it measures
+    there, so the memory is one run's."""
     resources.check(
         cfg, scenarios, resources.threads_in_use(threads), log=ui.log, runs=values,
-        weekly=False, held=resources.held_metrics(values, len(sv.EVALUATED)),
+        weekly=False,
     )  # fmt: skip
 
 
