@@ -308,6 +308,11 @@ SECTION_RULES = [
      "uncertainty.parameters[0]", "low <= mode <= high", unc(
          {"path": "cohort.uptake", "distribution": "triangular", "low": 0.5, "mode": 0.9,
           "high": 0.9})),
+    ("normal-order", unc({"path": "cohort.uptake", "distribution": "normal", "mean": 0.5,
+                          "sd": 0.1, "low": 0.6, "high": 0.6}),
+     "uncertainty.parameters[0]", "'high' must be above 'low'", unc(
+         {"path": "cohort.uptake", "distribution": "normal", "mean": 0.5, "sd": 0.1,
+          "low": 0.6, "high": 0.7})),
     ("normal-sd", unc({"path": "cohort.uptake", "distribution": "normal", "mean": 0.5,
                        "sd": 0.0}),
      "uncertainty.parameters[0].sd", "greater than 0", None),

@@ -57,6 +57,12 @@ class Normal(_Dist):
     low: Real | None = None
     high: Real | None = None
 
+    @model_validator(mode="after")
+    def _order(self) -> Normal:
+        if self.low is not None and self.high is not None and self.high <= self.low:
+            raise ValueError("'high' must be above 'low'")
+        return self
+
 
 class Lognormal(_Dist):
     distribution: Literal["lognormal"]
