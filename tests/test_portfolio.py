@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
+from scipy import stats
 
 from simrisk import engine
 from simrisk.analysis import portfolio as pf
@@ -192,6 +193,22 @@ def test_summary_by_hand():
     assert (div["p_loss_shared"], div["p_loss_independent"]) == (0.1, 0.2)
 
 
+def test_the_var_difference_standard_error_against_the_quantile_s_theory():
+    """Two independent standard normal samples of 20,000: the 5 % quantile's standard
+    error is sqrt(0.05 x 0.95 / n) / phi(z_0.05) = 0.01495, so the difference's is
+    sqrt(2) times that, 0.0211. The bootstrap's own spread (200 resamples, about 5 %) and
+    the quantile's discreteness allow 20 %. A sample paired with itself has none; the
+    figure is the same on every call."""
+    gen = np.random.default_rng(7)
+    a, b = gen.standard_normal((2, 20_000))
+    q = stats.norm.ppf(0.05)
+    theory = math.sqrt(2 * 0.05 * 0.95 / 20_000) / stats.norm.pdf(q)
+    se = pf.var_difference_se(a, b, seed=3)
+    assert se == pytest.approx(theory, rel=0.2)
+    assert pf.var_difference_se(a, a.copy(), seed=3) == 0.0
+    assert pf.var_difference_se(a, b, seed=3) == se
+
+
 def test_contributions_add_up_on_a_real_fund(shared):
     """Euler allocation: the deals' CVaR parts add to the fund's CVaR, their loss shares
     to 1, their mean profits to the fund's."""
@@ -239,6 +256,14 @@ def test_cli_portfolio(tmp_path, shared):
     assert r.exit_code == 0, r.output
     summ = json.loads(r.output[r.output.index("{") :])
     assert summ == json.loads(json.dumps(pf.summary(fund, metrics)))
+    div = summ["diversification"]
+    diff = (div["var95_shared"] - div["var95_independent"]) / 1e6
+    text = CliRunner().invoke(main, ["portfolio", _fund_file(tmp_path, body), "-o",
+                                     str(tmp_path / "g.nc")]).output  # fmt: skip
+    assert (
+        f"independent deals: {diff:+,.2f} ± {div['var95_difference_se'] / 1e6:,.2f} mio. DKK"
+        in " ".join(text.split())
+    )
     ds = xr.load_dataset(out)
     assert ds["deal_investor_profit"].values.tobytes() == metrics["investor_profit"].tobytes()
 
