@@ -101,7 +101,17 @@ def estimate(
     total = int(threads * per_thread + run_wide + 200e6)  # + the interpreter and libraries
     uptake = cfg.cohort.uptake
     cw = 2.0 * n * N * uptake * max(H - cfg.cohort.enrolment.last_week / 2, 1)
-    return Estimate(total, cw / (CITIZEN_WEEKS_PER_SECOND * max(threads, 1)), cw)
+    base = baseline_citizen_weeks(cfg)
+    seconds = cw / (CITIZEN_WEEKS_PER_SECOND * max(threads, 1)) + base / CITIZEN_WEEKS_PER_SECOND
+    return Estimate(total, seconds, cw + base)
+
+
+def baseline_citizen_weeks(cfg: DealConfig) -> float:
+    """What a baseline-measured deal simulates before its run, on one thread: its baseline
+    scenarios, both arms, everyone from week 0 (0 for other measurements)."""
+    if cfg.contract.measurement not in BASELINE_READINGS:
+        return 0.0
+    return 2.0 * cfg.contract.baseline_scenarios * cfg.cohort.size * simulated_weeks(cfg)
 
 
 DETAIL_WARN_BYTES = 300e6
@@ -151,8 +161,10 @@ def check(
     if n > MAX_SCENARIOS:
         raise ConfigError(field, [f"{field}: at most {MAX_SCENARIOS:,} scenarios in one run"])
     est = estimate(cfg, n, threads, chunk, detail, weekly, held)
-    est.seconds *= runs
-    est.citizen_weeks *= runs
+    base = baseline_citizen_weeks(cfg)  # computed once, for all the runs
+    est.seconds = (est.seconds - base / CITIZEN_WEEKS_PER_SECOND) * runs
+    est.seconds += base / CITIZEN_WEEKS_PER_SECOND
+    est.citizen_weeks = (est.citizen_weeks - base) * runs + base
     avail = available_bytes()
     if avail is not None and est.bytes > 0.8 * avail:
         hints = [f"fewer scenarios ({field})"]

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from simrisk import engine, netcdf, resources
 from simrisk.analysis import solve
 from simrisk.cli import main
-from simrisk.config import load_deal
+from simrisk.config import load_deal, parse_deal
 from simrisk.distributed import ChunkStore
 from simrisk.outputs import FLOWS, METRICS
 from simrisk.simulation.inputs import simulated_weeks
@@ -272,6 +272,31 @@ def test_the_memory_estimate_grows_with_what_a_run_keeps():
     one = resources.estimate(cfg, 100_000, weekly=False).bytes
     eight = resources.estimate(cfg, 100_000, weekly=False, held=resources.held_metrics(15))
     assert eight.bytes - one == 15 * 100_000 * len(METRICS) * 8
+
+
+def test_the_time_estimate_counts_a_baseline_once(monkeypatch):
+    """A baseline-measured deal simulates its baseline scenarios (both arms, everyone
+    from week 0, one thread) before its runs, once for all of them."""
+    raw = load_raw("slagelse")
+    assert raw["contract"]["measurement"] == "baseline"
+    with_base = parse_deal(raw, "slagelse")
+    raw["contract"]["measurement"] = "counterfactual"
+    without = parse_deal(raw, "slagelse, counterfactual")
+    base = (
+        2.0
+        * with_base.contract.baseline_scenarios
+        * with_base.cohort.size
+        * simulated_weeks(with_base)
+    )
+    assert resources.baseline_citizen_weeks(with_base) == base
+    assert resources.baseline_citizen_weeks(without) == 0.0
+    one = resources.estimate(with_base, 10_000, 2)
+    plain = resources.estimate(without, 10_000, 2)
+    rate = resources.CITIZEN_WEEKS_PER_SECOND
+    assert one.seconds == pytest.approx(plain.seconds + base / rate)
+    eight = resources.check(with_base, 10_000, 2, runs=8)
+    assert eight.seconds == pytest.approx(8 * plain.seconds + base / rate)
+    assert eight.citizen_weeks == pytest.approx(8 * plain.citizen_weeks + base)
 
 
 def test_a_stress_test_whose_points_do_not_fit_together_is_refused(monkeypatch, tmp_path):
