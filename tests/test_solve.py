@@ -149,31 +149,42 @@ def test_a_goal_met_exactly_on_a_plateau_ends_where_it_stops_holding(deal, monke
     assert 0.3 <= sol.feasible[0] <= 0.3 + 2 * xtol and sol.feasible[1] == 1.0
 
 
+def _profit(x: float) -> np.ndarray:
+    """A fake run's 50 profits at value x in [0, 1]: P(investor loss) falls from 1 to 0."""
+    return np.linspace(-1.0, 1.0, 50) + 2 * x - 1
+
+
+class _WatchedRuns:
+    """A stand-in for ``engine.run`` (the metrics of :func:`_profit` at the first
+    adjusted value) that counts, each time a run starts, the earlier runs' metric arrays
+    still alive."""
+
+    def __init__(self, monkeypatch):
+        self.alive: list[weakref.ref] = []
+        self.most_alive = 0
+        monkeypatch.setattr(sv, "engine", SimpleNamespace(run=self.run))
+
+    def run(self, cfg, seed, n, *, adjust, baseline=None, weekly=True):
+        gc.collect()
+        self.most_alive = max(self.most_alive, sum(r() is not None for r in self.alive))
+        profit = _profit(adjust[0].value)
+        m = {"investor_profit": profit, "investor_irr": profit.copy(), "municipal_net": -profit}
+        self.alive.extend(weakref.ref(a) for a in m.values())
+        return SimpleNamespace(metrics=m)
+
+
 def test_a_solve_holds_the_metrics_of_one_run_at_a_time(deal, monkeypatch):
     """However many values Brent's method and the fallback grid try, a solve keeps of each
     only its goals' measures: when a run starts, no earlier run's metric arrays are alive
     (its memory is one run's, as the job's resource check assumes), and every value's
     measures are those of its own run."""
-    alive: list[weakref.ref] = []
-    most_alive = 0
-
-    def run(cfg, seed, n, *, adjust, baseline=None, weekly=True):
-        nonlocal most_alive
-        gc.collect()
-        most_alive = max(most_alive, sum(r() is not None for r in alive))
-        x = adjust[0].value
-        profit = np.linspace(-1.0, 1.0, 50) + 2 * x - 1  # P(investor loss) falls as x grows
-        m = {"investor_profit": profit, "investor_irr": profit.copy(), "municipal_net": -profit}
-        alive.extend(weakref.ref(a) for a in m.values())
-        return SimpleNamespace(metrics=m)
-
-    monkeypatch.setattr(sv, "engine", SimpleNamespace(run=run))
+    runs = _WatchedRuns(monkeypatch)
     goals = [sv.Goal("p_investor_loss_at_most", 0.2), sv.Goal("p_municipal_loss_at_most", 0.3)]
     sol = sv.solve(deal, SHARE, 0.0, 1.0, goals, 50, 1)  # no value meets both: the grid too
     assert sol.feasible is None and sol.evaluations > 21
-    assert most_alive == 0 and len(alive) == 3 * sol.evaluations
+    assert runs.most_alive == 0 and len(runs.alive) == 3 * sol.evaluations
     for x, got in sol.evaluated.items():
-        profit = np.linspace(-1.0, 1.0, 50) + 2 * x - 1
+        profit = _profit(x)
         assert got == [float((profit < 0).mean()), float((-profit < 0).mean())]
 
 
@@ -183,27 +194,15 @@ def test_curves_and_maps_hold_the_metrics_of_one_run_at_a_time(deal, monkeypatch
     measured it: when a run starts, no earlier run's metric arrays are alive."""
     from simrisk.analysis import acceptability, region
 
-    alive: list[weakref.ref] = []
-    most_alive = 0
-
-    def run(cfg, seed, n, *, adjust, baseline=None, weekly=True):
-        nonlocal most_alive
-        gc.collect()
-        most_alive = max(most_alive, sum(r() is not None for r in alive))
-        profit = np.linspace(-1.0, 1.0, 50) + adjust[0].value - 0.5
-        m = {"investor_profit": profit, "investor_irr": profit.copy(), "municipal_net": -profit}
-        alive.extend(weakref.ref(a) for a in m.values())
-        return SimpleNamespace(metrics=m)
-
-    monkeypatch.setattr(sv, "engine", SimpleNamespace(run=run))
+    runs = _WatchedRuns(monkeypatch)
     if command == "acceptability":
         acceptability.curves(deal, SHARE, np.linspace(0.1, 1.0, 6), 50, 1, 0.0)
     else:
         goal = [sv.Goal("p_investor_loss_at_most", 0.5)]
         cost = "programme.phases[0].cost_per_week"
         region.region(deal, [SHARE, cost], [(0.1, 1.0), (500.0, 900.0)], 3, goal, 50, 1)
-    assert len(alive) == 3 * (6 if command == "acceptability" else 9)
-    assert most_alive == 0
+    assert len(runs.alive) == 3 * (6 if command == "acceptability" else 9)
+    assert runs.most_alive == 0
 
 
 def test_an_evaluation_gives_the_metrics_the_goals_read_as_a_run_gives_them(deal):
