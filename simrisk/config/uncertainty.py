@@ -13,6 +13,11 @@ Real = Annotated[float, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
 Positive = Annotated[float, Field(gt=0.0, le=MAX_AMOUNT)]
 
 
+def _low_below_high(low: float, high: float) -> None:
+    if high <= low:
+        raise ValueError("'high' must be above 'low'")
+
+
 class _Dist(Strict):
     path: Annotated[str, Field(min_length=1, max_length=500)]
     label: Text = ""
@@ -32,8 +37,7 @@ class Uniform(_Dist):
 
     @model_validator(mode="after")
     def _order(self) -> Uniform:
-        if self.high <= self.low:
-            raise ValueError("'high' must be above 'low'")
+        _low_below_high(self.low, self.high)
         return self
 
 
@@ -59,8 +63,8 @@ class Normal(_Dist):
 
     @model_validator(mode="after")
     def _order(self) -> Normal:
-        if self.low is not None and self.high is not None and self.high <= self.low:
-            raise ValueError("'high' must be above 'low'")
+        if self.low is not None and self.high is not None:
+            _low_below_high(self.low, self.high)
         return self
 
 
