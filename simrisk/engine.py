@@ -84,8 +84,12 @@ def run_chunk(
     )
     cap_rates = finance.weekly_cap_rates(inv.return_cap)
 
+    reference = contracts.reference_cost(cfg, la, sim, costs, ctl, ctl_costs, baseline)
+
     def paid_on(arm: int) -> tuple[np.ndarray, np.ndarray]:
-        measured = contracts.measured_savings(cfg, la, sim, costs, ctl, ctl_costs, baseline, arm)
+        measured = contracts.measured_savings(
+            cfg, la, sim, costs, ctl, ctl_costs, baseline, arm, reference
+        )
         due = contracts.payments(cfg, st, ca, sim, measured, ctl, baseline, arm)
         return measured, finance.cap_return(drawn, due, cap_rates)
 

@@ -422,8 +422,11 @@ def test_baseline_cost_by_hand():
     np.testing.assert_allclose(base.cost(entry, la, "municipality"), [[0, 0, 1.5, 1.75, -1]])
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["own_rates", "shared_rates"])
 @pytest.mark.parametrize("perspective", ["municipality", "central_government", "public"])
-def test_baseline_cost_matches_double_loop(perspective):
+def test_baseline_cost_matches_double_loop(perspective, shared):
+    """Against the double loop over citizens and weeks; with ``shared``, one row of rates
+    and tax for all the scenarios (as a deal whose rates no scenario varies has)."""
     g = np.random.default_rng(7)
     n, N, H, B = 4, 12, 30, 3
     ben = g.uniform(0.0, 1.0, (H, B))
@@ -434,14 +437,16 @@ def test_baseline_cost_matches_double_loop(perspective):
     )
     entry = np.where(g.uniform(size=(n, N)) < 0.7, g.integers(0, H, (n, N)), -1).astype(np.int32)
     entry[0, :3] = 5  # several citizens in one week
-    rates = g.uniform(100.0, 5000.0, (n, H, B))
-    la = _ledger_arrays(rates, g.uniform(0.0, 2000.0, (n, H, 2)))
+    rows = 1 if shared else n
+    rates = g.uniform(100.0, 5000.0, (rows, H, B))
+    la = _ledger_arrays(rates, g.uniform(0.0, 2000.0, (rows, H, 2)))
     la.kept = g.uniform(0.5, 1.0, n)
     np.testing.assert_allclose(
         base.cost(entry, la, perspective),
         naive.baseline_cost(
-            entry, base.benefit_weeks, base.refusion_weeks, base.work_fte, la.rates, la.tax,
-            la.kept, perspective,
+            entry, base.benefit_weeks, base.refusion_weeks, base.work_fte,
+            np.broadcast_to(la.rates, (n, H, B)), np.broadcast_to(la.tax, (n, H, 2)), la.kept,
+            perspective,
         ),
         rtol=1e-12,
     )  # fmt: skip

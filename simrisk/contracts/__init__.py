@@ -77,6 +77,29 @@ def _rate(sim: KernelOut, arm: int, st: Structure, mech) -> tuple[np.ndarray, np
     return target_rate(sim, arm, st, mech)
 
 
+def reference_cost(
+    cfg: DealConfig,
+    la,
+    sim: KernelOut,
+    costs: dict,
+    ctl: KernelOut | None,
+    ctl_costs: dict | None,
+    baseline: Baseline | None,
+) -> np.ndarray:
+    """The cost the contract measures savings against, float64 of shape (scenario,
+    week): the counterfactual arm's, the control group's scaled to the enrolled cohort,
+    or the baseline's."""
+    persp = cfg.economics.perspective
+    measurement = cfg.contract.measurement
+    if measurement == "counterfactual":
+        return costs[persp][:, COUNTERFACTUAL]
+    if measurement == "control_group":
+        enrolled = (sim.entry >= 0).sum(axis=1).astype(float)
+        n_ctl = np.maximum((ctl.entry >= 0).sum(axis=1), 1).astype(float)
+        return ctl_costs[persp][:, COUNTERFACTUAL] * (enrolled / n_ctl)[:, None]
+    return baseline.cost(sim.entry, la, persp)
+
+
 def measured_savings(
     cfg: DealConfig,
     la,
@@ -86,22 +109,15 @@ def measured_savings(
     ctl_costs: dict | None,
     baseline: Baseline | None,
     arm: int = TREATMENT,
+    reference: np.ndarray | None = None,
 ) -> np.ndarray:
     """Savings as the contract measures them, float64 of shape (scenario, week): the
-    measurement's reference cost less the cost of ``arm`` (the treatment arm; the
-    counterfactual arm for the deadweight)."""
-    persp = cfg.economics.perspective
-    treated = costs[persp][:, arm]
-    measurement = cfg.contract.measurement
-    if measurement == "counterfactual":
-        reference = costs[persp][:, COUNTERFACTUAL]
-    elif measurement == "control_group":
-        enrolled = (sim.entry >= 0).sum(axis=1).astype(float)
-        n_ctl = np.maximum((ctl.entry >= 0).sum(axis=1), 1).astype(float)
-        reference = ctl_costs[persp][:, COUNTERFACTUAL] * (enrolled / n_ctl)[:, None]
-    else:
-        reference = baseline.cost(sim.entry, la, persp)
-    return reference - treated
+    measurement's reference cost (:func:`reference_cost`, or ``reference`` when the
+    caller has it) less the cost of ``arm`` (the treatment arm; the counterfactual arm
+    for the deadweight)."""
+    if reference is None:
+        reference = reference_cost(cfg, la, sim, costs, ctl, ctl_costs, baseline)
+    return reference - costs[cfg.economics.perspective][:, arm]
 
 
 def payments(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+import numba as nb
 import numpy as np
 
 from simrisk import interrupt, rng
@@ -27,7 +28,7 @@ from simrisk.contracts.outcomes import target_rate
 from simrisk.sampling import Values, central_overrides
 from simrisk.simulation import UNLIMITED, Structure, kernel_inputs, simulate
 from simrisk.simulation.inputs import chunk_cap
-from simrisk.vocabulary import COUNTERFACTUAL
+from simrisk.vocabulary import COUNTERFACTUAL, PERSPECTIVES
 
 BASELINE_SEED = 0xBA5E11E
 """The baseline's own seed: it is the same in every run of a deal."""
@@ -58,31 +59,77 @@ class Baseline:
         entry : int32 (scenario, citizen), entry week or -1
         la : the chunk's :class:`simrisk.ledger.LedgerArrays`
         """
-        m, H = entry.shape[0], la.rates.shape[1]
-        starts = np.zeros((m, H))
-        rows, cols = np.nonzero(entry >= 0)
-        np.add.at(starts, (rows, entry[rows, cols]), 1.0)
-        ben = _convolve(starts, self.benefit_weeks)
-        ref = _convolve(starts, self.refusion_weeks)
-        fte = _convolve(starts, self.work_fte)[:, :, 0]
-        weight = {"municipality": ben - ref, "central_government": ref, "public": ben}[perspective]
-        out = np.zeros((m, H))
-        for b in range(la.rates.shape[2]):  # benefit by benefit: the sum's order is fixed
-            out += weight[:, :, b] * la.rates[:, :, b]
-        if perspective == "municipality":
-            return out * la.kept[:, None] - fte * la.tax[:, :, 0]
-        if perspective == "central_government":
-            return out - fte * la.tax[:, :, 1]
-        return out - fte * la.tax.sum(axis=2)
+        m, H = entry.shape[0], la.rate_table.week_pair.shape[1]
+        out = np.empty((m, H))
+        _baseline_cost(
+            entry, self.benefit_weeks, self.refusion_weeks, self.work_fte,
+            la.rate_table.amounts, la.rate_table.week_pair, la.tax_table.amounts,
+            la.tax_table.week_pair, la.kept, PERSPECTIVES.index(perspective), out,
+        )  # fmt: skip
+        return out
 
 
-def _convolve(starts: np.ndarray, profile: np.ndarray) -> np.ndarray:
-    """sum_e starts[s, e] * profile[t - e, b], shape (scenario, week, benefit)."""
-    m, H = starts.shape
-    out = np.zeros((m, H, profile.shape[1]))
-    for e in np.flatnonzero(starts.any(axis=0)):
-        out[:, e:, :] += starts[:, e, None, None] * profile[None, : H - e, :]
-    return out
+@nb.njit(nogil=True, cache=True)
+def _baseline_cost(
+    entry, ben_p, ref_p, fte_p, rate_amounts, rate_pair, tax_amounts, tax_pair, kept, persp, out
+):
+    """The baseline's weekly cost by perspective (0 municipality, 1 central government,
+    2 public), written to ``out`` (scenario, week).
+
+    Scenario by scenario, the profiles (week since entry, benefit) are placed at every
+    week in which citizens entered, weighted by their number, and summed in the order of
+    the entry weeks; the sums are then valued at the scenario's rates, benefit by benefit,
+    and the tax on the work is taken off (as :func:`simrisk.ledger.costs` values an arm).
+    """
+    m, N = entry.shape
+    H = out.shape[1]
+    B = ben_p.shape[1]
+    starts = np.empty(H)
+    ben = np.empty((H, B))
+    ref = np.empty((H, B))
+    fte = np.empty(H)
+    ben_f, ref_f = ben.reshape(H * B), ref.reshape(H * B)
+    ben_pf = np.ascontiguousarray(ben_p[:H]).reshape(H * B)
+    ref_pf = np.ascontiguousarray(ref_p[:H]).reshape(H * B)
+    for s in range(m):
+        sr = min(np.int64(s), rate_amounts.shape[0] - 1)
+        sx = min(np.int64(s), tax_amounts.shape[0] - 1)
+        starts[:] = 0.0
+        for i in range(N):
+            if entry[s, i] >= 0:
+                starts[entry[s, i]] += 1.0
+        ben[:] = 0.0
+        ref[:] = 0.0
+        fte[:] = 0.0
+        for e in range(H):
+            c = starts[e]
+            if c == 0.0:
+                continue
+            # weeks e.. of the sums take the profiles' weeks 0..: one run of (week, benefit)
+            for j in range((H - e) * B):
+                ben_f[e * B + j] += c * ben_pf[j]
+            for j in range((H - e) * B):
+                ref_f[e * B + j] += c * ref_pf[j]
+            for j in range(H - e):
+                fte[e + j] += c * fte_p[j, 0]
+        for t in range(H):
+            acc = 0.0
+            for b in range(B):  # benefit by benefit: the sum's order is fixed
+                if persp == 0:
+                    w = ben[t, b] - ref[t, b]
+                elif persp == 1:
+                    w = ref[t, b]
+                else:
+                    w = ben[t, b]
+                acc += w * rate_amounts[sr, b, rate_pair[b, t]]
+            tm = tax_amounts[sx, 0, tax_pair[0, t]]
+            tc = tax_amounts[sx, 1, tax_pair[1, t]]
+            if persp == 0:
+                out[s, t] = acc * kept[s] - fte[t] * tm
+            elif persp == 1:
+                out[s, t] = acc - fte[t] * tc
+            else:
+                out[s, t] = acc - fte[t] * (tm + tc)
 
 
 BASELINE_CHUNK = 512
