@@ -25,7 +25,8 @@ random draws, so it agrees with the engine statistically, not draw for draw:
   destination drawn in proportion to the hazards; ``permanent`` and ``moved``
   absorb; a new job is full-time with probability ``full_time_share``, else at
   ``part_hours``; started from a benefit it keeps that benefit's share ``resid``
-  (full-time or part-time) for the whole spell;
+  (full-time or part-time, under the earnings rule in force in the job's first week,
+  ``resid_rule``) for the whole spell;
 * the benefit of a week: on benefit, the last stage of the path reached (weeks in
   the state >= ``path_after``) that the citizen moves to; unemployed, the insured
   benefit for ``ins_weeks`` weeks if insured, else the uninsured one; in a job the
@@ -91,14 +92,20 @@ def scenario_arrays(cfg, st: simulation.Structure, sampler: Sampler, scen0: int,
     arr["rates"] = np.ascontiguousarray(la.rates.transpose(0, 2, 1))  # (scenario, benefit, week)
     arr["tax"] = la.tax  # (scenario, week, municipal / central)
     arr["kept"] = la.kept
+    arr["resid_rule"] = kin.ledger.resid_rule  # (benefit, week): the same in every scenario
     arr["phase_cost"] = la.phase_cost
     arr["setup_cost"] = la.setup_cost
     return arr
 
 
+SHARED = {"resid_rule"}
+"""Arrays of :func:`scenario_arrays` that are the same in every scenario."""
+
+
 def _slice(arr: dict, lo: int, hi: int) -> dict:
     return {
-        k: (a[lo:hi] if isinstance(a, np.ndarray) and a.ndim >= 1 else a) for k, a in arr.items()
+        k: (a[lo:hi] if isinstance(a, np.ndarray) and a.ndim >= 1 and k not in SHARED else a)
+        for k, a in arr.items()
     }
 
 
@@ -178,7 +185,9 @@ def _simulate_batch(st: simulation.Structure, a: dict, rng: np.random.Generator)
     # refusion share and kept shares per (scenario, benefit type), flat for gathers
     B, n_steps = a["ref_share"].shape[1:]
     ref_share = a["ref_share"].ravel()  # (S, B, step) flattened
-    resid = a["resid"].reshape(S * B, 2)
+    E = a["resid"].shape[2]  # earnings rules
+    resid = a["resid"].reshape(S * B, E, 2)
+    resid_rule = a["resid_rule"]
     rates = a["rates"]  # (S, B, week)
     on_staircase = np.r_[st.on_staircase, False]  # index -1: no benefit
     self_support = np.r_[st.self_support, False]
@@ -305,7 +314,9 @@ def _simulate_batch(st: simulation.Structure, a: dict, rng: np.random.Generator)
         flat = sl * B + np.maximum(btype[leave], 0)
         job_h[leave] = np.where(new_job, np.where(full, 1.0, a["part_hours"][sl]), 1.0)
         job_btype[leave] = np.where(from_benefit, btype[leave], -1)
-        job_resid[leave] = np.where(from_benefit, resid[flat, np.where(full, 0, 1)], 0.0)
+        # the earnings rule in force in the job's first week (t + 1)
+        rule = resid_rule[np.maximum(btype[leave], 0), min(t + 1, H - 1)]
+        job_resid[leave] = np.where(from_benefit, resid[flat, rule, np.where(full, 0, 1)], 0.0)
         state[leave] = dest
         dur += act2
         dur[leave] = 0

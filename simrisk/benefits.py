@@ -101,34 +101,82 @@ def wage_weekly(cfg: DealConfig, v: Values, horizon: int) -> np.ndarray:
     return np.broadcast_to(amounts[:, week_pair], (v.n, horizon))
 
 
-def kept_shares(cfg: DealConfig, btypes: list[str], v: Values) -> np.ndarray:
-    """Share of each benefit a job started from it keeps, full-time (0) and part-time
-    (1), float64 (scenario, benefit, 2), at the rates of the deal's first week.
+HOURS_PER_MONTH = 37.0 * WEEKS_PER_MONTH
+"""Hours a month of a full-time job (37 hours a week, the agreed full-time week)."""
+DISREGARD_HOURS = 160.0
+"""The most hours a month an hourly earnings disregard counts (LAS § 31 stk. 1)."""
+
+
+def earnings_rules(cfg: DealConfig, name: str) -> list[tuple]:
+    """A benefit's earnings rules in order: ``(from, ceiling, path)`` with ``from`` None
+    for the benefit's own rule, ``path`` the prefix and the field names (disregard,
+    per hour, deduction, ceiling share) under which :class:`~simrisk.sampling.Values`
+    reads the rule."""
+    ben = cfg.economics.benefits[name]
+    base = ("economics", "benefits", name)
+    own = ("earnings_disregard", "earnings_disregard_per_hour", "earnings_deduction")
+    rules = [(None, ben.earnings_ceiling, base, (*own, "earnings_ceiling_share"))]
+    for k, rule in enumerate(ben.earnings_changes):
+        fields = ("disregard", "disregard_per_hour", "deduction", "ceiling_share")
+        rules.append((rule.valid_from, rule.ceiling, (*base, "earnings_changes", k), fields))
+    return rules
+
+
+def rule_weeks(cfg: DealConfig, name: str, horizon: int) -> np.ndarray:
+    """The earnings rule in force in each week (the index in :func:`earnings_rules`):
+    the last whose date is on or before the week's first day, int64 (week,)."""
+    dates = [
+        np.datetime64(r.valid_from, "D") for r in cfg.economics.benefits[name].earnings_changes
+    ]
+    weeks = week_dates(cfg.deal.start_date, horizon)
+    return np.searchsorted(np.array(dates, "datetime64[D]"), weeks, side="right").astype(np.int64)
+
+
+def kept_shares(
+    cfg: DealConfig, btypes: list[str], v: Values, horizon: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Share of each benefit a job started from it keeps, by earnings rule, full-time
+    (0) and part-time (1), float64 (scenario, benefit, rule, 2), each rule at the rates of
+    the first week it is in force; and the rule in force in each week, int64 (benefit,
+    week) (:func:`rule_weeks`; 0 for a benefit with one rule).
 
     ``none``: nothing. ``hours``: the hours not worked. ``earnings``: the benefit less
-    ``earnings_deduction`` of the counted earnings above ``earnings_disregard`` (a month),
-    and at most what brings benefit and counted earnings to ``earnings_ceiling_share`` of
-    the benefit ``earnings_ceiling`` (the krone-for-krone zone); at least nothing. Without
-    a wage (``labour.hours.full_time_wage`` 0) a job ends an earnings-tested benefit."""
-    out = np.zeros((v.n, len(btypes), 2))
+    the rule's deduction of the counted earnings above its disregard (a month, plus the
+    hourly disregard for the hours worked, at most :data:`DISREGARD_HOURS`), and at most
+    what brings benefit and counted earnings to the rule's ceiling share of the rate of its
+    ceiling benefit (the krone-for-krone zone); at least nothing. Without a wage
+    (``labour.hours.full_time_wage`` 0) a job ends an earnings-tested benefit."""
+    rules = {
+        name: earnings_rules(cfg, name) if cfg.economics.benefits[name].partial == "earnings"
+        else [None]
+        for name in btypes
+    }  # fmt: skip
+    R = max(len(r) for r in rules.values()) if btypes else 1
+    out = np.zeros((v.n, len(btypes), R, 2))
+    in_force = np.zeros((len(btypes), horizon), np.int64)
     hours = np.stack([np.ones(v.n), v("labour", "hours", "part_time_hours")], axis=1)
     for b, name in enumerate(btypes):
         ben = cfg.economics.benefits[name]
-        base = ("economics", "benefits", name)
         if ben.partial == "hours":
-            out[:, b, :] = 1.0 - hours
-        elif ben.partial == "earnings":
-            monthly = weekly(cfg, v, name, 1)[:, 0] * WEEKS_PER_MONTH
-            wage = v("labour", "hours", "full_time_wage") * v(*base, "earnings_counted")
-            above = np.maximum(hours * wage[:, None] - v(*base, "earnings_disregard")[:, None], 0)
-            kept = monthly[:, None] - v(*base, "earnings_deduction")[:, None] * above
-            if ben.earnings_ceiling is not None:
-                cap = weekly(cfg, v, ben.earnings_ceiling, 1)[:, 0] * WEEKS_PER_MONTH
-                cap = cap * v(*base, "earnings_ceiling_share")
-                kept = np.minimum(kept, cap[:, None] - hours * wage[:, None])
+            out[:, b, 0, :] = 1.0 - hours
+        if ben.partial != "earnings":
+            continue
+        in_force[b] = rule_weeks(cfg, name, horizon)
+        rates = weekly(cfg, v, name, horizon) * WEEKS_PER_MONTH
+        wage = v("labour", "hours", "full_time_wage") * v(
+            "economics", "benefits", name, "earnings_counted"
+        )
+        earned = hours * wage[:, None]
+        for r, (_, ceiling, path, fields) in enumerate(rules[name]):
+            week = min(int(np.searchsorted(in_force[b], r)), horizon - 1)
+            disregard, per_hour, deduction, share = (v(*path, f)[:, None] for f in fields)
+            disregard = disregard + per_hour * np.minimum(hours * HOURS_PER_MONTH, DISREGARD_HOURS)
+            monthly = rates[:, week][:, None]
+            kept = monthly - deduction * np.maximum(earned - disregard, 0)
+            if ceiling is not None:
+                cap = weekly(cfg, v, ceiling, horizon)[:, week][:, None] * WEEKS_PER_MONTH
+                kept = np.minimum(kept, share * cap - earned)
             kept = np.where(wage[:, None] > 0, kept, 0.0)
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[:, b, :] = np.where(
-                    monthly[:, None] > 0, np.clip(kept / monthly[:, None], 0, 1), 0
-                )
-    return out
+                out[:, b, r, :] = np.where(monthly > 0, np.clip(kept / monthly, 0, 1), 0)
+    return out, in_force

@@ -245,13 +245,43 @@ def rate_on(cfg, v: Leaves, s: int, name: str, day: dt.date) -> float:
     return regulated(cfg, v, s, value, point, day.year, name) * UNIT_WEEKS[ben.unit]
 
 
-def kept_share(cfg, v: Leaves, s: int, name: str, full: bool) -> float:
-    """Share of benefit ``name`` kept in a job started from it, full-time or part-time,
-    at the rates of the deal's first week: ``hours``: the hours not worked; ``earnings``:
-    the monthly rate less ``earnings_deduction`` of the counted earnings (``hours x
-    earnings_counted x full-time wage``) above ``earnings_disregard``, and no more than
-    what brings benefit and counted earnings to ``earnings_ceiling_share`` of the
-    ceiling benefit's monthly rate; nothing without a wage; ``none``: nothing."""
+def earnings_rule(cfg, name: str, day: dt.date):
+    """The earnings rule of benefit ``name`` in force on ``day`` (the last change dated
+    on or before it, else the benefit's own rule): its index, the first day of the first
+    week of the deal it is in force in, its ceiling, and the paths of its disregard, hourly
+    disregard, deduction and ceiling share."""
+    ben = cfg.economics.benefits[name]
+    base = ("economics", "benefits", name)
+    start = cfg.deal.start_date
+    k = -1
+    for j, rule in enumerate(ben.earnings_changes):
+        if rule.valid_from <= day:
+            k = j
+    if k < 0:
+        own = ("earnings_disregard", "earnings_disregard_per_hour", "earnings_deduction")
+        return (
+            0,
+            start,
+            ben.earnings_ceiling,
+            [(*base, f) for f in (*own, "earnings_ceiling_share")],
+        )
+    rule = ben.earnings_changes[k]
+    first = start
+    while first < rule.valid_from:  # the first week that starts on or after its date
+        first += dt.timedelta(weeks=1)
+    fields = ("disregard", "disregard_per_hour", "deduction", "ceiling_share")
+    return k + 1, first, rule.ceiling, [(*base, "earnings_changes", k, f) for f in fields]
+
+
+def kept_share(cfg, v: Leaves, s: int, name: str, full: bool, day: dt.date) -> float:
+    """Share of benefit ``name`` kept in a job started from it on ``day``, full-time or
+    part-time: ``hours``: the hours not worked; ``earnings``: under the earnings rule in
+    force on that day, at the rates of the first week of the deal that rule is in force
+    in, the monthly rate less the rule's deduction of the counted earnings (``hours x
+    earnings_counted x full-time wage``) above its disregard (a month, plus the hourly
+    disregard for the hours worked, 37 a week, at most 160 a month), and no more than
+    what brings benefit and counted earnings to the rule's ceiling share of the ceiling
+    benefit's monthly rate; nothing without a wage; ``none``: nothing."""
     ben = cfg.economics.benefits[name]
     base = ("economics", "benefits", name)
     hours = 1.0 if full else v(s, "labour", "hours", "part_time_hours")
@@ -262,14 +292,15 @@ def kept_share(cfg, v: Leaves, s: int, name: str, full: bool) -> float:
     wage = v(s, "labour", "hours", "full_time_wage")
     if wage <= 0:
         return 0.0
-    start = cfg.deal.start_date
-    monthly = rate_on(cfg, v, s, name, start) * WEEKS_PER_YEAR / 12.0
+    _, on, ceiling_name, (disregard, per_hour, deduction, share) = earnings_rule(cfg, name, day)
+    monthly = rate_on(cfg, v, s, name, on) * WEEKS_PER_YEAR / 12.0
     earned = hours * wage * v(s, *base, "earnings_counted")
-    above = max(earned - v(s, *base, "earnings_disregard"), 0.0)
-    kept = monthly - v(s, *base, "earnings_deduction") * above
-    if ben.earnings_ceiling is not None:
-        ceiling = rate_on(cfg, v, s, ben.earnings_ceiling, start) * WEEKS_PER_YEAR / 12.0
-        kept = min(kept, v(s, *base, "earnings_ceiling_share") * ceiling - earned)
+    hours_month = min(hours * 37.0 * WEEKS_PER_YEAR / 12.0, 160.0)
+    free = v(s, *disregard) + v(s, *per_hour) * hours_month
+    kept = monthly - v(s, *deduction) * max(earned - free, 0.0)
+    if ceiling_name is not None:
+        ceiling = rate_on(cfg, v, s, ceiling_name, on) * WEEKS_PER_YEAR / 12.0
+        kept = min(kept, v(s, *share) * ceiling - earned)
     if monthly <= 0:
         return 0.0
     return min(max(kept / monthly, 0.0), 1.0)
@@ -373,8 +404,22 @@ class Scenario:
                 self.fixed_share[name] = v(s, "economics", "benefits", name, "refusion")
             self.on_staircase[name] = ben.on_staircase
             self.self_support[name] = ben.self_support
-            for full in (True, False):
-                self.kept[(name, full)] = kept_share(cfg, v, s, name, full)
+            # the share a job keeps, by the day it starts (which earnings rule is in
+            # force), computed when first asked for
+            self._kept_args = (cfg, v, s)
+
+    def kept_share(self, name: str, full: bool, week: int) -> float:
+        """What a job started in ``week`` from benefit ``name`` keeps of it."""
+        cfg, v, s = self._kept_args
+        day = cfg.deal.start_date + dt.timedelta(weeks=min(week, self.H - 1))
+        rule = (
+            earnings_rule(cfg, name, day)[0]
+            if cfg.economics.benefits[name].partial == "earnings"
+            else 0
+        )
+        if (name, full, rule) not in self.kept:
+            self.kept[(name, full, rule)] = kept_share(cfg, v, s, name, full, day)
+        return self.kept[(name, full, rule)]
 
     def phase(self, rel: int) -> int:
         """The programme phase of week ``rel`` since entry (rel < total)."""
@@ -630,7 +675,7 @@ def _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes
             full = hours.uniform() < sc.full_time_share
             job_hours = 1.0 if full else sc.part_hours
             if state in OUT_OF_WORK and benefit is not None:
-                share = sc.kept[(benefit, full)]
+                share = sc.kept_share(benefit, full, t + 1)
                 job_kept = (benefit, share) if share > 0 else None
         state, dur = dest, 0
         budget = -math.log(lab.uniform())

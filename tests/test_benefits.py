@@ -12,6 +12,7 @@ import pytest
 
 from simrisk import benefits
 from simrisk.config import parse_deal
+from simrisk.errors import ConfigError
 from simrisk.sampling import Values
 from simrisk.vocabulary import WEEKS_PER_YEAR
 from tests.conftest import simple_raw
@@ -34,10 +35,12 @@ def _deal(start="2024-03-01", wage=WAGE, full_time_share=0.8, benefits_=None, **
     return parse_deal(raw, "benefits")
 
 
-def _kept(cfg, names):
-    """Kept shares (benefit, full-time / part-time) of one scenario at the deal's values."""
+def _kept(cfg, names, week=0):
+    """Kept shares (benefit, full-time / part-time) of one scenario at the deal's values,
+    of a job started in ``week``."""
     v = Values(cfg.model_dump(by_alias=True), {}, 1)
-    return benefits.kept_shares(cfg, names, v)[0]
+    out, in_force = benefits.kept_shares(cfg, names, v, week + 1)
+    return np.stack([out[0, b, in_force[b, week]] for b in range(len(names))])
 
 
 def test_benefit_types_in_the_order_of_first_use():
@@ -78,7 +81,10 @@ def test_benefit_types_in_the_order_of_first_use():
 
 # The shared rates in force on 2024-03-01 (at the 2024 level): kontanthjælp 12,326 a
 # month, jobafklaring 12,326, uddannelseshjælp (away) 6,754, a-dagpenge 20,359. A
-# part-time job is half time: counted earnings 9,950.72 a month, full time 19,901.44.
+# part-time job is half time: counted earnings 9,950.72 a month, full time 19,901.44;
+# 80.442 hours a month (half of 37 x 365.25 / 84), full time 160.884, of which the hourly
+# disregard counts at most 160.
+HALF_HOURS = 0.5 * 37 * 365.25 / 84
 KEPT_2024 = {
     # hours: the hours not worked
     "sygedagpenge": (0.0, 0.5),
@@ -88,15 +94,24 @@ KEPT_2024 = {
     # earnings, no disregard, krone for krone, no ceiling: full time 12,326 - 19,901.44 < 0;
     # half time 12,326 - 9,950.72 = 2,375.28
     "jobafklaring": (0.0, 2375.28 / 12326),
-    # earnings: 65 % above 2,500 a month, benefit and counted earnings at most 100 % of
-    # a-dagpenge. Full time: 12,326 - 0.65 x 17,401.44 = 1,015.064, ceiling 20,359 -
-    # 19,901.44 = 457.56 (binds); half time: 12,326 - 0.65 x 7,450.72 = 7,483.032, ceiling
-    # 20,359 - 9,950.72 = 10,408.28 (does not bind)
-    "kontanthjaelp_30plus": (457.56 / 12326, 7483.032 / 12326),
-    # 65 % above 5,000, ceiling 85 % of a-dagpenge (17,305.15). Full time: 6,754 - 0.65 x
-    # 14,901.44 < 0; half time 6,754 - 0.65 x 4,950.72 = 3,536.032, ceiling 17,305.15 -
-    # 9,950.72 = 7,354.43
-    "uddannelseshjaelp_away": (0.0, 3536.032 / 6754),
+    # earnings before July 2025: krone for krone above 30 DKK an hour worked (at most 160
+    # hours). Full time: 12,326 - (19,901.44 - 4,800) < 0; half time: 12,326 - (9,950.72 -
+    # 30 x 80.442) = 4,788.5...
+    "kontanthjaelp_30plus": (0.0, (12326 - (9950.72 - 30 * HALF_HOURS)) / 12326),
+    # the same rule: half time 6,754 - 7,537.4... < 0
+    "uddannelseshjaelp_away": (0.0, 0.0),
+}
+# From July 2025 (a deal starting 2025-09-01: kontanthjælp 13,590, uddannelseshjælp
+# 8,297, a-dagpenge 21,092, all at the 2025 level): 65 % of the counted earnings above a
+# monthly disregard, benefit and counted earnings at most a share of a-dagpenge.
+KEPT_2025 = {
+    # 2,500 and 100 %. Full time: 13,590 - 0.65 x 17,401.44 = 2,279.064, ceiling 21,092 -
+    # 19,901.44 = 1,190.56 (binds); half time: 13,590 - 0.65 x 7,450.72 = 8,747.032,
+    # ceiling 21,092 - 9,950.72 = 11,141.28 (does not bind)
+    "kontanthjaelp_30plus": (1190.56 / 13590, 8747.032 / 13590),
+    # 5,000 and 85 % (17,928.2). Full time: 8,297 - 0.65 x 14,901.44 < 0; half time 8,297 -
+    # 0.65 x 4,950.72 = 5,079.032, ceiling 17,928.2 - 9,950.72 = 7,977.48
+    "uddannelseshjaelp_away": (0.0, 5079.032 / 8297),
 }
 
 
@@ -105,6 +120,53 @@ def test_kept_shares_by_hand(name):
     cfg = _deal()
     got = _kept(cfg, [name])
     np.testing.assert_allclose(got[0], KEPT_2024[name], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(KEPT_2025))
+def test_kept_shares_under_the_2025_earnings_rule_by_hand(name):
+    cfg = _deal(start="2025-09-01")
+    got = _kept(cfg, [name])
+    np.testing.assert_allclose(got[0], KEPT_2025[name], rtol=1e-12, atol=1e-15)
+
+
+def test_a_job_keeps_what_the_rule_of_its_first_week_leaves():
+    """A deal from 2025-06-02: weeks 0-4 (to 2025-06-30) under the old rule, from week 5
+    (2025-07-07, the first week that starts on or after 1 July) the new one, evaluated
+    at the rates of week 5 (kontanthjælp 13,590; a-dagpenge 21,092)."""
+    cfg = _deal(start="2025-06-02")
+    names = ["kontanthjaelp_30plus", "sygedagpenge"]
+    v = Values(cfg.model_dump(by_alias=True), {}, 1)
+    out, in_force = benefits.kept_shares(cfg, names, v, 30)
+    np.testing.assert_array_equal(in_force[0], [0] * 5 + [1] * 25)
+    np.testing.assert_array_equal(in_force[1], [0] * 30)  # one rule (by hours)
+    old = (12326 * 1.036 - (9950.72 - 30 * HALF_HOURS)) / (12326 * 1.036)  # the 2025 level
+    np.testing.assert_allclose(out[0, 0, 0], [0.0, old], rtol=1e-12)
+    np.testing.assert_allclose(out[0, 0, 1], KEPT_2025["kontanthjaelp_30plus"], rtol=1e-12)
+    np.testing.assert_allclose(_kept(cfg, names, 4), [[0.0, old], [0.0, 0.5]], rtol=1e-12)
+    np.testing.assert_allclose(_kept(cfg, names, 5)[0], KEPT_2025["kontanthjaelp_30plus"])
+
+
+def test_earnings_changes_must_be_in_order_and_on_an_earnings_rule():
+    own = {
+        "kh": {
+            "unit": "month",
+            "partial": "earnings",
+            "rates": [{"from": dt.date(2024, 1, 1), "value": 12326.0}],
+            "earnings_changes": [
+                {"from": dt.date(2025, 7, 1), "deduction": 0.65},
+                {"from": dt.date(2025, 1, 1), "deduction": 0.5},
+            ],
+        }
+    }
+    with pytest.raises(ConfigError, match="increasing order"):
+        _deal(benefits_=own)
+    own["kh"]["earnings_changes"] = [{"from": dt.date(2025, 7, 1), "ceiling": "nowhere"}]
+    with pytest.raises(ConfigError, match=r"earnings_changes\[0\]\.ceiling: no rates"):
+        _deal(benefits_=own)
+    own["kh"]["partial"] = "hours"
+    own["kh"]["earnings_changes"] = [{"from": dt.date(2025, 7, 1)}]
+    with pytest.raises(ConfigError, match="not by earnings"):
+        _deal(benefits_=own)
 
 
 def test_kept_share_without_a_ceiling_by_hand():
@@ -140,7 +202,7 @@ def test_without_a_wage_a_job_ends_an_earnings_tested_benefit():
     assert nearly[0, 0] == 1.0
 
 
-def test_kept_shares_use_the_dated_regulated_rates_of_the_first_week():
+def test_kept_shares_use_the_dated_regulated_rates_of_the_rules_first_week():
     """A deal starting 2026-03-01: kontanthjælp 13,590 from 2025-07-01 regulated by the
     2026 rate (4.5 %) to 14,201.55; a-dagpenge 22,041 (dated 2026-01-01). Full time:
     14,201.55 - 11,310.936 = 2,890.614, ceiling 22,041 - 19,901.44 = 2,139.56 (binds);
@@ -154,22 +216,22 @@ def test_kept_shares_per_scenario():
     """Drawn rules: the disregard and the part-time hours per scenario, each row the
     one-scenario answer (half time: 7,483.032 at a 2,500 disregard; at 0: 12,326 -
     0.65 x 9,950.72 = 5,858.032; at 0.25 hours and 2,500: 12,326 - 0.65 x 2,475.36)."""
-    cfg = _deal()
+    cfg = _deal(start="2025-09-01")
     dumped = cfg.model_dump(by_alias=True)
+    path = ("economics", "benefits", "kontanthjaelp_30plus", "earnings_changes", 0, "disregard")
     v = Values(
         dumped,
         {
-            ("economics", "benefits", "kontanthjaelp_30plus", "earnings_disregard"): np.array(
-                [2500.0, 0.0, 2500.0]
-            ),
+            path: np.array([2500.0, 0.0, 2500.0]),
             ("labour", "hours", "part_time_hours"): np.array([0.5, 0.5, 0.25]),
         },
         3,
     )
-    got = benefits.kept_shares(cfg, ["kontanthjaelp_30plus", "sygedagpenge"], v)
-    part = np.array([7483.032, 5858.032, 12326 - 0.65 * (0.25 * COUNTED - 2500)]) / 12326
-    np.testing.assert_allclose(got[:, 0, 1], part, rtol=1e-12)
-    np.testing.assert_allclose(got[:, 1, 1], [0.5, 0.5, 0.75], rtol=1e-15)
+    got, in_force = benefits.kept_shares(cfg, ["kontanthjaelp_30plus", "sygedagpenge"], v, 1)
+    assert in_force.tolist() == [[1], [0]]
+    part = np.array([8747.032, 13590 - 0.65 * 9950.72, 13590 - 0.65 * (0.25 * COUNTED - 2500)])
+    np.testing.assert_allclose(got[:, 0, 1, 1], part / 13590, rtol=1e-12)
+    np.testing.assert_allclose(got[:, 1, 0, 1], [0.5, 0.5, 0.75], rtol=1e-15)
 
 
 def test_wage_and_rates_are_regulated_by_the_shared_table():

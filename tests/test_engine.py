@@ -390,14 +390,19 @@ PINNED = {
 }
 # The same for a frozen copy of the Holbæk deal on the new rules (benefit path,
 # unemployment by insurance, fleksjob, part-time jobs and kept benefits, SU, tax, the
-# 10-year appraisal): first pinned with issue 12.
+# 10-year appraisal): first pinned with issue 12. Re-pinned when kontanthjælp's earnings
+# rule became dated: a job started before July 2025 keeps what the old rule leaves
+# (krone for krone above an hourly disregard: nothing in a full-time job), not the 2025
+# rule's share (savings_true 4,780,163.52, savings_central_government 3,793,149.22,
+# municipal_net_pv -608,341.86, public_net_pv 3,247,546.55 before). The labour course,
+# payments and NPV are unchanged.
 PINNED_DANISH = {
-    "savings_true": 4780163.51802534,
-    "savings_central_government": 3793149.223848405,
+    "savings_true": 4795211.293141075,
+    "savings_central_government": 3792321.409314036,
     "payments_total": 6015679.835382569,
     "investor_npv": 35174.768083476134,
-    "municipal_net_pv": -608341.8551648655,
-    "public_net_pv": 3247546.552092047,
+    "municipal_net_pv": -584832.7030697075,
+    "public_net_pv": 3271338.5226168893,
     "fte_years_treatment": 578.371047227926,
 }
 

@@ -1116,21 +1116,36 @@ def test_unemployment_benefit_by_insurance_and_weeks():
     assert abs(share - 0.6) < 4 * np.sqrt(0.6 * 0.4 / N), share
 
 
-def test_part_time_jobs_and_what_they_keep():
+HOURS_MONTH = 37 * 365.25 / 84  # a full-time month's hours
+
+
+@pytest.mark.parametrize(
+    ("start", "kept_part", "kept_full"),
+    [
+        # before July 2025: krone for krone above 30 DKK an hour, at the 2024 rates
+        ("2024-01-01", (12326 - (0.4 * 0.92 * 21632 - 30 * 0.4 * HOURS_MONTH)) / 12326, 0.0),
+        # after: 65 % above 2,500 a month, at most the a-dagpenge maximum, at the 2025 rates
+        ("2025-09-01", (13590 - 0.65 * (0.4 * 0.92 * 21632 - 2500)) / 13590, 1190.56 / 13590),
+    ],
+    ids=["rule_until_june_2025", "rule_from_july_2025"],
+)
+def test_part_time_jobs_and_what_they_keep(start, kept_part, kept_full):
     """Everyone takes a job after week 0, and loses it at 10 % a week, back on
     kontanthjælp and into a job again a week later: each job spell is part-time (0.4 of
     full time) with probability 0.3, drawn per spell. Among citizens in a job the share in
     a part-time one, (jobs - FTE) / 0.6, is 0.3 within 4 binomial standard errors, in the
     first spells (week 1) and later (week 40, mostly later spells). Every job keeps
-    kontanthjælp by earnings, worked out by hand at the 2024 rates: part-time 12,326 -
-    0.65 x (0.4 x 19,901.44 - 2,500) = 8,776.63; full-time the ceiling, 20,359 -
-    19,901.44 = 457.56 (of 12,326 a month)."""
+    kontanthjælp by the earnings rule in force, worked out by hand: before July 2025
+    part-time 12,326 - (0.4 x 19,901.44 - 30 x 64.35 hours) = 6,296.03 and full-time
+    nothing; from July 2025 part-time 13,590 - 0.65 x (0.4 x 19,901.44 - 2,500) =
+    10,040.6, full-time the ceiling, 21,092 - 19,901.44 = 1,190.56."""
     transitions = [
         {"from": "benefit", "to": "employed", "probability": 1.0},
         {"from": "employed", "to": "benefit", "probability": 0.1},
     ]
     hours = {"full_time_share": 0.7, "part_time_hours": 0.4, "full_time_wage": 21632.0}
     raw = simple_raw(size=100, horizon=45, transitions=transitions)
+    raw["deal"]["start_date"] = start
     raw["labour"]["hours"] = hours
     cfg = _deal(raw)
     n = 100
@@ -1142,13 +1157,35 @@ def test_part_time_jobs_and_what_they_keep():
         N = jobs[:, week].sum()
         share = part[:, week].sum() / N
         assert abs(share - 0.3) < 4 * np.sqrt(0.3 * 0.7 / N), (week, share)
-    kept_part = (12326 - 0.65 * (0.4 * 0.92 * 21632 - 2500)) / 12326
-    kept_full = (20359 - 0.92 * 21632) / 12326
     kh = _paid(sim, st, "kontanthjaelp_30plus")[:, 0]
     on_benefit = sim.state_count[:, 0, :, BENEFIT]
     np.testing.assert_allclose(
         kh, on_benefit + kept_part * part + kept_full * (jobs - part), rtol=1e-12, atol=1e-9
     )
+
+
+def test_a_job_keeps_what_the_earnings_rule_of_its_first_week_leaves():
+    """A deal from 2025-05-05: the new earnings rule is in force from week 9 (2025-07-07,
+    the first week starting on or after 1 July). Full-time jobs, never lost, taken at 10 %
+    a week: under the old rule a full-time job ends kontanthjælp, under the new one it
+    keeps 1,190.56 of 13,590 a month (the ceiling, at the rates of week 9). So the benefit
+    weeks paid beyond those on benefit are nothing before week 9 and, from it, the new
+    rule's share of the jobs started in week 9 or later, all the jobs less those held in
+    week 8: the jobs started earlier keep nothing after the change too."""
+    transitions = [{"from": "benefit", "to": "employed", "probability": 0.1}]
+    hours = {"full_time_share": 1.0, "part_time_hours": 0.5, "full_time_wage": 21632.0}
+    raw = simple_raw(size=100, horizon=40, transitions=transitions)
+    raw["deal"]["start_date"] = "2025-05-05"
+    raw["labour"]["hours"] = hours
+    cfg = _deal(raw)
+    st, _, sim, _ = _run(cfg, 8, 0, 20)
+    kh = _paid(sim, st, "kontanthjaelp_30plus")[:, 0]
+    jobs = sim.state_count[:, 0, :, EMPLOYED]
+    kept = kh - sim.state_count[:, 0, :, BENEFIT]
+    assert jobs[:, 8].sum() > 0 and (jobs[:, -1] > jobs[:, 8]).all()
+    np.testing.assert_allclose(kept[:, :9], 0.0, atol=1e-9)
+    later = jobs[:, 9:] - jobs[:, 8:9]
+    np.testing.assert_allclose(kept[:, 9:], 1190.56 / 13590 * later, rtol=1e-12, atol=1e-9)
 
 
 def _record_weeks(ss_a, ss_b, n):

@@ -15,6 +15,20 @@ class RatePoint(Strict):
     source: Text = ""
 
 
+class EarningsRule(Strict):
+    """An earnings rule of a benefit in force from a date (``earnings_changes``): the
+    fields of the benefit's own ``earnings_*`` rule without the prefix; a field left out
+    takes its default, not the earlier rule's value."""
+
+    valid_from: Date = Field(alias="from")
+    disregard: NonNegative = 0.0
+    disregard_per_hour: NonNegative = 0.0
+    deduction: Probability = 1.0
+    ceiling: Name | None = None
+    ceiling_share: Annotated[float, Field(gt=0.0, le=2.0)] = 1.0
+    source: Text = ""
+
+
 class Benefit(Strict):
     """A benefit's dated rates and how it is financed and reduced.
 
@@ -25,9 +39,12 @@ class Benefit(Strict):
     ``partial``: how a part-time job reduces it: ``none`` (it stops), ``hours`` (paid for
     the hours not worked), ``earnings`` (less ``earnings_deduction`` of the counted
     earnings above ``earnings_disregard`` DKK a month; ``earnings_counted`` of the gross
-    wage is counted), and from where benefit and earnings together reach
+    wage is counted; ``earnings_disregard_per_hour`` more for each hour worked, at most
+    160 hours a month), and from where benefit and earnings together reach
     ``earnings_ceiling_share`` of the rate of ``earnings_ceiling`` earnings are deducted
-    krone for krone."""
+    krone for krone. ``earnings_changes``: later earnings rules, each in force from its
+    date (:class:`EarningsRule`); a job keeps what the rule in force in its first week
+    leaves."""
 
     unit: Literal["week", "month", "year"]
     rates: list[RatePoint] = Field(min_length=1, max_length=1000)
@@ -37,10 +54,12 @@ class Benefit(Strict):
     self_support: bool = False
     partial: Literal["none", "hours", "earnings"] = "none"
     earnings_disregard: NonNegative = 0.0
+    earnings_disregard_per_hour: NonNegative = 0.0
     earnings_deduction: Probability = 1.0
     earnings_counted: Probability = 0.92
     earnings_ceiling: Name | None = None
     earnings_ceiling_share: Annotated[float, Field(gt=0.0, le=2.0)] = 1.0
+    earnings_changes: list[EarningsRule] = Field(default_factory=list, max_length=100)
     source: Text = ""
 
     @model_validator(mode="after")
@@ -48,6 +67,14 @@ class Benefit(Strict):
         dates = [r.valid_from for r in self.rates]
         if any(b <= a for a, b in zip(dates, dates[1:], strict=False)):
             raise ValueError("rates must be in increasing order of 'from' date")
+        changes = [r.valid_from for r in self.earnings_changes]
+        if any(b <= a for a, b in zip(changes, changes[1:], strict=False)):
+            raise ValueError("earnings_changes must be in increasing order of 'from' date")
+        if changes and self.partial != "earnings":
+            raise ValueError(
+                f"earnings_changes: the benefit is reduced by '{self.partial}', not by "
+                'earnings (set partial = "earnings")'
+            )
         if self.on_staircase and self.self_support:
             raise ValueError(
                 "self_support: weeks on a benefit on the refusion staircase are not "

@@ -175,6 +175,8 @@ class DealConfig(Strict):
         missing("economics.education_benefit", econ.education_benefit)
         for name, ben in econ.benefits.items():
             missing(f"economics.benefits.{name}.earnings_ceiling", ben.earnings_ceiling)
+            for k, rule in enumerate(ben.earnings_changes):
+                missing(f"economics.benefits.{name}.earnings_changes[{k}].ceiling", rule.ceiling)
         earnings = [n for n, b in econ.benefits.items() if b.partial == "earnings"]
         used = {b for seg in self.cohort.segments for b in seg.benefits}
         if (

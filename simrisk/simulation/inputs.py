@@ -402,6 +402,7 @@ def _ledger(cfg: DealConfig, st: Structure, v: Values) -> LedgerIn:
             ref_share[:, b, :] = stair
         else:
             ref_share[:, b, :] = v("economics", "benefits", name, "refusion")[:, None]
+    resid, resid_rule = benefits.kept_shares(cfg, st.benefit_types, v, st.horizon)
     return LedgerIn(
         ref_start=st.ref_start,
         ref_share=ref_share,
@@ -410,7 +411,8 @@ def _ledger(cfg: DealConfig, st: Structure, v: Values) -> LedgerIn:
         state_btype=st.state_btype,
         on_staircase=st.on_staircase,
         self_support=st.self_support,
-        resid=benefits.kept_shares(cfg, st.benefit_types, v),
+        resid=resid,
+        resid_rule=resid_rule,
     )
 
 

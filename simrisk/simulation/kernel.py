@@ -452,7 +452,10 @@ def simulate_chunk(
                         job_h = 1.0 if full else lab.part_hours[s]
                         if _out_of_work(state) and btype >= 0:
                             job_btype = btype
-                            job_resid = led.resid[s, btype, 0 if full else 1]
+                            # what the benefit's earnings rule in force as the job
+                            # starts leaves of it
+                            rule = led.resid_rule[btype, min(t_end, H - 1)]
+                            job_resid = led.resid[s, btype, rule, 0 if full else 1]
                     state = dest
                     dur = 0
                     t = t_end
