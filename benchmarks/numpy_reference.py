@@ -26,7 +26,7 @@ random draws, so it agrees with the engine statistically, not draw for draw:
   absorb; a new job is full-time with probability ``full_time_share``, else at
   ``part_hours``; started from a benefit it keeps that benefit's share ``resid``
   (full-time or part-time, under the earnings rule in force in the job's first week,
-  ``resid_rule``) for the whole spell;
+  ``resid_rule``) for the spell, at most the benefit's ``partial_weeks`` of it;
 * the benefit of a week: on benefit, the last stage of the path reached (weeks in
   the state >= ``path_after``) that the citizen moves to; unemployed, the insured
   benefit for ``ins_weeks`` weeks if insured, else the uninsured one; in a job the
@@ -240,7 +240,9 @@ def _simulate_batch(st: simulation.Structure, a: dict, rng: np.random.Generator)
         stage = np.where(reached, stages, 0).max(axis=-1)  # the last stage reached and moved to
         path_b = np.take_along_axis(np.broadcast_to(path_btype, (*shape, M)), stage[..., None], -1)
         unemployed_b = np.where(insured & (dur < ins_weeks), ins_btype, unins_btype)
+        # a job keeps a reduced benefit for at most the benefit's weeks of the spell
         kept = (job_btype >= 0) & (job_resid > 0)
+        kept &= dur < st.partial_weeks[np.maximum(job_btype, 0)]
         btype = np.select(
             [state == BENEFIT, state == UNEMPLOYED, state == EMPLOYED],
             [path_b[..., 0], unemployed_b, np.where(kept, job_btype, -1)],

@@ -310,6 +310,7 @@ class Scenario:
     """Everything a citizen's walk needs in one scenario, read from the deal."""
 
     def __init__(self, cfg, v: Leaves, s: int):
+        self.cfg = cfg
         H = horizon(cfg)
         self.H = H
         segs = cfg.cohort.segments
@@ -474,8 +475,11 @@ class Scenario:
             if insured and dur < un.insured_weeks:
                 return un.insured, 1.0
             return un.uninsured, 1.0
-        if state == EMPLOYED:
-            return job_kept if job_kept is not None else (None, 0.0)
+        if state == EMPLOYED:  # a reduced benefit, for at most its weeks of the job spell
+            if job_kept is None:
+                return None, 0.0
+            limit = self.cfg.economics.benefits[job_kept[0]].partial_max_weeks
+            return job_kept if limit is None or dur < limit else (None, 0.0)
         if state in self.state_benefit and self.state_benefit[state] is not None:
             return self.state_benefit[state], 1.0
         return None, 0.0

@@ -394,15 +394,18 @@ PINNED = {
 # rule became dated: a job started before July 2025 keeps what the old rule leaves
 # (krone for krone above an hourly disregard: nothing in a full-time job), not the 2025
 # rule's share (savings_true 4,780,163.52, savings_central_government 3,793,149.22,
-# municipal_net_pv -608,341.86, public_net_pv 3,247,546.55 before). The labour course,
-# payments and NPV are unchanged.
+# municipal_net_pv -608,341.86, public_net_pv 3,247,546.55 before). Re-pinned again
+# when supplementary a-dagpenge became limited to 30 weeks of a part-time job
+# (savings_true 4,795,211.29, savings_central_government 3,792,321.41, municipal_net_pv
+# -584,832.70, public_net_pv 3,271,338.52 in between). The labour course, payments and
+# NPV are unchanged.
 PINNED_DANISH = {
-    "savings_true": 4795211.293141075,
-    "savings_central_government": 3792321.409314036,
+    "savings_true": 4838776.972358958,
+    "savings_central_government": 3805408.745701269,
     "payments_total": 6015679.835382569,
     "investor_npv": 35174.768083476134,
-    "municipal_net_pv": -584832.7030697075,
-    "public_net_pv": 3271338.5226168893,
+    "municipal_net_pv": -550455.1633535821,
+    "public_net_pv": 3311606.0022810255,
     "fte_years_treatment": 578.371047227926,
 }
 

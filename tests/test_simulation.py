@@ -1164,6 +1164,37 @@ def test_part_time_jobs_and_what_they_keep(start, kept_part, kept_full):
     )
 
 
+@pytest.mark.parametrize("limit", [None, 5])
+def test_a_reduced_benefit_is_kept_for_at_most_its_weeks_of_a_job(limit):
+    """A benefit reduced by hours (as supplementary a-dagpenge) with ``partial_max_weeks``:
+    everyone takes a part-time job (0.4 of full time) in week 1 and keeps it; the job
+    keeps 0.6 of the benefit in its first ``limit`` weeks (weeks 1-5 with 5) and nothing
+    after; without a limit for the whole spell."""
+    transitions = [{"from": "benefit", "to": "employed", "probability": 1.0}]
+    raw = simple_raw(size=20, horizon=15, transitions=transitions)
+    raw["labour"]["hours"] = {
+        "full_time_share": 0.0,
+        "part_time_hours": 0.4,
+        "full_time_wage": 21632.0,
+    }
+    rates = [{"from": dt.date(2023, 1, 1), "value": 1000.0}]
+    own = {"unit": "week", "partial": "hours", "rates": rates}
+    if limit is not None:
+        own["partial_max_weeks"] = limit
+    raw["economics"]["benefits"] = {"supplement": own}
+    raw["cohort"]["segments"][0]["benefit"] = "supplement"
+    cfg = _deal(raw)
+    st, _, sim, _ = _run(cfg, 3, 0, 4)
+    jobs = sim.state_count[:, 0, :, EMPLOYED]
+    assert (jobs[:, 1:] == 20).all()
+    kept = _paid(sim, st, "supplement")[:, 0] - sim.state_count[:, 0, :, BENEFIT]
+    expected = np.full((4, 15), 0.6 * 20)
+    expected[:, 0] = 0.0
+    if limit is not None:
+        expected[:, 1 + limit :] = 0.0
+    np.testing.assert_allclose(kept, expected, rtol=1e-12, atol=1e-9)
+
+
 def test_a_job_keeps_what_the_earnings_rule_of_its_first_week_leaves():
     """A deal from 2025-05-05: the new earnings rule is in force from week 9 (2025-07-07,
     the first week starting on or after 1 July). Full-time jobs, never lost, taken at 10 %

@@ -44,7 +44,8 @@ class Benefit(Strict):
     ``earnings_ceiling_share`` of the rate of ``earnings_ceiling`` earnings are deducted
     krone for krone. ``earnings_changes``: later earnings rules, each in force from its
     date (:class:`EarningsRule`); a job keeps what the rule in force in its first week
-    leaves."""
+    leaves. ``partial_max_weeks``: a job keeps the reduced benefit for at most this many
+    weeks of the job spell (None: for the whole spell)."""
 
     unit: Literal["week", "month", "year"]
     rates: list[RatePoint] = Field(min_length=1, max_length=1000)
@@ -60,6 +61,7 @@ class Benefit(Strict):
     earnings_ceiling: Name | None = None
     earnings_ceiling_share: Annotated[float, Field(gt=0.0, le=2.0)] = 1.0
     earnings_changes: list[EarningsRule] = Field(default_factory=list, max_length=100)
+    partial_max_weeks: PositiveWeeks | None = None
     source: Text = ""
 
     @model_validator(mode="after")

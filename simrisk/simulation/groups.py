@@ -73,8 +73,8 @@ n_fade : int64 (ns,), number of fade blocks before the effect ends
 
 LedgerIn = namedtuple(
     "LedgerIn",
-    "ref_start ref_share reset_weeks reset_window state_btype on_staircase self_support resid "
-    "resid_rule",
+    "ref_start ref_share reset_weeks reset_window state_btype on_staircase self_support "
+    "partial_weeks resid resid_rule",
 )
 LedgerIn.__doc__ = """What the kernel needs to weight benefit weeks by refusion.
 
@@ -86,6 +86,8 @@ state_btype : int64 (S,), benefit type paid in a state that has one fixed benefi
     (education, permanent, subsidised, fleksjob; -1 otherwise)
 on_staircase : bool (B,), weeks on the benefit count on the refusion count
 self_support : bool (B,), weeks on the benefit count as self-support (SU)
+partial_weeks : int64 (B,), the most weeks of a job spell in which a job keeps a reduced
+    benefit (:data:`~simrisk.simulation.weeks.FAR`: the whole spell)
 resid : float64 (ns, B, E, 2), share of a benefit kept in a full-time (0) or part-time
     (1) job started from it under each of its earnings rules
 resid_rule : int64 (B, H), the earnings rule of each benefit in force in each week

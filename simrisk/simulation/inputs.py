@@ -19,7 +19,7 @@ from simrisk.config import DealConfig
 from simrisk.rates import refusion_starts, settlement_periods, week_dates
 from simrisk.sampling import Values
 from simrisk.simulation.groups import CohortIn, KernelOut, LabourIn, LedgerIn, ProgrammeIn
-from simrisk.simulation.weeks import MAX_STAGES
+from simrisk.simulation.weeks import FAR, MAX_STAGES
 from simrisk.vocabulary import (
     BENEFIT,
     EMPLOYED,
@@ -95,6 +95,7 @@ class Structure:
     state_btype: np.ndarray
     on_staircase: np.ndarray
     self_support: np.ndarray
+    partial_weeks: np.ndarray
     dur_edges: np.ndarray
     phase_end: np.ndarray
     fade_block: int
@@ -215,6 +216,9 @@ def build_structure(cfg: DealConfig, extra_checks: list[int] | None = None) -> S
         state_btype=state_btype,
         on_staircase=np.array([b.on_staircase for b in ben], np.bool_),
         self_support=np.array([b.self_support for b in ben], np.bool_),
+        partial_weeks=np.array(
+            [FAR if b.partial_max_weeks is None else b.partial_max_weeks for b in ben], np.int64
+        ),
         dur_edges=np.asarray(edges, dtype=np.int64),
         phase_end=np.cumsum([p.weeks for p in cfg.programme.phases]).astype(np.int64),
         fade_block=cfg.effect.fade_block_weeks,
@@ -411,6 +415,7 @@ def _ledger(cfg: DealConfig, st: Structure, v: Values) -> LedgerIn:
         state_btype=st.state_btype,
         on_staircase=st.on_staircase,
         self_support=st.self_support,
+        partial_weeks=st.partial_weeks,
         resid=resid,
         resid_rule=resid_rule,
     )

@@ -169,9 +169,9 @@ def benefit_paid(coh, led, g, state, dur, insured, moved, job_btype, job_resid):
         if insured and dur < coh.ins_weeks[g]:
             return coh.ins_btype[g], 1.0, coh.ins_weeks[g] - dur
         return coh.unins_btype[g], 1.0, FAR
-    if state == EMPLOYED:
-        if job_btype >= 0 and job_resid > 0.0:
-            return job_btype, job_resid, FAR
+    if state == EMPLOYED:  # a reduced benefit, for at most its weeks of the job spell
+        if job_btype >= 0 and job_resid > 0.0 and dur < led.partial_weeks[job_btype]:
+            return job_btype, job_resid, led.partial_weeks[job_btype] - dur
         return -1, 0.0, FAR
     return led.state_btype[state], 1.0, FAR
 
