@@ -136,9 +136,10 @@ def kept_shares(
     cfg: DealConfig, btypes: list[str], v: Values, horizon: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Share of each benefit a job started from it keeps, by earnings rule, full-time
-    (0) and part-time (1), float64 (scenario, benefit, rule, 2), each rule at the rates of
-    the first week it is in force; and the rule in force in each week, int64 (benefit,
-    week) (:func:`rule_weeks`; 0 for a benefit with one rule).
+    (0) and part-time (1), float64 (scenario, benefit, rule, 2), each rule at the rates
+    and the (regulated) wage of the first week it is in force; and the rule in force in
+    each week, int64 (benefit, week) (:func:`rule_weeks`; 0 for a benefit with one
+    rule).
 
     ``none``: nothing. ``hours``: the hours not worked. ``earnings``: the benefit less
     the rule's deduction of the counted earnings above its disregard (a month, plus the
@@ -155,6 +156,9 @@ def kept_shares(
     out = np.zeros((v.n, len(btypes), R, 2))
     in_force = np.zeros((len(btypes), horizon), np.int64)
     hours = np.stack([np.ones(v.n), v("labour", "hours", "part_time_hours")], axis=1)
+    weekly_wage = wage_weekly(cfg, v, horizon)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        growth = np.where(weekly_wage[:, :1] > 0, weekly_wage / weekly_wage[:, :1], 1.0)
     for b, name in enumerate(btypes):
         ben = cfg.economics.benefits[name]
         if ben.partial == "hours":
@@ -163,12 +167,12 @@ def kept_shares(
             continue
         in_force[b] = rule_weeks(cfg, name, horizon)
         rates = weekly(cfg, v, name, horizon) * WEEKS_PER_MONTH
-        wage = v("labour", "hours", "full_time_wage") * v(
-            "economics", "benefits", name, "earnings_counted"
-        )
-        earned = hours * wage[:, None]
+        counted = v("economics", "benefits", name, "earnings_counted")
         for r, (_, ceiling, path, fields) in enumerate(rules[name]):
             week = min(int(np.searchsorted(in_force[b], r)), horizon - 1)
+            # the wage at the rule's first week: regulated like the rates since the start
+            wage = v("labour", "hours", "full_time_wage") * growth[:, week] * counted
+            earned = hours * wage[:, None]
             disregard, per_hour, deduction, share = (v(*path, f)[:, None] for f in fields)
             disregard = disregard + per_hour * np.minimum(hours * HOURS_PER_MONTH, DISREGARD_HOURS)
             monthly = rates[:, week][:, None]

@@ -25,9 +25,17 @@ from simrisk.outputs import FLOWS, METRICS
 from simrisk.simulation.inputs import chunk_cap, simulated_weeks
 from simrisk.vocabulary import BASELINE_READINGS, N_EVENTS, N_STATES
 
+SECONDS_PER_SCENARIO_WEEK = 0.35e-6
+SECONDS_PER_SCENARIO_CITIZEN = 1.2e-6
+"""What a core spends on a scenario (both arms, money, contract and metrics) per
+simulated week and per citizen (cohort and control group): the kernel's cost grows with
+the citizens' events, not their weeks. Fitted to the included deals, the three-state
+deal, Holbæk with 10,000 citizens and a 100,000-citizen deal over 50 years on a 2-core
+machine, within a factor of 0.55-1.5 of the time taken (``benchmarks/bench_estimate.py``
+measures it against runs)."""
 CITIZEN_WEEKS_PER_SECOND = 3.5e8
-"""Citizen-weeks a core simulates per second (both arms, money and metrics included), as
-measured on the Holbæk deal (benchmarks/); a rough figure for the time estimate."""
+"""Citizen-weeks a core simulates per second in the kernel alone (both arms), as
+measured on the Holbæk deal (benchmarks/): the time of a baseline's scenarios."""
 MAX_SCENARIOS = 100_000_000
 """The most scenarios one run may ask for."""
 LARGE_BYTES = 1 << 30
@@ -102,7 +110,8 @@ def estimate(
     uptake = cfg.cohort.uptake
     cw = 2.0 * n * N * uptake * max(H - cfg.cohort.enrolment.last_week / 2, 1)
     base = baseline_citizen_weeks(cfg)
-    seconds = cw / (CITIZEN_WEEKS_PER_SECOND * max(threads, 1)) + base / CITIZEN_WEEKS_PER_SECOND
+    per_scenario = SECONDS_PER_SCENARIO_WEEK * H + SECONDS_PER_SCENARIO_CITIZEN * (N + N_ctl)
+    seconds = n * per_scenario / max(threads, 1) + base / CITIZEN_WEEKS_PER_SECOND
     return Estimate(total, seconds, cw + base)
 
 

@@ -276,12 +276,13 @@ def earnings_rule(cfg, name: str, day: dt.date):
 def kept_share(cfg, v: Leaves, s: int, name: str, full: bool, day: dt.date) -> float:
     """Share of benefit ``name`` kept in a job started from it on ``day``, full-time or
     part-time: ``hours``: the hours not worked; ``earnings``: under the earnings rule in
-    force on that day, at the rates of the first week of the deal that rule is in force
-    in, the monthly rate less the rule's deduction of the counted earnings (``hours x
-    earnings_counted x full-time wage``) above its disregard (a month, plus the hourly
-    disregard for the hours worked, 37 a week, at most 160 a month), and no more than
-    what brings benefit and counted earnings to the rule's ceiling share of the ceiling
-    benefit's monthly rate; nothing without a wage; ``none``: nothing."""
+    force on that day, at the rates and the wage (regulated from the deal's start year)
+    of the first week of the deal that rule is in force in, the monthly rate less the
+    rule's deduction of the counted earnings (``hours x earnings_counted x full-time
+    wage``) above its disregard (a month, plus the hourly disregard for the hours worked,
+    37 a week, at most 160 a month), and no more than what brings benefit and counted
+    earnings to the rule's ceiling share of the ceiling benefit's monthly rate; nothing
+    without a wage; ``none``: nothing."""
     ben = cfg.economics.benefits[name]
     base = ("economics", "benefits", name)
     hours = 1.0 if full else v(s, "labour", "hours", "part_time_hours")
@@ -294,6 +295,7 @@ def kept_share(cfg, v: Leaves, s: int, name: str, full: bool, day: dt.date) -> f
         return 0.0
     _, on, ceiling_name, (disregard, per_hour, deduction, share) = earnings_rule(cfg, name, day)
     monthly = rate_on(cfg, v, s, name, on) * WEEKS_PER_YEAR / 12.0
+    wage = regulated(cfg, v, s, wage, cfg.deal.start_date.year, on.year)  # the wage then
     earned = hours * wage * v(s, *base, "earnings_counted")
     hours_month = min(hours * 37.0 * WEEKS_PER_YEAR / 12.0, 160.0)
     free = v(s, *disregard) + v(s, *per_hour) * hours_month

@@ -146,6 +146,22 @@ def test_a_job_keeps_what_the_rule_of_its_first_week_leaves():
     np.testing.assert_allclose(_kept(cfg, names, 5)[0], KEPT_2025["kontanthjaelp_30plus"])
 
 
+def test_a_later_rule_is_valued_at_the_wage_of_its_first_week():
+    """A deal from 2024-03-01: the 2025 rule (first week 2025-07-07) at the 2025 rates and
+    the wage regulated by 3.6 % into 2025: counted earnings 19,901.44 x 1.036 =
+    20,617.89 full time. Full time: 13,590 - 0.65 x (20,617.89 - 2,500) = 1,813.37, the
+    ceiling 21,092 - 20,617.89 = 474.11 binds; half time 13,590 - 0.65 x (10,308.95 -
+    2,500) = 8,514.18."""
+    cfg = _deal()
+    v = Values(cfg.model_dump(by_alias=True), {}, 1)
+    out, in_force = benefits.kept_shares(cfg, ["kontanthjaelp_30plus"], v, 80)
+    first = int(np.argmax(in_force[0] == 1))
+    assert first == 70  # 2025-07-07
+    full, half = COUNTED * 1.036, COUNTED * 1.036 / 2
+    expected = [(21092 - full) / 13590, (13590 - 0.65 * (half - 2500)) / 13590]
+    np.testing.assert_allclose(out[0, 0, 1], expected, rtol=1e-12)
+
+
 def test_earnings_changes_must_be_in_order_and_on_an_earnings_rule():
     own = {
         "kh": {
@@ -166,6 +182,11 @@ def test_earnings_changes_must_be_in_order_and_on_an_earnings_rule():
     own["kh"]["partial"] = "hours"
     own["kh"]["earnings_changes"] = [{"from": dt.date(2025, 7, 1)}]
     with pytest.raises(ConfigError, match="not by earnings"):
+        _deal(benefits_=own)
+    own["kh"]["partial"] = "none"
+    own["kh"]["earnings_changes"] = []
+    own["kh"]["partial_max_weeks"] = 5
+    with pytest.raises(ConfigError, match="partial_max_weeks: a job ends this benefit"):
         _deal(benefits_=own)
 
 

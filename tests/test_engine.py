@@ -397,15 +397,17 @@ PINNED = {
 # municipal_net_pv -608,341.86, public_net_pv 3,247,546.55 before). Re-pinned again
 # when supplementary a-dagpenge became limited to 30 weeks of a part-time job
 # (savings_true 4,795,211.29, savings_central_government 3,792,321.41, municipal_net_pv
-# -584,832.70, public_net_pv 3,271,338.52 in between). The labour course, payments and
-# NPV are unchanged.
+# -584,832.70, public_net_pv 3,271,338.52 in between), and once more when a later
+# earnings rule was valued at the wage of its first week, regulated like the rates
+# (4,838,776.97, 3,805,408.75, -550,455.16, 3,311,606.00 before). The labour course,
+# payments and NPV are unchanged.
 PINNED_DANISH = {
-    "savings_true": 4838776.972358958,
-    "savings_central_government": 3805408.745701269,
+    "savings_true": 4834533.500167037,
+    "savings_central_government": 3804687.631111171,
     "payments_total": 6015679.835382569,
     "investor_npv": 35174.768083476134,
-    "municipal_net_pv": -550455.1633535821,
-    "public_net_pv": 3311606.0022810255,
+    "municipal_net_pv": -563186.1195439127,
+    "public_net_pv": 3296067.144075896,
     "fte_years_treatment": 578.371047227926,
 }
 

@@ -95,9 +95,10 @@ def _holbaek_variant(
     """Holbæk, small (40 citizens, 120 weeks and an appraisal of 3 years: 157 simulated
     weeks), with dropouts, permanent exits, fleksjob, a calendar shock, a short rolling
     refusion reset, a-dagpenge that run out after 10 weeks, two outcome targets (check
-    weeks), and the deal's own rules: the sygedagpenge path to jobafklaring at 22 and 69
-    weeks, unemployment by insurance, part-time jobs keeping sygedagpenge by hours and
-    jobafklaring and kontanthjælp by earnings (with the a-dagpenge ceiling), SU in
+    weeks), and the deal's own rules: the sygedagpenge path to jobafklaring at 22 and 91
+    weeks, unemployment by insurance, part-time jobs keeping sygedagpenge and (for 30
+    weeks) a-dagpenge by hours and jobafklaring and kontanthjælp by earnings (under the
+    rule of the job's first week; from July 2025 with the a-dagpenge ceiling), SU in
     education.
 
     ``state_benefits``: løntilskud (a subsidised state), an education benefit that is not
@@ -196,8 +197,18 @@ def _holbaek_variant(
                 ("effect.job_loss[3]", 0.2, 0.9),
                 ("economics.refusion.steps[1].state_share", 0.1, 0.9),
                 ("economics.benefits.su.refusion", 0.5, 1.0),
-                ("economics.benefits.kontanthjaelp_30plus.earnings_disregard", 0.0, 5000.0),
-                ("economics.benefits.kontanthjaelp_30plus.earnings_ceiling_share", 0.8, 1.2),
+                # the rule until June 2025 and the one from July (the deal runs across it)
+                ("economics.benefits.kontanthjaelp_30plus.earnings_disregard_per_hour", 0.0, 60.0),
+                (
+                    "economics.benefits.kontanthjaelp_30plus.earnings_changes[0].disregard",
+                    0.0,
+                    5000.0,
+                ),
+                (
+                    "economics.benefits.kontanthjaelp_30plus.earnings_changes[0].ceiling_share",
+                    0.8,
+                    1.2,
+                ),
                 ("economics.benefits.jobafklaring.earnings_deduction", 0.3, 1.0),
                 ("economics.benefits.a_dagpenge.rates[0].value", 18000.0, 21000.0),
                 ("economics.regulation.years[0].rate", 0.0, 0.05),

@@ -77,6 +77,11 @@ class Benefit(Strict):
                 f"earnings_changes: the benefit is reduced by '{self.partial}', not by "
                 'earnings (set partial = "earnings")'
             )
+        if self.partial_max_weeks is not None and self.partial == "none":
+            raise ValueError(
+                'partial_max_weeks: a job ends this benefit (partial = "none"), so there '
+                "is no reduced benefit to limit"
+            )
         if self.on_staircase and self.self_support:
             raise ValueError(
                 "self_support: weeks on a benefit on the refusion staircase are not "

@@ -6,7 +6,12 @@ deal starts: the expected benefit weeks per enrolled citizen by weeks since
 entry at the deal's central parameter values. A scenario's baseline cost places
 this profile at each enrolled citizen's actual entry week and values it at the
 scenario's rates, so the baseline does not move with the world (job market,
-effect) but does follow who enrolled when and what a benefit week costs.
+effect) but does follow who enrolled when and what a benefit week costs. A rule that
+changes on a date and shapes the course itself (a dated earnings rule: what a job keeps
+of a benefit) applies in the profile by weeks since entry as if everyone entered in the
+deal's first week (an assumption: for Slagelse, a citizen entering after July 2025 is
+credited with the old rule's kontanthjælp weeks for the weeks of the profile before the
+change, about 2 % fewer than the new rule's).
 
 Two readings of "the savings when citizens get work": ``baseline``, the expected
 business-as-usual course (generous to the municipality: it pays only for exits beyond
