@@ -89,8 +89,11 @@ def scenario_arrays(cfg, st: simulation.Structure, sampler: Sampler, scen0: int,
         groups.update(g._asdict())
     arr = {k: groups[k] for k in PER_SCENARIO}
     la = ledger.ledger_arrays(cfg, st, v)
-    arr["rates"] = np.ascontiguousarray(la.rates.transpose(0, 2, 1))  # (scenario, benefit, week)
-    arr["tax"] = la.tax  # (scenario, week, municipal / central)
+    # (scenario, benefit, week) and (scenario, week, municipal / central): a table that no
+    # scenario varies has one row, spread to every scenario here
+    rates = np.broadcast_to(la.rates, (n, *la.rates.shape[1:]))
+    arr["rates"] = np.ascontiguousarray(rates.transpose(0, 2, 1))
+    arr["tax"] = np.ascontiguousarray(np.broadcast_to(la.tax, (n, *la.tax.shape[1:])))
     arr["kept"] = la.kept
     arr["resid_rule"] = kin.ledger.resid_rule  # (benefit, week): the same in every scenario
     arr["phase_cost"] = la.phase_cost
