@@ -117,8 +117,10 @@ class Table:
 @dataclass
 class Output:
     """What a command has to show: ``data`` (its JSON form), ``tables`` and plain
-    ``lines`` for the terminal (stdout)."""
+    ``lines`` for the terminal (stdout), and ``messages`` such as the files written
+    (stderr, with or without JSON)."""
 
     data: dict
     tables: list[Table] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)

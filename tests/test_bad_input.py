@@ -415,6 +415,27 @@ def test_a_deal_copied_without_its_posterior_says_where_it_looked(tmp_path, monk
     assert result.exit_code == 1
 
 
+def test_a_missing_posterior_does_not_hide_the_deals_other_problems(tmp_path, monkeypatch):
+    """The copy without its posterior, with a misspelt field and a probability of 1.5:
+    one line for each, the posterior's first."""
+    monkeypatch.chdir(tmp_path)
+    text = (CONFIGS / "holbaek.toml").read_text(encoding="utf-8")
+    assert "\nsize = 180 " in text and "probability = 0.001 " in text
+    text = text.replace("\nsize = 180 ", "\nsise = 180 ").replace(
+        "probability = 0.001 ", "probability = 1.5 ", 1
+    )
+    (tmp_path / "broken.toml").write_text(text, encoding="utf-8")
+    for args in (["validate", "broken.toml"], ["run", "broken.toml", "-n", "64", "-o", "x.nc"]):
+        result = run_cli(*args)
+        lines = error_lines(result)
+        assert result.exit_code == 1
+        assert lines[0].startswith("error: uncertainty.posterior: posteriors/holbaek.toml: no ")
+        assert "error: cohort.size: Field required" in lines
+        assert "error: cohort.sise: unknown key" in lines
+        assert any("probability" in line and "(got 1.5)" in line for line in lines), lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.toml"]
+
+
 def test_missing_results_file_for_summary(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = run_cli("summary", "nosuch.nc")
@@ -487,7 +508,12 @@ def test_existing_default_output_is_not_overwritten(tmp_path, monkeypatch):
     out = tmp_path / "holbaek.nc"
     out.write_bytes(b"precious")
     result = run_cli("run", HOLBAEK, "-n", "64", "--seed", "1")
-    assert_bad_input(result, "holbaek.nc", "--overwrite")
+    lines = assert_bad_input(result, "holbaek.nc", "--overwrite")
+    # the message says the name is the default one, not one the user gave
+    assert lines == [
+        "error: --output: holbaek.nc (the default name, as no -o was given) exists (use "
+        "--overwrite to replace it, or -o to write another file)"
+    ]
     assert out.read_bytes() == b"precious"
 
 

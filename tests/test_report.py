@@ -254,7 +254,7 @@ def test_cli_report_formats_and_bad_input(holbaek_files, tmp_path):
     )
     assert out.exit_code == 0, out.output
     assert (tmp_path / "svg" / "states.svg").read_text().lstrip().startswith("<?xml")
-    assert "sensitivity.svg" in out.stdout and "stress" not in out.stdout
+    assert "sensitivity.svg" in out.stderr and "stress" not in out.stderr
     assert sorted(p.name for p in (tmp_path / "svg").iterdir()) == sorted(
         [f"{f}.svg" for f in FIGURES] + ["sensitivity.svg", "report.html"]
     )

@@ -58,11 +58,14 @@ def table(t: Table) -> None:
 
 
 def emit(out: Output, as_json: bool = False) -> None:
-    """Print a command's output: JSON of its data, or its tables and lines."""
+    """Print a command's output: JSON of its data, or its tables and lines (stdout); its
+    messages on stderr."""
     if as_json:
         click.echo(json.dumps(finite(out.data), indent=2, ensure_ascii=False))
-        return
-    for t in out.tables:
-        table(t)
-    for line in out.lines:
-        stdout.print(Text(safe(line)))
+    else:
+        for t in out.tables:
+            table(t)
+        for line in out.lines:
+            stdout.print(Text(safe(line)))
+    for message in out.messages:
+        stderr.print(Text(safe(message)))

@@ -109,7 +109,15 @@ def parse_deal(raw: dict, source: str = "<deal>", base: Path | None = None) -> D
     if deep is not None:
         raise ConfigError(source, [f"{deep}: nested more than {MAX_DEPTH} levels deep"])
     raw, warnings = _renamed(raw)
-    raw = read_posterior(raw, base)
+    try:
+        raw = read_posterior(raw, base)
+    except ConfigError as exc:  # the file's problem, and every other problem of the deal
+        unc = {k: x for k, x in raw["uncertainty"].items() if k != "posterior"}
+        try:
+            validate(DealConfig, merge_rules({**raw, "uncertainty": unc}, base), source)
+        except ConfigError as rest:
+            raise ConfigError(source, exc.problems + rest.problems) from None
+        raise ConfigError(source, exc.problems) from None
     cfg = validate(DealConfig, merge_rules(raw, base), source)
     missing: list[str] = []
     problems = check_uncertainty(cfg) + check_evidence(cfg, base, missing)

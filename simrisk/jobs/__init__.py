@@ -35,7 +35,16 @@ class UI:
 QUIET = UI()
 
 
+class DefaultOutput(str):
+    """An output file name the user did not give: the job's default for the deal."""
+
+
 def exists_problem(path: str | Path) -> str:
+    if isinstance(path, DefaultOutput):
+        return (
+            f"--output: {path} (the default name, as no -o was given) exists (use --overwrite "
+            "to replace it, or -o to write another file)"
+        )
     return f"--output: {path} exists (use --overwrite to replace it)"
 
 
@@ -60,7 +69,7 @@ def claim_output(path: str | Path, overwrite: bool) -> Iterator[None]:
 
 def default_output(deal: str | Path, suffix: str) -> str:
     """``DEAL`` name with ``suffix`` (``.nc``, ``_stress.nc``) in the working directory."""
-    return Path(deal).stem + suffix
+    return DefaultOutput(Path(deal).stem + suffix)
 
 
 def seed_or_draw(seed: int | None, ui: UI) -> int:

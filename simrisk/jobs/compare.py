@@ -45,5 +45,5 @@ def compare(files: list[str], out_dir: str | Path | None = None, fmt: str = "png
         except FileExistsError as exc:
             raise ConfigError(str(out_dir), [f"--output: {exc}"]) from None
         data["written"] = [str(p) for p in written]
-        lines += [f"wrote {p}" for p in written]
+        return Output(data, [table], lines, [f"wrote {p}" for p in written])
     return Output(data, [table], lines)

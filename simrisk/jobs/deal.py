@@ -235,7 +235,7 @@ def make_report(files: list[str], out_dir: str, fmt: str = "png") -> Output:
             )  # fmt: skip
     except FileExistsError as exc:
         raise ConfigError(out_dir, [f"--output: {exc}"]) from None
-    return Output({"written": [str(p) for p in written]}, lines=[str(p) for p in written])
+    return Output({"written": [str(p) for p in written]}, messages=[f"wrote {p}" for p in written])
 
 
 def value_of_information(result: str, groups: list[str] | None = None,
