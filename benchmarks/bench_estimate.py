@@ -24,14 +24,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CONFIGS = ROOT / "configs"
-DEALS = [
-    "holbaek",
-    "slagelse",
-    "sundinvest_sygemeldte",
-    "aarhus_din_vej_i_job",
-    "aarhus_ips_plus",
-    "drc_herning_viborg",
-]
 LARGE_COHORT = 10_000
 
 
@@ -40,7 +32,7 @@ def deals(scenarios: int) -> list[tuple[str, object, int]]:
     from simrisk.config import load_deal, parse_deal
     from simrisk.files import read_toml
 
-    out = [(d, load_deal(CONFIGS / f"{d}.toml")[0], scenarios) for d in DEALS]
+    out = [(p.stem, load_deal(p)[0], scenarios) for p in sorted(CONFIGS.glob("*.toml"))]
     out.append(("three_state", load_deal(HERE / "deals" / "three_state.toml")[0], scenarios))
     raw, _ = read_toml(CONFIGS / "holbaek.toml")
     raw = copy.deepcopy(raw)

@@ -108,17 +108,18 @@ DISREGARD_HOURS = 160.0
 
 
 def earnings_rules(cfg: DealConfig, name: str) -> list[tuple]:
-    """A benefit's earnings rules in order: ``(from, ceiling, path)`` with ``from`` None
-    for the benefit's own rule, ``path`` the prefix and the field names (disregard,
-    per hour, deduction, ceiling share) under which :class:`~simrisk.sampling.Values`
-    reads the rule."""
+    """A benefit's earnings rules in order (its own, then its ``earnings_changes``):
+    ``(ceiling, path, fields)``, the ceiling benefit and the prefix and field names
+    (disregard, per hour, deduction, ceiling share) under which
+    :class:`~simrisk.sampling.Values` reads the rule; :func:`rule_weeks` says when each
+    is in force."""
     ben = cfg.economics.benefits[name]
     base = ("economics", "benefits", name)
     own = ("earnings_disregard", "earnings_disregard_per_hour", "earnings_deduction")
-    rules = [(None, ben.earnings_ceiling, base, (*own, "earnings_ceiling_share"))]
+    rules = [(ben.earnings_ceiling, base, (*own, "earnings_ceiling_share"))]
     for k, rule in enumerate(ben.earnings_changes):
         fields = ("disregard", "disregard_per_hour", "deduction", "ceiling_share")
-        rules.append((rule.valid_from, rule.ceiling, (*base, "earnings_changes", k), fields))
+        rules.append((rule.ceiling, (*base, "earnings_changes", k), fields))
     return rules
 
 
@@ -168,7 +169,7 @@ def kept_shares(
         in_force[b] = rule_weeks(cfg, name, horizon)
         rates = weekly(cfg, v, name, horizon) * WEEKS_PER_MONTH
         counted = v("economics", "benefits", name, "earnings_counted")
-        for r, (_, ceiling, path, fields) in enumerate(rules[name]):
+        for r, (ceiling, path, fields) in enumerate(rules[name]):
             week = min(int(np.searchsorted(in_force[b], r)), horizon - 1)
             # the wage at the rule's first week: regulated like the rates since the start
             wage = v("labour", "hours", "full_time_wage") * growth[:, week] * counted
