@@ -38,8 +38,9 @@ random draws, so it agrees with the engine statistically, not draw for draw:
   the segment's weeks on benefit; the refusion share is the step the count has
   reached; the count restarts in the week in which the weeks of self-support (a
   job or education without a benefit, or a benefit that is self-support) within
-  the last ``reset_window`` weeks reach ``reset_weeks``, and those weeks are used
-  up (a ring buffer of the last ``reset_window`` weeks, cleared at a restart).
+  the last ``reset_window`` weeks reach ``reset_weeks`` (a ring buffer of the last
+  ``reset_window`` weeks, cleared at a restart); after a restart the weeks of
+  self-support count again from the next week on a benefit on the staircase.
 
 Both arms share the citizen (entry, segment, frailty, insurance, path) and, as the
 engine does, use common random numbers: the same weekly uniforms drive both arms'
@@ -212,6 +213,7 @@ def _simulate_batch(st: simulation.Structure, a: dict, rng: np.random.Generator)
     job_h = np.ones(shape)
     ring = np.zeros((*shape, W), bool)  # self-support in each of the last W weeks
     support = np.zeros(shape, np.int64)  # weeks of self-support in the ring
+    placed = np.ones(shape, bool)  # on the staircase since the count last started (§ 6)
     dropped = np.zeros((S, N), bool)  # treatment arm: left the programme by dropout
 
     states = np.zeros((S, 2, N_STATES, H))
@@ -270,9 +272,11 @@ def _simulate_batch(st: simulation.Structure, a: dict, rng: np.random.Generator)
         cost[:, :, t] = ((gross - refund).sum(axis=2) * a["kept"] - fte[:, :, t].T * tax_m).T
         central[:, :, t] = (refund.sum(axis=2) - fte[:, :, t].T * tax_c).T
         counter += on_staircase[btype]
-        # § 6: self-support in the last W weeks; the count restarts when it reaches `need`
+        placed |= on_staircase[btype]
+        # § 6: self-support in the last W weeks since the last placement on the staircase;
+        # the count restarts when it reaches `need`
         in_work = (state == EMPLOYED) | (state == EDUCATION)
-        ss = act2 & np.where(btype >= 0, self_support[btype], in_work)
+        ss = act2 & placed & np.where(btype >= 0, self_support[btype], in_work)
         slot = t % W
         support += ss.astype(np.int64) - ring[..., slot]
         ring[..., slot] = ss
@@ -281,6 +285,7 @@ def _simulate_batch(st: simulation.Structure, a: dict, rng: np.random.Generator)
             counter[restart] = 0
             support[restart] = 0
             ring[restart] = False
+            placed[restart] = False
         absorbed = (state[1] == PERMANENT) | (state[1] == MOVED)
         occupied = in_prog & ~absorbed
         for k in range(K):

@@ -586,6 +586,7 @@ def _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes
     dur = sc.seg_weeks[g]  # weeks in the current state
     counted = sc.seg_weeks[g]  # benefit weeks counted by the refusion staircase
     support = []  # the weeks of self-support since the count last started
+    placed = True  # a benefit week on the staircase since the count last started (§ 6)
     in_job = 0  # weeks in the current job spell
     run = 0  # weeks in the current unbroken run of self-support
     job_kept = None  # (benefit, share) a job keeps of the benefit it was started from
@@ -605,6 +606,7 @@ def _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes
             out["benefit_weeks"][s, arm, t, b] += weight
             if sc.on_staircase[benefit]:
                 counted += 1
+                placed = True
                 share = sc.refusion_share(benefit, counted)
             else:  # not counted: at the step the count has reached
                 share = sc.refusion_share(benefit, counted + 1)
@@ -617,7 +619,8 @@ def _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes
                     events[s, arm, i, ev] = t
         # § 6: self-support is a job or education without a benefit, or a benefit that is
         # self-support (SU); the count starts again at the reset_weeks-th such week within
-        # the last reset_window weeks
+        # the last reset_window weeks, the weeks counted from the last placement on the
+        # staircase (entry, or the first benefit week on it after a restart)
         if benefit is None:
             self_supporting = state in (EMPLOYED, EDUCATION)
         else:
@@ -636,11 +639,12 @@ def _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes
         for c, w in enumerate(checks_at):
             if t == e + w:
                 out["check_run"][s, arm, i, c] = (in_job if state == EMPLOYED else 0, run)
-        if self_supporting:
+        if self_supporting and placed:
             support.append(t)
             if sum(1 for w in support if w > t - sc.reset_window) >= sc.reset_weeks:
                 counted = 0
                 support = []
+                placed = False
         if state in (PERMANENT, MOVED):
             continue
         rel = t - e

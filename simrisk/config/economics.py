@@ -98,8 +98,9 @@ class RefusionStep(Strict):
 class Refusion(Strict):
     """The refusion staircase by the citizen's weeks on benefit; the count restarts once
     the citizen has had ``reset_weeks`` weeks of self-support in total within the last
-    ``reset_window_weeks`` weeks (in the week it reaches them; the weeks that made a
-    restart do not count towards the next)."""
+    ``reset_window_weeks`` weeks (in the week it reaches them), the weeks counted after
+    the last placement on the staircase: from entry, and after a restart from the next
+    week on a benefit on the staircase (§ 6 of the refusion law)."""
 
     steps: list[RefusionStep] = Field(min_length=1, max_length=100)
     reset_weeks: PositiveWeeks = 52

@@ -353,6 +353,10 @@ def simulate_chunk(
                 counter = coh.seg_weeks[g]
                 n_ss = 0
                 ss_tot = 0
+                # § 6 counts self-support after the citizen's last placement on the
+                # staircase: from entry (on benefit), then from the first benefit week
+                # on the staircase after each restart
+                placed = True
                 job_btype = -1
                 job_resid = 0.0
                 job_h = 1.0
@@ -423,12 +427,15 @@ def simulate_chunk(
                         events, check_run, s, arm, i, t, t_end, state, is_ss, run_start,
                         spell_start, e, check_off, ss_windows,
                     )  # fmt: skip
-                    if is_ss:
+                    if btype >= 0 and led.on_staircase[btype]:
+                        placed = True
+                    if is_ss and placed:
                         n_ss, ss_tot, restart = self_support(
                             ss_a, ss_b, n_ss, ss_tot, t, t_end, led.reset_window, led.reset_weeks
                         )
-                        if restart:  # § 6: the count starts again
+                        if restart:  # § 6: the count starts again with the next benefit week
                             counter = 0
+                            placed = False
                     if not event:
                         dur += span
                         t = t_end

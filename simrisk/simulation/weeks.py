@@ -11,8 +11,9 @@ self-support record of the § 6 reset.
   the citizen's count of weeks on benefit (one count across all benefits); a benefit off
   the staircase has a fixed share and does not move the count.
 * § 6: the count restarts in the week in which the citizen has had ``need`` weeks of
-  self-support in total within the last ``window`` weeks; the weeks that made a restart
-  do not count towards the next one.
+  self-support in total within the last ``window`` weeks, counted after the last
+  placement on the staircase: from entry, and after a restart from the next benefit
+  week on the staircase (self-support before it counts towards nothing).
 
 * Outcome records of a stretch: the first week off benefit (self-support), of
   self-support in a job, the week a run of self-support reaches each contract window,
@@ -102,11 +103,10 @@ def self_support(ss_a, ss_b, n, tot, t0, t1, window, need):
     within these weeks.
 
     The count restarts in the first week at which the self-support within the last
-    ``window`` weeks reaches ``need`` weeks (within a stretch of self-support that total
-    never falls, so the week is found by bisection). The weeks that made a restart are
-    used up: the record starts again after that week, so later weeks of the same stretch
-    count towards the next restart (one every ``need`` weeks). Where the stretch is cut
-    (a change of the benefit paid) therefore changes nothing. The record's
+    ``window`` weeks reaches ``need`` weeks. The record is then empty: § 6 counts the
+    self-support after the last placement on the staircase, so the weeks up to the next
+    benefit week on the staircase do not count (the caller adds no weeks until then), and
+    where a stretch is cut (a change of the benefit paid) changes nothing. The record's
     total bounds the weeks within any window, so below ``need`` no window is summed."""
     if n > 0 and ss_b[n - 1] == t0:
         ss_b[n - 1] = t1
@@ -116,19 +116,7 @@ def self_support(ss_a, ss_b, n, tot, t0, t1, window, need):
         n += 1
     tot += t1 - t0
     if tot >= need and window_total(ss_a, ss_b, n, t1 - 1, window) >= need:
-        lo, hi = t0, t1 - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if window_total(ss_a, ss_b, n, mid, window) >= need:
-                hi = mid
-            else:
-                lo = mid + 1
-        rest = (t1 - 1 - lo) % need  # the weeks after the stretch's last restart
-        if rest == 0:
-            return 0, 0, True
-        ss_a[0] = t1 - rest
-        ss_b[0] = t1
-        return 1, rest, True
+        return 0, 0, True
     # drop the spells that ended before the window ending with the last week (the
     # record is in time order, so they come first)
     lo = t1 - window
