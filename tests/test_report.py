@@ -96,6 +96,27 @@ def test_every_figure_for_every_deal_without_warnings(tmp_path, deal):
         assert p.stat().st_size > 5000
 
 
+def test_a_run_in_which_nobody_was_enrolled_gets_its_report(tmp_path):
+    """No citizen takes up the programme in any future: no state is ever occupied, and
+    the state figures say so instead of failing; the page is written, without warnings."""
+    raw = simple_raw(size=5, horizon=30)
+    raw["deal"]["start_date"] = dt.date(2024, 1, 1)
+    raw["cohort"]["uptake"] = 0.0
+    cfg = parse_deal(raw)
+    ds = results.build_dataset(cfg, engine.run(cfg, 1, 8), 1, "")
+    assert float(ds["state_count_mean"].max()) == 0.0
+    res = results.write_netcdf(ds, tmp_path / "r.nc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        written = report.write_report(res, tmp_path / "rep")
+    assert {p.name for p in written} == {f"{f}.png" for f in FIGURES} | {"report.html"}
+    for f in figures(xr.open_dataset(res)):
+        if f.name in ("states", "effect"):
+            texts = [t.get_text() for ax in f.fig.axes for t in ax.texts]
+            assert texts == ["nobody was enrolled in any future"], f.name
+        plt.close(f.fig)
+
+
 def test_page_is_self_contained(holbaek_report):
     out, written = holbaek_report
     text = (out / "report.html").read_text(encoding="utf-8")

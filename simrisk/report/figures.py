@@ -68,6 +68,11 @@ def _state_grid(ds: xr.Dataset):
     axes, the states and the number of columns."""
     mean = ds["state_count_mean"]
     states = [s for s in LABOUR_STATES if s != "moved" and float(mean.sel(state=s).max()) > 0]
+    if not states:  # nobody enrolled in any future: one panel that says so
+        fig, ax = plt.subplots(figsize=(6.0, 2.4), layout="constrained")
+        ax.text(0.5, 0.5, "nobody was enrolled in any future", ha="center", va="center")
+        ax.set_axis_off()
+        return fig, np.array([ax]), states, 1
     cols = min(len(states), 4)
     rows = -(-len(states) // cols)
     fig, axes = plt.subplots(
@@ -92,7 +97,8 @@ def fig_states(ds: xr.Dataset) -> Figure:
         _dates(ax)
     for ax in axes[::cols]:
         ax.set_ylabel("share of the cohort")
-    axes[0].legend(loc="upper left", fontsize=8)
+    if states:
+        axes[0].legend(loc="upper left", fontsize=8)
     fig.suptitle("Citizens by state: median and 5-95 % of scenarios")
     return Figure(
         "states",
@@ -120,7 +126,8 @@ def fig_effect(ds: xr.Dataset) -> Figure:
         _dates(ax)
     for ax in axes[::cols]:
         ax.set_ylabel("share of the cohort, with less without")
-    axes[0].legend(loc="upper left", fontsize=8)
+    if states:
+        axes[0].legend(loc="upper left", fontsize=8)
     fig.suptitle("The programme's effect: with the programme less without it, same future")
     return Figure(
         "effect",
