@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import shutil
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -500,6 +501,23 @@ def test_existing_output_is_not_overwritten(tmp_path, monkeypatch):
     assert out.read_bytes() == b"precious"
     assert out.stat().st_mtime_ns == before.st_mtime_ns
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc"]
+
+
+@pytest.mark.parametrize("command", ["run", "stress"])
+def test_the_output_is_never_the_deal_file_itself(tmp_path, monkeypatch, command):
+    """-o naming the deal file (by another spelling, with --overwrite) is refused before
+    any work: the deal is left as it was."""
+    shutil.copytree(CONFIGS, tmp_path / "configs")
+    monkeypatch.chdir(tmp_path / "configs")
+    deal = tmp_path / "configs" / "holbaek.toml"
+    before = deal.read_bytes()
+    files = sorted(p.name for p in deal.parent.iterdir())
+    args = ["-n", "8", "--seed", "1", "-o", "../configs/holbaek.toml", "--overwrite"]
+    result = run_cli(command, "holbaek.toml", *args)
+    lines = assert_bad_input(result, "--output", "../configs/holbaek.toml", "input file itself")
+    assert len(lines) == 1
+    assert deal.read_bytes() == before
+    assert sorted(p.name for p in deal.parent.iterdir()) == files
 
 
 def test_existing_default_output_is_not_overwritten(tmp_path, monkeypatch):

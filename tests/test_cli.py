@@ -489,6 +489,10 @@ BROKEN = {
             "holdings[0].capital: Field required",
         ],
     ),
+    "fund: without holdings": (
+        "name = 'x'\n[macro]\nrho = 0.5\n",
+        ["holdings: Field required"],
+    ),
     "fund: its deals": (
         f"name = 'f'\n[macro]\npath = 'cohort.size'\n[[holdings]]\ndeal = '{HOLBAEK}'\n"
         f"capital = 1e12\n[[holdings]]\ndeal = '{CONFIGS / 'slagelse.toml'}'\ncapital = 1e6\n",

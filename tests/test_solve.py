@@ -359,3 +359,51 @@ def test_cli_solve_bad_input(extra, needle):
         main, ["solve", str(CONFIGS / "holbaek.toml"), "--vary", "contract.cap", *extra]
     )
     assert res.exit_code == 1 and needle in res.stderr, res.output
+
+
+NON_FINITE = {
+    "solve hurdle": (
+        ["solve", "--vary", "cohort.uptake", "--range", "0.5,1", "--irr-hurdle", "nan"],
+        "--irr-hurdle: nan is not an IRR above -100 % (0.05 for 5 %)",
+    ),
+    "solve range": (
+        ["solve", "--vary", "cohort.uptake", "--range", "nan,1", "--breakeven"],
+        "--range: 'nan,1': both ends must be finite numbers",
+    ),
+    "solve wildcard": (
+        ["solve", "--vary", "effect.job_entry[*]", "--range", "0.5,3", "--breakeven"],
+        "--vary: bad index '[*]' in path 'effect.job_entry[*]' (give one field)",
+    ),
+    "acceptability hurdle": (
+        ["acceptability", "--vary", "cohort.uptake", "--range", "0.5,1", "--hurdle", "inf"],
+        "--hurdle: inf is not an IRR above -100 % (0.05 for 5 %)",
+    ),
+    "acceptability wildcard": (
+        ["acceptability", "--vary", "effect.job_entry[*]", "--range", "0.5,3"],
+        "--vary: bad index '[*]' in path 'effect.job_entry[*]' (give one field)",
+    ),
+    "region hurdle": (
+        ["region", "--vary", "cohort.uptake=0.5,1", "--vary", "contract.cap_share=0.8,1.2",
+         "--irr-hurdle", "-1"],
+        "--irr-hurdle: -1 is not an IRR above -100 % (0.05 for 5 %)",
+    ),
+    "region range": (
+        ["region", "--vary", "cohort.uptake=0.5,1", "--vary", "contract.cap_share=0.8,inf",
+         "--breakeven"],
+        "--vary[1]: 'contract.cap_share=0.8,inf': both ends must be finite numbers",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(NON_FINITE))
+def test_non_finite_goals_ranges_and_wildcards_are_refused(case, tmp_path):
+    """A hurdle, a range end that is not a finite number, or a wildcard path: one line
+    naming the option, exit 1, nothing written."""
+    (command, *args), line = NON_FINITE[case]
+    out = tmp_path / "x.nc"
+    deal = str(CONFIGS / "holbaek.toml")
+    args = [command, deal, *args, "-n", "10", "--seed", "1", "-o", str(out)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert res.stderr.splitlines() == [f"error: {line}"]
+    assert not out.exists()

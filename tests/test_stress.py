@@ -603,6 +603,8 @@ def test_cli_stress_file_and_table_agree(tmp_path):
     [
         ("cohort.uptake", "--grid[0]: 'cohort.uptake' is not PATH=v1,v2"),
         ("cohort.uptake=1.5", "--grid (cohort.uptake=1.5): cohort.uptake"),
+        ("cohort.uptake=nan", "--grid[0]: 'cohort.uptake=nan': every value must be a finite"),
+        ("cohort.uptake=0.9,inf", "--grid[0]: 'cohort.uptake=0.9,inf': every value must be"),
     ],
 )
 def test_cli_bad_grid_writes_nothing(tmp_path, grid, field):
@@ -611,4 +613,5 @@ def test_cli_bad_grid_writes_nothing(tmp_path, grid, field):
     res = CliRunner().invoke(main, [*args, "--grid", grid])
     assert res.exit_code == 1, res.output
     assert field in res.stderr and "Traceback" not in res.output
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert not out.exists()

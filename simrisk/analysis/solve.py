@@ -116,7 +116,10 @@ def term_problems(
     path that is not a real-valued term of the deal, or an end of the range that the deal
     would refuse (``cohort.uptake`` above 1, a negative tariff); ``field``: the option
     that gives the range."""
-    p = parse_path(path)
+    try:
+        p = parse_path(path)
+    except ValueError as exc:  # a wildcard or a malformed index
+        return [f"--vary: {exc} (give one field)"]
     dumped = cfg.model_dump(by_alias=True)
     real = is_real(dumped, p)
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -222,6 +223,9 @@ def parse_grid(specs: list[str]) -> list[StressPoint]:
                 raise ValueError
         except ValueError:
             problems.append(f"--grid[{k}]: '{spec}' is not PATH=v1,v2,... with numbers")
+            continue
+        if not all(math.isfinite(v) for v in vals):
+            problems.append(f"--grid[{k}]: '{spec}': every value must be a finite number")
             continue
         axes.append((path.strip(), vals))
     if problems:

@@ -71,6 +71,7 @@ def goals_from(irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, brea
 
     goals = []
     if irr_hurdle is not None:
+        _job().require_hurdle(irr_hurdle, "--irr-hurdle")
         goals.append(Goal("p_irr_at_least", irr_prob, irr_hurdle))
     if max_municipal_loss is not None:
         goals.append(Goal("p_municipal_loss_at_most", max_municipal_loss))
@@ -191,8 +192,8 @@ def solve(
 
     Says for each goal on which side of its crossing it holds (X ≥ or X ≤ the crossing),
     and where every goal holds at once."""
-    goals = goals_from(irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, breakeven)
     with bad_input():
+        goals = goals_from(irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, breakeven)
         out = _job().solve(
             deal, path, bounds, goals, scenarios, seed, output, threads=threads,
             overwrite=overwrite, ui=ui,
@@ -230,8 +231,8 @@ def region(
 ) -> None:  # fmt: skip
     """The terms both sides can sign: where every goal holds on a grid of two terms of
     DEAL, each party's goals marked, and the best point (the largest smallest margin)."""
-    goals = goals_from(irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, breakeven)
     with bad_input():
+        goals = goals_from(irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, breakeven)
         out = _job().region(
             deal, list(vary), points, goals, scenarios, seed, output, threads=threads,
             overwrite=overwrite, ui=ui,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from contextlib import ExitStack
 from pathlib import Path
@@ -48,7 +49,7 @@ def stress(
     random numbers; NetCDF with a stress dimension."""
     cfg, text = load(deal, ui)
     output = output or default_output(deal, "_stress.nc")
-    with claim_output(output, overwrite):
+    with claim_output(output, overwrite, inputs=(deal,)):
         left_out: list[str] = []
         prepared = stress_mod.points_for(cfg, grid, stress_file, log=left_out.append)
         for line in left_out:
@@ -93,7 +94,7 @@ def sensitivity(
     cfg, text = load(deal, ui)
     outputs = list(dict.fromkeys(outputs))
     output = output or default_output(deal, "_sensitivity.nc")
-    with claim_output(output, overwrite):
+    with claim_output(output, overwrite, inputs=(deal,)):
         sa.require(cfg, outputs)
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
@@ -128,11 +129,21 @@ def sensitivity(
         return Output(data, tables)
 
 
+def require_hurdle(hurdle: float | None, option: str = "--hurdle") -> None:
+    """A hurdle IRR is a finite rate above -100 %; ConfigError naming ``option``."""
+    if hurdle is not None and not (math.isfinite(hurdle) and hurdle > -1.0):
+        raise ConfigError(
+            option, [f"{option}: {hurdle:g} is not an IRR above -100 % (0.05 for 5 %)"]
+        )
+
+
 def parse_range(bounds: str) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in bounds.split(","))
     except ValueError:
         raise ConfigError("--range", [f"--range: '{bounds}' is not LOW,HIGH"]) from None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ConfigError("--range", [f"--range: '{bounds}': both ends must be finite numbers"])
     return low, high
 
 
@@ -164,7 +175,7 @@ def solve(
     sv.require(cfg, path, low, high, goals)  # before the memory check and any output
     with ExitStack() as stack:
         if output is not None:
-            stack.enter_context(claim_output(output, overwrite))
+            stack.enter_context(claim_output(output, overwrite, inputs=(deal,)))
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
         announce_compiling(ui, cfg, "metrics")
@@ -262,11 +273,12 @@ def acceptability(
 ) -> Output:
     """Acceptability curves of both parties against one term, on common random numbers;
     NetCDF with a ``value`` dimension."""
+    require_hurdle(hurdle)
     cfg, text = load(deal, ui)
     low, high = parse_range(bounds)
     output = output or default_output(deal, "_acceptability.nc")
     acc.require(cfg, path, low, high, points)
-    with claim_output(output, overwrite):
+    with claim_output(output, overwrite, inputs=(deal,)):
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
         announce_compiling(ui, cfg, "metrics")
@@ -295,6 +307,9 @@ def parse_vary(specs: list[str]) -> tuple[list[str], list[tuple[float, float]]]:
         except ValueError:
             problems.append(f"--vary[{k}]: '{spec}' is not PATH=LOW,HIGH")
             continue
+        if not (math.isfinite(low) and math.isfinite(high)):
+            problems.append(f"--vary[{k}]: '{spec}': both ends must be finite numbers")
+            continue
         paths.append(path.strip())
         ranges.append((low, high))
     if problems:
@@ -320,7 +335,7 @@ def region(
     paths, ranges = parse_vary(vary)
     rg.require(cfg, paths, ranges, points, goals)  # before the memory check and any output
     output = output or default_output(deal, "_region.nc")
-    with claim_output(output, overwrite):
+    with claim_output(output, overwrite, inputs=(deal,)):
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
         announce_compiling(ui, cfg, "metrics")
@@ -370,6 +385,7 @@ def calibrate(
     if method == "smc":
         post_path = Path(posterior) if posterior else cal.default_posterior(output)
     with ExitStack() as stack:
+        # the calibrated deal may replace the deal itself (-o DEAL --overwrite)
         stack.enter_context(claim_output(output, overwrite))
         if post_path is not None and post_path.parent.is_dir():
             stack.enter_context(claim_output(post_path, overwrite))
@@ -500,7 +516,7 @@ def check(
     cfg, text = load(deal, ui)
     with ExitStack() as stack:
         if output is not None:
-            stack.enter_context(claim_output(output, overwrite))
+            stack.enter_context(claim_output(output, overwrite, inputs=(deal,)))
         return _check(cfg, text, deal, evidence, draws, replicates, seed, output, threads,
                       overwrite, ui)  # fmt: skip
 

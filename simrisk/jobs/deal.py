@@ -35,7 +35,7 @@ def run(
     """Simulate a deal file, write its results (NetCDF) and summarise them."""
     cfg, text = load(deal, ui)
     output = output or default_output(deal, ".nc")
-    with claim_output(output, overwrite):
+    with claim_output(output, overwrite, inputs=(deal,)):
         seed = seed_or_draw(seed, ui)
         parallel.set_threads(threads)
         used = resources.threads_in_use(threads)
@@ -69,7 +69,7 @@ def file_kind(raw: dict) -> str:
         return "posterior"
     if "deals" in raw:
         return "sweep"
-    if "holdings" in raw:
+    if "holdings" in raw or ("macro" in raw and "cohort" not in raw):
         return "fund"
     if "stress" in raw and not any(k in raw for k in DealConfig.model_fields if k != "stress"):
         return "stress"
