@@ -320,3 +320,39 @@ def test_bad_portfolio_options(tmp_path):
         "error: --workers, --scheduler: give one of them, not both"
     )
     assert not out.exists()
+
+
+def test_a_factor_that_leaves_a_field_s_range_is_counted_and_warned(tmp_path):
+    """The multiplier has no upper bound: on effect.persistence (at most 1) some scenarios
+    leave the range. The count is that of a value-by-value check of the deal's own rule
+    (the scaled persistence above 1), and the command warns with it; on the job-entry
+    multiplier nothing is out."""
+    ff = pf.FundFile.model_validate(
+        {
+            "name": "f",
+            "macro": {"path": "effect.persistence", "sigma": 1.0, "rho": 0.5},
+            "holdings": [{"deal": HOLBAEK, "capital": 1.0e6}],
+        }
+    )
+    fund = pf.build(ff, SEED, N, 10)
+    mult, _ = pf.plan(fund)
+    deal = fund.deals[0]
+    sampler = pf.Sampler(deal.cfg, pf.deal_seed(SEED, 0), N)
+    values = pf.chunk_values(deal.cfg, sampler, sampler.draw(0, N))
+    scaled = np.concatenate([values("effect", "persistence") * m[0] for m in mult.values()])
+    expected = int((scaled > 1.0).sum())
+    assert 0 < expected < scaled.size
+    (line,) = pf.beyond_bounds(fund, mult)
+    assert f"in {expected:,} of {2 * N:,} scenarios" in line
+    assert line.startswith(f"macro: the factor takes effect.persistence of {HOLBAEK}")
+    assert f"at worst {scaled.max():g}" in line
+    plain = _fund(rho=0.6)
+    assert pf.beyond_bounds(plain, pf.plan(plain)[0]) == []
+    body = (
+        f'name = "f"\nscenarios = {N}\nseed = {SEED}\n'
+        '[macro]\npath = "effect.persistence"\nsigma = 1.0\nrho = 0.5\n'
+        f'[[holdings]]\ndeal = "{HOLBAEK}"\ncapital = 1.0e6\n'
+    )
+    r = CliRunner().invoke(main, ["portfolio", _fund_file(tmp_path, body)])
+    assert r.exit_code == 0, r.output
+    assert f"warning: {line}" in r.stderr.splitlines()

@@ -129,6 +129,8 @@ def _portfolio(fund, scenarios, seed, chunk, output, workers, scheduler, overwri
     plan.seed = seed_or_draw(seed if seed is not None else ff.seed, ui)
     backend = backend_from_options(workers, scheduler)
     announce_compiling(ui, _compiled_here(backend, plan.deals[0].cfg), "metrics")
+    for line in pf.beyond_bounds(plan, pf.plan(plan)[0]):
+        ui.log(f"warning: {line}")
     with backend, ui.progress(pf.n_chunks(plan)) as advance:
         metrics, mult = pf.run_portfolio(plan, backend, progress=advance)
     if output is not None:
