@@ -409,6 +409,30 @@ def test_a_planned_cost_beyond_the_capital_is_a_warning():
     assert accepts(put("investor", "capital", value=planned)).warnings == []
 
 
+def test_fewer_citizens_needs_a_capital_that_holds_the_set_up():
+    """With overrun = 'fewer_citizens' enrolment stops before the capital runs out; a
+    capital below the set-up cost leaves nothing to stop, and is refused (at the set-up
+    cost exactly, nobody is enrolled, with a warning); the other overruns accept it."""
+
+    setup = 100_000.0
+
+    def at(capital, overrun="fewer_citizens"):
+        return both(
+            put("programme", "setup_cost", value=setup),
+            put("investor", value={"capital": capital, "overrun": overrun}),
+        )
+
+    assert problems_of(at(setup - 1)) == [
+        f"investor.capital: {setup - 1:,.0f} DKK is below programme.setup_cost ({setup:,.0f} "
+        "DKK): with investor.overrun = 'fewer_citizens' not even the set-up fits in it (raise "
+        "the capital, or choose 'top_up' or 'provider')"
+    ]
+    (w,) = accepts(at(setup)).warnings
+    assert "the programme takes fewer citizens" in w
+    for overrun in ("top_up", "provider"):
+        assert accepts(at(setup - 1, overrun)).investor.capital == setup - 1
+
+
 def test_a_dumped_deal_loads_back_the_same():
     cfg, _ = load_deal(CONFIGS / "holbaek.toml")
     again = parse_deal(cfg.model_dump(by_alias=True), "again", CONFIGS)

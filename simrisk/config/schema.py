@@ -81,6 +81,16 @@ class DealConfig(Strict):
                     f"{at}.at_week: week {mech.at_week} after entry lies beyond "
                     f"deal.horizon_weeks ({H}) for every citizen"
                 )
+        if (
+            self.investor.overrun == "fewer_citizens"
+            and self.programme.setup_cost > self.investor.capital
+        ):
+            problems.append(
+                f"investor.capital: {self.investor.capital:,.0f} DKK is below "
+                f"programme.setup_cost ({self.programme.setup_cost:,.0f} DKK): with "
+                "investor.overrun = 'fewer_citizens' not even the set-up fits in it (raise "
+                "the capital, or choose 'top_up' or 'provider')"
+            )
         if problems:
             raise ValueError("\n".join(problems))
         self._warnings.extend(self._capital_warnings())
