@@ -354,8 +354,10 @@ def simulate_chunk(
                 n_ss = 0
                 ss_tot = 0
                 # § 6 counts self-support after the citizen's last placement on the
-                # staircase: from entry (on benefit), then from the first benefit week
-                # on the staircase after each restart
+                # staircase: from entry (its weeks on benefit before entry are counted on
+                # the staircase, whatever the benefit), then from the first benefit week
+                # on the staircase after each restart (no benefit is both on it and
+                # self-support, so a stretch places or counts, never both)
                 placed = True
                 job_btype = -1
                 job_resid = 0.0
