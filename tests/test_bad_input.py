@@ -503,7 +503,7 @@ def test_existing_output_is_not_overwritten(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc"]
 
 
-@pytest.mark.parametrize("command", ["run", "stress"])
+@pytest.mark.parametrize("command", ["run", "stress", "sensitivity", "check"])
 def test_the_output_is_never_the_deal_file_itself(tmp_path, monkeypatch, command):
     """-o naming the deal file (by another spelling, with --overwrite) is refused before
     any work: the deal is left as it was."""
@@ -512,12 +512,40 @@ def test_the_output_is_never_the_deal_file_itself(tmp_path, monkeypatch, command
     deal = tmp_path / "configs" / "holbaek.toml"
     before = deal.read_bytes()
     files = sorted(p.name for p in deal.parent.iterdir())
-    args = ["-n", "8", "--seed", "1", "-o", "../configs/holbaek.toml", "--overwrite"]
+    size = ["--draws", "10", "--replicates", "1"] if command == "check" else ["-n", "8"]
+    args = [*size, "--seed", "1", "-o", "../configs/holbaek.toml", "--overwrite"]
     result = run_cli(command, "holbaek.toml", *args)
     lines = assert_bad_input(result, "--output", "../configs/holbaek.toml", "input file itself")
     assert len(lines) == 1
     assert deal.read_bytes() == before
     assert sorted(p.name for p in deal.parent.iterdir()) == files
+
+
+OTHER_INPUTS = {
+    # command line, and the input file -o names (relative to the copied configs folder)
+    "a stress file": (["stress", "holbaek.toml", "--stress-file", "stress/downturn.toml"],
+                      "stress/downturn.toml"),
+    "a results file": (["voi", "r.nc"], "r.nc"),
+    "a sweep file": (["sweep", "sweeps/all_deals_grid.toml"], "sweeps/all_deals_grid.toml"),
+    "a deal of a sweep": (["sweep", "holbaek.toml", "slagelse.toml"], "slagelse.toml"),
+    "a fund file": (["portfolio", "funds/dsi_fund.toml"], "funds/dsi_fund.toml"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(OTHER_INPUTS))
+def test_the_output_is_never_another_input_file(tmp_path, monkeypatch, case):
+    """The same for the other files a command reads: a stress file, the results file voi
+    reads, a sweep file or one of its deals, a fund file."""
+    shutil.copytree(CONFIGS, tmp_path / "configs")
+    monkeypatch.chdir(tmp_path / "configs")
+    (tmp_path / "configs" / "r.nc").write_bytes(b"a results file")
+    args, target = OTHER_INPUTS[case]
+    before = (tmp_path / "configs" / target).read_bytes()
+    size = [] if args[0] == "voi" else ["-n", "8", "--seed", "1"]  # voi reads a run
+    result = run_cli(*args, *size, "-o", target, "--overwrite")
+    lines = assert_bad_input(result, "--output", target, "input file itself")
+    assert len(lines) == 1
+    assert (tmp_path / "configs" / target).read_bytes() == before
 
 
 def test_existing_default_output_is_not_overwritten(tmp_path, monkeypatch):

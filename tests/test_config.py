@@ -423,14 +423,37 @@ def test_fewer_citizens_needs_a_capital_that_holds_the_set_up():
         )
 
     assert problems_of(at(setup - 1)) == [
-        f"investor.capital: {setup - 1:,.0f} DKK is below programme.setup_cost ({setup:,.0f} "
-        "DKK): with investor.overrun = 'fewer_citizens' not even the set-up fits in it (raise "
-        "the capital, or choose 'top_up' or 'provider')"
+        f"investor.capital: the capital, {setup - 1:,.0f} DKK, is below programme.setup_cost "
+        f"({setup:,.0f} DKK): with investor.overrun = 'fewer_citizens' not even the set-up "
+        "fits in it (raise the capital, or choose 'top_up' or 'provider')"
     ]
     (w,) = accepts(at(setup)).warnings
     assert "the programme takes fewer citizens" in w
     for overrun in ("top_up", "provider"):
         assert accepts(at(setup - 1, overrun)).investor.capital == setup - 1
+
+    # both uncertain: each end passes against the other's value, but together the
+    # highest set-up cost does not fit in the lowest capital
+    def uncertain(capital_low, overrun="fewer_citizens"):
+        def edit(raw):
+            at(2 * setup, overrun)(raw)
+            raw["uncertainty"] = {"parameters": [
+                {"path": "investor.capital", "distribution": "uniform", "low": capital_low,
+                 "high": 3 * setup, "source": "test"},
+                {"path": "programme.setup_cost", "distribution": "uniform", "low": 0.5 * setup,
+                 "high": 1.5 * setup, "source": "test"},
+            ]}  # fmt: skip
+
+        return edit
+
+    assert problems_of(uncertain(1.2 * setup)) == [
+        "uncertainty.parameters[0], uncertainty.parameters[1]: the capital can be as low as "
+        f"{1.2 * setup:,.0f} DKK and programme.setup_cost as high as {1.5 * setup:,.0f} DKK; "
+        "with investor.overrun = 'fewer_citizens' the set-up must fit in the capital in "
+        "every scenario (narrow the distributions, or choose 'top_up' or 'provider')"
+    ]
+    assert accepts(uncertain(1.5 * setup)).investor.overrun == "fewer_citizens"
+    assert accepts(uncertain(1.2 * setup, "top_up")).investor.overrun == "top_up"
 
 
 def test_a_dumped_deal_loads_back_the_same():

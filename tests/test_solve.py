@@ -366,6 +366,15 @@ NON_FINITE = {
         ["solve", "--vary", "cohort.uptake", "--range", "0.5,1", "--irr-hurdle", "nan"],
         "--irr-hurdle: nan is not an IRR above -100 % (0.05 for 5 %)",
     ),
+    "solve goal share": (
+        ["solve", "--vary", "cohort.uptake", "--range", "0.5,1", "--max-municipal-loss", "nan"],
+        "--max-municipal-loss: nan is not a share from 0 to 1",
+    ),
+    "region goal share": (
+        ["region", "--vary", "cohort.uptake=0.5,1", "--vary", "contract.cap_share=0.8,1.2",
+         "--irr-hurdle", "0.05", "--irr-prob", "nan"],
+        "--irr-prob: nan is not a share from 0 to 1",
+    ),
     "solve range": (
         ["solve", "--vary", "cohort.uptake", "--range", "nan,1", "--breakeven"],
         "--range: 'nan,1': both ends must be finite numbers",

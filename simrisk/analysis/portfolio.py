@@ -202,19 +202,27 @@ def beyond_bounds(fund: Fund, mult: dict[str, np.ndarray]) -> list[str]:
     for d, deal in enumerate(fund.deals):
         dumped = deal.cfg.model_dump(by_alias=True)
         sampler = Sampler(deal.cfg, deal_seed(fund.seed, d), fund.n)
-        values = chunk_values(deal.cfg, sampler, sampler.draw(0, fund.n))
+        out = {p: 0 for p in deal.paths}
+        worst: dict[tuple, float] = {}
+        for scen0, m in split(fund.n, fund.chunk):  # the draws chunk by chunk, as run
+            values = chunk_values(deal.cfg, sampler, sampler.draw(scen0, m))
+            for p in deal.paths:
+                x = np.concatenate([values(*p) * f[d, scen0 : scen0 + m] for f in mult.values()])
+                x = np.sort(x)
+                k = _refused(dumped, p, x)
+                if k:
+                    out[p] += k
+                    end = float(x[-1]) if rejection(dumped, p, float(x[-1])) else float(x[0])
+                    if p not in worst or abs(end) > abs(worst[p]):
+                        worst[p] = end
         for p in deal.paths:
-            x = np.sort(np.concatenate([values(*p) * m[d] for m in mult.values()]))
-            out = _refused(dumped, p, x)
-            if out == 0:
-                continue
-            worst = float(x[-1]) if rejection(dumped, p, float(x[-1])) else float(x[0])
-            lines.append(
-                f"macro: the factor takes {path_text(p)} of {deal.path} beyond what the deal "
-                f"accepts in {out:,} of {x.size:,} scenarios (both variants; at worst "
-                f"{worst:g}: {rejection(dumped, p, worst)}); the run uses those values as "
-                "they are"
-            )
+            if out[p]:
+                lines.append(
+                    f"macro: the factor takes {path_text(p)} of {deal.path} beyond what the "
+                    f"deal accepts in {out[p]:,} of {len(mult) * fund.n:,} scenarios (both "
+                    f"variants; at worst {worst[p]:g}: {rejection(dumped, p, worst[p])}); the "
+                    "run uses those values as they are"
+                )
     return lines
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from simrisk.cli import main
@@ -17,6 +19,7 @@ from simrisk.cli.common import (
     ui,
 )
 from simrisk.cli.render import emit
+from simrisk.errors import ConfigError
 
 
 def _job():
@@ -70,6 +73,12 @@ def goals_from(irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, brea
     from simrisk.analysis.solve import Goal
 
     goals = []
+    shares = {"--irr-prob": irr_prob, "--max-municipal-loss": max_municipal_loss,
+              "--max-investor-loss": max_investor_loss}  # fmt: skip
+    bad = [f"{k}: {v:g} is not a share from 0 to 1" for k, v in shares.items()
+           if v is not None and not math.isfinite(v)]  # fmt: skip
+    if bad:
+        raise ConfigError("goals", bad)
     if irr_hurdle is not None:
         _job().require_hurdle(irr_hurdle, "--irr-hurdle")
         goals.append(Goal("p_irr_at_least", irr_prob, irr_hurdle))

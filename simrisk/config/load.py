@@ -301,10 +301,35 @@ def check_uncertainty(cfg: DealConfig) -> list[str]:
                     f"bound the distribution"
                 )
                 break
+    problems += _set_up_within_capital(cfg)
     post = cfg.uncertainty.posterior
     if post is not None:
         problems += _posterior_problems(post, dumped, seen)
     return problems + correlation_problems(cfg)
+
+
+def _set_up_within_capital(cfg: DealConfig) -> list[str]:
+    """With overrun = 'fewer_citizens', the set-up must fit in the capital in every
+    scenario: when both are uncertain, the highest set-up cost in the lowest capital (each
+    alone is checked against the other's value, as every leaf is)."""
+    if cfg.investor.overrun != "fewer_citizens":
+        return []
+    ends = {}
+    for i, dist in enumerate(cfg.uncertainty.parameters):
+        if dist.path in ("investor.capital", "programme.setup_cost"):
+            ends[dist.path] = (i, distributions.support(dist))
+    if len(ends) < 2:
+        return []
+    i, (capital, _) = ends["investor.capital"]
+    j, (_, setup) = ends["programme.setup_cost"]
+    if capital >= setup:
+        return []
+    return [
+        f"uncertainty.parameters[{i}], uncertainty.parameters[{j}]: the capital can be as low "
+        f"as {capital:,.0f} DKK and programme.setup_cost as high as {setup:,.0f} DKK; with "
+        "investor.overrun = 'fewer_citizens' the set-up must fit in the capital in every "
+        "scenario (narrow the distributions, or choose 'top_up' or 'provider')"
+    ]
 
 
 def correlation_inputs(cfg: DealConfig) -> tuple[list[tuple[int, int, float]], list[int], str]:

@@ -86,7 +86,7 @@ class DealConfig(Strict):
             and self.programme.setup_cost > self.investor.capital
         ):
             problems.append(
-                f"investor.capital: {self.investor.capital:,.0f} DKK is below "
+                f"investor.capital: the capital, {self.investor.capital:,.0f} DKK, is below "
                 f"programme.setup_cost ({self.programme.setup_cost:,.0f} DKK): with "
                 "investor.overrun = 'fewer_citizens' not even the set-up fits in it (raise "
                 "the capital, or choose 'top_up' or 'provider')"

@@ -55,13 +55,13 @@ def check_output(path: str | Path, overwrite: bool) -> None:
 
 
 @contextmanager
-def claim_output(path: str | Path, overwrite: bool, inputs: tuple = ()) -> Iterator[None]:
+def claim_output(path: str | Path, overwrite: bool, *, inputs: tuple) -> Iterator[None]:
     """Before any work: refuse an output that is one of the job's ``inputs`` (the deal
     file), one that exists (unless ``overwrite``), one that another simrisk process is
     writing, or one in a folder that cannot be written; hold it for this job until it
     ends."""
     for inp in inputs:
-        if Path(path).resolve() == Path(inp).resolve():
+        if inp is not None and Path(path).resolve() == Path(inp).resolve():
             raise ConfigError(
                 str(path), [f"--output: {path} is the input file itself; give another path"]
             )

@@ -49,7 +49,7 @@ def stress(
     random numbers; NetCDF with a stress dimension."""
     cfg, text = load(deal, ui)
     output = output or default_output(deal, "_stress.nc")
-    with claim_output(output, overwrite, inputs=(deal,)):
+    with claim_output(output, overwrite, inputs=(deal, stress_file)):
         left_out: list[str] = []
         prepared = stress_mod.points_for(cfg, grid, stress_file, log=left_out.append)
         for line in left_out:
@@ -386,9 +386,9 @@ def calibrate(
         post_path = Path(posterior) if posterior else cal.default_posterior(output)
     with ExitStack() as stack:
         # the calibrated deal may replace the deal itself (-o DEAL --overwrite)
-        stack.enter_context(claim_output(output, overwrite))
+        stack.enter_context(claim_output(output, overwrite, inputs=(targets_path,)))
         if post_path is not None and post_path.parent.is_dir():
-            stack.enter_context(claim_output(post_path, overwrite))
+            stack.enter_context(claim_output(post_path, overwrite, inputs=(deal, output)))
         elif post_path is not None:
             check_output(post_path, overwrite)  # its folder is made when it is written
         if targets_path:
@@ -516,7 +516,7 @@ def check(
     cfg, text = load(deal, ui)
     with ExitStack() as stack:
         if output is not None:
-            stack.enter_context(claim_output(output, overwrite, inputs=(deal,)))
+            stack.enter_context(claim_output(output, overwrite, inputs=(deal, *(evidence or []))))
         return _check(cfg, text, deal, evidence, draws, replicates, seed, output, threads,
                       overwrite, ui)  # fmt: skip
 

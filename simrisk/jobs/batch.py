@@ -54,7 +54,8 @@ def sweep(
         )
     if problems:
         raise ConfigError("sweep", problems)
-    with claim_output(targets[0], overwrite):
+    inputs = (*files, stress_file, *(d.path for d in plan.deals))
+    with claim_output(targets[0], overwrite, inputs=inputs):
         return _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, ui)
 
 
@@ -119,7 +120,7 @@ def portfolio(
         raise ConfigError("portfolio", problems)
     if output is None:
         return _portfolio(fund, scenarios, seed, chunk, None, workers, scheduler, overwrite, ui)
-    with claim_output(output, overwrite):
+    with claim_output(output, overwrite, inputs=(fund,)):
         return _portfolio(fund, scenarios, seed, chunk, output, workers, scheduler, overwrite, ui)
 
 

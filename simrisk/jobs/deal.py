@@ -5,6 +5,8 @@ import what they need when they are called."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from simrisk import engine, parallel, resources, results, summary
 from simrisk.errors import ConfigError
 from simrisk.files import exclusive, read_toml
@@ -249,14 +251,13 @@ def value_of_information(result: str, groups: list[str] | None = None,
         if not sep or not name.strip() or not paths.strip():
             raise ConfigError("--group", [f"--group: '{spec}' is not NAME=PATH,PATH,..."])
         extra[name.strip()] = [p.strip() for p in paths.split(",") if p.strip()]
-    ds = results.open_results(result)
-    v = voi.value_of_information(ds, extra)
-    if output is not None:
-        try:
-            with exclusive(output):
-                results.write_netcdf(v, output, overwrite=overwrite)
-        except FileExistsError as exc:
-            raise ConfigError(output, [f"--output: {exc}"]) from None
+    with ExitStack() as stack:
+        if output is not None:
+            stack.enter_context(claim_output(output, overwrite, inputs=(result,)))
+        ds = results.open_results(result)
+        v = voi.value_of_information(ds, extra)
+        if output is not None:
+            results.write_netcdf(v, output, overwrite=overwrite)
     data = {
         "deal": v.attrs["deal_name"], "evpi_investor": v.attrs["evpi_investor"],
         "evpi_municipality": v.attrs["evpi_municipality"],
