@@ -87,9 +87,7 @@ def run_chunk(
     reference = contracts.reference_cost(cfg, la, sim, costs, ctl, ctl_costs, baseline)
 
     def paid_on(arm: int) -> tuple[np.ndarray, np.ndarray]:
-        measured = contracts.measured_savings(
-            cfg, la, sim, costs, ctl, ctl_costs, baseline, arm, reference
-        )
+        measured = contracts.measured_savings(cfg, costs, reference, arm)
         due = contracts.payments(cfg, st, ca, sim, measured, ctl, baseline, arm)
         return measured, finance.cap_return(drawn, due, cap_rates)
 

@@ -497,7 +497,9 @@ def test_measured_savings_by_measurement():
     treated = np.array([[[10.0, 10, 10, 10], [6.0, 7, 8, 9]]])  # (scenario, arm, week)
     costs = {"municipality": treated, "central_government": treated * 0, "public": treated * 2}
     sim = _sim([[0, 1, 2]])
-    got = contracts.measured_savings(cfg_cf, None, sim, costs, None, None, None)
+    got = contracts.measured_savings(
+        cfg_cf, costs, contracts.reference_cost(cfg_cf, None, sim, costs, None, None, None)
+    )
     np.testing.assert_array_equal(got, [[4, 3, 2, 1]])  # counterfactual minus treatment
 
     raw["contract"].update(measurement="control_group", control_size=2)
@@ -505,7 +507,9 @@ def test_measured_savings_by_measurement():
     ctl = _sim([[0, -1]])  # one control citizen enrolled, three treated: scale by 3
     ctl_cost = np.array([[[2.0, 2, 3, 3], [0, 0, 0, 0]]])
     ctl_costs = {"municipality": ctl_cost, "central_government": ctl_cost, "public": ctl_cost}
-    got = contracts.measured_savings(cfg_ctl, None, sim, costs, ctl, ctl_costs, None)
+    got = contracts.measured_savings(
+        cfg_ctl, costs, contracts.reference_cost(cfg_ctl, None, sim, costs, ctl, ctl_costs, None)
+    )
     np.testing.assert_array_equal(got, [[0, -1, 1, 0]])  # 3 x (2, 2, 3, 3) - (6, 7, 8, 9)
 
     raw["contract"].update(measurement="baseline")
@@ -518,7 +522,9 @@ def test_measured_savings_by_measurement():
     )
     la = _ledger_arrays(np.full((1, 4, 1), 4.0))
     # baseline: citizens entering in weeks 0, 1, 2 each cost 4 a week from then on
-    got = contracts.measured_savings(cfg_base, la, sim, costs, None, None, base)
+    got = contracts.measured_savings(
+        cfg_base, costs, contracts.reference_cost(cfg_base, la, sim, costs, None, None, base)
+    )
     np.testing.assert_array_equal(got, [[4 - 6, 8 - 7, 12 - 8, 12 - 9]])
 
 
@@ -662,9 +668,8 @@ class _Chunk:
     costs: dict
 
     def measured(self, arm=TREATMENT):
-        return contracts.measured_savings(
-            self.cfg, self.la, self.sim, self.costs, None, None, None, arm
-        )
+        ref = contracts.reference_cost(self.cfg, self.la, self.sim, self.costs, None, None, None)
+        return contracts.measured_savings(self.cfg, self.costs, ref, arm)
 
     def paid(self, arm=TREATMENT):
         ca = contracts.contract_arrays(self.cfg, self.v)

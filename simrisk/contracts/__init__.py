@@ -101,22 +101,11 @@ def reference_cost(
 
 
 def measured_savings(
-    cfg: DealConfig,
-    la,
-    sim: KernelOut,
-    costs: dict,
-    ctl: KernelOut | None,
-    ctl_costs: dict | None,
-    baseline: Baseline | None,
-    arm: int = TREATMENT,
-    reference: np.ndarray | None = None,
+    cfg: DealConfig, costs: dict, reference: np.ndarray, arm: int = TREATMENT
 ) -> np.ndarray:
     """Savings as the contract measures them, float64 of shape (scenario, week): the
-    measurement's reference cost (:func:`reference_cost`, or ``reference`` when the
-    caller has it) less the cost of ``arm`` (the treatment arm; the counterfactual arm
-    for the deadweight)."""
-    if reference is None:
-        reference = reference_cost(cfg, la, sim, costs, ctl, ctl_costs, baseline)
+    measurement's reference cost (:func:`reference_cost`) less the cost of ``arm`` (the
+    treatment arm; the counterfactual arm for the deadweight)."""
     return reference - costs[cfg.economics.perspective][:, arm]
 
 
