@@ -483,6 +483,50 @@ def test_a_standard_point_the_deal_refuses_is_left_out_and_said(tmp_path):
     assert html.escape(said[0]) in page
 
 
+def test_a_change_that_takes_drawn_values_out_of_range_is_counted_and_warned(tmp_path, monkeypatch):
+    """Holbæk draws the dropout of phase 1 from U(0.004, 0.015): adding 0.99 keeps the
+    value as written (0.998) within 1, and takes some drawn values above it. The count
+    is that of a value-by-value check of the drawn values plus 0.99 against the bound of
+    1; the command warns with it, and the file, its summary and the --json answer keep
+    it. A change of the same field that stays in range, and one of a field that is not
+    drawn, give none."""
+    cfg = load_deal(CONFIGS / "holbaek.toml")[0]
+    path = ("programme", "phases", 1, "dropout")
+    sampler = stress.Sampler(cfg, SEED, N)
+    added = stress.chunk_values(cfg, sampler, sampler.draw(0, N))(*path) + 0.99
+    expected = int((added > 1.0).sum())
+    assert 0 < expected < N
+    points = [
+        StressPoint.model_validate({"name": n, "changes": [{"path": p, **ch}]})
+        for n, p, ch in (
+            ("far", "programme.phases[1].dropout", {"add": 0.99}),
+            ("near", "programme.phases[1].dropout", {"scale": 2.0}),
+            ("fixed", "programme.phases[0].dropout", {"add": 0.98}),
+        )
+    ]
+    prepared = stress.prepare(cfg, points)
+    (line,) = stress.beyond_bounds(prepared, SEED, N)
+    assert line.startswith("stress point 'far' takes the drawn programme.phases[1].dropout ")
+    assert f"in {expected:,} of {N:,} scenarios (at worst {added.max():g}: " in line
+    # the same line whatever the number of scenarios drawn at a time
+    monkeypatch.setattr(stress, "BOUNDS_CHUNK", 7)
+    assert stress.beyond_bounds(prepared, SEED, N) == [line]
+    monkeypatch.undo()
+    deal = tmp_path / "d.toml"
+    raw = load_raw("holbaek")
+    raw["stress"] = [p.model_dump(by_alias=True, exclude_defaults=True) for p in points]
+    write_toml(deal, raw)
+    out = tmp_path / "s.nc"
+    args = ["stress", str(deal), "-n", str(N), "--seed", str(SEED), "-o", str(out)]
+    res = CliRunner().invoke(main, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    assert f"warning: {line}" in res.stderr.splitlines()
+    assert json.loads(res.stdout)["beyond_bounds"] == [line]
+    assert xr.load_dataset(out).attrs["beyond_bounds"] == line
+    shown = CliRunner().invoke(main, ["summary", str(out)])
+    assert shown.exit_code == 0 and f"warning: {line}" in " ".join(shown.stdout.split())
+
+
 def test_grid_problems_name_the_grid(holbaek):
     with pytest.raises(ConfigError) as err:
         stress.points_for(holbaek, grid=["cohort.uptake=1.5", "cohort.size=10"])

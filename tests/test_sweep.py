@@ -358,3 +358,35 @@ def test_sweep_writes_zarr_when_asked(tmp_path):
     for name in METRICS:
         np.testing.assert_array_equal(a[name].values, b[name].values)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.nc", "s.zarr"]
+
+
+def test_a_point_that_takes_drawn_values_out_of_range_is_warned_per_deal(tmp_path):
+    """Scaling cohort.uptake (drawn from Beta(19, 1) in both deals) by 1.04 keeps the
+    value as written (0.988) within 1 and takes the draws above 1/1.04 beyond it: each
+    deal's line is its stress test's, from its own draws, starting with its path; the
+    command warns with them, and the file and its summary keep them."""
+    deals = DEALS[:2]
+    points = stress_mod.load_stress_file(
+        _write(
+            tmp_path,
+            '[[stress]]\nname = "full"\n[[stress.changes]]\npath = "cohort.uptake"\nscale = 1.04\n',
+        )  # fmt: skip
+    )
+    plan = sw.build(deals, points, SEED, N, 16)
+    expected = [
+        f"{d.path}: {line}"
+        for d in plan.deals
+        for line in stress_mod.beyond_bounds(d.prepared, SEED, N)
+    ]
+    assert sw.beyond_bounds(plan) == expected
+    assert [e.split(": ", 1)[0] for e in expected] == deals
+    out = tmp_path / "w.nc"
+    args = ["sweep", *deals, "--stress-file", str(tmp_path / "s.toml"), "-n", str(N)]
+    r = CliRunner().invoke(main, [*args, "--seed", str(SEED), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert [f"warning: {e}" for e in expected] == [
+        line for line in r.stderr.splitlines() if line.startswith("warning: ")
+    ]
+    assert xr.load_dataset(out).attrs["beyond_bounds"].splitlines() == expected
+    shown = " ".join(CliRunner().invoke(main, ["summary", str(out)]).stdout.split())
+    assert all(f"warning: {e}" in shown for e in expected)

@@ -29,8 +29,8 @@ import xarray as xr
 from pydantic import Field
 
 from simrisk import engine, finance
+from simrisk.analysis.bounds import Beyond
 from simrisk.config import ConfigError, DealConfig, Strict, expand, is_real, load_deal, load_model
-from simrisk.config.load import rejection
 from simrisk.config.paths import path_text
 from simrisk.distributed import ChunkSpec, execute, split
 from simrisk.outputs import attrs, provenance
@@ -169,59 +169,25 @@ def plan(fund: Fund) -> tuple[dict[str, np.ndarray], list]:
     return mult, labelled
 
 
-def _refused(dumped: dict, path: tuple, x: np.ndarray) -> int:
-    """Of sorted ``x``, how many the deal refuses at ``path``. Its accepted values are an
-    interval, so the refused ones are a run at each end, each found by bisection."""
-
-    def ok(k: int) -> bool:
-        return rejection(dumped, path, float(x[k])) is None
-
-    n = x.size
-    if ok(0) and ok(n - 1):
-        return 0
-    if not any(ok(k) for k in (0, n // 2, n - 1)):
-        return n  # (an interval that holds none of three spread values: treat all as out)
-    first = 0 if ok(0) else n // 2 if ok(n // 2) else n - 1
-    lo, hi = 0, first  # the first accepted index
-    while lo < hi:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if ok(mid) else (mid + 1, hi)
-    below = lo
-    lo, hi = first, n - 1  # the last accepted index
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if ok(mid) else (lo, mid - 1)
-    return below + (n - 1 - lo)
-
-
 def beyond_bounds(fund: Fund, mult: dict[str, np.ndarray]) -> list[str]:
     """Where the macro factor takes a field beyond what its deal accepts (a probability
     above 1, a persistence above 1): one line per deal and field, with the number of
     scenarios and the furthest value. The run uses such values as they are."""
     lines = []
     for d, deal in enumerate(fund.deals):
-        dumped = deal.cfg.model_dump(by_alias=True)
+        found = Beyond(deal.cfg.model_dump(by_alias=True))
         sampler = Sampler(deal.cfg, deal_seed(fund.seed, d), fund.n)
-        out = {p: 0 for p in deal.paths}
-        worst: dict[tuple, float] = {}
         for scen0, m in split(fund.n, fund.chunk):  # the draws chunk by chunk, as run
-            values = chunk_values(deal.cfg, sampler, sampler.draw(scen0, m))
+            values = chunk_values(deal.cfg, sampler, sampler.draw(scen0, m), dumped=found.dumped)
             for p in deal.paths:
-                x = np.concatenate([values(*p) * f[d, scen0 : scen0 + m] for f in mult.values()])
-                x = np.sort(x)
-                k = _refused(dumped, p, x)
-                if k:
-                    out[p] += k
-                    end = float(x[-1]) if rejection(dumped, p, float(x[-1])) else float(x[0])
-                    if p not in worst or abs(end) > abs(worst[p]):
-                        worst[p] = end
+                found.add(p, [values(*p) * f[d, scen0 : scen0 + m] for f in mult.values()])
         for p in deal.paths:
-            if out[p]:
+            if p in found.count:
                 lines.append(
                     f"macro: the factor takes {path_text(p)} of {deal.path} beyond what the "
-                    f"deal accepts in {out[p]:,} of {len(mult) * fund.n:,} scenarios (both "
-                    f"variants; at worst {worst[p]:g}: {rejection(dumped, p, worst[p])}); the "
-                    "run uses those values as they are"
+                    f"deal accepts in {found.count[p]:,} of {len(mult) * fund.n:,} scenarios "
+                    f"(both variants; at worst {found.worst[p]:g}: {found.why(p)}); the run "
+                    "uses those values as they are"
                 )
     return lines
 

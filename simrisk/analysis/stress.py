@@ -22,6 +22,7 @@ import xarray as xr
 from pydantic import ValidationError
 
 from simrisk import engine, finance, simulation
+from simrisk.analysis.bounds import Beyond
 from simrisk.config import (
     ConfigError,
     DealConfig,
@@ -33,11 +34,12 @@ from simrisk.config import (
     validation_problems,
 )
 from simrisk.config.base import Strict
+from simrisk.config.paths import path_text
 from simrisk.contracts import compute_baseline
 from simrisk.metrics import derived
 from simrisk.outputs import PAYMENT_SHARES_NOTE, provenance
 from simrisk.results import metric_variables
-from simrisk.sampling import Adjustment
+from simrisk.sampling import Adjustment, Sampler, chunk_values
 from simrisk.tables import Table
 from simrisk.vocabulary import BASELINE_READINGS
 
@@ -281,6 +283,40 @@ def points_for(
     return prepare(cfg, points, "--grid" if grid else "stress")
 
 
+BOUNDS_CHUNK = 4096
+"""Scenarios drawn at a time by :func:`beyond_bounds` (the draws do not depend on it)."""
+
+
+def beyond_bounds(prepared: list[Prepared], seed: int, n: int) -> list[str]:
+    """Where a point's change takes a drawn value beyond what the deal accepts (a drawn
+    probability scaled above 1): one line per point and field, with the number of the
+    ``n`` scenarios of ``seed`` and the furthest value. The value as written was checked
+    (:func:`prepare`); the run uses the drawn ones as they are."""
+    lines = []
+    for p in prepared:
+        if not p.adjust:
+            continue
+        sampler = Sampler(p.cfg, seed, n)
+        drawn = set(sampler.paths)
+        paths = list(dict.fromkeys(a.path for a in p.adjust if a.path in drawn))
+        if not paths:
+            continue
+        found = Beyond(p.cfg.model_dump(by_alias=True))
+        for scen0 in range(0, n, BOUNDS_CHUNK):
+            m = min(BOUNDS_CHUNK, n - scen0)
+            values = chunk_values(p.cfg, sampler, sampler.draw(scen0, m), p.adjust, found.dumped)
+            for path in paths:
+                found.add(path, values(*path))
+        lines += [
+            f"stress point '{p.name}' takes the drawn {path_text(path)} beyond what the deal "
+            f"accepts in {found.count[path]:,} of {n:,} scenarios (at worst "
+            f"{found.worst[path]:g}: {found.why(path)}); the run uses those values as they are"
+            for path in paths
+            if path in found.count
+        ]
+    return lines
+
+
 def run_stress(
     cfg: DealConfig, prepared: list[Prepared], seed: int, n: int, progress=None
 ) -> list[dict]:
@@ -464,8 +500,12 @@ def from_dataset(ds: xr.Dataset) -> tuple[list[dict], Table]:
 
 
 def left_out_notes(ds: xr.Dataset) -> list[str]:
-    """The standard points a stress file's deal refused, one line each (none if none)."""
-    return [line for line in str(ds.attrs.get("left_out", "")).splitlines() if line]
+    """The notes a stress file keeps: the standard points its deal refused, and the points
+    that took drawn values beyond what the deal accepts (:func:`beyond_bounds`), one line
+    each (none if none)."""
+    lines = [line for line in str(ds.attrs.get("left_out", "")).splitlines() if line]
+    beyond = str(ds.attrs.get("beyond_bounds", "")).splitlines()
+    return lines + [f"warning: {line}" for line in beyond if line]
 
 
 def stress_test(
@@ -476,14 +516,19 @@ def stress_test(
     n: int,
     progress=None,
     left_out: list[str] | tuple = (),
+    beyond: list[str] | tuple = (),
 ) -> tuple[xr.Dataset, list[dict], Table]:
     """Run the points; the Dataset, the rows and their table. ``left_out``: why standard
-    points were left out (:func:`points_for`), kept in the file and the table's notes."""
+    points were left out (:func:`points_for`); ``beyond``: the points' drawn values beyond
+    what the deal accepts (:func:`beyond_bounds`); both kept in the file and the table's
+    notes."""
     metrics = run_stress(cfg, prepared, seed, n, progress=progress)
     ds = build_dataset(cfg, prepared, metrics, seed, deal_text)
     rows = table(prepared, metrics)
     if left_out:
         ds.attrs["left_out"] = "\n".join(left_out)
+    if beyond:
+        ds.attrs["beyond_bounds"] = "\n".join(beyond)
     title = f"{cfg.deal.name} — stress test, {n:,} scenarios per point, seed {seed}"
     t = stress_table(title, rows)
     t.notes.extend(left_out_notes(ds))

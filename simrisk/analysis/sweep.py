@@ -181,7 +181,22 @@ def run_sweep(
     return metrics, stats
 
 
-def build_dataset(sweep: Sweep, metrics: dict[str, np.ndarray]) -> xr.Dataset:
+def beyond_bounds(sweep: Sweep) -> list[str]:
+    """Every deal's stress points that take drawn values beyond what the deal accepts
+    (:func:`simrisk.analysis.stress.beyond_bounds`), each line starting with the deal's
+    path."""
+    return [
+        f"{d.path}: {line}"
+        for d in sweep.deals
+        for line in stress_mod.beyond_bounds(d.prepared, sweep.seed, sweep.n)
+    ]
+
+
+def build_dataset(
+    sweep: Sweep, metrics: dict[str, np.ndarray], beyond: list[str] | tuple = ()
+) -> xr.Dataset:
+    """Per-scenario metrics (deal, stress, scenario); ``beyond`` (:func:`beyond_bounds`)
+    kept in the attributes."""
     data = metric_variables(metrics, ("deal", "stress", "scenario"))
     first = sweep.deals[0].prepared
     data["deal_name"] = xr.Variable(("deal",), [d.cfg.deal.name for d in sweep.deals])
@@ -211,6 +226,8 @@ def build_dataset(sweep: Sweep, metrics: dict[str, np.ndarray]) -> xr.Dataset:
             "number of workers"
         ),
     )
+    if beyond:
+        ds.attrs["beyond_bounds"] = "\n".join(beyond)
     return ds
 
 
@@ -228,7 +245,8 @@ def from_dataset(ds: xr.Dataset) -> tuple[list[dict], Table]:
         {k: ds[k].values for k in keys},
     )
     title = f"sweep — {ds.sizes['scenario']:,} scenarios per point, seed {ds.attrs.get('seed')}"
-    return rows, _sweep_table(title, rows)
+    beyond = [line for line in str(ds.attrs.get("beyond_bounds", "")).splitlines() if line]
+    return rows, _sweep_table(title, rows, beyond)
 
 
 def _rows(deals: list[str], stresses: list[str], metrics: dict[str, np.ndarray]) -> list[dict]:
@@ -252,11 +270,12 @@ def _rows(deals: list[str], stresses: list[str], metrics: dict[str, np.ndarray])
     return rows
 
 
-def sweep_table(sweep: Sweep, rows: list[dict]) -> Table:
-    return _sweep_table(f"sweep — {sweep.n:,} scenarios per point, seed {sweep.seed}", rows)
+def sweep_table(sweep: Sweep, rows: list[dict], beyond: list[str] | tuple = ()) -> Table:
+    title = f"sweep — {sweep.n:,} scenarios per point, seed {sweep.seed}"
+    return _sweep_table(title, rows, beyond)
 
 
-def _sweep_table(title: str, rows: list[dict]) -> Table:
+def _sweep_table(title: str, rows: list[dict], beyond: list[str] | tuple = ()) -> Table:
     t = Table(
         title,
         [
@@ -272,6 +291,7 @@ def _sweep_table(title: str, rows: list[dict]) -> Table:
         ],
     )
     t.notes.append(PAYMENT_SHARES_NOTE)
+    t.notes.extend(f"warning: {line}" for line in beyond)
     for r in rows:
         t.add(
             r["deal"],

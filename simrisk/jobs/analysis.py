@@ -55,6 +55,9 @@ def stress(
         for line in left_out:
             ui.log(f"note: {line}")
         seed = seed_or_draw(seed, ui)
+        beyond = stress_mod.beyond_bounds(prepared, seed, scenarios)
+        for line in beyond:
+            ui.log(f"warning: {line}")
         parallel.set_threads(threads)
         announce_compiling(ui, cfg, "metrics")
         used = resources.threads_in_use(threads)
@@ -65,13 +68,13 @@ def stress(
         )
         with ui.progress(scenarios * len(prepared)) as advance:
             ds, rows, table = stress_mod.stress_test(
-                cfg, text, prepared, seed, scenarios, advance, left_out
+                cfg, text, prepared, seed, scenarios, advance, left_out, beyond
             )
         results.write_netcdf(ds, output, overwrite=overwrite)
         ui.log(f"wrote {output}")
         data = {
             "deal": cfg.deal.name, "seed": seed, "n_scenarios": scenarios, "points": rows,
-            "left_out": left_out,
+            "left_out": left_out, "beyond_bounds": beyond,
         }  # fmt: skip
         return Output(data, [stress_mod.definitions_table(rows), table])
 

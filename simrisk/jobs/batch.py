@@ -65,6 +65,9 @@ def _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, 
         plan.seed = kept
         ui.log(f"seed: {kept} (the interrupted run's)")
     plan.seed = seed_or_draw(plan.seed, ui)
+    beyond = sw.beyond_bounds(plan)
+    for line in beyond:
+        ui.log(f"warning: {line}")
     if resume and (other := len(store.keys() - {spec.key for _, spec in sw.plan(plan)})):
         ui.log(
             f"warning: {other} stored chunk(s) are of another sweep (another seed, number of "
@@ -81,7 +84,7 @@ def _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, 
     )
     with backend, ui.progress(n_chunks) as advance:
         metrics, stats = sw.run_sweep(plan, backend, chunk_dir, resume, progress=advance)
-    ds = sw.build_dataset(plan, metrics)
+    ds = sw.build_dataset(plan, metrics, beyond)
     written = results.write_results(ds, output, overwrite=overwrite, fmt=fmt)
     shutil.rmtree(chunk_dir, ignore_errors=True)
     for why in stats.rejected:
@@ -90,8 +93,8 @@ def _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, 
         ui.log(f"reused {stats.reused} chunk(s), computed {stats.computed}")
     ui.log(f"wrote {written}")
     rows = sw.table(plan, metrics)
-    data = {"seed": plan.seed, "n_scenarios": plan.n, "points": rows}
-    return Output(data, [sw.sweep_table(plan, rows)])
+    data = {"seed": plan.seed, "n_scenarios": plan.n, "points": rows, "beyond_bounds": beyond}
+    return Output(data, [sw.sweep_table(plan, rows, beyond)])
 
 
 def _compiled_here(backend, cfg):
