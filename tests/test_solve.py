@@ -416,3 +416,19 @@ def test_non_finite_goals_ranges_and_wildcards_are_refused(case, tmp_path):
     assert res.exit_code == 1 and "Traceback" not in res.output, res.output
     assert res.stderr.splitlines() == [f"error: {line}"]
     assert not out.exists()
+
+
+def test_a_bad_hurdle_and_bad_goal_shares_are_said_together(tmp_path):
+    """Every bad goal option at once, one line each, in the options' order."""
+    out = tmp_path / "x.nc"
+    args = ["solve", str(CONFIGS / "holbaek.toml"), "--vary", "cohort.uptake", "--range",
+            "0.5,1", "--irr-hurdle", "inf", "--irr-prob", "nan", "--max-investor-loss", "nan",
+            "-n", "10", "-o", str(out)]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1, res.output
+    assert res.stderr.splitlines() == [
+        "error: --irr-hurdle: inf is not an IRR above -100 % (0.05 for 5 %)",
+        "error: --irr-prob: nan is not a share from 0 to 1",
+        "error: --max-investor-loss: nan is not a share from 0 to 1",
+    ]
+    assert not out.exists()

@@ -75,12 +75,12 @@ def goals_from(irr_hurdle, irr_prob, max_municipal_loss, max_investor_loss, brea
     goals = []
     shares = {"--irr-prob": irr_prob, "--max-municipal-loss": max_municipal_loss,
               "--max-investor-loss": max_investor_loss}  # fmt: skip
-    bad = [f"{k}: {v:g} is not a share from 0 to 1" for k, v in shares.items()
-           if v is not None and not math.isfinite(v)]  # fmt: skip
+    bad = _job().hurdle_problems(irr_hurdle, "--irr-hurdle")
+    bad += [f"{k}: {v:g} is not a share from 0 to 1" for k, v in shares.items()
+            if v is not None and not math.isfinite(v)]  # fmt: skip
     if bad:
         raise ConfigError("goals", bad)
     if irr_hurdle is not None:
-        _job().require_hurdle(irr_hurdle, "--irr-hurdle")
         goals.append(Goal("p_irr_at_least", irr_prob, irr_hurdle))
     if max_municipal_loss is not None:
         goals.append(Goal("p_municipal_loss_at_most", max_municipal_loss))

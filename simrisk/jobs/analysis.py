@@ -132,12 +132,17 @@ def sensitivity(
         return Output(data, tables)
 
 
-def require_hurdle(hurdle: float | None, option: str = "--hurdle") -> None:
-    """A hurdle IRR is a finite rate above -100 %; ConfigError naming ``option``."""
+def hurdle_problems(hurdle: float | None, option: str = "--hurdle") -> list[str]:
+    """A hurdle IRR is a finite rate above -100 %: the problem naming ``option``, if any."""
     if hurdle is not None and not (math.isfinite(hurdle) and hurdle > -1.0):
-        raise ConfigError(
-            option, [f"{option}: {hurdle:g} is not an IRR above -100 % (0.05 for 5 %)"]
-        )
+        return [f"{option}: {hurdle:g} is not an IRR above -100 % (0.05 for 5 %)"]
+    return []
+
+
+def require_hurdle(hurdle: float | None, option: str = "--hurdle") -> None:
+    """ConfigError naming ``option`` unless the hurdle IRR is one (:func:`hurdle_problems`)."""
+    if problems := hurdle_problems(hurdle, option):
+        raise ConfigError(option, problems)
 
 
 def parse_range(bounds: str) -> tuple[float, float]:
