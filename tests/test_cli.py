@@ -493,6 +493,10 @@ BROKEN = {
         "name = 'x'\n[macro]\nrho = 0.5\n",
         ["holdings: Field required"],
     ),
+    "fund: only a fund's keys, no holdings and no macro": (
+        "name = 'x'\nscenarios = 100\n",
+        ["holdings: Field required"],
+    ),
     "fund: its deals": (
         f"name = 'f'\n[macro]\npath = 'cohort.size'\n[[holdings]]\ndeal = '{HOLBAEK}'\n"
         f"capital = 1e12\n[[holdings]]\ndeal = '{CONFIGS / 'slagelse.toml'}'\ncapital = 1e6\n",

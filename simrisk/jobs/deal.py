@@ -59,6 +59,7 @@ def file_kind(raw: dict) -> str:
     a calibration posterior, a sweep, a fund or a stress file (by the keys only the kind
     has). A deal may hold ``[[stress]]`` points too: a file with ``stress`` is a stress
     file only if it has none of a deal's sections."""
+    from simrisk.analysis.portfolio import FundFile
     from simrisk.config import DealConfig
 
     if "deal" in raw and not isinstance(raw.get("deal"), str):
@@ -72,6 +73,8 @@ def file_kind(raw: dict) -> str:
     if "deals" in raw:
         return "sweep"
     if "holdings" in raw or ("macro" in raw and "cohort" not in raw):
+        return "fund"
+    if raw and set(raw) <= set(FundFile.model_fields):  # only a fund's keys (name, seed, ...)
         return "fund"
     if "stress" in raw and not any(k in raw for k in DealConfig.model_fields if k != "stress"):
         return "stress"
