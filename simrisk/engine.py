@@ -99,6 +99,10 @@ def run_chunk(
     m, flows = metrics.chunk_metrics(
         sim, money, inv, cfg.economics.perspective, horizons(cfg, st, v)
     )
+    if not contracts.measures(cfg.contract.mechanisms):
+        # no payment rests on a measurement: there are no measured savings to show
+        m["savings_measured"][:] = np.nan
+        flows["measured_savings_weekly"] = np.full_like(flows["measured_savings_weekly"], np.nan)
     return ChunkResult(m, sim.state_count, sim.programme_count, flows)
 
 

@@ -38,9 +38,11 @@ METRICS = _table(
     ("savings_municipality", "true savings, municipal perspective", "DKK"),
     ("savings_central_government", "true savings, central-government perspective", "DKK"),
     ("savings_public", "true savings, public sector total", "DKK"),
-    ("savings_measured", "savings as measured by the contract", "DKK"),
+    ("savings_measured", "savings as measured by the contract (NaN where no payment rests on "
+     "a measurement: a rate card, absolute targets)", "DKK"),
     ("payments_total", "payments by the municipality", "DKK"),
-    ("programme_cost", "programme cost (investor drawdowns)", "DKK"),
+    ("programme_cost", "programme cost (the investor draws it, less what the provider "
+     "bears: investor_drawn)", "DKK"),
     ("municipal_net", "municipal net budget effect (true savings minus payments)", "DKK"),
     ("public_net", "public-sector net effect (true public savings minus payments)", "DKK"),
     ("municipal_net_pv", "municipal net over the appraisal horizon, discounted to the start",
@@ -92,7 +94,8 @@ PAYMENT_SHARES_NOTE = (
 
 FLOWS = _table(
     ("savings_weekly", "true savings per week", "DKK/week"),
-    ("measured_savings_weekly", "measured savings per week", "DKK/week"),
+    ("measured_savings_weekly", "measured savings per week (NaN where no payment rests on a "
+     "measurement)", "DKK/week"),
     ("payments_weekly", "payments per week", "DKK/week"),
     ("programme_cost_weekly", "programme cost per week", "DKK/week"),
     ("investor_cashflow_weekly", "investor cash flow per week (repayments - drawdowns)",

@@ -34,8 +34,10 @@ def summary(ds: xr.Dataset | Contents) -> dict:
     a results file or of the contents of one before it is written.
 
     Quantiles are empirical (:data:`simrisk.finance.risk.QUANTILE_METHOD`); an undefined
-    IRR ranks by the investor's profit (:func:`simrisk.finance.irr_ranked`) and the
-    IRR's mean is over defined IRRs."""
+    IRR ranks by the investor's profit (:func:`simrisk.finance.irr_ranked`), and the
+    IRR has no mean (NaN) where any IRR is undefined: the undefined ones have no rate to
+    average, and leaving them out would leave out losses. Measured savings are NaN where
+    no payment of the contract rests on a measurement."""
     rows = []
     for name, label, kind in SUMMARY_METRICS:
         x = np.asarray(ds[name].values, dtype=float)
@@ -46,6 +48,8 @@ def summary(ds: xr.Dataset | Contents) -> dict:
         if finite.size:
             p5, p50, p95 = finance.quantiles(ranked, [0.05, 0.5, 0.95])
             mean = float(finite.mean())
+            if name == "investor_irr" and finite.size < x.size:
+                mean = float("nan")
         else:
             p5 = p50 = p95 = mean = float("nan")
         rows.append(
@@ -105,11 +109,23 @@ def summary_tables(summ: dict) -> list[Table]:
     risk.notes.append(PAYMENT_SHARES_NOTE)
     odd = {k: v for k, v in summ["irr_status_counts"].items() if k != "ok" and v}
     if odd:
+        irr = next(r for r in summ["rows"] if r["metric"] == "investor_irr")
+        mean = (
+            "; no mean: the undefined IRRs have no rate to average"
+            if irr["n_defined"] < summ["n_scenarios"]
+            else ""
+        )
         risk.notes.append(
             "IRR undefined or conventional in: "
             + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in odd.items())
             + " (total loss = -100 %; 'undef.' quantiles fall among undefined IRRs, ranked"
-            " by the investor's profit; the mean is over defined IRRs)"
+            f" by the investor's profit{mean})"
+        )
+    measured = next(r for r in summ["rows"] if r["metric"] == "savings_measured")
+    if not measured["n_defined"]:
+        risk.notes.append(
+            "measured savings: n/a, no payment of this contract rests on a measurement (a "
+            "rate card or an absolute target pays on the programme arm's outcomes)"
         )
     return [head, risk]
 

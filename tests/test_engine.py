@@ -292,9 +292,19 @@ def test_measured_savings_are_unbiased_without_drift(measurement):
 
 
 def test_counterfactual_measurement_is_exact(holbaek):
-    m = engine.run(holbaek, 3, 50).metrics
+    """Holbæk's savings shared against the counterfactual arm: the measured savings are the
+    true ones. With its own rate card no payment rests on a measurement, so it has none
+    (NaN), and the rest of the run is the same."""
+    raw = load_raw("holbaek")
+    raw["contract"]["mechanisms"] = [{"kind": "savings_share", "share": 0.5}]
+    m = engine.run(parse_deal(raw, "shared"), 3, 50).metrics
+    assert raw["contract"]["measurement"] == "counterfactual"
     np.testing.assert_array_equal(m["savings_measured"], m["savings_true"])
     np.testing.assert_allclose(m["municipal_net"], m["savings_municipality"] - m["payments_total"])
+    card = engine.run(holbaek, 3, 50)
+    assert np.isnan(card.metrics["savings_measured"]).all()
+    assert np.isnan(card.weekly.flow_mean["measured_savings_weekly"]).all()
+    np.testing.assert_array_equal(card.metrics["savings_true"], m["savings_true"])
 
 
 def test_weekly_aggregates_match_the_detail(holbaek):

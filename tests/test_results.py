@@ -5,6 +5,7 @@ place numbers are formatted."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 import pytest
@@ -161,7 +162,8 @@ def test_registry_attributes_by_hand():
     with pytest.raises(KeyError):
         outputs.variable("unknown_mean")
     assert outputs.variable("programme_cost").label(mio=True) == (
-        "programme cost (investor drawdowns) (mio. DKK)"
+        "programme cost (the investor draws it, less what the provider bears: investor_drawn) "
+        "(mio. DKK)"
     )
     assert outputs.variable("payments_weekly").label() == "payments per week (DKK/week)"
     assert outputs.variable("investor_moic").label() == "investor multiple on invested capital"
@@ -223,12 +225,17 @@ def test_summary_by_hand():
     s = summary.summary(_hand_dataset())
     assert (s["deal"], s["seed"], s["n_scenarios"]) == ("hand", 7, 40)
     rows = {r["metric"]: r for r in s["rows"]}
-    # IRR: 28 defined (mean -0.42 / 7 = -6 %); ranked, 8 undefined losses at -inf and 4
-    # undefined profits at +inf: P5 (2nd of 40) -inf, P50 (20th) 5 %, P95 (38th) +inf
+    # IRR: 28 defined; ranked, 8 undefined losses at -inf and 4 undefined profits at +inf:
+    # P5 (2nd of 40) -inf, P50 (20th) 5 %, P95 (38th) +inf; no mean (12 undefined)
     irr = rows["investor_irr"]
     assert irr["n_defined"] == 28
-    assert irr["mean"] == pytest.approx(-0.06)
+    assert math.isnan(irr["mean"])
     assert (irr["p5"], irr["p50"], irr["p95"]) == (-np.inf, 0.05, np.inf)
+    # every IRR defined (the undefined ones set to 0): the mean, -0.42 / 10 a tile
+    defined = _hand_dataset()
+    defined["investor_irr"][:] = np.nan_to_num(defined["investor_irr"].values, nan=0.0)
+    irr = next(r for r in summary.summary(defined)["rows"] if r["metric"] == "investor_irr")
+    assert irr["n_defined"] == 40 and irr["mean"] == pytest.approx(-0.042)
     # multiples: 36 defined; P5 (2nd) 0, P50 (18th) 1.1, P95 (35th) 1.5; mean 8.7 / 9
     moic = rows["investor_moic"]
     assert moic["n_defined"] == 36 and moic["mean"] == pytest.approx(8.7 / 9)
@@ -275,7 +282,10 @@ def test_summary_rows_are_direct_numpy_figures():
             [row["p5"], row["p50"], row["p95"]],
             np.quantile(x, [0.05, 0.5, 0.95], method="inverted_cdf"),
         )
-        assert row["mean"] == pytest.approx(finite.mean(), rel=1e-12)
+        if finite.size < x.size:  # an IRR undefined: no mean
+            assert row["metric"] == "investor_irr" and math.isnan(row["mean"])
+        else:
+            assert row["mean"] == pytest.approx(finite.mean(), rel=1e-12)
     assert sum(r["n_defined"] > 0 for r in s["rows"]) == 7  # all but savings_measured
 
 
@@ -284,7 +294,7 @@ def test_summary_tables():
     assert head.title == "hand — 40 scenarios, seed 7"
     text = {r[0]: r[1:] for r in head.text_rows()}
     assert text["Payments (mio. DKK)"] == ["20.50", "2.00", "20.00", "38.00"]
-    assert text["Investor IRR"] == ["-6.0 %", "undef.", "5.0 %", "undef."]
+    assert text["Investor IRR"] == ["n/a", "undef.", "5.0 %", "undef."]
     assert text["Investor MOIC"] == ["0.97", "0.00", "1.10", "1.50"]
     lines = dict(risk.text_rows())
     assert lines["P(investor loss)"] == "30.0 %"
@@ -296,9 +306,17 @@ def test_summary_tables():
     assert risk.notes[1].startswith(
         "IRR undefined or conventional in: 4 total loss, 4 no root, 4 multiple roots, 4 no flows"
     )
+    assert risk.notes[1].endswith("; no mean: the undefined IRRs have no rate to average)")
     ok = _hand_dataset()
     ok["investor_irr_status"][:] = 0
     assert summary.summary_tables(summary.summary(ok))[1].notes == [outputs.PAYMENT_SHARES_NOTE]
+    # a contract that measures nothing: its measured savings are n/a, and said why
+    ok["savings_measured"][:] = np.nan
+    head, risk = summary.summary_tables(summary.summary(ok))
+    assert (
+        dict((r[0], r[1:]) for r in head.text_rows())["Measured savings (mio. DKK)"] == ["n/a"] * 4
+    )
+    assert risk.notes[1].startswith("measured savings: n/a, no payment of this contract rests")
 
 
 # --------------------------------------------------------------------------- drivers

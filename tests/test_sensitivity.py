@@ -325,6 +325,11 @@ def test_check_names_every_problem():
     assert len(err.value.problems) == 2
     # any per-scenario metric may be analysed, besides the named outputs
     assert sa.check(_unit_deal(1), ["savings_true", "investor_irr"]) == []
+    # but not the measured savings of a contract that measures nothing (Holbæk's rate
+    # card), while those of a savings share (Slagelse's) may
+    (line,) = sa.check(load_deal(CONFIGS / "holbaek.toml")[0], ["savings_measured"])
+    assert line.startswith("--output-metric: 'savings_measured': no payment of this contract")
+    assert sa.check(load_deal(CONFIGS / "slagelse.toml")[0], ["savings_measured"]) == []
 
 
 # ------------------------------------------------------------------ analyse and command

@@ -21,6 +21,7 @@ from scipy.stats import qmc
 
 from simrisk import engine
 from simrisk.config import ConfigError, DealConfig
+from simrisk.config.contract import measures
 from simrisk.labels import input_label
 from simrisk.metrics import derived
 from simrisk.outputs import METRICS, provenance
@@ -47,6 +48,11 @@ def check(cfg: DealConfig, outputs) -> list[str]:
     for o in outputs:
         if o not in OUTPUTS and o not in METRICS:
             problems.append(f"--output-metric: unknown output '{o}' (known: {', '.join(OUTPUTS)})")
+        elif o == "savings_measured" and not measures(cfg.contract.mechanisms):
+            problems.append(
+                "--output-metric: 'savings_measured': no payment of this contract rests on a "
+                "measurement, so the deal has no measured savings"
+            )
     return problems
 
 

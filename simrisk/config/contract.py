@@ -136,3 +136,19 @@ class Investor(Strict):
     overrun: Literal["top_up", "provider", "fewer_citizens"] = "top_up"
     top_up_fee: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
     source: Text = ""
+
+
+def measures(mechanisms: list) -> bool:
+    """Whether any payment of a contract (its mechanisms, as models or dumped) rests on its
+    measurement: a share of the measured savings, or a target on the difference against
+    the measurement's reference. A rate card and absolute targets count the programme
+    arm's outcomes and measure nothing."""
+
+    def get(m, key: str):
+        return m.get(key) if isinstance(m, dict) else getattr(m, key, None)
+
+    return any(
+        get(m, "kind") == "savings_share"
+        or (get(m, "kind") == "target" and get(m, "basis") == "difference")
+        for m in mechanisms
+    )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simrisk.config import DealConfig
+from simrisk.config.contract import measures
 from simrisk.contracts import mechanisms
 from simrisk.contracts.measurement import Baseline, compute_baseline
 from simrisk.contracts.outcomes import target_rate
@@ -24,7 +25,14 @@ from simrisk.sampling import Values
 from simrisk.simulation import KernelOut, Structure
 from simrisk.vocabulary import COUNTERFACTUAL, N_EVENTS, OUTCOME_EVENTS, TREATMENT
 
-__all__ = ["Baseline", "ContractArrays", "compute_baseline", "contract_arrays", "payments"]
+__all__ = [
+    "Baseline",
+    "ContractArrays",
+    "compute_baseline",
+    "contract_arrays",
+    "measures",
+    "payments",
+]
 
 
 @dataclass

@@ -7,6 +7,7 @@ import numpy as np
 import xarray as xr
 
 from simrisk import finance
+from simrisk.config.contract import measures
 from simrisk.labels import input_label
 from simrisk.report.figures import MIO
 from simrisk.summary import drivers
@@ -149,11 +150,7 @@ def contract_terms(deal: dict) -> Table:
     t = Table("Contract terms", [("term", "text"), ("value", "text")])
     for i, m in enumerate(c["mechanisms"]):
         t.add(f"payment {i + 1}", _mechanism(m, inv["capital"]))
-    uses = [
-        m for m in c["mechanisms"]
-        if m["kind"] == "savings_share" or (m["kind"] == "target" and m["basis"] == "difference")
-    ]  # fmt: skip
-    if uses:
+    if measures(c["mechanisms"]):
         t.add("measured", MEASUREMENT[c["measurement"]].format(**c))
     else:
         t.add(
