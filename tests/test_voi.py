@@ -65,6 +65,31 @@ def test_evppi_against_nested_monte_carlo_for_a_group():
     assert got <= voi.evpi(nb)
 
 
+def test_the_noise_floor_of_a_balanced_decision_against_the_closed_form():
+    """NB ~ N(0, 1), centred, so E[NB] = 0 exactly: a running mean of k draws of an
+    unrelated input is N(0, 1/k), and its EVPPI E[max(., 0)] = 1 / sqrt(2 pi k). The
+    noise floor averages 20 columns, each the mean over n / k nearly independent
+    windows of max(., 0) (sd sqrt(1/2 - 1/(2 pi)) / sqrt(k)): tolerance 4 of those
+    standard errors. An input that carries the outcome stands far above the floor, and
+    the floor is the same for the same seed."""
+    g = np.random.default_rng(5)
+    n = 20_000
+    theta = g.normal(0.0, 1.0, n)
+    nb = theta + g.normal(0.0, 0.05, n)
+    nb -= nb.mean()
+    k = round(np.sqrt(n))
+    noise = voi.noise_columns(n, 7)
+    floor, sd = voi.noise_floor(nb, noise, k)
+    per_column = np.sqrt(0.5 - 1 / (2 * np.pi)) / np.sqrt(k) / np.sqrt(n / k)
+    se = per_column / np.sqrt(voi.NOISE_COLUMNS)
+    assert floor == pytest.approx(1 / np.sqrt(2 * np.pi * k), abs=4 * se)
+    assert 0 < sd < 4 * per_column
+    assert not voi.within_noise(voi.evppi(theta, nb, k), floor, sd)
+    assert voi.within_noise(voi.evppi(g.uniform(size=n), nb, k), floor, sd)
+    np.testing.assert_array_equal(noise, voi.noise_columns(n, 7))
+    assert not np.array_equal(noise, voi.noise_columns(n, 8))
+
+
 def test_a_sure_decision_has_no_value_of_information():
     nb = np.full(1000, 5.0) + np.linspace(0, 1, 1000)
     assert voi.evpi(nb) == 0.0 and voi.evppi(np.arange(1000.0), nb) == 0.0
@@ -90,6 +115,15 @@ def test_the_command_on_a_run(tmp_path):
         vals = v[f"evppi_{party}"].values
         assert (vals >= 0).all() and (vals <= v.attrs[f"evpi_{party}"] + 1e-9).all()
     assert data["sentences"][0].startswith("The investor, on what is known now, ")
+    # the noise floor is a row of the table and a part of each party's sentence
+    for party in ("investor", "municipality"):
+        nb = voi.net_benefit(ds, party)
+        floor, sd = voi.noise_floor(nb, voi.noise_columns(nb.size, 1))
+        assert float(v[f"noise_floor_{party}"]) == floor and float(v[f"noise_sd_{party}"]) == sd
+    table = voi.table(v)
+    (row,) = [r for r in table.text_rows() if r[0] == voi.NOISE_FLOOR]
+    assert row[2] == fmt(float(v["noise_floor_municipality"]), "dkk")
+    assert "plus two standard deviations" in data["sentences"][1]
     # the sentences give the table's figures under the table's names: EVPI is knowing
     # how it turns out, the cohort's luck included; every input alone is less
     every = data["inputs"].index("all uncertain inputs")

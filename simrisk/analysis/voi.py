@@ -17,9 +17,13 @@ the deal), not signing 0. With what is known now a party signs if ``E[NB] > 0``:
   which leaves out interactions between the group's inputs. The rest of the
   spread, the cohort's own randomness, is not information anyone can buy.
 
-A regression's leftover noise makes EVPPI slightly too high and its smoothing slightly
-too low; EVPPI never exceeds EVPI (it is capped there) and a group's is at least the
-largest of its members' up to that noise.
+A regression's leftover noise makes EVPPI too high and its smoothing too low; EVPPI
+never exceeds EVPI (it is capped there) and a group's is at least the largest of its
+members' up to that noise. The noise is measured, not assumed: the *noise floor* is the
+EVPPI the same regression gives an input that has nothing to do with the outcome (the
+mean over :data:`NOISE_COLUMNS` columns of uniforms drawn from the run's seed). For a
+balanced decision it is about ``sd(NB | θ) / sqrt(2 pi k)``; an input whose value is
+near it cannot be told from one worth nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ from simrisk.outputs import provenance
 from simrisk.tables import Table, fmt
 
 PARTIES = {"investor": "investor_npv", "municipality": "municipal_net_pv"}
+NOISE_COLUMNS = 20
+"""Columns of random uniforms whose mean EVPPI is the noise floor."""
+NOISE_TAG = 0x564F49  # "VOI": the noise columns' stream, apart from the run's own
+NOISE_FLOOR = "an input unrelated to the outcome (the estimate's noise floor)"
 ALL_INPUTS = "all uncertain inputs"
 """The group of every uncertain input (its EVPPI: all that could be learnt before signing)."""
 
@@ -86,6 +94,26 @@ def evppi(x: np.ndarray, nb: np.ndarray, k: int | None = None) -> float:
     return float(min(max(value, 0.0), evpi(nb)))
 
 
+def noise_columns(n: int, seed: int, columns: int = NOISE_COLUMNS) -> np.ndarray:
+    """``columns`` columns of ``n`` uniforms, from ``seed`` (the run's): inputs that have
+    nothing to do with any outcome."""
+    return np.random.default_rng([seed, NOISE_TAG]).random((columns, n))
+
+
+def noise_floor(nb: np.ndarray, noise: np.ndarray, k: int | None = None) -> tuple[float, float]:
+    """The mean and the standard deviation of the EVPPI of the ``noise`` columns
+    (:func:`noise_columns`) for ``nb``: what the regression's own noise is worth, and how
+    much that varies from one unrelated input to another."""
+    values = np.array([evppi(col, nb, k) for col in noise])
+    return float(values.mean()), float(values.std(ddof=1))
+
+
+def within_noise(value: float, floor: float, sd: float) -> bool:
+    """Whether an EVPPI cannot be told from that of an unrelated input: at most the noise
+    floor plus two of its standard deviations."""
+    return value <= floor + 2.0 * sd
+
+
 def groups_of(ds: xr.Dataset, extra: dict[str, list[str]] | None = None) -> dict[str, list[int]]:
     """Each uncertain input alone (a calibration posterior's parameters as one group),
     the groups asked for, and all inputs together."""
@@ -117,6 +145,7 @@ def value_of_information(ds: xr.Dataset, extra: dict[str, list[str]] | None = No
         raise ValueError("the run has no uncertain inputs: there is nothing to learn")
     groups = groups_of(ds, extra)
     x = np.asarray(ds["parameters"].values, dtype=float)
+    noise = noise_columns(x.shape[0], int(ds.attrs.get("seed", 0)))
     data = {}
     totals = {}
     for party in PARTIES:
@@ -128,6 +157,12 @@ def value_of_information(ds: xr.Dataset, extra: dict[str, list[str]] | None = No
             {"long_name": f"EVPPI for the {party}'s decision to sign", "units": "DKK"},
         )
         data[f"expected_net_benefit_{party}"] = ((), float(nb.mean()), {"units": "DKK"})
+        floor, sd = noise_floor(nb, noise, k)
+        unrelated = f"EVPPI of {NOISE_COLUMNS} inputs unrelated to the outcome"
+        data[f"noise_floor_{party}"] = ((), floor, {"long_name": f"{unrelated}, mean",
+                                                    "units": "DKK"})  # fmt: skip
+        data[f"noise_sd_{party}"] = ((), sd, {"long_name": f"{unrelated}, standard deviation",
+                                              "units": "DKK"})  # fmt: skip
     out = xr.Dataset(data, coords={"input": list(groups)})
     out.attrs = provenance(
         "value of information", ds.attrs.get("deal_name", ""), int(ds.attrs.get("seed", 0)),
@@ -151,17 +186,47 @@ def table(v: xr.Dataset) -> Table:
     )  # fmt: skip
     t.add("everything, the cohort's own luck included (EVPI)", a["evpi_investor"],
           a["evpi_municipality"])  # fmt: skip
-    order = np.argsort(-np.maximum(v["evppi_investor"].values, v["evppi_municipality"].values))
-    for i in order:
-        t.add(str(v["input"].values[i]), float(v["evppi_investor"].values[i]),
-              float(v["evppi_municipality"].values[i]))  # fmt: skip
+    rows = [
+        (str(name), float(inv), float(mun))
+        for name, inv, mun in zip(
+            v["input"].values, v["evppi_investor"].values, v["evppi_municipality"].values,
+            strict=True,
+        )
+    ]  # fmt: skip
+    floor = _floors(v)
+    if floor is not None:
+        rows.append((NOISE_FLOOR, *floor))
+    for name, inv, mun in sorted(rows, key=lambda r: -max(r[1], r[2])):
+        t.add(name, inv, mun)
     t.notes.append(
         f"a nonparametric regression (running means of {a['neighbours']} draws, additive for "
         "a group) on the run's own sample; the investor's benefit is its NPV at its "
         f"discount rate, the municipality's {a['municipality_benefit']}; signing against "
         "not signing"
     )
+    if floor is not None:
+        inv, mun = (_noise(v, p) for p in PARTIES)
+        t.notes.append(
+            f"noise floor: the mean value the same regression gives {NOISE_COLUMNS} random "
+            "inputs that have nothing to do with the outcome (standard deviation "
+            f"{fmt(inv[1], 'dkk')} and {fmt(mun[1], 'dkk')} DKK); a value below the floor "
+            "plus two of them cannot be told from one worth nothing"
+        )
     return t
+
+
+def _noise(v: xr.Dataset, party: str) -> tuple[float, float] | None:
+    """The noise floor of a party and its standard deviation, or None for a file written
+    without them."""
+    if f"noise_floor_{party}" not in v or f"noise_sd_{party}" not in v:
+        return None
+    return float(v[f"noise_floor_{party}"].values), float(v[f"noise_sd_{party}"].values)
+
+
+def _floors(v: xr.Dataset) -> tuple[float, float] | None:
+    """The noise floors (investor, municipality), or None for a file written without."""
+    noise = [_noise(v, p) for p in PARTIES]
+    return None if None in noise else (noise[0][0], noise[1][0])
 
 
 def sentences(v: xr.Dataset) -> list[str]:
@@ -188,10 +253,27 @@ def sentences(v: xr.Dataset) -> list[str]:
                 " Knowing every uncertain input, the part of that which could be learnt, "
                 f"would be worth {fmt(float(vals[names.index(ALL_INPUTS)]), 'dkk')} DKK."
             )
-        if top is not None and vals[top] > 0:
+        noise = _noise(v, party)
+
+        def noisy(i: int, noise=noise, vals=vals) -> bool:
+            return noise is not None and within_noise(float(vals[i]), *noise)
+
+        if top is not None and vals[top] > 0 and not noisy(top):
             text += (
                 f" The most valuable single thing to learn is {names[top]}: "
                 f"{fmt(float(vals[top]), 'dkk')} DKK."
+            )
+        elif top is not None and vals[top] > 0:
+            text += (
+                " No single input is worth more than the estimate's own noise (at most "
+                f"{fmt(float(vals[top]), 'dkk')} DKK, {names[top]})."
+            )
+        if noise is not None and single:
+            near = sum(noisy(i) for i in single)
+            text += (
+                f" {near} of the {len(single)} single inputs are worth no more than an input "
+                f"unrelated to the outcome (the noise floor, {fmt(noise[0], 'dkk')} DKK, plus "
+                f"two standard deviations of {fmt(noise[1], 'dkk')} DKK)."
             )
         out.append(text)
     return out
