@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from simrisk.analysis import portfolio as pf
 from simrisk.cli import main
 from simrisk.distributed import LocalBackend
 from simrisk.sampling import Adjustment
-from tests.conftest import CONFIGS, ROOT
+from tests.conftest import CONFIGS, ROOT, copy_deal
 
 HOLBAEK = str(CONFIGS / "holbaek.toml")
 SLAGELSE = str(CONFIGS / "slagelse.toml")
@@ -296,6 +297,11 @@ def test_example_fund_file_is_valid():
             "capital = 1e6\n",
             ["macro.path:"],
         ),
+        (
+            f'name = "f"\n[[holdings]]\ndeal = "{HOLBAEK}"\ncapital = 1e6\n'
+            f'[[holdings]]\ndeal = "{HOLBAEK}"\ncapital = 1e6\n',
+            ["holdings[1].deal: the same deal file as holdings[0]; hold a deal once"],
+        ),
     ],
 )
 def test_bad_fund_files(tmp_path, body, expected):
@@ -356,3 +362,21 @@ def test_a_factor_that_leaves_a_field_s_range_is_counted_and_warned(tmp_path):
     r = CliRunner().invoke(main, ["portfolio", _fund_file(tmp_path, body)])
     assert r.exit_code == 0, r.output
     assert f"warning: {line}" in r.stderr.splitlines()
+
+
+def test_two_holdings_of_one_name_are_refused(tmp_path):
+    """Two deal files with the same name (from other folders) would be one name in the
+    results: refused, naming both; the same file given twice would hold the deal twice."""
+    other = tmp_path / "sub" / Path(HOLBAEK).name
+    other.parent.mkdir()
+    copy_deal(HOLBAEK, other)
+    body = (
+        f'name = "f"\n[[holdings]]\ndeal = "{HOLBAEK}"\ncapital = 1e6\n'
+        f'[[holdings]]\ndeal = "{other}"\ncapital = 1e6\n'
+    )
+    r = CliRunner().invoke(main, ["validate", _fund_file(tmp_path, body)])
+    assert r.exit_code == 1, r.output
+    assert r.stderr.splitlines() == [
+        f"error: holdings[1].deal: '{other}' and holdings[0]'s '{HOLBAEK}' have the same name "
+        "'holbaek'; rename one"
+    ]

@@ -102,6 +102,7 @@ def build(ff: FundFile, seed: int, n: int, chunk: int) -> Fund:
     """Load the deals; ConfigError lists every problem, naming the holding."""
     problems = []
     deals = []
+    names: dict[str, int] = {}  # a deal's name in the results (its file's stem): holding
     for i, h in enumerate(ff.holdings):
         at = f"holdings[{i}]"
         try:
@@ -109,6 +110,18 @@ def build(ff: FundFile, seed: int, n: int, chunk: int) -> Fund:
         except ConfigError as exc:
             problems += [f"{at}.deal: {p}" for p in exc.problems]
             continue
+        stem = Path(h.deal).stem
+        if stem in names:
+            j = names[stem]
+            other = ff.holdings[j].deal
+            problems.append(
+                f"{at}.deal: the same deal file as holdings[{j}]; hold a deal once, with all "
+                "the fund's capital in it" if _same_file(h.deal, other) else
+                f"{at}.deal: '{h.deal}' and holdings[{j}]'s '{other}' have the same name "
+                f"'{stem}'; rename one"
+            )  # fmt: skip
+            continue
+        names[stem] = i
         if h.capital > cfg.investor.capital * (1 + 1e-12):
             problems.append(
                 f"{at}.capital: {h.capital:,.0f} DKK exceeds the deal's investor.capital "
@@ -128,6 +141,13 @@ def build(ff: FundFile, seed: int, n: int, chunk: int) -> Fund:
     if problems:
         raise ConfigError("fund", problems)
     return Fund(ff.name, deals, ff.macro.sigma, ff.macro.rho, ff.macro.path, n, seed, chunk)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).samefile(b)
+    except OSError:
+        return False
 
 
 def deal_seed(seed: int, d: int) -> int:
