@@ -128,10 +128,15 @@ def check(raw: dict, source: str, n: int = 3) -> str:
             assert LINE.match(line), f"{source}: a problem line that names no field: {line!r}"
             assert len(line) < 2000, f"{source}: a problem line of {len(line)} characters"
         return "rejected"
+    from simrisk.contracts import measures
+
     res = engine.run(cfg, 1, n, detail=True)
     for name, values in res.metrics.items():
         if name in ("investor_irr", "investor_moic"):
             continue  # undefined for some flows, by definition
+        if name == "savings_measured" and not measures(cfg.contract.mechanisms):
+            assert np.isnan(values).all(), f"{source}: measured savings of an unmeasured deal"
+            continue  # none where no payment rests on a measurement
         assert np.all(np.isfinite(values)), f"{source}: {name} is not finite: {values}"
     counts = res.weekly.detail_states.astype(float)  # (scenario, arm, week, state)
     assert counts.min() >= 0, f"{source}: negative citizen counts"

@@ -392,6 +392,25 @@ def test_grid_is_a_full_factorial():
     ]
 
 
+def test_grid_values_that_print_alike_have_their_own_names():
+    """Values equal in six digits are other values: each point is named by its value in
+    full, and a value given twice is refused, naming the --grid."""
+    points = stress.parse_grid(["investor.capital=2345678,2345681,2e6", "cohort.uptake=0.8"])
+    assert [p.name for p in points] == [
+        "investor.capital=2345678, cohort.uptake=0.8",
+        "investor.capital=2345681, cohort.uptake=0.8",
+        "investor.capital=2e+06, cohort.uptake=0.8",
+    ]
+    assert [p.changes[0].op for p in points] == [("set", 2345678.0), ("set", 2345681.0),
+                                                 ("set", 2e6)]  # fmt: skip
+    assert stress.value_text(1.5000001) == "1.5000001"
+    with pytest.raises(ConfigError) as err:
+        stress.parse_grid(["cohort.uptake=0.5", "effect.persistence=0.5,0.50,0.6"])
+    assert err.value.problems == [
+        "--grid[1]: 'effect.persistence=0.5,0.50,0.6': 0.5 given twice; give each value once"
+    ]
+
+
 @pytest.mark.parametrize(
     "spec", ["cohort.uptake", "cohort.uptake=", "cohort.uptake=a,b", "=0.5", "cohort.uptake=1,x"]
 )

@@ -280,7 +280,17 @@ def test_cli_resume_without_a_seed_takes_the_interrupted_runs(tmp_path, monkeypa
         ('deals = ["no_such_deal.toml"]\n', ["no_such_deal.toml: no such file"]),
         (
             f'deals = ["{DEALS[0]}"]\n[grid]\n"effect.nothing_here" = [1.0]\n',
-            ["holbaek.toml: stress[0].changes[0].path"],
+            ['holbaek.toml: grid."effect.nothing_here": '],
+        ),
+        (
+            f'deals = ["{DEALS[0]}"]\n[grid]\n"cohort.uptake" = [0.8, 0.8]\n'
+            '[[stress]]\nname = "s"\n[[stress.changes]]\npath = "cohort.nothing"\nset = 1\n',
+            ["grid.\"cohort.uptake\": 'cohort.uptake=0.8,0.8': 0.8 given twice"],
+        ),
+        (
+            f'deals = ["{DEALS[0]}"]\n[grid]\n"cohort.uptake" = [0.8]\n'
+            '[[stress]]\nname = "s"\n[[stress.changes]]\npath = "cohort.nothing"\nset = 1\n',
+            ["holbaek.toml: stress[0].changes[0].path: "],
         ),
         (
             f'deals = ["{DEALS[0]}"]\nchunk = -1\n[grid]\n"cohort.uptake" = ["a"]\n',

@@ -132,25 +132,32 @@ def point_text(pt: StressPoint) -> str:
     return "; ".join(parts)
 
 
-def prepare(cfg: DealConfig, points: list[StressPoint], where: str = "stress") -> list[Prepared]:
+def prepare(
+    cfg: DealConfig, points: list[StressPoint], where: str | list[str] = "stress"
+) -> list[Prepared]:
     """Resolve paths and check that every stressed value is one the deal accepts; the
-    base case first. Raises ConfigError with one line per problem."""
+    base case first. Raises ConfigError with one line per problem. ``where`` names the
+    points in a problem: ``"stress"`` (``stress[i]``), ``"--grid"``, or one location per
+    point (``"grid"`` for a sweep file's grid)."""
     dumped = cfg.model_dump(by_alias=True)
     problems: list[str] = []
     out = [_base(cfg)]
     names = {"base"}
     for i, pt in enumerate(points):
+        loc = where[i] if isinstance(where, list) else where if where == "--grid" else (
+            f"{where}[{i}]"
+        )  # fmt: skip
         if pt.name in names:
-            problems.append(f"{where}[{i}].name: '{pt.name}' is used twice")
+            problems.append(f"{loc}.name: '{pt.name}' is used twice")
         names.add(pt.name)
-        prepared, found = _prepare_point(cfg, dumped, pt, i, where)
+        prepared, found = _prepare_point(cfg, dumped, pt, loc)
         for at, why in found:
             if f"{at}: {why}" not in problems:  # a grid's bad path: once, not at every point
                 problems.append(f"{at}: {why}")
         if prepared is not None:
             out.append(prepared)
     if problems:
-        raise ConfigError(where, problems)
+        raise ConfigError("stress", problems)
     return out
 
 
@@ -159,17 +166,22 @@ def _base(cfg: DealConfig) -> Prepared:
 
 
 def _prepare_point(
-    cfg: DealConfig, dumped: dict, pt: StressPoint, i: int, where: str
+    cfg: DealConfig, dumped: dict, pt: StressPoint, loc: str
 ) -> tuple[Prepared | None, list[tuple[str, str]]]:
     """One point resolved and checked: the prepared point (None if the deal refuses it)
-    and its problems as (where, why)."""
+    and its problems as (where, why). ``loc``: the point's place (``stress[i]``, a grid's
+    ``--grid`` or a sweep file's ``grid``)."""
     problems = []
     adjust = []
     trial = copy.deepcopy(dumped)
     trial["uncertainty"] = {"parameters": []}
     for j, ch in enumerate(pt.changes):
-        # a grid's point j changes its j-th --grid's path: named by that option
-        at = f"--grid[{j}]" if where == "--grid" else f"{where}[{i}].changes[{j}].path"
+        # a grid's point j changes its j-th --grid's path: named by that option (by its
+        # key in a sweep file's grid)
+        at = (
+            f"--grid[{j}]" if loc == "--grid" else f'grid."{ch.path}"' if loc == "grid"
+            else f"{loc}.changes[{j}].path"
+        )  # fmt: skip
         why = None
         try:
             paths = expand(ch.path, dumped)
@@ -199,7 +211,7 @@ def _prepare_point(
     try:  # the changes whose paths resolve: are their values ones the deal accepts?
         DealConfig.model_validate(trial)
     except ValidationError as err:
-        point = f"--grid ({pt.name})" if where == "--grid" else f"{where}[{i}] ({pt.name})"
+        point = f"{loc} ({pt.name})"
         problems += [(point, line) for line in validation_problems(err)]
     if problems:
         return None, problems
@@ -211,11 +223,23 @@ def _prepare_point(
     return Prepared(pt.name, pt.description, point_cfg, adjust, point_text(pt)), []
 
 
-def parse_grid(specs: list[str]) -> list[StressPoint]:
-    """``["effect.job_entry[2]=1.5,2,2.5", "cohort.uptake=0.8,1"]`` -> a full factorial."""
+def value_text(v: float) -> str:
+    """A grid value in a point's name: short (``%g``) where that is the value, else in
+    full, so that two values never share a name."""
+    short = f"{v:g}"
+    if float(short) == v:
+        return short
+    full = repr(float(v))
+    return full[:-2] if full.endswith(".0") else full
+
+
+def parse_grid(specs: list[str], names: list[str] | None = None) -> list[StressPoint]:
+    """``["effect.job_entry[2]=1.5,2,2.5", "cohort.uptake=0.8,1"]`` -> a full factorial.
+    ``names``: what to call each spec in a problem (default ``--grid[k]``)."""
     axes = []
     problems = []
     for k, spec in enumerate(specs):
+        at = names[k] if names is not None else f"--grid[{k}]"
         path, sep, values = spec.partition("=")
         try:
             if not sep or not path.strip():
@@ -224,17 +248,24 @@ def parse_grid(specs: list[str]) -> list[StressPoint]:
             if not vals:
                 raise ValueError
         except ValueError:
-            problems.append(f"--grid[{k}]: '{spec}' is not PATH=v1,v2,... with numbers")
+            problems.append(f"{at}: '{spec}' is not PATH=v1,v2,... with numbers")
             continue
         if not all(math.isfinite(v) for v in vals):
-            problems.append(f"--grid[{k}]: '{spec}': every value must be a finite number")
+            problems.append(f"{at}: '{spec}': every value must be a finite number")
+            continue
+        twice = sorted({v for v in vals if vals.count(v) > 1})
+        if twice:
+            problems.append(
+                f"{at}: '{spec}': {', '.join(value_text(v) for v in twice)} given twice; "
+                "give each value once"
+            )
             continue
         axes.append((path.strip(), vals))
     if problems:
         raise ConfigError("--grid", problems)
     points = []
     for combo in itertools.product(*[[(p, v) for v in vals] for p, vals in axes]):
-        name = ", ".join(f"{p}={v:g}" for p, v in combo)
+        name = ", ".join(f"{p}={value_text(v)}" for p, v in combo)
         points.append(StressPoint(name=name, changes=[{"path": p, "set": v} for p, v in combo]))
     return points
 
@@ -273,7 +304,7 @@ def points_for(
         dumped = cfg.model_dump(by_alias=True)
         out = [_base(cfg)]
         for i, pt in enumerate(default_stresses(cfg)):
-            prepared, problems = _prepare_point(cfg, dumped, pt, i, "stress")
+            prepared, problems = _prepare_point(cfg, dumped, pt, f"stress[{i}]")
             if prepared is not None:
                 out.append(prepared)
             elif log is not None:

@@ -88,7 +88,10 @@ def grid_points(grid: dict[str, list[float]]) -> list[StressPoint]:
         raise ConfigError("grid", problems)
     if not grid:
         return []
-    return stress_mod.parse_grid([f"{k}={','.join(repr(x) for x in v)}" for k, v in grid.items()])
+    return stress_mod.parse_grid(
+        [f"{k}={','.join(repr(x) for x in v)}" for k, v in grid.items()],
+        [f'grid."{k}"' for k in grid],
+    )
 
 
 @dataclass
@@ -117,7 +120,7 @@ def build(
     seed: int,
     n: int,
     chunk: int,
-    where: str = "stress",
+    where: str | list[str] = "stress",
 ) -> Sweep:
     """Load every deal and prepare every stress point for it; ConfigError lists every
     problem of every deal, each line starting with the deal's path."""
@@ -330,7 +333,11 @@ def from_files(
         if problems:
             raise ConfigError("sweep", problems)
         sf = load_sweep_file(files[0])
-        points = grid_points(sf.grid) + list(sf.stress)
+        grid_pts = grid_points(sf.grid)
+        points = grid_pts + list(sf.stress)
+        where: str | list[str] = ["grid"] * len(grid_pts) + [
+            f"stress[{i}]" for i in range(len(sf.stress))
+        ]
         deal_paths = sf.deals
         scenarios = scenarios or sf.scenarios
         seed = seed if seed is not None else sf.seed
@@ -350,7 +357,8 @@ def from_files(
         scenarios = scenarios or DEFAULT_SCENARIOS
         chunk = chunk or engine.CHUNK
         default_out = "sweep.nc"
-    where = "--grid" if grid and not sweep_files else "stress"
+    if not sweep_files:
+        where = "--grid" if grid else "stress"
     sweep = build(deal_paths, points, 0, scenarios, chunk, where)
     sweep.seed = seed
     return sweep, default_out
