@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from simrisk.analysis import calibrate as cal
 from simrisk.analysis import check as chk
+from simrisk.analysis import targets as targets_mod
 from simrisk.cli import main
 from simrisk.config import ConfigError, load_deal
 from simrisk.config.evidence import Evidence, EvidenceUse
@@ -168,6 +169,11 @@ BAD_ENDPOINTS = [
      "no arm 'nobody'"),
     ({"kind": "contrast", "measure": "risk_ratio", "versus": "prog", "value": 1.2,
       "ci": [-0.1, 2.0]}, "above 0"),
+    ({"kind": "ever_by", "states": ["employed"], "week": 0, "value": 0.2}, "'week' >= 1"),
+    ({"kind": "sustained", "spell_weeks": 520, "week": 600, "value": 0.2},
+     "'spell_weeks' = 520 is not one"),
+    ({"kind": "sustained", "spell_weeks": 26, "week": 60, "value": 0.2,
+      "states": ["education"]}, "states = ['employed']"),
 ]  # fmt: skip
 
 
@@ -257,3 +263,28 @@ def test_validate_names_the_problems_of_an_evidence_file(tmp_path):
     assert res.exit_code == 1
     (line,) = res.output.strip().splitlines()
     assert line.startswith("error: endpoints[0]") and "between 0 and 1" in line
+
+
+def test_a_quantile_never_reached_is_said_so_not_printed_as_nan():
+    """A time to an event that no draw reaches: the summary line says 'never reached'
+    with its z (on the share scale, which exists), not 'nan'."""
+    nan = float("nan")
+    row = chk.Row("s", "s: tte", "control", "counterfactual", "time_to_event",
+                    "out of sample", 10.0, nan, nan, nan, nan, nan, -140.36)  # fmt: skip
+    (line,) = [x for x in chk.summary_lines([row]) if x.startswith("not reproduced")]
+    assert line == (
+        "not reproduced: s: tte (control): observed 10, predicted never reached (z = -140.4)"
+    )
+
+
+def test_a_week_at_entry_is_refused_with_a_reason():
+    """'at_week' week 0 from an origin at entry measures nothing: the reason is said, not
+    a bare 'Input should be greater than 0'."""
+    study = copy.deepcopy(STUDY)
+    study["endpoints"] = [_endpoint(kind="at_week", states=["employed"], week=0, value=0.2, n=100)]
+    ev = Evidence.model_validate(study)
+    use = EvidenceUse(
+        file="x.toml", arms={"usual": "counterfactual", "prog": "treatment"}, why="test"
+    )
+    ((_, why),) = targets_mod.endpoint_targets(ev, use)
+    assert why == "'week' 0 from an origin at entry (origin_week 0): nothing is measured there yet"

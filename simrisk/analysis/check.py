@@ -333,7 +333,8 @@ def summary_lines(rows: list[Row]) -> list[str]:
     for r in missed:
         out.append(
             f"not reproduced: {r.endpoint} ({r.arm}): observed {r.observed:.3g}, predicted "
-            f"{r.predicted:.3g} (z = {r.z:+.1f})"
+            + (f"{r.predicted:.3g}" if math.isfinite(r.predicted) else "never reached")
+            + f" (z = {r.z:+.1f})"
         )
     not_sim = [r for r in rows if math.isnan(r.z)]
     if not_sim:

@@ -33,6 +33,7 @@ from simrisk.config import (
 )
 from simrisk.config.evidence import (
     EVENT_STATES,
+    SUSTAINED_WEEKS,
     Endpoint,
     Evidence,
     EvidenceUse,
@@ -51,7 +52,7 @@ from simrisk.vocabulary import (
 NO_UNCERTAINTY = "the study gives no sample size or standard error for it"
 KINDS = ("at_week", "ever_by", "weeks_in", "time_to_event", "sustained")
 OLD_KINDS = {"share": "at_week", "ever": "ever_by"}
-SUSTAINED_EVENTS = {w: EVENT_OF[f"sustained_{w}"] for w in (13, 26, 52)}
+SUSTAINED_EVENTS = {w: EVENT_OF[f"sustained_{w}"] for w in SUSTAINED_WEEKS}
 
 
 class Target(Strict):
@@ -199,6 +200,11 @@ def from_endpoint(ev: Evidence, e: Endpoint, arm: str, origin_week: int) -> Targ
         fields.update(window=[w + origin_week for w in e.window], se=se)
     else:
         if e.week is not None:
+            if e.week + origin_week < 1:
+                raise ValueError(
+                    "'week' 0 from an origin at entry (origin_week 0): nothing is measured "
+                    "there yet"
+                )
             fields["week"] = e.week + origin_week
         if e.n is not None:
             fields["n"] = e.n

@@ -66,6 +66,10 @@ class Arm(Strict):
     description: Text = ""
 
 
+SUSTAINED_WEEKS = (13, 26, 52)
+"""The lengths of job spell whose completion the simulation records (kind 'sustained')."""
+
+
 class Endpoint(Strict):
     id: Name
     arm: Name
@@ -108,6 +112,19 @@ class Endpoint(Strict):
             raise ValueError("a share must be between 0 and 1")
         if self.kind in ("weeks_in", "time_to_event") and self.value < 0:
             raise ValueError("weeks cannot be negative")
+        if self.kind == "ever_by" and self.week < 1:
+            raise ValueError(
+                "kind 'ever_by' counts entries by a week after the origin: 'week' >= 1"
+            )
+        if self.kind == "sustained":
+            if self.spell_weeks not in SUSTAINED_WEEKS:
+                raise ValueError(
+                    "kind 'sustained' counts job spells of "
+                    f"{', '.join(map(str, SUSTAINED_WEEKS[:-1]))} or {SUSTAINED_WEEKS[-1]} "
+                    f"weeks: 'spell_weeks' = {self.spell_weeks} is not one"
+                )
+            if self.states not in (None, ["employed"]):
+                raise ValueError("kind 'sustained' counts job spells: states = ['employed']")
         if self.kind in ("ever_by", "time_to_event") and not set(self.states) <= set(EVENT_STATES):
             raise ValueError(f"kind '{self.kind}' counts entries into {', '.join(EVENT_STATES)}")
         if self.kind in ("at_week", "weeks_in") and set(self.states) & set(EVENT_STATES[2:]):
