@@ -169,3 +169,25 @@ def test_evppi_of_the_posterior_against_nested_monte_carlo_through_the_kernel():
     se = np.std(np.maximum(cond, 0)) / np.sqrt(outer) + nb.std() / np.sqrt(inner) * 0.4
     assert abs(got - nested) < 3 * se, (got, nested, se)
     assert got > 0
+
+
+@pytest.mark.parametrize(
+    "groups, line",
+    [
+        (["all uncertain inputs=effect.persistence"], "--group all uncertain inputs: the name of"),
+        ([f"{voi.EVPI_ROW}=effect.persistence"], f"--group {voi.EVPI_ROW}: the name of a row"),
+        (["g=effect.persistence", "g=cohort.uptake"], "--group g: given twice"),
+        (["g=effect.persistence,effect.persistence"], "--group g: effect.persistence given twice"),
+    ],
+)
+def test_a_group_that_would_hide_or_repeat_a_row_is_refused(tmp_path, groups, line):
+    cfg, text = load_deal(CONFIGS / "holbaek.toml")
+    run = results.write_netcdf(
+        results.build_dataset(cfg, engine.run(cfg, 1, 60), 1, text), tmp_path / "r.nc"
+    )
+    out = tmp_path / "v.nc"
+    res = CliRunner().invoke(main, ["voi", str(run), *sum((["--group", g] for g in groups), []),
+                                    "-o", str(out)])  # fmt: skip
+    assert res.exit_code == 1, res.output
+    assert len(res.stderr.splitlines()) == 1 and res.stderr.startswith(f"error: {line}")
+    assert not out.exists()

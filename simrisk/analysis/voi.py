@@ -42,6 +42,7 @@ NOISE_COLUMNS = 20
 """Columns of random uniforms whose mean EVPPI is the noise floor."""
 NOISE_TAG = 0x564F49  # "VOI": the noise columns' stream, apart from the run's own
 NOISE_FLOOR = "an input unrelated to the outcome (the estimate's noise floor)"
+EVPI_ROW = "everything, the cohort's own luck included (EVPI)"
 ALL_INPUTS = "all uncertain inputs"
 """The group of every uncertain input (its EVPPI: all that could be learnt before signing)."""
 
@@ -128,10 +129,16 @@ def groups_of(ds: xr.Dataset, extra: dict[str, list[str]] | None = None) -> dict
         out["calibration posterior (" + "; ".join(input_label(deal, p) for p in post) + ")"] = [
             names.index(p) for p in post
         ]
+    taken = set(out) | {ALL_INPUTS, EVPI_ROW, NOISE_FLOOR}
     for gname, paths in (extra or {}).items():
         missing = [p for p in paths if p not in names]
         if missing:
             raise ValueError(f"--group {gname}: {', '.join(missing)} is not an uncertain input")
+        if gname in taken:
+            raise ValueError(f"--group {gname}: the name of a row of the table; name it otherwise")
+        twice = sorted({p for p in paths if paths.count(p) > 1})
+        if twice:
+            raise ValueError(f"--group {gname}: {', '.join(twice)} given twice")
         out[gname] = [names.index(p) for p in paths]
     if names:
         out[ALL_INPUTS] = list(range(len(names)))
@@ -184,7 +191,7 @@ def table(v: xr.Dataset) -> Table:
         [("what is known before signing", "text"), ("to the investor (DKK)", "dkk"),
          ("to the municipality (DKK)", "dkk")],
     )  # fmt: skip
-    t.add("everything, the cohort's own luck included (EVPI)", a["evpi_investor"],
+    t.add(EVPI_ROW, a["evpi_investor"],
           a["evpi_municipality"])  # fmt: skip
     rows = [
         (str(name), float(inv), float(mun))

@@ -253,6 +253,8 @@ def value_of_information(result: str, groups: list[str] | None = None,
         name, sep, paths = spec.partition("=")
         if not sep or not name.strip() or not paths.strip():
             raise ConfigError("--group", [f"--group: '{spec}' is not NAME=PATH,PATH,..."])
+        if name.strip() in extra:
+            raise ConfigError("--group", [f"--group {name.strip()}: given twice"])
         extra[name.strip()] = [p.strip() for p in paths.split(",") if p.strip()]
     with ExitStack() as stack:
         if output is not None:
