@@ -30,6 +30,8 @@ def fmt(value, kind: str | None) -> str:
         return "n/a"
     if isinstance(value, float) and math.isinf(value):
         return "undef."
+    if value == 0:
+        value = 0.0 * value + 0.0  # a zero, never "-0.00"
     if kind == "pct":
         return f"{100 * value:.1f} %"
     if kind == "pp":

@@ -288,3 +288,19 @@ def test_a_week_at_entry_is_refused_with_a_reason():
     )
     ((_, why),) = targets_mod.endpoint_targets(ev, use)
     assert why == "'week' 0 from an origin at entry (origin_week 0): nothing is measured there yet"
+
+
+def test_a_share_s_interval_stays_within_0_and_1():
+    """A share observed at 0 (or 1) of 100: 1.96 standard errors of the fitted scale
+    around it, cut at the share's bounds; weeks are cut at 0."""
+    for value, want in ((0.0, (0.0, None)), (1.0, (None, 1.0))):
+        t = targets_mod.Target(name="x", kind="at_week", arm="counterfactual",
+                               states=["employed"], observed=value, n=100, week=26,
+                               source="s")  # fmt: skip
+        e = chk.Endpoint.model_validate(
+            {"id": "x", "arm": "a", "kind": "at_week", "states": ["employed"], "week": 26,
+             "value": value, "n": 100, "definition": "d", "source": "s"}
+        )  # fmt: skip
+        lo, hi, se = chk._observed_interval(e, t)
+        assert 0.0 <= lo <= hi <= 1.0 and se > 0
+        assert (lo if want[0] is not None else hi) == (want[0] if want[0] is not None else want[1])

@@ -313,6 +313,11 @@ SECTION_RULES = [
      "uncertainty.parameters[0]", "'high' must be above 'low'", unc(
          {"path": "cohort.uptake", "distribution": "normal", "mean": 0.5, "sd": 0.1,
           "low": 0.6, "high": 0.7})),
+    ("beta-order", unc({"path": "cohort.uptake", "distribution": "beta", "alpha": 2,
+                        "beta": 2, "low": 0.7, "high": 0.7}),
+     "uncertainty.parameters[0]", "'high' must be above 'low'", unc(
+         {"path": "cohort.uptake", "distribution": "beta", "alpha": 2, "beta": 2,
+          "low": 0.7, "high": 0.9})),
     ("normal-sd", unc({"path": "cohort.uptake", "distribution": "normal", "mean": 0.5,
                        "sd": 0.0}),
      "uncertainty.parameters[0].sd", "greater than 0", None),

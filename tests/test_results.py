@@ -376,6 +376,9 @@ def test_drivers_rank_parameters_by_rank_correlation():
         (float("nan"), "mio", "n/a"),
         (float("inf"), "pct", "undef."),
         (float("-inf"), "x", "undef."),
+        (-0.0, "mio", "0.00"),  # a zero is never signed
+        (-0.0, "pct", "0.0 %"),
+        (-1000.0, "mio", "-0.00"),  # a small loss keeps its sign
     ],
 )
 def test_fmt(value, kind, text):

@@ -364,7 +364,7 @@ def test_cli_solve_bad_input(extra, needle):
 NON_FINITE = {
     "solve hurdle": (
         ["solve", "--vary", "cohort.uptake", "--range", "0.5,1", "--irr-hurdle", "nan"],
-        "--irr-hurdle: nan is not an IRR above -100 % (0.05 for 5 %)",
+        "--irr-hurdle: nan is not an IRR above -100 % and at most 1,000 % (0.05 for 5 %)",
     ),
     "solve goal share": (
         ["solve", "--vary", "cohort.uptake", "--range", "0.5,1", "--max-municipal-loss", "nan"],
@@ -385,7 +385,7 @@ NON_FINITE = {
     ),
     "acceptability hurdle": (
         ["acceptability", "--vary", "cohort.uptake", "--range", "0.5,1", "--hurdle", "inf"],
-        "--hurdle: inf is not an IRR above -100 % (0.05 for 5 %)",
+        "--hurdle: inf is not an IRR above -100 % and at most 1,000 % (0.05 for 5 %)",
     ),
     "acceptability wildcard": (
         ["acceptability", "--vary", "effect.job_entry[*]", "--range", "0.5,3"],
@@ -394,7 +394,11 @@ NON_FINITE = {
     "region hurdle": (
         ["region", "--vary", "cohort.uptake=0.5,1", "--vary", "contract.cap_share=0.8,1.2",
          "--irr-hurdle", "-1"],
-        "--irr-hurdle: -1 is not an IRR above -100 % (0.05 for 5 %)",
+        "--irr-hurdle: -1 is not an IRR above -100 % and at most 1,000 % (0.05 for 5 %)",
+    ),
+    "solve hurdle too high": (
+        ["solve", "--vary", "cohort.uptake", "--range", "0.5,1", "--irr-hurdle", "1e300"],
+        "--irr-hurdle: 1e+300 is not an IRR above -100 % and at most 1,000 % (0.05 for 5 %)",
     ),
     "region range": (
         ["region", "--vary", "cohort.uptake=0.5,1", "--vary", "contract.cap_share=0.8,inf",
@@ -427,7 +431,7 @@ def test_a_bad_hurdle_and_bad_goal_shares_are_said_together(tmp_path):
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1, res.output
     assert res.stderr.splitlines() == [
-        "error: --irr-hurdle: inf is not an IRR above -100 % (0.05 for 5 %)",
+        "error: --irr-hurdle: inf is not an IRR above -100 % and at most 1,000 % (0.05 for 5 %)",
         "error: --irr-prob: nan is not a share from 0 to 1",
         "error: --max-investor-loss: nan is not a share from 0 to 1",
     ]

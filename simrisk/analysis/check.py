@@ -113,7 +113,10 @@ def _observed_interval(e: Endpoint, t: Target | None) -> tuple[float, float, flo
         return e.ci[0], e.ci[1], se
     if t.kind == "time_to_event":
         return math.nan, math.nan, se
-    return t.observed - Z95 * se, t.observed + Z95 * se, se
+    lo, hi = t.observed - Z95 * se, t.observed + Z95 * se
+    if t.kind == "weeks_in":
+        return max(lo, 0.0), hi, se  # weeks are never negative
+    return max(lo, 0.0), min(hi, 1.0), se  # a share lies in [0, 1]
 
 
 def _contrast_targets(ev: Evidence, e: Endpoint, use: EvidenceUse) -> tuple | str:
@@ -315,9 +318,13 @@ def _value_text(v: float, lo: float, hi: float, kind: str) -> str:
     if math.isnan(v):
         return "n/a"
     digits = "{:.1f}" if kind in ("weeks_in", "time_to_event") else "{:.3f}"
-    text = digits.format(v)
+
+    def shown(x: float) -> str:
+        return digits.format(x + 0.0)  # a zero, never "-0.0"
+
+    text = shown(v)
     if not (math.isnan(lo) or math.isnan(hi)):
-        text += " [" + digits.format(lo) + ", " + digits.format(hi) + "]"
+        text += " [" + shown(lo) + ", " + shown(hi) + "]"
     return text
 
 

@@ -81,6 +81,11 @@ class Beta(_Dist):
     low: Real = 0.0
     high: Real = 1.0
 
+    @model_validator(mode="after")
+    def _order(self) -> Beta:
+        _low_below_high(self.low, self.high)
+        return self
+
 
 class Gamma(_Dist):
     distribution: Literal["gamma"]

@@ -132,10 +132,18 @@ def sensitivity(
         return Output(data, tables)
 
 
+MAX_HURDLE = 10.0
+"""The highest hurdle IRR (1,000 %), the bound of ``investor.return_cap``."""
+
+
 def hurdle_problems(hurdle: float | None, option: str = "--hurdle") -> list[str]:
-    """A hurdle IRR is a finite rate above -100 %: the problem naming ``option``, if any."""
-    if hurdle is not None and not (math.isfinite(hurdle) and hurdle > -1.0):
-        return [f"{option}: {hurdle:g} is not an IRR above -100 % (0.05 for 5 %)"]
+    """A hurdle IRR is a finite rate above -100 % and at most 1,000 % (the highest return
+    cap a deal accepts): the problem naming ``option``, if any."""
+    if hurdle is not None and not (math.isfinite(hurdle) and -1.0 < hurdle <= MAX_HURDLE):
+        return [
+            f"{option}: {hurdle:g} is not an IRR above -100 % and at most "
+            f"{100 * MAX_HURDLE:,.0f} % (0.05 for 5 %)"
+        ]
     return []
 
 
