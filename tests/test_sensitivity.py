@@ -376,3 +376,15 @@ def test_cli_sensitivity(tmp_path):
     )
     assert bad.exit_code == 1 and "unknown output 'happiness'" in bad.stderr
     assert not (tmp_path / "b.nc").exists()
+
+
+def test_an_output_without_variance_has_no_split():
+    """An output that never varies (every scenario pays nothing): no share of its variance
+    is due to anything, so both are n/a, not 0 % and 0 %."""
+    cfg = _deal(
+        [{"path": "effect.job_entry[0]", "distribution": "uniform", "low": 1.0, "high": 2.0}],
+        size=10,
+        effect={"job_entry": [1.5]},
+    )
+    total, par, coh = sa.variance_split(cfg, 4, 3, 1, ["capital_shortfall"])
+    assert total[0] == 0 and np.isnan(par[0]) and np.isnan(coh[0])

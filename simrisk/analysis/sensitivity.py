@@ -153,8 +153,8 @@ def variance_split(cfg: DealConfig, outer: int, inner: int, seed: int, outputs, 
         between = max(y.mean(axis=1).var(ddof=1) - within / inner, 0.0)
         tot = between + within
         total.append(tot)
-        par.append(between / tot if tot > 0 else 0.0)
-        coh.append(within / tot if tot > 0 else 0.0)
+        par.append(between / tot if tot > 0 else np.nan)  # no variance to split: n/a
+        coh.append(within / tot if tot > 0 else np.nan)
     return np.array(total), np.array(par), np.array(coh)
 
 
@@ -333,6 +333,8 @@ def tables(ds: xr.Dataset, deal_name: str, method: str) -> list[Table]:
         t.notes.append(
             f"variance from parameters {100 * share[0]:.0f} %, from the cohort's own "
             f"randomness {100 * share[1]:.0f} %{nested}"
+            if np.isfinite(share).all()
+            else f"no variance to split between the parameters and the cohort{nested}"
         )
         out.append(t)
     return out
