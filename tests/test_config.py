@@ -1005,14 +1005,14 @@ BOUNDS = [
         "start-late",
         put("deal", "start_date", value=D(2300, 1, 1)),
         "deal.start_date",
-        "between 1900-01-01 and 2200-01-01",
+        "from 1900-01-01 up to, not including, 2200-01-01",
         put("deal", "start_date", value=D(2199, 12, 31)),
     ),
     (
         "start-early",
         put("deal", "start_date", value=D(1600, 1, 1)),
         "deal.start_date",
-        "between",
+        "up to, not including",
         None,
     ),
     (
@@ -1023,7 +1023,7 @@ BOUNDS = [
             value={"x": benefit(rates=[{"from": D(9999, 12, 31), "value": 1.0}])},
         ),
         "economics.benefits.x.rates[0].from",
-        "between",
+        "up to, not including",
         None,
     ),
     (

@@ -33,7 +33,7 @@ Window = Annotated[list[Weeks], Field(min_length=2, max_length=2)]
 
 def _in_range(d: dt.date) -> dt.date:
     if not FIRST_DATE <= d < LAST_DATE:
-        raise ValueError(f"dates must lie between {FIRST_DATE} and {LAST_DATE}")
+        raise ValueError(f"dates must lie from {FIRST_DATE} up to, not including, {LAST_DATE}")
     return d
 
 
