@@ -54,14 +54,15 @@ def _raw():
     return raw
 
 
-def _truth(arm: str, week: int) -> float:
-    """The share employed at ``week`` simulated on 40 x 100 citizens (another seed)."""
+def _truth(arm: str, week: int, kind: str = "at_week") -> float:
+    """The share employed at ``week`` (``ever_by``: ever by then) simulated on 40 x 100
+    citizens (another seed)."""
     cfg_raw = _raw()
     from simrisk.config import parse_deal
 
     cfg = parse_deal(cfg_raw, "truth")
     spec = {
-        "name": "t", "kind": "at_week", "arm": arm, "states": ["employed"], "week": week,
+        "name": "t", "kind": kind, "arm": arm, "states": ["employed"], "week": week,
         "observed": 0.5, "n": 1, "source": "s",
     }  # fmt: skip
     tg = cal.Targets.model_validate(
@@ -76,6 +77,8 @@ def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("check")
     study = copy.deepcopy(STUDY)
     u26, t26 = _truth("counterfactual", 26), _truth("treatment", 26)
+    ever_u, ever_t = _truth("counterfactual", 26, "ever_by"), _truth("treatment", 26, "ever_by")
+    hr26 = math.log1p(-ever_t) / math.log1p(-ever_u)
     study["endpoints"] = [
         _endpoint(id="work_26", kind="at_week", states=["employed"], week=26,
                   value=round(u26, 3), n=400),
@@ -91,6 +94,9 @@ def files(tmp_path_factory):
                   versus="usual", value=1.5, ci=[1.1, 2.0]),
         _endpoint(id="wellbeing", kind="other", value=0.3),
         _endpoint(id="work_52_no_n", kind="at_week", states=["employed"], week=52, value=0.5),
+        _endpoint(id="hr_26", arm="prog", kind="contrast", measure="hazard_ratio",
+                  versus="usual", basis="ever_by", states=["employed"], week=26,
+                  value=round(hr26, 3), se=0.1),
     ]  # fmt: skip
     (d / "evidence").mkdir()
     (d / "evidence" / "synthetic2026.toml").write_text(dump_toml(study))
@@ -129,8 +135,16 @@ def test_contrasts_others_and_endpoints_without_a_sample_size(files):
     rows = _rows(files)
     rr = rows[("rr_26", "programme")]
     assert abs(rr.z) < 3.5 and rr.predicted == pytest.approx(rr.observed, rel=0.15)
+    # a hazard ratio of first entries by week 26, simulated as the ratio of cumulative
+    # hazards, against the same ratio on 4,000 other citizens: within 4 standard errors
+    # (the se of 0.1 on the log scale is larger than the draws' own spread)
+    hr = rows[("hr_26", "programme")]
+    assert abs(hr.z) < 4 and hr.predicted == pytest.approx(hr.observed, rel=0.3)
+    assert hr.predicted > 1.2  # the deal's effect, a hazard ratio of 2, shows
     assert math.isnan(rows[("hr", "programme")].z)
-    assert "hazard ratio: not simulated" in rows[("hr", "programme")].note
+    assert "hazard ratio without the entries ('basis' = 'ever_by') it compares: not simulated" in (
+        rows[("hr", "programme")].note
+    )
     assert "not expressible" in rows[("wellbeing", "usual services")].note
     no_n = rows[("work_52_no_n", "usual services")]
     assert math.isnan(no_n.z) and not math.isnan(no_n.predicted)
@@ -143,7 +157,7 @@ def test_the_command_prints_the_table_and_its_json(files):
     )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert data["draws"] == 10 and len(data["rows"]) == 7  # one row per endpoint
+    assert data["draws"] == 10 and len(data["rows"]) == 8  # one row per endpoint
     text = CliRunner().invoke(main, ["check", str(files / "deal.toml"), "--draws", "10"])
     assert "predicted against observed" in text.output
     assert re.search(r"fit: \d of 2 endpoints within \|z\| <= 2", text.output)
@@ -304,3 +318,24 @@ def test_a_share_s_interval_stays_within_0_and_1():
         lo, hi, se = chk._observed_interval(e, t)
         assert 0.0 <= lo <= hi <= 1.0 and se > 0
         assert (lo if want[0] is not None else hi) == (want[0] if want[0] is not None else want[1])
+
+
+def test_a_hazard_ratio_is_the_ratio_of_cumulative_hazards():
+    """Exponential entries with hazards 2h and h: the shares entered by any week give the
+    hazard ratio 2 exactly, as the ratio of -log(1 - share); a ratio's 'se' is that of
+    its logarithm, so its interval is the value times exp(±1.96 se)."""
+    weeks = np.array([4.0, 26.0, 52.0])
+    h = 0.01
+    a, b = 1 - np.exp(-2 * h * weeks), 1 - np.exp(-h * weeks)
+    np.testing.assert_allclose(chk._ratio("hazard_ratio", a, b), 2.0, rtol=1e-12)
+    e = chk.Endpoint.model_validate(
+        {"id": "hr", "arm": "a", "kind": "contrast", "measure": "hazard_ratio", "versus": "b",
+         "value": 1.43, "se": 0.116, "basis": "ever_by", "states": ["employed"], "week": 52,
+         "definition": "d", "source": "s"}
+    )  # fmt: skip
+    lo, hi, se = chk._observed_interval(e, None)
+    assert se == 0.116
+    assert (lo, hi) == pytest.approx((1.43 * math.exp(-1.959964 * 0.116),
+                                      1.43 * math.exp(1.959964 * 0.116)), rel=1e-5)  # fmt: skip
+    with pytest.raises(ValueError, match="its 'basis' is 'ever_by'"):
+        chk.Endpoint.model_validate({**e.model_dump(), "basis": "at_week"})

@@ -100,6 +100,10 @@ def uses_for(
 def _observed_interval(e: Endpoint, t: Target | None) -> tuple[float, float, float]:
     """(low, high, standard error on the fitted scale or nan)."""
     if e.kind == "contrast":
+        if e.ci is None and e.se is not None:  # a ratio's 'se' is that of its logarithm
+            if e.measure == "difference":
+                return e.value - Z95 * e.se, e.value + Z95 * e.se, e.se
+            return e.value * math.exp(-Z95 * e.se), e.value * math.exp(Z95 * e.se), e.se
         if e.ci is None:
             return math.nan, math.nan, math.nan
         lo, hi = e.ci
@@ -120,8 +124,8 @@ def _observed_interval(e: Endpoint, t: Target | None) -> tuple[float, float, flo
 
 
 def _contrast_targets(ev: Evidence, e: Endpoint, use: EvidenceUse) -> tuple | str:
-    if e.measure == "hazard_ratio":
-        return "a hazard ratio: not simulated"
+    if e.measure == "hazard_ratio" and e.basis is None:
+        return "a hazard ratio without the entries ('basis' = 'ever_by') it compares: not simulated"
     if e.basis is None:
         return f"a {e.measure.replace('_', ' ')} without a share it compares: not simulated"
     arms = (use.arms.get(e.arm, "none"), use.arms.get(e.versus, "none"))
@@ -142,11 +146,16 @@ def _contrast_targets(ev: Evidence, e: Endpoint, use: EvidenceUse) -> tuple | st
 
 
 def _ratio(measure: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The contrast of two arms' simulated shares ``a`` and ``b``; a hazard ratio from
+    shares ever entered by the same week: the ratio of the cumulative hazards
+    ``-log(1 - share)``, which is the hazard ratio where the hazards are proportional."""
     with np.errstate(divide="ignore", invalid="ignore"):
         if measure == "risk_ratio":
             return a / b
         if measure == "odds_ratio":
             return (a / (1 - a)) / (b / (1 - b))
+        if measure == "hazard_ratio":
+            return np.log1p(-a) / np.log1p(-b)
     return a - b
 
 

@@ -139,6 +139,11 @@ class Endpoint(Strict):
         if self.kind == "contrast" and self.basis is not None:
             if self.states is None or self.week is None:
                 raise ValueError("a contrast with a 'basis' needs 'states' and 'week'")
+            if self.measure == "hazard_ratio" and self.basis != "ever_by":
+                raise ValueError(
+                    "a hazard ratio compares entries: its 'basis' is 'ever_by' (the shares "
+                    "ever entered by 'week', whose cumulative hazards it divides)"
+                )
         if self.measure in ("hazard_ratio", "risk_ratio", "odds_ratio") and (
             self.value <= 0 or (self.ci is not None and self.ci[0] <= 0)
         ):
