@@ -479,7 +479,7 @@ BROKEN = {
     "sweep: its deals and points": (
         f"deals = ['{HOLBAEK}', 'missing.toml']\n[grid]\n'cohort.uptake' = [1.5]\n",
         [
-            f"{HOLBAEK}: stress[0] (cohort.uptake=1.5): cohort.uptake: Input should be less "
+            f"{HOLBAEK}: grid (cohort.uptake=1.5): cohort.uptake: Input should be less "
             "than or equal to 1 (got 1.5)",
             "{tmp}/missing.toml: no such file",
         ],
