@@ -37,7 +37,7 @@ from simrisk.metrics import METRIC_DTYPES
 from simrisk.sampling import Adjustment, Sampler
 from simrisk.vocabulary import BASELINE_READINGS
 
-KEY_VERSION = 3  # bump when the chunk format, the key's contents or the numbers change
+KEY_VERSION = 4  # bump when the chunk format, the key's contents or the numbers change
 
 
 # --------------------------------------------------------------------------- chunks

@@ -35,9 +35,10 @@ def summary(ds: xr.Dataset | Contents) -> dict:
 
     Quantiles are empirical (:data:`simrisk.finance.risk.QUANTILE_METHOD`); an undefined
     IRR ranks by the investor's profit (:func:`simrisk.finance.irr_ranked`), and the
-    IRR has no mean (NaN) where any IRR is undefined: the undefined ones have no rate to
-    average, and leaving them out would leave out losses. Measured savings are NaN where
-    no payment of the contract rests on a measurement."""
+    IRR's mean counts it as :func:`simrisk.finance.irr_filled` does (-100 % for a loss,
+    the highest defined IRR for a gain): leaving the undefined ones out would leave out
+    their losses and gains. Measured savings are NaN where no payment of the contract
+    rests on a measurement."""
     rows = []
     for name, label, kind in SUMMARY_METRICS:
         x = np.asarray(ds[name].values, dtype=float)
@@ -48,8 +49,8 @@ def summary(ds: xr.Dataset | Contents) -> dict:
         if finite.size:
             p5, p50, p95 = finance.quantiles(ranked, [0.05, 0.5, 0.95])
             mean = float(finite.mean())
-            if name == "investor_irr" and finite.size < x.size:
-                mean = float("nan")
+            if name == "investor_irr":
+                mean = float(finance.irr_filled(x, ds["investor_profit"].values).mean())
         else:
             p5 = p50 = p95 = mean = float("nan")
         rows.append(
@@ -111,7 +112,8 @@ def summary_tables(summ: dict) -> list[Table]:
     if odd:
         irr = next(r for r in summ["rows"] if r["metric"] == "investor_irr")
         mean = (
-            "; no mean: the undefined IRRs have no rate to average"
+            "; the mean counts an undefined IRR as -100 % for a loss and as the highest "
+            "defined IRR for a gain"
             if irr["n_defined"] < summ["n_scenarios"]
             else ""
         )

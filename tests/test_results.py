@@ -5,7 +5,6 @@ place numbers are formatted."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import numpy as np
 import pytest
@@ -226,16 +225,13 @@ def test_summary_by_hand():
     assert (s["deal"], s["seed"], s["n_scenarios"]) == ("hand", 7, 40)
     rows = {r["metric"]: r for r in s["rows"]}
     # IRR: 28 defined; ranked, 8 undefined losses at -inf and 4 undefined profits at +inf:
-    # P5 (2nd of 40) -inf, P50 (20th) 5 %, P95 (38th) +inf; no mean (12 undefined)
+    # P5 (2nd of 40) -inf, P50 (20th) 5 %, P95 (38th) +inf. The mean counts the undefined
+    # losses (profits -5 and -1) at -100 % and the undefined gain (profit 2) at the
+    # highest defined IRR, 20 %: a tile sums to -0.42 - 1 + 0.2 - 1 = -2.22
     irr = rows["investor_irr"]
     assert irr["n_defined"] == 28
-    assert math.isnan(irr["mean"])
+    assert irr["mean"] == pytest.approx(-0.222)
     assert (irr["p5"], irr["p50"], irr["p95"]) == (-np.inf, 0.05, np.inf)
-    # every IRR defined (the undefined ones set to 0): the mean, -0.42 / 10 a tile
-    defined = _hand_dataset()
-    defined["investor_irr"][:] = np.nan_to_num(defined["investor_irr"].values, nan=0.0)
-    irr = next(r for r in summary.summary(defined)["rows"] if r["metric"] == "investor_irr")
-    assert irr["n_defined"] == 40 and irr["mean"] == pytest.approx(-0.042)
     # multiples: 36 defined; P5 (2nd) 0, P50 (18th) 1.1, P95 (35th) 1.5; mean 8.7 / 9
     moic = rows["investor_moic"]
     assert moic["n_defined"] == 36 and moic["mean"] == pytest.approx(8.7 / 9)
@@ -282,8 +278,9 @@ def test_summary_rows_are_direct_numpy_figures():
             [row["p5"], row["p50"], row["p95"]],
             np.quantile(x, [0.05, 0.5, 0.95], method="inverted_cdf"),
         )
-        if finite.size < x.size:  # an IRR undefined: no mean
-            assert row["metric"] == "investor_irr" and math.isnan(row["mean"])
+        if row["metric"] == "investor_irr":  # the undefined at -100 % or the highest
+            filled = finance.irr_filled(ds["investor_irr"].values, ds["investor_profit"].values)
+            assert row["mean"] == pytest.approx(filled.mean(), rel=1e-12)
         else:
             assert row["mean"] == pytest.approx(finite.mean(), rel=1e-12)
     assert sum(r["n_defined"] > 0 for r in s["rows"]) == 7  # all but savings_measured
@@ -294,7 +291,7 @@ def test_summary_tables():
     assert head.title == "hand — 40 scenarios, seed 7"
     text = {r[0]: r[1:] for r in head.text_rows()}
     assert text["Payments (mio. DKK)"] == ["20.50", "2.00", "20.00", "38.00"]
-    assert text["Investor IRR"] == ["n/a", "undef.", "5.0 %", "undef."]
+    assert text["Investor IRR"] == ["-22.2 %", "undef.", "5.0 %", "undef."]
     assert text["Investor MOIC"] == ["0.97", "0.00", "1.10", "1.50"]
     lines = dict(risk.text_rows())
     assert lines["P(investor loss)"] == "30.0 %"
@@ -306,7 +303,10 @@ def test_summary_tables():
     assert risk.notes[1].startswith(
         "IRR undefined or conventional in: 4 total loss, 4 no root, 4 multiple roots, 4 no flows"
     )
-    assert risk.notes[1].endswith("; no mean: the undefined IRRs have no rate to average)")
+    assert risk.notes[1].endswith(
+        "; the mean counts an undefined IRR as -100 % for a loss and as the highest defined "
+        "IRR for a gain)"
+    )
     ok = _hand_dataset()
     ok["investor_irr_status"][:] = 0
     assert summary.summary_tables(summary.summary(ok))[1].notes == [outputs.PAYMENT_SHARES_NOTE]

@@ -22,8 +22,13 @@ never exceeds EVPI (it is capped there) and a group's is at least the largest of
 members' up to that noise. The noise is measured, not assumed: the *noise floor* is the
 EVPPI the same regression gives an input that has nothing to do with the outcome (the
 mean over :data:`NOISE_COLUMNS` columns of uniforms drawn from the run's seed). For a
-balanced decision it is about ``sd(NB | θ) / sqrt(2 pi k)``; an input whose value is
-near it cannot be told from one worth nothing.
+balanced decision it is about ``sd(NB | θ) / sqrt(2 pi k)``; a one-input row whose value
+is within two of its standard deviations cannot be told from one worth nothing. The
+floor is the bias of an input that carries nothing, and only that: an input that moves
+the decision carries a bias of its own, of either sign, which it does not measure, and a
+group (several columns backfitted together) carries more noise than one column, so
+groups get no verdict. Far from a balanced decision the floor goes to 0 (no unrelated
+input moves the decision), and so does every small value's meaning.
 """
 
 from __future__ import annotations
@@ -170,6 +175,11 @@ def value_of_information(ds: xr.Dataset, extra: dict[str, list[str]] | None = No
                                                     "units": "DKK"})  # fmt: skip
         data[f"noise_sd_{party}"] = ((), sd, {"long_name": f"{unrelated}, standard deviation",
                                               "units": "DKK"})  # fmt: skip
+    data["input_columns"] = (
+        ("input",),
+        [len(cols) for cols in groups.values()],
+        {"long_name": "uncertain inputs in the row (1: a single input; more: a group)"},
+    )
     out = xr.Dataset(data, coords={"input": list(groups)})
     out.attrs = provenance(
         "value of information", ds.attrs.get("deal_name", ""), int(ds.attrs.get("seed", 0)),
@@ -246,6 +256,8 @@ def sentences(v: xr.Dataset) -> list[str]:
         vals = v[f"evppi_{party}"].values
         names = [str(x) for x in v["input"].values]
         single = [i for i, n in enumerate(names) if n != ALL_INPUTS]
+        columns = v["input_columns"].values if "input_columns" in v else np.ones(len(names))
+        one = [i for i in single if columns[i] == 1]  # the noise floor is a one-column one
         top = max(single, key=lambda i: vals[i]) if single else None
         text = (
             f"The {party}, on what is known now, {decide} (expected net benefit "
@@ -262,8 +274,9 @@ def sentences(v: xr.Dataset) -> list[str]:
             )
         noise = _noise(v, party)
 
-        def noisy(i: int, noise=noise, vals=vals) -> bool:
-            return noise is not None and within_noise(float(vals[i]), *noise)
+        def noisy(i: int, noise=noise, vals=vals, columns=columns) -> bool:
+            """A one-input row within the noise (a group gets no verdict)."""
+            return noise is not None and columns[i] == 1 and within_noise(float(vals[i]), *noise)
 
         if top is not None and vals[top] > 0 and not noisy(top):
             text += (
@@ -275,10 +288,10 @@ def sentences(v: xr.Dataset) -> list[str]:
                 " No single input is worth more than the estimate's own noise (at most "
                 f"{fmt(float(vals[top]), 'dkk')} DKK, {names[top]})."
             )
-        if noise is not None and single:
-            near = sum(noisy(i) for i in single)
+        if noise is not None and one:
+            near = sum(noisy(i) for i in one)
             text += (
-                f" {near} of the {len(single)} single inputs are worth no more than an input "
+                f" {near} of the {len(one)} single inputs are worth no more than an input "
                 f"unrelated to the outcome (the noise floor, {fmt(noise[0], 'dkk')} DKK, plus "
                 f"two standard deviations of {fmt(noise[1], 'dkk')} DKK)."
             )
