@@ -11,8 +11,11 @@ with its interval (as reported, else 1.96 standard errors from its sample size),
 ``z = (observed - predicted) / sqrt(var(predicted) + var(observed))`` on the scale the
 calibration fits (for a time to an event: the share that has entered by the observed
 weeks, with the sign of the weeks; for a ratio: its logarithm); var(predicted) is the
-spread of the draws' values less the simulation's own noise within a draw. An endpoint
-the calibration used is marked ``fit``; the rest are out of sample.
+spread of the draws' values less the simulation's own noise within a draw (for a
+contrast, the spread of the draws' contrasts with that noise kept in, which makes its z
+a little smaller). A contrast's predicted value is the mean of the draws' contrasts,
+while its z compares on the log scale for a ratio. An endpoint the calibration used is
+marked ``fit``; the rest are out of sample.
 """
 
 from __future__ import annotations
