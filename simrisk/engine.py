@@ -102,7 +102,7 @@ def run_chunk(
     if not contracts.measures(cfg.contract.mechanisms):
         # no payment rests on a measurement: there are no measured savings to show
         m["savings_measured"][:] = np.nan
-        flows["measured_savings_weekly"] = np.full_like(flows["measured_savings_weekly"], np.nan)
+        flows["measured_savings_weekly"][:] = np.nan
     return ChunkResult(m, sim.state_count, sim.programme_count, flows)
 
 

@@ -48,9 +48,12 @@ def summary(ds: xr.Dataset | Contents) -> dict:
             ranked = finance.irr_ranked(x, ds["investor_profit"].values)
         if finite.size:
             p5, p50, p95 = finance.quantiles(ranked, [0.05, 0.5, 0.95])
-            mean = float(finite.mean())
-            if name == "investor_irr":
-                mean = float(finance.irr_filled(x, ds["investor_profit"].values).mean())
+            filled = (
+                finance.irr_filled(x, ds["investor_profit"].values)
+                if name == "investor_irr"
+                else finite
+            )
+            mean = float(filled.mean())
         else:
             p5 = p50 = p95 = mean = float("nan")
         rows.append(
