@@ -60,6 +60,20 @@ def test_the_deal_s_own_value_is_a_point_and_marked():
     assert [r[0] for r in rows] == ["100.0 %", "125.0 % (the deal's)", "150.0 %"]
 
 
+def test_only_the_deal_s_own_value_is_marked_in_a_narrow_range():
+    # a range narrower than numpy's default closeness (1e-5 relative): every point was
+    # "close" to the deal's 1.25 and marked as it
+    vals = [1.2499990, 1.2499995, 1.25, 1.2500005]
+    assert acc.own_index(vals, 1.25) == 2
+    assert acc.own_index(vals, 1.2499997) == -1  # between points: none is the deal's
+    cfg, text = load_deal(SLAGELSE)
+    cap = "contract.mechanisms[0].cap_share"
+    ds = acc.acceptability(cfg, cap, 1.249999, 1.2500005, 3, 20, 1, None, text)
+    assert ds.sizes["value"] == 4 and 1.25 in ds["value"].values.tolist()
+    marked = [r[0] for r in acc.table(ds).text_rows() if "(the deal's)" in r[0]]
+    assert len(marked) == 1
+
+
 def test_bad_terms_are_refused_one_line_each():
     cfg, _ = load_deal(SLAGELSE)
     with pytest.raises(ConfigError) as err:

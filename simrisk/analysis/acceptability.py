@@ -48,6 +48,16 @@ def curves(cfg: DealConfig, path: str, values: np.ndarray, n: int, seed: int,
     return out
 
 
+def own_index(values: np.ndarray, own: float) -> int:
+    """The index of the value that is the deal's own (-1 if none): the nearest, if it lies
+    within a billionth of the range's width of it (so that exactly one point is the
+    deal's, however narrow the range)."""
+    gap = np.abs(np.asarray(values, dtype=float) - own)
+    i = int(np.argmin(gap))
+    width = float(np.max(values) - np.min(values))
+    return i if gap[i] <= 1e-9 * width else -1
+
+
 def require(cfg: DealConfig, path: str, low: float, high: float, points: int) -> None:
     """ConfigError, one line per problem, when the curves cannot be drawn."""
     problems = term_problems(cfg, path, low, high)
@@ -66,7 +76,7 @@ def acceptability(cfg: DealConfig, path: str, low: float, high: float, points: i
     hurdle = cfg.investor.discount_rate if hurdle is None else hurdle
     own = float(get_path(cfg.model_dump(by_alias=True), parse_path(path)))
     values = np.linspace(low, high, points)
-    if low < own < high and not np.isclose(values, own).any():
+    if low < own < high and own_index(values, own) < 0:
         values = np.sort(np.append(values, own))
     res = curves(cfg, path, values, n, seed, hurdle)
     long = {
@@ -109,8 +119,9 @@ def table(ds: xr.Dataset) -> Table:
             ("municipal net, median (mio.)", "mio"),
         ],
     )
+    mine = own_index(ds["value"].values, a["deal_value"])
     for i, x in enumerate(ds["value"].values):
-        mark = " (the deal's)" if np.isclose(x, a["deal_value"]) else ""
+        mark = " (the deal's)" if i == mine else ""
         t.add(
             fmt(float(x), kind) + mark, ds["p_investor"].values[i], ds["p_investor_se"].values[i],
             ds["p_municipality"].values[i], ds["p_municipality_se"].values[i],
