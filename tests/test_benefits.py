@@ -276,3 +276,28 @@ def test_wage_and_rates_are_regulated_by_the_shared_table():
     kh = benefits.weekly(cfg, v, "kontanthjaelp_30plus", 10)[0]
     np.testing.assert_allclose(kh, [12326 * 12 / WEEKS_PER_YEAR] * 5 + [
         12326 * 1.036 * 12 / WEEKS_PER_YEAR] * 5, rtol=1e-13)  # fmt: skip
+
+
+# The aktivitetsparat youth rates (LAS §§ 23-24 until 30 June 2025, § 19 after it): the
+# rate of uddannelseshjælp away from home plus the aktivitetstillæg, then the grundsats,
+# the single supplement and the særligt ungetillæg; a month at the year's level.
+ACTIVITY = {
+    # 2023: 6,545 + 1,154; 2024: 7,699 x 1.032; July 2025: 7,205 + 1,092 + 1,036
+    "uddannelseshjaelp_activity_u25": (7699.0, 7699 * 1.032, 9333.0),
+    # 2023: 6,545 + 5,399 = kontanthjælp 30+ (11,944), and in 2024 the published 12,326
+    "uddannelseshjaelp_activity_25_29": (11944.0, 11944 * 1.032, 10887.0),
+}
+
+
+@pytest.mark.parametrize("name", list(ACTIVITY))
+def test_aktivitetsparat_youth_rates_by_hand(name):
+    cfg = _deal(start="2023-01-02")
+    v = Values(cfg.model_dump(by_alias=True), {}, 1)
+    horizon = 3 * 52
+    week = benefits.weekly(cfg, v, name, horizon)[0]
+    per_week = benefits.UNIT_TO_WEEK["month"]
+    for monthly, day in zip(
+        ACTIVITY[name], ("2023-06-01", "2024-06-01", "2025-09-01"), strict=True
+    ):
+        t = (dt.date.fromisoformat(day) - dt.date(2023, 1, 2)).days // 7
+        assert week[t] == pytest.approx(monthly * per_week, rel=1e-12)
