@@ -11,6 +11,7 @@ read files or build other Datasets, when they are called.
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -166,11 +167,13 @@ def write_results(
     ds: xr.Dataset, path: str | Path, overwrite: bool = False, fmt: str = "auto"
 ) -> Path:
     """NetCDF or Zarr: Zarr when asked (``fmt="zarr"`` or a ``.zarr`` path), NetCDF when
-    asked, else by size (Zarr above ZARR_THRESHOLD bytes)."""
+    asked, else by size (Zarr above ZARR_THRESHOLD bytes, where zarr is installed)."""
     path = Path(path)
-    use_zarr = fmt == "zarr" or (
-        fmt == "auto" and (path.suffix == ".zarr" or ds.nbytes > ZARR_THRESHOLD)
-    )
+    asked = fmt == "zarr" or (fmt == "auto" and path.suffix == ".zarr")
+    # a large result left to simrisk goes to Zarr where zarr is installed; NetCDF-4 holds
+    # it too where it is not
+    large = fmt == "auto" and ds.nbytes > ZARR_THRESHOLD and find_spec("zarr") is not None
+    use_zarr = asked or large
     if use_zarr:
         if path.suffix != ".zarr":
             path = path.with_suffix(".zarr")

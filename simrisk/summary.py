@@ -10,7 +10,7 @@ import numpy as np
 from simrisk import finance
 from simrisk.labels import label as input_name
 from simrisk.outputs import PAYMENT_SHARES_NOTE
-from simrisk.tables import Table
+from simrisk.tables import UNITS, Table
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -61,6 +61,7 @@ def summary(ds: xr.Dataset | Contents) -> dict:
                 "metric": name,
                 "label": label,
                 "kind": kind,
+                "unit": UNITS[kind],
                 "mean": mean,
                 "p5": float(p5),
                 "p50": float(p50),

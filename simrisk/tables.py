@@ -59,6 +59,14 @@ def fmt(value, kind: str | None) -> str:
     raise ValueError(f"unknown kind '{kind}'")
 
 
+UNITS = {
+    "pct": "fraction", "pp": "fraction (a difference)", "mio": "DKK", "mio_signed": "DKK",
+    "dkk": "DKK", "x": "multiple", "corr": "correlation", "int": "count",
+    "index": "share of variance", "share3": "fraction",
+}  # fmt: skip
+"""The unit of a kind's raw value, as JSON gives it (a table shows ``mio`` in mio. DKK and
+``pct`` in per cent; JSON keeps DKK and fractions)."""
+
 _STEP = {"pct": 1e-3, "pp": 1e-3, "mio": 1e4, "mio_signed": 1e4, "dkk": 1.0, "int": 1.0,
          "x": 1e-2}  # fmt: skip
 
@@ -104,16 +112,22 @@ class Table:
         ]
 
     def as_dict(self) -> dict:
-        """The table's raw values, for JSON."""
+        """The table's raw values, for JSON, with ``units``: the unit of each column's raw
+        values (:data:`UNITS`; DKK where the table shows mio. DKK, a fraction where it shows
+        per cent). A row whose cells carry their own kind gives their unit as ``unit``."""
         names = [name or f"column_{i}" for i, (name, _) in enumerate(self.columns)]
-        rows = [
-            {
+        rows = []
+        for row in self.rows:
+            out = {
                 n: (cell[0] if isinstance(cell, tuple) else cell)
                 for n, cell in zip(names, row, strict=True)
             }
-            for row in self.rows
-        ]
-        return {"title": self.title, "rows": rows, "notes": list(self.notes)}
+            own = {UNITS.get(cell[1]) for cell in row if isinstance(cell, tuple)}
+            if len(own) == 1 and None not in own and "unit" not in out:
+                out["unit"] = own.pop()
+            rows.append(out)
+        units = {n: UNITS[k] for n, (_, k) in zip(names, self.columns, strict=True) if k in UNITS}
+        return {"title": self.title, "rows": rows, "units": units, "notes": list(self.notes)}
 
 
 @dataclass

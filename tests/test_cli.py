@@ -59,7 +59,7 @@ SUMMARY_KEYS = {
     "mean_overpayment_share",
     "irr_status_counts",
 }
-ROW_KEYS = {"metric", "label", "kind", "mean", "p5", "p50", "p95", "n_defined"}
+ROW_KEYS = {"metric", "label", "kind", "unit", "mean", "p5", "p50", "p95", "n_defined"}
 
 
 def invoke(*args):
@@ -191,6 +191,7 @@ def test_json_prints_the_summary(base_json):
     profit = ds["investor_profit"].values
     for row in summ["rows"]:
         assert set(row) == ROW_KEYS
+        assert row["unit"] == {"pct": "fraction", "x": "multiple", "mio": "DKK"}[row["kind"]]
         x = ds[row["metric"]].values
         finite = x[np.isfinite(x)]
         assert row["n_defined"] == finite.size

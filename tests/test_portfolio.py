@@ -148,15 +148,17 @@ def _hand_case():
     cost = np.array([[np.full(10, 100.0), np.full(10, 50.0)]] * 2)
     metrics = {
         "investor_profit": profit,
-        "programme_cost": cost,
+        "programme_cost": cost + 7.0,  # the provider bears 7 beyond what the investor draws
+        "investor_drawn": cost,
         "payments_total": cost + profit,
     }
     return fund, metrics
 
 
 def test_fund_flows_by_hand():
-    """Drawn 0.5 x 100 + 50 = 100 in every scenario; repaid = drawn + profit; shared fund
-    profit (-18, 3, 9 x 8), multiple (0.82, 1.03, 1.09 x 8)."""
+    """Drawn 0.5 x 100 + 50 = 100 in every scenario (what the investor drew, not the
+    programme's cost); repaid = drawn + profit; shared fund profit (-18, 3, 9 x 8),
+    multiple (0.82, 1.03, 1.09 x 8)."""
     fund, metrics = _hand_case()
     flows = pf.fund_flows(fund, metrics)
     np.testing.assert_array_equal(flows["drawn"], np.full((2, 10), 100.0))
@@ -380,3 +382,27 @@ def test_two_holdings_of_one_name_are_refused(tmp_path):
         f"error: holdings[1].deal: '{other}' and holdings[0]'s '{HOLBAEK}' have the same name "
         "'holbaek'; rename one"
     ]
+
+
+def test_the_fund_puts_in_what_its_deals_draw_when_the_provider_bears_overruns(tmp_path):
+    """With investor.overrun = "provider" the investor draws at most its capital and the
+    provider pays the rest: one whole holding without a macro factor has the deal's own
+    multiple and profit in every scenario (its drawdowns are the deal's investor_drawn,
+    below the programme's cost wherever it overran)."""
+    deal = tmp_path / "holbaek_provider.toml"
+    copy_deal(HOLBAEK, deal)
+    text = deal.read_text(encoding="utf-8")
+    text = text.replace("capital = 6900000", "capital = 5000000", 1)
+    deal.write_text(text.replace('overrun = "top_up"', 'overrun = "provider"', 1), "utf-8")
+    ff = pf.FundFile.model_validate(
+        {"name": "one deal", "macro": {"sigma": 0.0, "rho": 0.0},
+         "holdings": [{"deal": str(deal), "capital": 5.0e6}]}
+    )  # fmt: skip
+    fund = pf.build(ff, SEED, N, 12)
+    metrics, _ = pf.run_portfolio(fund, LocalBackend())
+    flows = pf.fund_flows(fund, metrics)
+    alone = engine.run(fund.deals[0].cfg, pf.deal_seed(SEED, 0), N).metrics
+    assert (alone["programme_cost"] > alone["investor_drawn"]).any()  # the provider paid
+    np.testing.assert_allclose(flows["multiple"][0], alone["investor_moic"], rtol=1e-12)
+    np.testing.assert_allclose(flows["repaid"][0] - flows["drawn"][0], flows["profit"][0],
+                               rtol=1e-9, atol=1e-3)  # fmt: skip

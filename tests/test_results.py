@@ -397,5 +397,8 @@ def test_table():
     with pytest.raises(ValueError, match="2 cells for 3 columns"):
         t.add("c", 1.0)
     assert t.text_rows() == [["a", "50.0 %", "2.00"], ["b", "n/a", "3"]]
-    assert t.as_dict()["rows"][0] == {"name": "a", "share": 0.5, "column_2": 2e6}
+    # JSON keeps raw values and says their units: the column's, and a cell's own kind's
+    assert t.as_dict()["rows"][0] == {"name": "a", "share": 0.5, "column_2": 2e6, "unit": "DKK"}
+    assert t.as_dict()["rows"][1] == {"name": "b", "share": t.rows[1][1], "column_2": 3}
+    assert t.as_dict()["units"] == {"share": "fraction"}
     assert t.as_dict()["title"] == "T"

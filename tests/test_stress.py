@@ -413,6 +413,38 @@ def test_grid_values_that_print_alike_have_their_own_names():
     ]
 
 
+def test_a_grid_value_beyond_every_bound_is_one_line():
+    """A value a stress change cannot hold (above 10^12) is named with its --grid, not
+    as a pydantic report of the StressPoint model."""
+    with pytest.raises(ConfigError) as err:
+        stress.parse_grid(["cohort.uptake=0.5", "effect.job_entry[2]=1e13,2,3e14"])
+    assert err.value.problems == [
+        "--grid[1]: value 1e+13: Input should be less than or equal to 1000000000000",
+        "--grid[1]: value 3e+14: Input should be less than or equal to 1000000000000",
+    ]
+
+
+@pytest.mark.parametrize(
+    "grid, why",
+    [
+        # the same path twice: the first value would be overwritten by the second
+        (["cohort.uptake=0.5", "cohort.uptake=0.7,0.9"],
+         "'cohort.uptake' is given twice in one point"),
+        # a wildcard over a path already given
+        (["effect.job_entry[2]=1.5", "effect.job_entry[*]=1"],
+         "'effect.job_entry[*]' changes effect.job_entry[2], as 'effect.job_entry[2]' does"),
+        # the alias of a section
+        (["programme.phases[0].dropout=0.01", "program.phases[0].dropout=0.02"],
+         "'program.phases[0].dropout' changes programme.phases[0].dropout, as "
+         "'programme.phases[0].dropout' does"),
+    ],
+)  # fmt: skip
+def test_a_field_changed_twice_in_a_point_is_refused(holbaek, grid, why):
+    with pytest.raises(ConfigError) as err:
+        stress.points_for(holbaek, grid=grid)
+    assert err.value.problems[0] == f"--grid[1]: {why}; give each field one change"
+
+
 @pytest.mark.parametrize(
     "spec", ["cohort.uptake", "cohort.uptake=", "cohort.uptake=a,b", "=0.5", "cohort.uptake=1,x"]
 )

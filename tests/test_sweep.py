@@ -333,6 +333,56 @@ def test_bad_sweep_options(tmp_path, extra, expected):
     assert not out.exists() and not (tmp_path / "x.nc.chunks").exists()
 
 
+@pytest.mark.parametrize(
+    "missing, extra, expected",
+    [
+        ("distributed", ["--workers", "2"], "--workers: needs dask.distributed"),
+        ("distributed", ["--scheduler", "tcp://127.0.0.1:1"], "--scheduler: needs dask"),
+        ("zarr", ["--format", "zarr"], "--format: a Zarr store is asked for"),
+        ("zarr", ["-o", "x.zarr"], "--output: a Zarr store is asked for"),
+    ],
+)
+def test_what_the_dask_extra_brings_is_asked_for_before_anything_runs(
+    tmp_path, monkeypatch, missing, extra, expected
+):
+    """Without the dask extra (the README's plain install), --workers, --scheduler and a
+    Zarr output are refused in one line naming the option and the install, before
+    anything is simulated: no traceback after the run, no chunks left behind."""
+    from simrisk.jobs import batch
+
+    monkeypatch.setattr(batch, "_installed", lambda module: module != missing)
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["sweep", DEALS[0], "-n", "5", "--seed", "1", *extra])
+    assert r.exit_code == 1, r.output
+    (line,) = r.output.strip().splitlines()
+    assert line.startswith(f"error: {expected}") and "pip install -e '.[dask]'" in line
+    assert list(tmp_path.iterdir()) == []
+    if missing == "distributed":
+        fund = str(CONFIGS / "funds" / "dsi_fund.toml")
+        r = CliRunner().invoke(main, ["portfolio", fund, "-n", "5", *extra])
+        assert r.exit_code == 1 and r.output.startswith(f"error: {expected}"), r.output
+
+
+def test_a_large_result_without_zarr_is_written_as_netcdf(tmp_path, monkeypatch):
+    """A result over the Zarr threshold left to simrisk (--format auto) goes to NetCDF-4
+    where zarr is not installed, instead of failing once the sweep is done."""
+    from simrisk import results
+
+    monkeypatch.setattr(results, "ZARR_THRESHOLD", 0)
+    monkeypatch.setattr(results, "find_spec", lambda module: None)
+    r = CliRunner().invoke(
+        main, ["sweep", DEALS[0], "-n", "5", "--seed", "1", "-o", str(tmp_path / "s.nc")]
+    )
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in tmp_path.iterdir()] == ["s.nc"]
+    monkeypatch.undo()
+    monkeypatch.setattr(results, "ZARR_THRESHOLD", 0)
+    r = CliRunner().invoke(
+        main, ["sweep", DEALS[0], "-n", "5", "--seed", "1", "-o", str(tmp_path / "t.nc")]
+    )
+    assert r.exit_code == 0 and (tmp_path / "t.zarr").is_dir(), r.output
+
+
 def test_overwrite_keeps_the_stored_chunks_when_the_scheduler_cannot_be_reached(tmp_path):
     """--overwrite discards an interrupted run's chunks only once the sweep can run: with
     a scheduler that cannot be reached it fails with one line and the chunks stay."""

@@ -41,6 +41,7 @@ VARIANTS = ("shared", "independent")
 DEAL_METRICS = (
     "investor_profit",
     "programme_cost",
+    "investor_drawn",
     "payments_total",
     "investor_moic",
     "investor_irr",
@@ -228,7 +229,9 @@ def run_portfolio(fund: Fund, backend, progress=None):
 def fund_flows(fund: Fund, metrics: dict) -> dict[str, np.ndarray]:
     """The fund's profit, drawdowns, repayments and multiple, each (variant, scenario)."""
     share = np.array([d.share for d in fund.deals])[None, :, None]
-    drawn = (share * metrics["programme_cost"]).sum(axis=1)
+    # what the investor put in: the programme's cost as far as the investor pays it (with
+    # investor.overrun = "provider" the provider bears what goes beyond the capital)
+    drawn = (share * metrics["investor_drawn"]).sum(axis=1)
     repaid = (share * metrics["payments_total"]).sum(axis=1)
     profit = (share * metrics["investor_profit"]).sum(axis=1)
     multiple = finance.moic(repaid, drawn)

@@ -35,6 +35,7 @@ from simrisk.config import (
 )
 from simrisk.config.base import Strict
 from simrisk.config.paths import path_text
+from simrisk.config.uncertainty import Change
 from simrisk.contracts import compute_baseline
 from simrisk.metrics import derived
 from simrisk.outputs import PAYMENT_SHARES_NOTE, provenance
@@ -173,6 +174,7 @@ def _prepare_point(
     ``--grid`` or a sweep file's ``grid``)."""
     problems = []
     adjust = []
+    touched: dict[tuple, int] = {}  # each field changed, and by which change
     trial = copy.deepcopy(dumped)
     trial["uncertainty"] = {"parameters": []}
     for j, ch in enumerate(pt.changes):
@@ -194,6 +196,16 @@ def _prepare_point(
                 why = scenario_independent(fixed[0])
             elif not paths:
                 why = f"'{ch.path}' names no real-valued field of the deal"
+        if why is None:
+            again = [p for p in paths if tuple(p) in touched]
+            if again:
+                first = pt.changes[touched[tuple(again[0])]].path
+                why = (
+                    f"'{ch.path}' is given twice in one point"
+                    if first == ch.path
+                    else f"'{ch.path}' changes {path_text(again[0])}, as '{first}' does"
+                ) + "; give each field one change"
+            touched.update((tuple(p), j) for p in paths)
         if why is not None:
             problems.append((at, why))
             continue
@@ -233,6 +245,23 @@ def value_text(v: float) -> str:
     return full[:-2] if full.endswith(".0") else full
 
 
+def _change_problems(path: str, vals: list[float]) -> list[str]:
+    """What a stress change refuses in a grid's path or values (a value beyond the bounds
+    of every number, a path too long), one line each, without pydantic's framing."""
+    lines = []
+    for v in vals:
+        try:
+            Change(path=path, set=v)
+        except ValidationError as err:
+            for e in err.errors(include_url=False):
+                field = e["loc"][0] if e["loc"] else "value"
+                what = f"value {value_text(v)}" if field == "set" else "the path"
+                line = f"{what}: {e['msg']}"
+                if line not in lines:
+                    lines.append(line)
+    return lines
+
+
 def parse_grid(specs: list[str], names: list[str] | None = None) -> list[StressPoint]:
     """``["effect.job_entry[2]=1.5,2,2.5", "cohort.uptake=0.8,1"]`` -> a full factorial.
     ``names``: what to call each spec in a problem (default ``--grid[k]``)."""
@@ -259,6 +288,10 @@ def parse_grid(specs: list[str], names: list[str] | None = None) -> list[StressP
                 f"{at}: '{spec}': {', '.join(value_text(v) for v in twice)} given twice; "
                 "give each value once"
             )
+            continue
+        bad = _change_problems(path.strip(), vals)
+        if bad:
+            problems += [f"{at}: {line}" for line in bad]
             continue
         axes.append((path.strip(), vals))
     if problems:

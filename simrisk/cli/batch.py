@@ -58,7 +58,8 @@ def _job():
     type=click.Choice(["auto", "netcdf", "zarr"]),
     default="auto",
     show_default=True,
-    help="auto: Zarr for a .zarr output or a result over 2 GiB, else NetCDF.",
+    help="auto: Zarr for a .zarr output or a result over 2 GiB (where zarr is installed), "
+    "else NetCDF.",
 )
 @json_option("the table")
 def sweep(

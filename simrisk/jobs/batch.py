@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -13,10 +14,29 @@ from simrisk.distributed import ChunkStore, LocalBackend, backend_from_options
 from simrisk.jobs import QUIET, UI, announce_compiling, claim_output, exists_problem, seed_or_draw
 from simrisk.tables import Output, Table
 
+EXTRA = "pip install -e '.[dask]'"
+"""How to install what --workers, --scheduler and a Zarr output need (README)."""
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
 
 def _backend_problems(workers: int | None, scheduler: str | None) -> list[str]:
     if workers is not None and scheduler is not None:
         return ["--workers, --scheduler: give one of them, not both"]
+    option = "--workers" if workers is not None else "--scheduler" if scheduler else None
+    if option and not _installed("distributed"):
+        return [f"{option}: needs dask.distributed, which is not installed ({EXTRA})"]
+    return []
+
+
+def _format_problems(output: str, fmt: str) -> list[str]:
+    """A Zarr output asked for (``--format zarr`` or a ``.zarr`` path) needs zarr: said
+    before anything is simulated."""
+    option = "--output" if Path(output).suffix == ".zarr" else "--format" if fmt == "zarr" else None
+    if option and not _installed("zarr"):
+        return [f"{option}: a Zarr store is asked for, and zarr is not installed ({EXTRA})"]
     return []
 
 
@@ -46,6 +66,7 @@ def sweep(
     chunk_dir = output + ".chunks"
     problems = _backend_problems(workers, scheduler)
     targets = results.target_paths(output, fmt)
+    problems += _format_problems(output, fmt)
     problems += [exists_problem(t) for t in targets if t.exists() and not overwrite]
     if Path(chunk_dir).exists() and not resume and not overwrite:
         problems.append(
