@@ -535,6 +535,9 @@ def test_the_summary_of_a_losing_deal_and_of_a_safe_municipality():
     paid = ds["payments_total"].values - ds["top_up_fee"].values
     share = np.minimum(ds["payments_deadweight"].values, paid).sum() / paid.sum()
     assert f"summed over the futures, {100 * share:.1f} % is for outcomes" in words
+    # beside it the table's figure, the mean of the futures' shares, named as such
+    mean = ds["deadweight_share"].values.mean()
+    assert f"(in the average future {100 * mean:.1f} % of its payments: the deadweight" in words
     # a municipality that gains even in its worst futures is told so
     safe = {**summ, "municipal_var95": -1.5e6}
     assert "even in the worst 5 % of futures it gains at least 1.50 mio. DKK" in (

@@ -42,7 +42,7 @@ def _alone(fund: pf.Fund, d: int, mult: np.ndarray | None) -> dict:
     """Deal d run on its own with engine.run, its seed and (optionally) its multiplier."""
     deal = fund.deals[d]
     adjust = [Adjustment(PATH, "scale", mult)] if mult is not None else None
-    return engine.run(deal.cfg, pf.deal_seed(SEED, d), N, adjust=adjust).metrics
+    return engine.run(deal.cfg, pf.deal_seed(SEED, deal.name), N, adjust=adjust).metrics
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_zero_correlation_is_the_independent_case():
     fund = _fund(rho=0.0)
     metrics, mult = pf.run_portfolio(fund, LocalBackend())
     for d in range(len(fund.deals)):
-        own = np.exp(0.3 * pf.normals(SEED, N, d + 1))  # the deal's own stream only
+        own = np.exp(0.3 * pf.normals(SEED, N, fund.deals[d].name))  # the deal's own only
         assert mult[0, d].tobytes() == own.tobytes() == mult[1, d].tobytes()
     for k in pf.DEAL_METRICS:
         assert metrics[k][0].tobytes() == metrics[k][1].tobytes()
@@ -86,6 +86,28 @@ def test_no_macro_factor_is_the_plain_run():
         assert metrics["investor_profit"][0, d].tobytes() == ref["investor_profit"].tobytes()
 
 
+def test_the_order_of_the_holdings_changes_no_number(shared):
+    """Each deal's seed and own normals are keyed by its name and the fund's sums run in
+    the names' order: the holdings listed the other way round give every deal the same
+    numbers and the fund the same figures, bit for bit."""
+    fund, metrics, mult = shared
+    other = _fund(rho=0.6, deals=(SLAGELSE, HOLBAEK))
+    assert [d.name for d in other.deals] == ["slagelse", "holbaek"]
+    # the same capital in each deal as before (the helper gives the second holding more)
+    for d, cap in zip(other.deals, [f.capital for f in fund.deals][::-1], strict=True):
+        d.capital, d.share = cap, cap / d.cfg.investor.capital
+    m2, mult2 = pf.run_portfolio(other, LocalBackend())
+    assert mult2[:, ::-1].tobytes() == mult.tobytes()
+    for k in pf.DEAL_METRICS:
+        assert m2[k][:, ::-1].tobytes() == metrics[k].tobytes(), k
+    a, b = pf.fund_flows(fund, metrics), pf.fund_flows(other, m2)
+    for k in a:
+        assert a[k].tobytes() == b[k].tobytes(), k
+    sa, sb = pf.summary(fund, metrics), pf.summary(other, m2)
+    assert sa["variants"] == sb["variants"] and sa["diversification"] == sb["diversification"]
+    assert sa["deals"] == sb["deals"][::-1]
+
+
 def test_chunk_size_does_not_change_the_fund(shared):
     fund, metrics, mult = shared
     for chunk in (N, 7):
@@ -96,11 +118,15 @@ def test_chunk_size_does_not_change_the_fund(shared):
 
 
 def test_deal_seeds_differ_and_do_not_depend_on_the_number_of_deals():
-    seeds = [pf.deal_seed(SEED, d) for d in range(4)]
-    assert len(set(seeds)) == 4 and all(0 <= s < 2**63 for s in seeds)
-    assert pf.deal_seed(SEED + 1, 0) != seeds[0]
+    # keyed by the name, length first: "a" + "b" is not "ab"
+    names = ["holbaek", "slagelse", "a", "ab", "b"]
+    seeds = [pf.deal_seed(SEED, name) for name in names]
+    assert len(set(seeds)) == len(names) and all(0 <= s < 2**63 for s in seeds)
+    assert pf.deal_seed(SEED + 1, "holbaek") != seeds[0]
+    streams = [pf.normals(SEED, 20, name).tobytes() for name in [None, *names]]
+    assert len(set(streams)) == len(names) + 1
     # a scenario's normal does not depend on the number of scenarios
-    assert pf.normals(SEED, 50, 1)[:20].tobytes() == pf.normals(SEED, 20, 1).tobytes()
+    assert pf.normals(SEED, 50, "a")[:20].tobytes() == pf.normals(SEED, 20, "a").tobytes()
 
 
 # -------------------------------------------------------------------------- the factor
@@ -233,7 +259,7 @@ def test_dataset(shared):
     flows = pf.fund_flows(fund, metrics)
     assert ds["fund_profit"].values.tobytes() == flows["profit"].tobytes()
     assert ds["macro_multiplier"].values.tobytes() == mult.tobytes()
-    assert ds["deal_seed"].values.tolist() == [pf.deal_seed(SEED, d) for d in range(2)]
+    assert ds["deal_seed"].values.tolist() == [pf.deal_seed(SEED, d.name) for d in fund.deals]
     assert ds.attrs["macro_rho"] == 0.6
 
 
@@ -345,7 +371,7 @@ def test_a_factor_that_leaves_a_field_s_range_is_counted_and_warned(tmp_path):
     fund = pf.build(ff, SEED, N, 10)
     mult, _ = pf.plan(fund)
     deal = fund.deals[0]
-    sampler = pf.Sampler(deal.cfg, pf.deal_seed(SEED, 0), N)
+    sampler = pf.Sampler(deal.cfg, pf.deal_seed(SEED, deal.name), N)
     values = pf.chunk_values(deal.cfg, sampler, sampler.draw(0, N))
     scaled = np.concatenate([values("effect", "persistence") * m[0] for m in mult.values()])
     expected = int((scaled > 1.0).sum())
@@ -401,7 +427,7 @@ def test_the_fund_puts_in_what_its_deals_draw_when_the_provider_bears_overruns(t
     fund = pf.build(ff, SEED, N, 12)
     metrics, _ = pf.run_portfolio(fund, LocalBackend())
     flows = pf.fund_flows(fund, metrics)
-    alone = engine.run(fund.deals[0].cfg, pf.deal_seed(SEED, 0), N).metrics
+    alone = engine.run(fund.deals[0].cfg, pf.deal_seed(SEED, fund.deals[0].name), N).metrics
     assert (alone["programme_cost"] > alone["investor_drawn"]).any()  # the provider paid
     np.testing.assert_allclose(flows["multiple"][0], alone["investor_moic"], rtol=1e-12)
     np.testing.assert_allclose(flows["repaid"][0] - flows["drawn"][0], flows["profit"][0],

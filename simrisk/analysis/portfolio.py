@@ -14,13 +14,16 @@ sum of the deals' drawdowns and repayments. The same run with ``rho = 0`` (the
 same ``Z_d``, no common part) gives the independent case, against which the
 diversification benefit is measured.
 
-Deal ``d`` runs with its own seed (:func:`deal_seed`), so the deals' parameter
+Each deal runs with its own seed (:func:`deal_seed`), so the deals' parameter
 draws and citizens are independent apart from the macro factor (with one seed,
-the same parameter index would draw the same uniform in every deal).
+the same parameter index would draw the same uniform in every deal). Its seed and
+its own normals are keyed by its name, not its place in the fund file, so the
+order of the holdings changes no number.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +79,11 @@ class FundDeal:
     capital: float
     share: float
     paths: list[tuple]  # concrete fields the macro multiplier scales
+
+    @property
+    def name(self) -> str:
+        """The deal's name in the fund: its file's stem (unique in a fund)."""
+        return Path(self.path).stem
 
 
 @dataclass
@@ -151,26 +159,35 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def deal_seed(seed: int, d: int) -> int:
-    """The seed deal ``d`` of a fund runs with (independent streams per deal)."""
-    state = np.random.SeedSequence([int(seed), d]).generate_state(2, np.uint32)
+def stream_key(name: str) -> list[int]:
+    """A deal's part of the keys of a fund's random streams: its name (the file's stem,
+    unique in a fund; length first, so that no name's key begins another's), so that the
+    order of the holdings changes no number."""
+    data = name.encode("utf-8")
+    return [len(data), *data]
+
+
+def deal_seed(seed: int, name: str) -> int:
+    """The seed the fund's deal ``name`` runs with (independent streams per deal)."""
+    state = np.random.SeedSequence([int(seed), *stream_key(name)]).generate_state(2, np.uint32)
     return int(((int(state[0]) << 32) | int(state[1])) & (2**63 - 1))
 
 
-def normals(seed: int, n: int, stream: int) -> np.ndarray:
-    """Standard normals for scenarios ``[0, n)``; stream 0 is the common factor, ``d + 1``
-    deal ``d``'s own. Scenario ``k``'s value does not depend on ``n``."""
+def normals(seed: int, n: int, name: str | None) -> np.ndarray:
+    """Standard normals for scenarios ``[0, n)``: the common factor's (``name`` None) or
+    the deal ``name``'s own. Scenario ``k``'s value does not depend on ``n``."""
+    key = [0] if name is None else [1, *stream_key(name)]
     return np.random.default_rng(
-        np.random.SeedSequence([int(seed), MACRO_TAG, stream])
+        np.random.SeedSequence([int(seed), MACRO_TAG, *key])
     ).standard_normal(n)
 
 
 def multipliers(fund: Fund, rho: float) -> np.ndarray:
     """Macro multipliers, shape (deal, scenario)."""
-    zc = normals(fund.seed, fund.n, 0)
+    zc = normals(fund.seed, fund.n, None)
     out = np.empty((len(fund.deals), fund.n))
     for d in range(len(fund.deals)):
-        x = rho * zc + np.sqrt(1.0 - rho * rho) * normals(fund.seed, fund.n, d + 1)
+        x = rho * zc + np.sqrt(1.0 - rho * rho) * normals(fund.seed, fund.n, fund.deals[d].name)
         out[d] = np.exp(fund.sigma * x)
     return out
 
@@ -181,7 +198,7 @@ def plan(fund: Fund) -> tuple[dict[str, np.ndarray], list]:
     labelled = []
     for v, variant in enumerate(VARIANTS):
         for d, deal in enumerate(fund.deals):
-            seed = deal_seed(fund.seed, d)
+            seed = deal_seed(fund.seed, deal.name)
             for scen0, m in split(fund.n, fund.chunk):
                 factor = mult[variant][d, scen0 : scen0 + m].copy()
                 adjust = tuple(Adjustment(p, "scale", factor) for p in deal.paths)
@@ -197,7 +214,7 @@ def beyond_bounds(fund: Fund, mult: dict[str, np.ndarray]) -> list[str]:
     lines = []
     for d, deal in enumerate(fund.deals):
         found = Beyond(deal.cfg.model_dump(by_alias=True))
-        sampler = Sampler(deal.cfg, deal_seed(fund.seed, d), fund.n)
+        sampler = Sampler(deal.cfg, deal_seed(fund.seed, deal.name), fund.n)
         for scen0, m in split(fund.n, fund.chunk):  # the draws chunk by chunk, as run
             values = chunk_values(deal.cfg, sampler, sampler.draw(scen0, m), dumped=found.dumped)
             for p in deal.paths:
@@ -228,7 +245,14 @@ def run_portfolio(fund: Fund, backend, progress=None):
 
 def fund_flows(fund: Fund, metrics: dict) -> dict[str, np.ndarray]:
     """The fund's profit, drawdowns, repayments and multiple, each (variant, scenario)."""
+    # summed in the order of the deals' names, so that the holdings' order in the fund
+    # file changes no bit of the fund's figures
+    order = np.argsort([d.name for d in fund.deals], kind="stable")
     share = np.array([d.share for d in fund.deals])[None, :, None]
+    metrics = {
+        k: metrics[k][:, order] for k in ("investor_drawn", "payments_total", "investor_profit")
+    }
+    share = share[:, order]
     # what the investor put in: the programme's cost as far as the investor pays it (with
     # investor.overrun = "provider" the provider bears what goes beyond the capital)
     drawn = (share * metrics["investor_drawn"]).sum(axis=1)
@@ -272,7 +296,7 @@ def summary(fund: Fund, metrics: dict) -> dict:
         "seed": fund.seed,
         "sigma": fund.sigma,
         "rho": fund.rho,
-        "capital": float(sum(d.capital for d in fund.deals)),
+        "capital": math.fsum(d.capital for d in fund.deals),
         "variants": {},
     }
     for v, variant in enumerate(VARIANTS):
@@ -315,7 +339,7 @@ def summary(fund: Fund, metrics: dict) -> dict:
                 )
             out["deals"] = rows
     sh, ind = out["variants"]["shared"], out["variants"]["independent"]
-    standalone = sum(r["standalone_var95"] for r in out["deals"])
+    standalone = math.fsum(r["standalone_var95"] for r in out["deals"])
     out["diversification"] = {
         "sum_standalone_var95": standalone,
         "var95_shared": sh["var95"],
@@ -356,7 +380,7 @@ def build_dataset(fund: Fund, metrics: dict, mult: np.ndarray) -> xr.Dataset:
     data["capital"] = xr.Variable(("deal",), [d.capital for d in fund.deals])
     data["share_of_deal"] = xr.Variable(("deal",), [d.share for d in fund.deals])
     data["deal_seed"] = xr.Variable(
-        ("deal",), np.array([deal_seed(fund.seed, d) for d in range(len(fund.deals))], np.int64)
+        ("deal",), np.array([deal_seed(fund.seed, d.name) for d in fund.deals], np.int64)
     )
     data["deal_path"] = xr.Variable(("deal",), [d.path for d in fund.deals])
     ds = xr.Dataset(

@@ -105,9 +105,11 @@ def plain_summary(ds: xr.Dataset, summ: dict, deal: dict) -> str:
     paid = ds["payments_total"].values - ds["top_up_fee"].values
     if paid.sum() > 0:
         share = float(np.minimum(ds["payments_deadweight"].values, paid).sum() / paid.sum())
+        mean = float(ds["deadweight_share"].values.mean())
         dead = (
             f"Of all it pays for outcomes, summed over the futures, {_pct(share)} is for "
-            "outcomes that would have come without the programme."
+            "outcomes that would have come without the programme (in the average future "
+            f"{_pct(mean)} of its payments: the deadweight share of the table below)."
         )
     else:
         dead = "It pays nothing in any future."
