@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -247,10 +247,16 @@ def write_text(path: str | Path, text: str, *, overwrite: bool = True) -> Path:
     return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"), overwrite=overwrite)
 
 
-def write_folder(out_dir: str | Path, write: Callable[[Path], None], names: list[str]) -> None:
+def write_folder(
+    out_dir: str | Path,
+    write: Callable[[Path], None],
+    names: list[str],
+    stale: Iterable[str] = (),
+) -> None:
     """Write the files ``names`` into ``out_dir`` by ``write(folder)``, built aside: a new
-    directory appears as a whole; into an existing one each file is moved in (its other
-    files stay). Nothing half-written is left if ``write`` fails."""
+    directory appears as a whole; into an existing one each file is moved in, and the
+    files ``stale`` names (an earlier output's that this one does not write) are removed;
+    its other files stay. Nothing half-written is left if ``write`` fails."""
     out_dir = Path(out_dir)
     if not out_dir.exists():
         atomic_write(out_dir, write, directory=True)
@@ -260,3 +266,5 @@ def write_folder(out_dir: str | Path, write: Callable[[Path], None], names: list
         write(Path(tmp))
         for n in names:
             os.replace(Path(tmp) / n, out_dir / n)
+    for n in set(stale) - set(names):
+        (out_dir / n).unlink(missing_ok=True)

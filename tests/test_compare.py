@@ -237,6 +237,15 @@ def test_a_failure_leaves_nothing_half_written(variants, tmp_path, monkeypatch):
     assert (old / "compare.html").read_text() == "old page"
 
 
+def test_a_page_written_again_in_another_format_leaves_no_old_figure(variants, tmp_path):
+    generous, lean, _ = variants
+    out = tmp_path / "page"
+    cmp.write_comparison([generous, lean], out, fmt="svg")
+    (out / "mine.txt").write_text("kept")
+    cmp.write_comparison([generous, lean], out)
+    assert sorted(p.name for p in out.iterdir()) == ["compare.html", "compare.png", "mine.txt"]
+
+
 def test_refusals_one_line_per_problem(variants, stress_file, tmp_path):
     generous, lean, _ = variants
     foreign = tmp_path / "foreign.nc"

@@ -232,10 +232,16 @@ def test_classify_recognises_files_by_their_contents(holbaek_files, tmp_path):
 
 
 def test_an_existing_folder_keeps_its_other_files(holbaek_files, tmp_path):
+    """A report written into a folder replaces an earlier report there: its files this one
+    writes are replaced, the figures this one does not have (an earlier report's stress
+    figure, figures in another format) are removed, and files of the user's stay."""
     out = tmp_path / "rep"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     (out / "report.html").write_text("old")
+    (out / "stress.png").write_bytes(b"an earlier report's stress figure")
+    (out / "states.svg").write_bytes(b"an earlier report's figure in svg")
+    (out / "report.pdf").write_bytes(b"an earlier report as pdf")
     written = report.write_report(holbaek_files[0], out)
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["notes.txt", "report.html"] + [f"{f}.png" for f in FIGURES]
@@ -244,6 +250,17 @@ def test_an_existing_folder_keeps_its_other_files(holbaek_files, tmp_path):
     assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert len(written) == 6
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]  # no temporary left
+
+
+def test_every_figure_a_report_draws_is_one_it_can_remove(holbaek_files):
+    """The names a later report removes from its folder (report.FIGURE_NAMES) cover every
+    figure drawn, with all the optional files."""
+    res, st, sens = holbaek_files
+    drawn = figures(xr.open_dataset(res), xr.open_dataset(st), xr.open_dataset(sens))
+    assert {f.name for f in drawn} <= set(report.FIGURE_NAMES)
+    assert {"stress", "sensitivity"} <= {f.name for f in drawn}
+    for f in drawn:
+        plt.close(f.fig)
 
 
 def test_a_failure_leaves_nothing_half_written(holbaek_files, tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ from simrisk.analysis import stress as stress_mod
 from simrisk.analysis import voi as voi_mod
 from simrisk.errors import ConfigError
 from simrisk.files import write_folder
-from simrisk.report.figures import figures
+from simrisk.report.figures import FIGURE_NAMES, FORMATS, figures
 from simrisk.report.page import _png, render_html
 from simrisk.report.pdf import write_pdf
 from simrisk.results import (
@@ -109,6 +109,13 @@ def _mismatch(ds: xr.Dataset, path, other: xr.Dataset, other_path) -> list[str]:
     return out
 
 
+REPORT_FILES = {f"{n}.{ext}" for n in FIGURE_NAMES for ext in FORMATS} | {
+    "report.html",
+    "report.pdf",
+}
+"""Every file a report can write into its folder."""
+
+
 def write_report(
     result: str | Path,
     out_dir: str | Path,
@@ -167,7 +174,8 @@ def write_report(
         (tmp / "report.html").write_text(render_html(ds, figs, pngs, sections), encoding="utf-8")
 
     try:
-        write_folder(out_dir, write, names)
+        # a folder holds one report: an earlier report's figures this one lacks go
+        write_folder(out_dir, write, names, REPORT_FILES)
     finally:
         for f in figs:
             plt.close(f.fig)

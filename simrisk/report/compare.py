@@ -26,7 +26,7 @@ from simrisk import finance
 from simrisk.errors import ConfigError
 from simrisk.files import write_folder
 from simrisk.outputs import PAYMENT_SHARES_NOTE
-from simrisk.report.figures import LOSS, MIO, Figure, _label, plain
+from simrisk.report.figures import FORMATS, LOSS, MIO, Figure, _label, plain
 from simrisk.report.page import STYLE, _png, html_table
 from simrisk.results import open_results
 from simrisk.summary import summary
@@ -422,8 +422,9 @@ def write_page(
     fmt: str = "png",
 ) -> list[Path]:
     """Write ``compare.html`` and the figure (``compare.FMT``) into ``out_dir``: a new
-    directory as a whole, into an existing one file by file (its other files stay),
-    built aside either way. Returns the files written."""
+    directory as a whole, into an existing one file by file (an earlier page's figure in
+    another format removed, other files kept), built aside either way. Returns the files
+    written."""
     fig = fig_compare(datasets, names)
     names_out = [f"{fig.name}.{fmt}", "compare.html"]
 
@@ -438,7 +439,8 @@ def write_page(
 
     out_dir = Path(out_dir)
     try:
-        write_folder(out_dir, write, names_out)
+        stale = [f"{fig.name}.{ext}" for ext in FORMATS]  # an earlier page's other format
+        write_folder(out_dir, write, names_out, stale)
     finally:
         plt.close(fig.fig)
     return [out_dir / n for n in names_out]

@@ -27,6 +27,14 @@ LOSS = "#d62728"
 MIO = 1e6
 
 
+FIGURE_NAMES = (
+    "states", "effect", "cashflows", "distributions", "investor_vs_municipality", "stress",
+    "sensitivity", "acceptability", "region",
+)  # fmt: skip
+"""Every figure a report can have, by its file name (without the format's suffix)."""
+FORMATS = ("png", "svg", "pdf")
+
+
 @dataclass
 class Figure:
     """A figure of the report: its file name, title, how to read it, and the figure."""
