@@ -918,3 +918,30 @@ def test_every_command_has_help():
                 "report", "sweep", "portfolio"):  # fmt: skip
         result = invoke(cmd, "--help")
         assert result.exit_code == 0 and result.stdout.startswith(f"Usage: main {cmd}"), cmd
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["run", "funds/dsi_fund.toml"], "DEAL: {} is a fund file (run it with 'simrisk portfolio"),
+        (["run", "evidence/hoff2022a.toml"], "DEAL: {} is an evidence file"),
+        (["solve", "stress/downturn.toml", "--vary", "cohort.uptake", "--range", "0.5,1"],
+         "DEAL: {} is a stress file"),
+        (["stress", "holbaek.toml", "--stress-file", "funds/dsi_fund.toml"],
+         "--stress-file: {} is a fund file"),
+        (["sweep", "funds/dsi_fund.toml"], "FILES: {} is a fund file"),
+        (["portfolio", "holbaek.toml"], "FUND: {} is a deal file"),
+        (["portfolio", "sweeps/all_deals_grid.toml"], "FUND: {} is a sweep file"),
+    ],
+)  # fmt: skip
+def test_a_file_of_another_kind_is_named_as_what_it_is(tmp_path, args, expected):
+    """A fund, sweep, stress or evidence file where another kind is asked for gets one
+    line saying what it is and what it is for (not a line for every key it lacks), exit
+    code 1, and nothing on disk."""
+    wrong = [a for a in args[1:] if a.endswith(".toml")][-1]
+    argv = [args[0], *(str(CONFIGS / a) if a.endswith(".toml") else a for a in args[1:])]
+    result = invoke(*argv, "-n", "10", "-o", tmp_path / "out.nc")
+    assert result.exit_code == 1, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error: " + expected.format(CONFIGS / wrong)), line
+    assert list(tmp_path.iterdir()) == []

@@ -109,7 +109,13 @@ def announce_compiling(ui: UI, cfg: DealConfig | None = None, uses: str = "run")
 
 
 def load(path: str | Path, ui: UI) -> tuple[DealConfig, str]:
-    """Load a deal file; its warnings go to the ui."""
+    """Load a deal file; its warnings go to the ui. Another kind of input file (a fund, a
+    sweep, an evidence file ...) is refused in one line saying what it is for."""
+    from simrisk.jobs.deal import kind_problems
+
+    problems = kind_problems(path, ("deal",), "DEAL")
+    if problems:
+        raise ConfigError(str(path), problems)
     cfg, text = load_deal(path)
     for w in cfg.warnings:
         ui.log(f"warning: {w}")

@@ -29,6 +29,7 @@ from simrisk.jobs import (
     load,
     seed_or_draw,
 )
+from simrisk.jobs.deal import kind_problems
 from simrisk.labels import label, value_kind
 from simrisk.tables import Output, Table, fmt, fmt_bound
 
@@ -48,6 +49,8 @@ def stress(
     """Stress points (a grid, a stress file, the deal's own or the standard set) on common
     random numbers; NetCDF with a stress dimension."""
     cfg, text = load(deal, ui)
+    if stress_file and (problems := kind_problems(stress_file, ("stress",), "--stress-file")):
+        raise ConfigError(stress_file, problems)
     output = output or default_output(deal, "_stress.nc")
     with claim_output(output, overwrite, inputs=(deal, stress_file)):
         left_out: list[str] = []

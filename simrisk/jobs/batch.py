@@ -12,6 +12,7 @@ from simrisk.analysis import sweep as sw
 from simrisk.config import ConfigError
 from simrisk.distributed import ChunkStore, LocalBackend, backend_from_options
 from simrisk.jobs import QUIET, UI, announce_compiling, claim_output, exists_problem, seed_or_draw
+from simrisk.jobs.deal import kind_problems
 from simrisk.tables import Output, Table
 
 EXTRA = "pip install -e '.[dask]'"
@@ -59,6 +60,11 @@ def sweep(
     """Deals x stress points x scenarios as chunks on a backend; per-scenario metrics
     (deal, stress, scenario) to NetCDF or Zarr. Finished chunks are kept in
     ``OUTPUT.chunks/`` until the result is written, so an interrupted sweep resumes."""
+    wrong = [p for f in files for p in kind_problems(f, ("sweep", "deal"), "FILES")]
+    if stress_file:
+        wrong += kind_problems(stress_file, ("stress",), "--stress-file")
+    if wrong:
+        raise ConfigError("sweep", wrong)
     plan, default_out = sw.from_files(
         list(files), list(grid or []), stress_file, scenarios, seed, chunk
     )
@@ -137,7 +143,7 @@ def portfolio(
     ui: UI = QUIET,
 ) -> Output:
     """A fund of deals linked by a shared labour-market factor."""
-    problems = _backend_problems(workers, scheduler)
+    problems = kind_problems(fund, ("fund",), "FUND") + _backend_problems(workers, scheduler)
     if output is not None and Path(output).exists() and not overwrite:
         problems.append(exists_problem(output))
     if problems:

@@ -6,6 +6,7 @@ import what they need when they are called."""
 from __future__ import annotations
 
 from contextlib import ExitStack
+from pathlib import Path
 
 from simrisk import engine, parallel, resources, results, summary
 from simrisk.errors import ConfigError
@@ -79,6 +80,37 @@ def file_kind(raw: dict) -> str:
     if "stress" in raw and not any(k in raw for k in DealConfig.model_fields if k != "stress"):
         return "stress"
     return "deal"
+
+
+KIND_USE = {
+    "deal": "a deal file (for 'simrisk run', 'simrisk stress' and the other commands that "
+    "take DEAL.toml)",
+    "evidence": "an evidence file (a deal names it in [[evidence]]; 'simrisk check DEAL "
+    "--evidence FILE' compares a deal with it)",
+    "targets": "a targets file (for 'simrisk calibrate DEAL --targets FILE')",
+    "posterior": "a calibration posterior (a deal names it in uncertainty.posterior)",
+    "sweep": "a sweep file (run it with 'simrisk sweep FILE')",
+    "fund": "a fund file (run it with 'simrisk portfolio FILE')",
+    "stress": "a stress file (for 'simrisk stress DEAL --stress-file FILE')",
+}
+"""What each kind of input file is for, as a refusal of a file of the wrong kind says."""
+
+
+def kind_problems(path: str | Path, wanted: tuple[str, ...], what: str) -> list[str]:
+    """One line if the file at ``path`` is plainly another kind of input file than one of
+    ``wanted`` (:func:`file_kind`), naming ``what`` asked for it; none if it is of a kind
+    wanted or cannot be read as TOML (its loader then says what is wrong)."""
+    try:
+        raw, _ = read_toml(path)
+    except (ConfigError, OSError):
+        return []
+    kind = file_kind(raw)
+    # "deal" is also what a file of no known kind is taken for: plainly one only with its
+    # [deal] table (else the file's own loader names what is missing or unknown)
+    if kind in wanted or (kind == "deal" and not isinstance(raw.get("deal"), dict)):
+        return []
+    asked = " or ".join(f"a {w} file" for w in wanted)
+    return [f"{what}: {path} is {KIND_USE[kind]}, not {asked}"]
 
 
 def _validate_other(path: str, kind: str) -> Output:
