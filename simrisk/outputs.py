@@ -34,7 +34,8 @@ def _table(*rows: tuple[str, str, str]) -> dict[str, Variable]:
 
 
 METRICS = _table(
-    ("savings_true", "true savings (counterfactual minus treatment cost)", "DKK"),
+    ("savings_true", "true savings in the deal's perspective (economics.perspective; "
+     "counterfactual minus treatment cost)", "DKK"),
     ("savings_municipality", "true savings, municipal perspective", "DKK"),
     ("savings_central_government", "true savings, central-government perspective", "DKK"),
     ("savings_public", "true savings, public sector total", "DKK"),
@@ -43,7 +44,8 @@ METRICS = _table(
     ("payments_total", "payments by the municipality", "DKK"),
     ("programme_cost", "programme cost (the investor draws it, less what the provider "
      "bears: investor_drawn)", "DKK"),
-    ("municipal_net", "municipal net budget effect (true savings minus payments)", "DKK"),
+    ("municipal_net", "municipal net budget effect (municipal true savings minus payments)",
+     "DKK"),
     ("public_net", "public-sector net effect (true public savings minus payments)", "DKK"),
     ("municipal_net_pv", "municipal net over the appraisal horizon, discounted to the start",
      "DKK"),

@@ -40,7 +40,11 @@ def summary(ds: xr.Dataset | Contents) -> dict:
     their losses and gains. Measured savings are NaN where no payment of the contract
     rests on a measurement."""
     rows = []
+    perspective = ds.attrs.get("perspective", "municipality")
     for name, label, kind in SUMMARY_METRICS:
+        if name == "savings_true" and perspective != "municipality":
+            # the municipal net stays the municipality's: its savings are not these
+            label = f"{label} ({perspective.replace('_', '-')} perspective)"
         x = np.asarray(ds[name].values, dtype=float)
         finite = x[np.isfinite(x)]
         ranked = finite

@@ -286,6 +286,24 @@ def test_summary_rows_are_direct_numpy_figures():
     assert sum(r["n_defined"] > 0 for r in s["rows"]) == 7  # all but savings_measured
 
 
+@pytest.mark.parametrize(
+    "perspective, label",
+    [
+        ("municipality", "True savings"),
+        ("public", "True savings (public perspective)"),
+        ("central_government", "True savings (central-government perspective)"),
+    ],
+)
+def test_true_savings_name_a_perspective_other_than_the_municipality_s(perspective, label):
+    """The headline's true savings are the deal's perspective's, while its municipal net
+    is always the municipality's: another perspective is named beside the figure."""
+    ds = _hand_dataset()
+    ds.attrs["perspective"] = perspective
+    rows = {r["metric"]: r for r in summary.summary(ds)["rows"]}
+    assert rows["savings_true"]["label"] == label
+    assert rows["municipal_net"]["label"] == "Municipal net"
+
+
 def test_summary_tables():
     head, risk = summary.summary_tables(summary.summary(_hand_dataset()))
     assert head.title == "hand — 40 scenarios, seed 7"
