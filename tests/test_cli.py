@@ -507,7 +507,8 @@ BROKEN = {
         [
             "holdings[0].capital: 1,000,000,000,000 DKK exceeds the deal's investor.capital "
             "({capital} DKK)",
-            f"macro.path: 'cohort.size' names no real-valued field of {CONFIGS / 'slagelse.toml'}",
+            f"macro.path: 'cohort.size' names no real-valued field of {CONFIGS / 'slagelse.toml'}: "
+            "cohort.size is a whole number; only real-valued fields vary",
         ],
     ),
 }
@@ -547,7 +548,8 @@ def test_validate_checks_a_deals_own_stress_points(tmp_path):
     bad = invoke("validate", write_toml(tmp_path / "bad.toml", raw))
     assert bad.exit_code == 1
     assert bad.stderr.splitlines() == [
-        "error: stress[0].changes[0].path: 'cohort.size' names no real-valued field of the deal"
+        "error: stress[0].changes[0].path: 'cohort.size' names no real-valued field of the "
+        "deal: cohort.size is a whole number; only real-valued fields vary"
     ]
 
 

@@ -270,7 +270,8 @@ def test_solve_names_every_problem(holbaek):
     with pytest.raises(ConfigError) as err:
         sv.solve(holbaek, "cohort.size", 2, 1, [], 10, 1)
     assert err.value.problems == [
-        "--vary: 'cohort.size' names no real-valued field of the deal",
+        "--vary: 'cohort.size' names no real-valued field of the deal: "
+        "cohort.size is a whole number; only real-valued fields vary",
         "--range: the upper end must be above the lower end",
         "goals: give at least one goal",
     ]

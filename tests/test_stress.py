@@ -329,8 +329,10 @@ def test_prepare_names_every_problem_at_once(holbaek):
     problems = err.value.problems
     expected = [
         "stress[0] (too many): cohort.uptake: Input should be less than or equal to 1 (got 1.9)",
-        "stress[2].changes[0].path: 'cohort.nothing' names no real-valued field of the deal",
-        "stress[3].changes[0].path: 'cohort.size' names no real-valued field of the deal",
+        "stress[2].changes[0].path: 'cohort.nothing' names no real-valued field of the deal: "
+        "there is no 'nothing' in cohort",
+        "stress[3].changes[0].path: 'cohort.size' names no real-valued field of the deal: "
+        "cohort.size is a whole number; only real-valued fields vary",
         "stress[4].changes[0].path: the uncertainty section cannot itself be varied",
         "stress[5].name: 'base' is used twice",
         "stress[6] (no jobs): labour.job_entry_multiplier: Input should be greater than 0 "
@@ -584,14 +586,18 @@ def test_grid_problems_name_the_grid(holbaek):
     with pytest.raises(ConfigError) as err:
         stress.points_for(holbaek, grid=["cohort.uptake=1.5", "cohort.size=10"])
     assert err.value.problems == [
-        "--grid[1]: 'cohort.size' names no real-valued field of the deal",
+        "--grid[1]: 'cohort.size' names no real-valued field of the deal: "
+        "cohort.size is a whole number; only real-valued fields vary",
         "--grid (cohort.uptake=1.5, cohort.size=10): cohort.uptake: Input should be less "
         "than or equal to 1 (got 1.5)",
     ]
     # a bad path is said once, naming its --grid, however many points the grid has
     with pytest.raises(ConfigError) as err:
         stress.points_for(holbaek, grid=["cohort.uptake=0.8,0.9,1", "cohort.size=10,20"])
-    assert err.value.problems == ["--grid[1]: 'cohort.size' names no real-valued field of the deal"]
+    assert err.value.problems == [
+        "--grid[1]: 'cohort.size' names no real-valued field of the deal: cohort.size is a "
+        "whole number; only real-valued fields vary"
+    ]
 
 
 def test_bad_stress_files(tmp_path):
@@ -712,3 +718,23 @@ def test_cli_bad_grid_writes_nothing(tmp_path, grid, field):
     assert field in res.stderr and "Traceback" not in res.output
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "path, why",
+    [
+        ("deal.horizon_weeks", "deal.horizon_weeks is a whole number; only real-valued"),
+        ("effect.job_entry[9]", "effect.job_entry has 4 element(s) ([0] to [3])"),
+        ("effect.job_entry", "effect.job_entry is a list; name an element ([0]) or every element"),
+        ("programme.phases[0]", "programme.phases[0] is a table; name one of its numbers"),
+        ("cohort.nothing", "there is no 'nothing' in cohort"),
+        ("nothing.x", "there is no 'nothing' in the deal's top level"),
+        ("deal.name", "deal.name is text"),
+        ("deal.start_date", "deal.start_date is a date"),
+    ],
+)  # fmt: skip
+def test_a_path_that_names_no_number_says_what_is_there(holbaek, path, why):
+    with pytest.raises(ConfigError) as err:
+        stress.points_for(holbaek, grid=[f"{path}=1"])
+    (line,) = err.value.problems
+    assert line.startswith(f"--grid[0]: '{path}' names no real-valued field of the deal: {why}")

@@ -34,7 +34,7 @@ from pydantic import Field
 from simrisk import engine, finance
 from simrisk.analysis.bounds import Beyond
 from simrisk.config import ConfigError, DealConfig, Strict, expand, is_real, load_deal, load_model
-from simrisk.config.paths import path_text
+from simrisk.config.paths import not_real, path_text
 from simrisk.distributed import ChunkSpec, execute, split
 from simrisk.outputs import attrs, provenance
 from simrisk.sampling import Adjustment, Sampler, chunk_values
@@ -144,7 +144,7 @@ def build(ff: FundFile, seed: int, n: int, chunk: int) -> Fund:
             problems.append(f"macro.path: {exc}")
             continue
         if not paths:
-            problems.append(f"macro.path: '{ff.macro.path}' names no real-valued field of {h.deal}")
+            problems.append(f"macro.path: {not_real(ff.macro.path, dumped, h.deal)}")
             continue
         deals.append(FundDeal(h.deal, cfg, h.capital, h.capital / cfg.investor.capital, paths))
     if problems:

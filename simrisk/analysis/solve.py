@@ -27,6 +27,7 @@ from simrisk.config import (
     rejection,
     scenario_independent,
 )
+from simrisk.config.paths import not_real
 from simrisk.contracts import compute_baseline
 from simrisk.labels import value_kind
 from simrisk.metrics import derived
@@ -132,7 +133,7 @@ def term_problems(
     elif unset:
         problems.append(f"--vary: '{path}' is not set in the deal; give it a value to vary it")
     elif not real:
-        problems.append(f"--vary: '{path}' names no real-valued field of the deal")
+        problems.append(f"--vary: {not_real(path, dumped)}")
     if not high > low:
         problems.append(f"{field}: the upper end must be above the lower end")
     elif real:

@@ -34,7 +34,7 @@ from simrisk.config import (
     validation_problems,
 )
 from simrisk.config.base import Strict
-from simrisk.config.paths import path_text
+from simrisk.config.paths import not_real, path_text
 from simrisk.config.uncertainty import Change
 from simrisk.contracts import compute_baseline
 from simrisk.metrics import derived
@@ -195,7 +195,7 @@ def _prepare_point(
             if fixed:
                 why = scenario_independent(fixed[0])
             elif not paths:
-                why = f"'{ch.path}' names no real-valued field of the deal"
+                why = not_real(ch.path, dumped)
         if why is None:
             again = [p for p in paths if tuple(p) in touched]
             if again:

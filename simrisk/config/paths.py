@@ -9,6 +9,7 @@ file's own names.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 RENAMED = {"program": "programme"}
@@ -116,6 +117,52 @@ def expand(path: str, dumped: dict) -> list[tuple]:
         raise ValueError(f"bad path '{path}'") from None
     walk(dumped, parts, [])
     return found
+
+
+def not_real(path: str, dumped: dict, where: str = "the deal") -> str:
+    """Why ``path`` names no real-valued field of ``dumped`` (``where`` names it): what is
+    there instead, or where the path leaves the deal."""
+    head = f"'{path}' names no real-valued field of {where}"
+    try:
+        parts = tokens(path, wildcard=True)
+    except ValueError:
+        return f"bad path '{path}'"
+    found = expand(path, dumped)
+    if found:
+        value = get_path(dumped, found[0])
+        shown = path_text(found[0])
+        if value is None:
+            what = "not set in it"
+        elif isinstance(value, bool):
+            what = "a switch (true or false)"
+        elif isinstance(value, str):
+            what = "text"
+        elif isinstance(value, int):
+            what = "a whole number; only real-valued fields vary"
+        elif isinstance(value, dt.date):
+            what = "a date"
+        elif isinstance(value, dict):
+            what = "a table; name one of its numbers"
+        else:
+            what = "a list; name an element ([0]) or every element ([*])"
+        return f"{head}: {shown} is {what}"
+    node, at = dumped, []
+    for part in parts:
+        if part == "*" or (isinstance(part, int) and isinstance(node, list) and part < len(node)):
+            if part == "*" or not isinstance(node, list):
+                break
+            node, at = node[part], [*at, part]
+        elif isinstance(part, int):
+            if isinstance(node, list):
+                last = f" ([0] to [{len(node) - 1}])" if node else ""
+                return f"{head}: {path_text(tuple(at))} has {len(node)} element(s){last}"
+            return f"{head}: {path_text(tuple(at)) or 'the deal'} is not a list"
+        elif isinstance(node, dict) and node.get(part) is not None:
+            node, at = node[part], [*at, part]
+        else:
+            inside = path_text(tuple(at)) or "the deal's top level"
+            return f"{head}: there is no '{part}' in {inside}"
+    return head
 
 
 def scenario_independent(path: tuple) -> str:
