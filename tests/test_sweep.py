@@ -224,6 +224,30 @@ def test_cli_resume(tmp_path):
         assert a[name].values.tobytes() == b[name].values.tobytes()
 
 
+def test_an_interrupted_sweep_says_how_to_go_on(tmp_path, monkeypatch):
+    """Interrupted after its first chunk, the sweep says where the finished chunks are
+    and that --resume goes on from them (stderr), and ends as an interruption."""
+    out = tmp_path / "x.nc"
+    real = sw.run_sweep
+
+    def interrupted(plan, backend, chunk_dir, resume, progress=None):
+        def stop(k):
+            if k == 1:
+                raise KeyboardInterrupt
+
+        return real(plan, backend, chunk_dir, resume, progress=progress, on_chunk=stop)
+
+    monkeypatch.setattr(sw, "run_sweep", interrupted)
+    args = ["sweep", DEALS[0], "-n", "20", "--chunk", "10", "--seed", "1", "-o", str(out)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code != 0  # click's runner ends an interruption as an abort
+    assert (
+        f"note: the finished chunks are kept in {out}.chunks; the same command with --resume "
+        "goes on from them" in r.stderr
+    )
+    assert not out.exists() and (tmp_path / "x.nc.chunks").is_dir()
+
+
 def test_cli_resume_without_a_seed_takes_the_interrupted_runs(tmp_path, monkeypatch):
     """A sweep without --seed draws one and keeps it beside its chunks. Interrupted after
     three chunks and resumed without --seed, it takes that seed and reuses the chunks, and

@@ -109,8 +109,16 @@ def _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, 
         f"{len(plan.deals)} deal(s) x {len(plan.stress_names)} stress point(s) x "
         f"{plan.n:,} scenarios in {n_chunks} chunk(s), {backend.name}"
     )
-    with backend, ui.progress(n_chunks) as advance:
-        metrics, stats = sw.run_sweep(plan, backend, chunk_dir, resume, progress=advance)
+    try:
+        with backend, ui.progress(n_chunks) as advance:
+            metrics, stats = sw.run_sweep(plan, backend, chunk_dir, resume, progress=advance)
+    except KeyboardInterrupt:
+        if ChunkStore(chunk_dir).keys():
+            ui.log(
+                f"note: the finished chunks are kept in {chunk_dir}; the same command with "
+                "--resume goes on from them"
+            )
+        raise
     ds = sw.build_dataset(plan, metrics, beyond)
     written = results.write_results(ds, output, overwrite=overwrite, fmt=fmt)
     shutil.rmtree(chunk_dir, ignore_errors=True)
