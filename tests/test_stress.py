@@ -738,3 +738,33 @@ def test_a_path_that_names_no_number_says_what_is_there(holbaek, path, why):
         stress.points_for(holbaek, grid=[f"{path}=1"])
     (line,) = err.value.problems
     assert line.startswith(f"--grid[0]: '{path}' names no real-valued field of the deal: {why}")
+
+
+def test_a_calendar_shock_outside_the_simulated_weeks_is_noted(holbaek, tmp_path):
+    """A point's shock wholly before the start or after the last simulated week changes
+    nothing: the command says so (a note on stderr); a shock that overlaps them is not
+    noted."""
+    body = ""
+    for name, start, end in (("after", "2040-01-01", "2041-01-01"), ("before", "2020-01-01",
+                             "2024-02-01"), ("overlap", "2034-01-01", "2035-01-01")):  # fmt: skip
+        body += (
+            f'[[stress]]\nname = "{name}"\n[[stress.calendar]]\nstart = {start}\nend = {end}\n'
+            "job_entry_multiplier = 0.5\n"
+        )
+    prepared = stress.points_for(holbaek, stress_file=_stress_file(tmp_path, body))
+    notes = stress.idle_shocks(holbaek, prepared)
+    # Holbæk starts on 2024-02-01 and simulates 522 weeks (a 10-year appraisal)
+    assert notes == [
+        f"stress point '{name}': its calendar shock from {a} to {b} lies outside the "
+        "simulated weeks (2024-02-01 to 2034-02-02) and changes nothing"
+        for name, a, b in (("after", "2040-01-01", "2041-01-01"),
+                           ("before", "2020-01-01", "2024-02-01"))
+    ]  # fmt: skip
+    out = tmp_path / "s.nc"
+    r = CliRunner().invoke(main, ["stress", str(CONFIGS / "holbaek.toml"), "--stress-file",
+                                  _stress_file(tmp_path, body), "-n", "4", "--seed", "1",
+                                  "-o", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert [line for line in r.stderr.splitlines() if line.startswith("note:")] == [
+        f"note: {n}" for n in notes
+    ]

@@ -474,3 +474,18 @@ def test_a_point_that_takes_drawn_values_out_of_range_is_warned_per_deal(tmp_pat
     assert xr.load_dataset(out).attrs["beyond_bounds"].splitlines() == expected
     shown = " ".join(CliRunner().invoke(main, ["summary", str(out)]).stdout.split())
     assert all(f"warning: {e}" in shown for e in expected)
+
+
+def test_a_deal_s_own_stress_points_are_said_to_be_left_out_of_a_sweep(tmp_path):
+    deal = tmp_path / "own.toml"
+    copy_deal(DEALS[0], deal)
+    with open(deal, "a", encoding="utf-8") as fh:
+        fh.write('\n[[stress]]\nname = "own"\nchanges = [{ path = "cohort.uptake", set = 0.5 }]\n')
+    r = CliRunner().invoke(main, ["sweep", str(deal), "-n", "4", "--seed", "1",
+                                  "-o", str(tmp_path / "s.nc")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert (
+        "note: own.toml: its own 1 [[stress]] point(s) are not run by a sweep (put them in "
+        "the sweep file or a --stress-file)" in r.stderr
+    )
+    assert list(xr.load_dataset(tmp_path / "s.nc")["stress"].values) == ["base"]

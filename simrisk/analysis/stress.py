@@ -41,6 +41,7 @@ from simrisk.metrics import derived
 from simrisk.outputs import PAYMENT_SHARES_NOTE, provenance
 from simrisk.results import metric_variables
 from simrisk.sampling import Adjustment, Sampler, chunk_values
+from simrisk.simulation.inputs import simulated_weeks
 from simrisk.tables import Table
 from simrisk.vocabulary import BASELINE_READINGS
 
@@ -345,6 +346,24 @@ def points_for(
                 log(f"the standard point '{pt.name}' is left out: {why}")
         return out
     return prepare(cfg, points, "--grid" if grid else "stress")
+
+
+def idle_shocks(base: DealConfig, prepared: list[Prepared]) -> list[str]:
+    """A note for each calendar shock of a point that lies wholly outside the weeks the
+    deal simulates (from its start to its last payment or appraisal week): such a shock
+    changes nothing, and the point runs as the base."""
+    first = base.deal.start_date
+    last = first + dt.timedelta(weeks=simulated_weeks(base))
+    own = len(base.labour.calendar)
+    notes = []
+    for p in prepared:
+        for c in p.cfg.labour.calendar[own:]:
+            if c.end <= first or c.start >= last:
+                notes.append(
+                    f"stress point '{p.name}': its calendar shock from {c.start} to {c.end} "
+                    f"lies outside the simulated weeks ({first} to {last}) and changes nothing"
+                )
+    return notes
 
 
 BOUNDS_CHUNK = 4096

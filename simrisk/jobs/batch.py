@@ -8,6 +8,7 @@ from pathlib import Path
 
 from simrisk import results
 from simrisk.analysis import portfolio as pf
+from simrisk.analysis import stress as stress_mod
 from simrisk.analysis import sweep as sw
 from simrisk.config import ConfigError
 from simrisk.distributed import ChunkStore, LocalBackend, backend_from_options
@@ -95,6 +96,14 @@ def _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, 
     beyond = sw.beyond_bounds(plan)
     for line in beyond:
         ui.log(f"warning: {line}")
+    for d in plan.deals:
+        for line in stress_mod.idle_shocks(d.cfg, d.prepared):
+            ui.log(f"note: {Path(d.path).name}: {line}")
+        if d.cfg.stress:  # a sweep runs its own points on every deal, not each deal's
+            ui.log(
+                f"note: {Path(d.path).name}: its own {len(d.cfg.stress)} [[stress]] point(s) "
+                "are not run by a sweep (put them in the sweep file or a --stress-file)"
+            )
     if resume and (other := len(store.keys() - {spec.key for _, spec in sw.plan(plan)})):
         ui.log(
             f"warning: {other} stored chunk(s) are of another sweep (another seed, number of "
