@@ -199,8 +199,10 @@ def test_summary_of_stress_and_sweep_files_and_report_naming_their_kind(
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)["points"]
     expected = json.loads(made.stdout)
-    expected = expected["points"] if "points" in expected else expected["rows"]
-    assert rows == expected
+    assert rows == expected["points"]
+    # the whole JSON as the command gave it: the points, the deal, seed, scenarios, notes
+    again = json.loads(invoke("summary", tmp_path / "again.nc", "--json").stdout)
+    assert again == expected and again["kind"] == ("stress", "sweep")[which]
     text = invoke("summary", path)
     assert text.exit_code == 0 and "base" in text.stdout and "deadweight" in text.stdout
     assert kind in one_error(invoke("summary", path, "--drivers"))

@@ -77,8 +77,8 @@ def stress(
         results.write_netcdf(ds, output, overwrite=overwrite)
         ui.log(f"wrote {output}")
         data = {
-            "deal": cfg.deal.name, "seed": seed, "n_scenarios": scenarios, "points": rows,
-            "left_out": left_out, "beyond_bounds": beyond,
+            "kind": "stress", "seed": seed, "n_scenarios": scenarios, "deal": cfg.deal.name,
+            "points": rows, "left_out": left_out, "beyond_bounds": beyond,
         }  # fmt: skip
         return Output(data, [stress_mod.definitions_table(rows), table])
 

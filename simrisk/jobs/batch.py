@@ -137,7 +137,10 @@ def _sweep(plan, output, chunk_dir, workers, scheduler, resume, overwrite, fmt, 
         ui.log(f"reused {stats.reused} chunk(s), computed {stats.computed}")
     ui.log(f"wrote {written}")
     rows = sw.table(plan, metrics)
-    data = {"seed": plan.seed, "n_scenarios": plan.n, "points": rows, "beyond_bounds": beyond}
+    data = {
+        "kind": "sweep", "seed": plan.seed, "n_scenarios": plan.n, "points": rows,
+        "beyond_bounds": beyond,
+    }  # fmt: skip
     return Output(data, [sw.sweep_table(plan, rows, beyond)])
 
 

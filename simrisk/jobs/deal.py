@@ -241,7 +241,15 @@ def summarise(result: str, drivers: bool = False) -> Output:
                 f"{result}: not a complete {results.KIND_NAMES[kind]} ({exc})"
             ) from None
         tables = [stress_mod.definitions_table(rows), table] if kind == "stress" else [table]
-        return Output({"kind": kind, "points": rows}, tables)
+        lines = {k: [x for x in str(ds.attrs.get(k, "")).splitlines() if x]
+                 for k in ("left_out", "beyond_bounds")}  # fmt: skip
+        # what the command's own --json gave
+        data = {"kind": kind, "seed": int(ds.attrs["seed"]), "n_scenarios": ds.sizes["scenario"]}
+        if kind == "stress":
+            data |= {"deal": ds.attrs.get("deal_name", ""), "points": rows, **lines}
+        else:
+            data |= {"points": rows, "beyond_bounds": lines["beyond_bounds"]}
+        return Output(data, tables)
     if kind in ("stress", "sweep"):
         raise ValueError(
             f"{result}: --drivers needs the results of 'simrisk run', not a "
