@@ -255,8 +255,8 @@ def write_folder(
 ) -> None:
     """Write the files ``names`` into ``out_dir`` by ``write(folder)``, built aside: a new
     directory appears as a whole; into an existing one each file is moved in, and the
-    files ``stale`` names (an earlier output's that this one does not write) are removed;
-    its other files stay. Nothing half-written is left if ``write`` fails."""
+    plain files ``stale`` names (an earlier output's that this one does not write) are
+    removed; its other files stay. Nothing half-written is left if ``write`` fails."""
     out_dir = Path(out_dir)
     if not out_dir.exists():
         atomic_write(out_dir, write, directory=True)
@@ -267,4 +267,5 @@ def write_folder(
         for n in names:
             os.replace(Path(tmp) / n, out_dir / n)
     for n in set(stale) - set(names):
-        (out_dir / n).unlink(missing_ok=True)
+        if (out_dir / n).is_file() and not (out_dir / n).is_symlink():
+            (out_dir / n).unlink()

@@ -61,11 +61,12 @@ def fmt(value, kind: str | None) -> str:
 
 UNITS = {
     "pct": "fraction", "pp": "fraction (a difference)", "mio": "DKK", "mio_signed": "DKK",
-    "dkk": "DKK", "x": "multiple", "corr": "correlation", "int": "count",
-    "index": "share of variance", "share3": "fraction",
+    "dkk": "DKK", "x": "multiple", "int": "count",
 }  # fmt: skip
 """The unit of a kind's raw value, as JSON gives it (a table shows ``mio`` in mio. DKK and
-``pct`` in per cent; JSON keeps DKK and fractions)."""
+``pct`` in per cent; JSON keeps DKK and fractions). The kinds that only say how a number
+is shown (``corr``, ``index``, ``share3``, ``num``, ``dev``: a correlation or a z-score,
+weeks or a hazard ratio) have no unit here."""
 
 _STEP = {"pct": 1e-3, "pp": 1e-3, "mio": 1e4, "mio_signed": 1e4, "dkk": 1.0, "int": 1.0,
          "x": 1e-2}  # fmt: skip

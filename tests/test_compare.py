@@ -353,3 +353,16 @@ def test_headless_browser_renders_table_and_figure(variants, tmp_path):
 
     assert count((0x1F, 0x3B, 0x5A), tol=6) > 2000  # the tables' header bands
     assert count((0x1F, 0x77, 0xB4)) > 300 and count((0xFF, 0x7F, 0x0E)) > 300  # two files
+
+
+def test_files_of_other_perspectives_are_said_not_to_compare(variants):
+    generous, lean, _ = variants
+    datasets = cmp.load([generous, lean])
+    names = cmp.labels(datasets, [generous, lean])
+    assert not any("perspective" in n for n in cmp.comparison(datasets, names).notes)
+    datasets[1].attrs["perspective"] = "public"
+    notes = cmp.comparison(datasets, names).notes
+    assert (
+        f"The files' true savings are of different perspectives ({names[0]} municipality, "
+        f"{names[1]} public): they do not compare; the municipal nets do." in notes
+    )

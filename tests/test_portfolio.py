@@ -432,3 +432,29 @@ def test_the_fund_puts_in_what_its_deals_draw_when_the_provider_bears_overruns(t
     np.testing.assert_allclose(flows["multiple"][0], alone["investor_moic"], rtol=1e-12)
     np.testing.assert_allclose(flows["repaid"][0] - flows["drawn"][0], flows["profit"][0],
                                rtol=1e-9, atol=1e-3)  # fmt: skip
+
+
+def test_the_fund_sums_its_deals_in_the_order_of_their_names():
+    """Floating-point sums depend on their order: (1e16 + 1) - 1e16 is 0 and
+    (1e16 - 1e16) + 1 is 1. The fund adds its deals in their names' order (a, b, c), so
+    both listings give a's, b's and c's sum, bit for bit."""
+    profit = {"a": 1e16, "b": 1.0, "c": -1e16}
+    for order in (("a", "b", "c"), ("a", "c", "b"), ("c", "a", "b"), ("b", "c", "a")):
+        deals = [pf.FundDeal(f"x/{n}.toml", None, 1.0, 1.0, []) for n in order]
+        fund = pf.Fund("f", deals, 0.0, 0.0, "labour.job_entry_multiplier", 1, SEED, 1)
+        p = np.array([[[profit[n]] for n in order]] * 2)  # (variant, deal, scenario)
+        flows = pf.fund_flows(
+            fund, {"investor_profit": p, "investor_drawn": np.ones_like(p), "payments_total": p}
+        )
+        assert flows["profit"][0, 0] == (1e16 + 1.0) - 1e16 == 0.0, order
+
+
+def test_a_holding_of_another_kind_of_file_is_named_as_what_it_is(tmp_path):
+    fund_file = str(ROOT / "configs" / "funds" / "dsi_fund.toml")
+    body = f'name = "f"\n[[holdings]]\ndeal = "{fund_file}"\ncapital = 1e6\n'
+    r = CliRunner().invoke(main, ["portfolio", _fund_file(tmp_path, body), "-n", "4"])
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines() == [
+        f"error: holdings[0].deal: {fund_file} is a fund file (run it with 'simrisk "
+        "portfolio FILE'), not a deal file"
+    ]

@@ -232,24 +232,40 @@ def test_classify_recognises_files_by_their_contents(holbaek_files, tmp_path):
 
 
 def test_an_existing_folder_keeps_its_other_files(holbaek_files, tmp_path):
-    """A report written into a folder replaces an earlier report there: its files this one
-    writes are replaced, the figures this one does not have (an earlier report's stress
-    figure, figures in another format) are removed, and files of the user's stay."""
+    """A report written into a folder replaces an earlier report there: the files this
+    one writes are replaced, and the figures the earlier page showed that this one does
+    not have (its stress figure, its figures in another format, the report as PDF) are
+    removed; everything else stays (the user's files, a folder of any name)."""
     out = tmp_path / "rep"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    (out / "report.html").write_text("old")
-    (out / "stress.png").write_bytes(b"an earlier report's stress figure")
-    (out / "states.svg").write_bytes(b"an earlier report's figure in svg")
-    (out / "report.pdf").write_bytes(b"an earlier report as pdf")
+    (out / "report.html").write_text(
+        '<!DOCTYPE html><figure id="fig-states"></figure><figure id="fig-stress"></figure>'
+    )
+    (out / "stress.png").write_bytes(b"the earlier report's stress figure")
+    (out / "states.svg").write_bytes(b"the earlier report's figure in svg")
+    (out / "report.pdf").write_bytes(b"the earlier report as pdf")
+    (out / "sensitivity.pdf").write_bytes(b"not a figure the earlier page showed")
+    (out / "stress.svg").mkdir()  # a folder is never removed
     written = report.write_report(holbaek_files[0], out)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["notes.txt", "report.html"] + [f"{f}.png" for f in FIGURES]
+        ["notes.txt", "report.html", "sensitivity.pdf", "stress.svg"]
+        + [f"{f}.png" for f in FIGURES]
     )
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert len(written) == 6
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]  # no temporary left
+
+
+def test_a_folder_without_a_report_loses_nothing(holbaek_files, tmp_path):
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "stress.pdf").write_bytes(b"mine")
+    (out / "report.pdf").write_bytes(b"mine too")
+    report.write_report(holbaek_files[0], out)
+    assert (out / "stress.pdf").read_bytes() == b"mine"
+    assert (out / "report.pdf").read_bytes() == b"mine too"
 
 
 def test_every_figure_a_report_draws_is_one_it_can_remove(holbaek_files):

@@ -741,12 +741,17 @@ def test_a_path_that_names_no_number_says_what_is_there(holbaek, path, why):
 
 
 def test_a_calendar_shock_outside_the_simulated_weeks_is_noted(holbaek, tmp_path):
-    """A point's shock wholly before the start or after the last simulated week changes
-    nothing: the command says so (a note on stderr); a shock that overlaps them is not
-    noted."""
+    """A point's shock that holds the first day of no simulated week (before the start,
+    after the last week's first day, between two weeks' first days) changes nothing: the
+    command says so (a note on stderr, not kept as a point left out); a shock that holds
+    one is not noted."""
     body = ""
+    # Holbæk's weeks begin on Thursdays, from 2024-02-01 to 2034-01-26 (522 weeks)
     for name, start, end in (("after", "2040-01-01", "2041-01-01"), ("before", "2020-01-01",
-                             "2024-02-01"), ("overlap", "2034-01-01", "2035-01-01")):  # fmt: skip
+                             "2024-02-01"), ("between", "2025-01-03", "2025-01-08"),
+                             ("last", "2034-01-27", "2034-03-01"),
+                             ("overlap", "2034-01-01", "2035-01-01"),
+                             ("one day", "2025-01-02", "2025-01-03")):  # fmt: skip
         body += (
             f'[[stress]]\nname = "{name}"\n[[stress.calendar]]\nstart = {start}\nend = {end}\n'
             "job_entry_multiplier = 0.5\n"
@@ -755,10 +760,12 @@ def test_a_calendar_shock_outside_the_simulated_weeks_is_noted(holbaek, tmp_path
     notes = stress.idle_shocks(holbaek, prepared)
     # Holbæk starts on 2024-02-01 and simulates 522 weeks (a 10-year appraisal)
     assert notes == [
-        f"stress point '{name}': its calendar shock from {a} to {b} lies outside the "
-        "simulated weeks (2024-02-01 to 2034-02-02) and changes nothing"
+        f"stress point '{name}': its calendar shock from {a} to {b} holds the first day of no "
+        "simulated week (2024-02-01 to 2034-01-26) and changes nothing"
         for name, a, b in (("after", "2040-01-01", "2041-01-01"),
-                           ("before", "2020-01-01", "2024-02-01"))
+                           ("before", "2020-01-01", "2024-02-01"),
+                           ("between", "2025-01-03", "2025-01-08"),
+                           ("last", "2034-01-27", "2034-03-01"))
     ]  # fmt: skip
     out = tmp_path / "s.nc"
     r = CliRunner().invoke(main, ["stress", str(CONFIGS / "holbaek.toml"), "--stress-file",
@@ -768,3 +775,22 @@ def test_a_calendar_shock_outside_the_simulated_weeks_is_noted(holbaek, tmp_path
     assert [line for line in r.stderr.splitlines() if line.startswith("note:")] == [
         f"note: {n}" for n in notes
     ]
+
+
+def test_a_named_point_changes_one_field_in_steps(holbaek, tmp_path):
+    """A stress point of a file may change one field twice: the changes apply one after
+    the other (docs/formats.md), unlike a grid's axes, which would overwrite each other."""
+    body = (
+        '[[stress]]\nname = "steps"\nchanges = [{ path = "cohort.uptake", scale = 0.9 }, '
+        '{ path = "cohort.uptake", add = -0.05 }, { path = "effect.job_entry[*]", excess = 0.5 },'
+        ' { path = "effect.job_entry[0]", set = 1.0 }]\n'
+    )
+    base, steps = stress.points_for(holbaek, stress_file=_stress_file(tmp_path, body))
+    assert [(a.path, a.op) for a in steps.adjust][:2] == [
+        (("cohort", "uptake"), "scale"), (("cohort", "uptake"), "add")
+    ]  # fmt: skip
+    v = np.array([0.8])
+    for a in steps.adjust[:2]:
+        v = a.apply(v)
+    assert v[0] == pytest.approx(0.8 * 0.9 - 0.05)
+    assert len(steps.adjust) == 2 + len(holbaek.effect.job_entry) + 1

@@ -39,6 +39,7 @@ from simrisk.config.uncertainty import Change
 from simrisk.contracts import compute_baseline
 from simrisk.metrics import derived
 from simrisk.outputs import PAYMENT_SHARES_NOTE, provenance
+from simrisk.rates import week_dates
 from simrisk.results import metric_variables
 from simrisk.sampling import Adjustment, Sampler, chunk_values
 from simrisk.simulation.inputs import simulated_weeks
@@ -197,7 +198,9 @@ def _prepare_point(
                 why = scenario_independent(fixed[0])
             elif not paths:
                 why = not_real(ch.path, dumped)
-        if why is None:
+        # a named point's changes of one field apply one after the other (formats.md); a
+        # grid's sets would overwrite each other, so its axes must name other fields
+        if why is None and loc in ("--grid", "grid"):
             again = [p for p in paths if tuple(p) in touched]
             if again:
                 first = pt.changes[touched[tuple(again[0])]].path
@@ -349,19 +352,22 @@ def points_for(
 
 
 def idle_shocks(base: DealConfig, prepared: list[Prepared]) -> list[str]:
-    """A note for each calendar shock of a point that lies wholly outside the weeks the
-    deal simulates (from its start to its last payment or appraisal week): such a shock
-    changes nothing, and the point runs as the base."""
-    first = base.deal.start_date
-    last = first + dt.timedelta(weeks=simulated_weeks(base))
+    """A note for each calendar shock of a point that holds the first day of no simulated
+    week (a shock applies to the weeks that begin within it): before the deal's start,
+    after its last simulated week, or between two weeks' first days. Such a shock changes
+    nothing."""
+    days = week_dates(base.deal.start_date, simulated_weeks(base))
+    first, last = days[0], days[-1]
     own = len(base.labour.calendar)
     notes = []
     for p in prepared:
         for c in p.cfg.labour.calendar[own:]:
-            if c.end <= first or c.start >= last:
+            start, end = np.datetime64(c.start, "D"), np.datetime64(c.end, "D")
+            if not ((days >= start) & (days < end)).any():
                 notes.append(
                     f"stress point '{p.name}': its calendar shock from {c.start} to {c.end} "
-                    f"lies outside the simulated weeks ({first} to {last}) and changes nothing"
+                    f"holds the first day of no simulated week ({first} to {last}) and "
+                    "changes nothing"
                 )
     return notes
 

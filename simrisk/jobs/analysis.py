@@ -55,7 +55,8 @@ def stress(
     with claim_output(output, overwrite, inputs=(deal, stress_file)):
         left_out: list[str] = []
         prepared = stress_mod.points_for(cfg, grid, stress_file, log=left_out.append)
-        left_out += stress_mod.idle_shocks(cfg, prepared)
+        for line in stress_mod.idle_shocks(cfg, prepared):  # said, not kept: they run
+            ui.log(f"note: {line}")
         for line in left_out:
             ui.log(f"note: {line}")
         seed = seed_or_draw(seed, ui)

@@ -36,7 +36,9 @@ def _backend_problems(workers: int | None, scheduler: str | None) -> list[str]:
 def _format_problems(output: str, fmt: str) -> list[str]:
     """A Zarr output asked for (``--format zarr`` or a ``.zarr`` path) needs zarr: said
     before anything is simulated."""
-    option = "--output" if Path(output).suffix == ".zarr" else "--format" if fmt == "zarr" else None
+    # the rule of results.write_results: --format zarr, or a .zarr path left to simrisk
+    zarr_path = fmt == "auto" and Path(output).suffix == ".zarr"
+    option = "--format" if fmt == "zarr" else "--output" if zarr_path else None
     if option and not _installed("zarr"):
         return [f"{option}: a Zarr store is asked for, and zarr is not installed ({EXTRA})"]
     return []
@@ -176,6 +178,12 @@ def portfolio(
 
 def _portfolio(fund, scenarios, seed, chunk, output, workers, scheduler, overwrite, ui):
     ff = pf.load_fund_file(fund)
+    wrong = [
+        p for i, h in enumerate(ff.holdings)
+        for p in kind_problems(h.deal, ("deal",), f"holdings[{i}].deal")
+    ]  # fmt: skip
+    if wrong:
+        raise ConfigError(fund, wrong)
     plan = pf.build(ff, 0, scenarios or ff.scenarios, chunk or ff.chunk)
     plan.seed = seed_or_draw(seed if seed is not None else ff.seed, ui)
     backend = backend_from_options(workers, scheduler)

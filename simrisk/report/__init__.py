@@ -11,6 +11,7 @@ Modules: :mod:`.figures`, :mod:`.text` (the words), :mod:`.page` (HTML), :mod:`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -109,11 +110,19 @@ def _mismatch(ds: xr.Dataset, path, other: xr.Dataset, other_path) -> list[str]:
     return out
 
 
-REPORT_FILES = {f"{n}.{ext}" for n in FIGURE_NAMES for ext in FORMATS} | {
-    "report.html",
-    "report.pdf",
-}
-"""Every file a report can write into its folder."""
+def earlier_report(out_dir: str | Path) -> set[str]:
+    """The files an earlier report in ``out_dir`` wrote, as its ``report.html`` tells:
+    the figures it shows (``<figure id="fig-NAME">``) in each format, and the whole
+    report as PDF; none if the folder holds no report."""
+    page = Path(out_dir) / "report.html"
+    if not page.is_file():
+        return set()
+    try:
+        text = page.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    shown = set(re.findall(r'<figure id="fig-([a-z_]+)"', text)) & set(FIGURE_NAMES)
+    return {f"{n}.{ext}" for n in shown for ext in FORMATS} | {"report.pdf"}
 
 
 def write_report(
@@ -175,7 +184,7 @@ def write_report(
 
     try:
         # a folder holds one report: an earlier report's figures this one lacks go
-        write_folder(out_dir, write, names, REPORT_FILES)
+        write_folder(out_dir, write, names, earlier_report(out_dir))
     finally:
         for f in figs:
             plt.close(f.fig)

@@ -178,6 +178,14 @@ def _notes(datasets: list[xr.Dataset], names: list[str], facts: list[dict]) -> l
             f"The files were run with different seeds ({_listing(names, [str(s) for s in seeds])})"
             ": their differences include sampling noise."
         )
+    views = [str(ds.attrs.get("perspective", "municipality")) for ds in datasets]
+    if len(set(views)) > 1:
+        out.append(
+            "The files' true savings are of different perspectives "
+            f"({_listing(names, views)}): they do not compare; the municipal nets do."
+        )
+    elif views[0] != "municipality":
+        out.append(f"True savings are of the {views[0].replace('_', '-')} perspective.")
     counts = [f["n_scenarios"] for f in facts]
     if len(set(counts)) > 1:
         out.append(
@@ -439,7 +447,9 @@ def write_page(
 
     out_dir = Path(out_dir)
     try:
-        stale = [f"{fig.name}.{ext}" for ext in FORMATS]  # an earlier page's other format
+        # an earlier page's figure in another format
+        earlier = (out_dir / "compare.html").is_file()
+        stale = [f"{fig.name}.{ext}" for ext in FORMATS] if earlier else []
         write_folder(out_dir, write, names_out, stale)
     finally:
         plt.close(fig.fig)

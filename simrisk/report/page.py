@@ -66,7 +66,7 @@ def headline_rows(summ: dict) -> list[tuple[str, str]]:
             f"{rows['investor_moic']['p95']:.2f})",
         ),
         ("P(investor loss)", f"{100 * summ['p_investor_loss']:.1f} %"),
-        ("True savings, mio. DKK, median (P5 to P95)", dkk("savings_true")),
+        (f"{rows['savings_true']['label']}, mio. DKK, median (P5 to P95)", dkk("savings_true")),
         ("Payments, mio. DKK, median (P5 to P95)", dkk("payments_total")),
         ("Municipal net, mio. DKK, median (P5 to P95)", dkk("municipal_net")),
         ("P(municipal net < 0)", f"{100 * summ['p_municipal_net_negative']:.1f} %"),
