@@ -458,3 +458,9 @@ def test_a_holding_of_another_kind_of_file_is_named_as_what_it_is(tmp_path):
         f"error: holdings[0].deal: {fund_file} is a fund file (run it with 'simrisk "
         "portfolio FILE'), not a deal file"
     ]
+
+
+def test_the_fund_keys_that_tell_a_file_s_kind_are_the_fund_file_s():
+    from simrisk.jobs.deal import FUND_KEYS
+
+    assert set(pf.FundFile.model_fields) == FUND_KEYS

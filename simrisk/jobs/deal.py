@@ -55,12 +55,17 @@ def run(
         return Output(summ, summary.summary_tables(summ))
 
 
+FUND_KEYS = frozenset({"name", "scenarios", "seed", "chunk", "macro", "holdings"})
+"""The keys of a fund file (those of :class:`simrisk.analysis.portfolio.FundFile`, named
+here so that telling a file's kind imports neither the portfolio nor xarray: 'simrisk
+run' starts without them)."""
+
+
 def file_kind(raw: dict) -> str:
     """What kind of input file a TOML table is: a deal, an evidence file, a targets file,
     a calibration posterior, a sweep, a fund or a stress file (by the keys only the kind
     has). A deal may hold ``[[stress]]`` points too: a file with ``stress`` is a stress
     file only if it has none of a deal's sections."""
-    from simrisk.analysis.portfolio import FundFile
     from simrisk.config import DealConfig
 
     if "deal" in raw and not isinstance(raw.get("deal"), str):
@@ -75,7 +80,7 @@ def file_kind(raw: dict) -> str:
         return "sweep"
     if "holdings" in raw or ("macro" in raw and "cohort" not in raw):
         return "fund"
-    if raw and set(raw) <= set(FundFile.model_fields):  # only a fund's keys (name, seed, ...)
+    if raw and set(raw) <= FUND_KEYS:  # only a fund's keys (name, seed, ...)
         return "fund"
     if "stress" in raw and not any(k in raw for k in DealConfig.model_fields if k != "stress"):
         return "stress"
