@@ -464,3 +464,24 @@ def test_the_fund_keys_that_tell_a_file_s_kind_are_the_fund_file_s():
     from simrisk.jobs.deal import FUND_KEYS
 
     assert set(pf.FundFile.model_fields) == FUND_KEYS
+
+
+def test_summary_of_a_portfolio_file_is_the_command_s_output(tmp_path):
+    """summary of a portfolio file prints the fund's tables again, and its JSON is the
+    command's, number for number (the bootstrap's standard error included)."""
+    out = tmp_path / "f.nc"
+    fund = str(ROOT / "configs" / "funds" / "dsi_fund.toml")
+    made = CliRunner().invoke(main, ["portfolio", fund, "-n", "12", "--seed", "2", "-o",
+                                     str(out), "--json"])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    again = CliRunner().invoke(main, ["summary", str(out), "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout) == json.loads(made.stdout)
+    text = CliRunner().invoke(main, ["summary", str(out)])
+    assert "Mean fund multiple" in text.stdout and "P(fund loss)" in text.stdout
+    ds = xr.load_dataset(out)
+    assert ds["capital"].attrs["units"] == "DKK"
+    older = tmp_path / "older.nc"
+    ds.drop_vars("deal_investor_drawn").to_netcdf(older)
+    r = CliRunner().invoke(main, ["summary", str(older)])
+    assert r.exit_code == 1 and "run the fund again" in r.output

@@ -377,8 +377,14 @@ def build_dataset(fund: Fund, metrics: dict, mult: np.ndarray) -> xr.Dataset:
         data[f"fund_{k}"] = xr.Variable(
             ("variant", "scenario"), flows[k], attrs={"long_name": long_name, "units": units}
         )
-    data["capital"] = xr.Variable(("deal",), [d.capital for d in fund.deals])
-    data["share_of_deal"] = xr.Variable(("deal",), [d.share for d in fund.deals])
+    data["capital"] = xr.Variable(
+        ("deal",), [d.capital for d in fund.deals],
+        {"long_name": "the fund's part of the deal's investor commitment", "units": "DKK"},
+    )  # fmt: skip
+    data["share_of_deal"] = xr.Variable(
+        ("deal",), [d.share for d in fund.deals],
+        {"long_name": "the fund's share of the deal's investor cash flows", "units": "1"},
+    )  # fmt: skip
     data["deal_seed"] = xr.Variable(
         ("deal",), np.array([deal_seed(fund.seed, d.name) for d in fund.deals], np.int64)
     )
@@ -408,6 +414,23 @@ def build_dataset(fund: Fund, metrics: dict, mult: np.ndarray) -> xr.Dataset:
         ),
     )
     return ds
+
+
+def from_dataset(ds: xr.Dataset) -> tuple[Fund, dict]:
+    """The fund (without its deals' configurations) and the deal metrics a portfolio file
+    holds, as :func:`summary` takes them: its table again, the same numbers."""
+    a = ds.attrs
+    deals = [
+        FundDeal(str(path), None, float(cap), float(share), [])
+        for path, cap, share in zip(
+            ds["deal_path"].values, ds["capital"].values, ds["share_of_deal"].values,
+            strict=True,
+        )
+    ]  # fmt: skip
+    n = int(ds.sizes["scenario"])
+    fund = Fund(str(a["fund_name"]), deals, float(a["macro_sigma"]), float(a["macro_rho"]),
+                str(a["macro_path"]), n, int(a["seed"]), n)  # fmt: skip
+    return fund, {k: ds[f"deal_{k}"].values for k in DEAL_METRICS}
 
 
 def n_chunks(fund: Fund) -> int:

@@ -231,7 +231,8 @@ def validate(deal: str, ui: UI = QUIET) -> Output:
 
 def summarise(result: str, drivers: bool = False) -> Output:
     """The headline table of a results file; with ``drivers`` the rank correlations. A
-    stress or sweep file gives its table of points (as the command printed it)."""
+    stress or sweep file gives its table of points, a portfolio file its fund's tables
+    (as the command printed them)."""
     from simrisk.analysis import stress as stress_mod
     from simrisk.analysis import sweep as sweep_mod
 
@@ -255,7 +256,19 @@ def summarise(result: str, drivers: bool = False) -> Output:
         else:
             data |= {"points": rows, "beyond_bounds": lines["beyond_bounds"]}
         return Output(data, tables)
-    if kind in ("stress", "sweep"):
+    if kind == "portfolio" and not drivers:
+        from simrisk.analysis import portfolio as pf
+        from simrisk.jobs.batch import portfolio_tables
+
+        try:
+            summ = pf.summary(*pf.from_dataset(ds))
+        except (KeyError, ValueError) as exc:
+            raise ValueError(
+                f"{result}: not a complete {results.KIND_NAMES[kind]} ({exc}; a file of an "
+                "older simrisk lacks deal_investor_drawn: run the fund again)"
+            ) from None
+        return Output(summ, portfolio_tables(summ))
+    if kind in ("stress", "sweep", "portfolio"):
         raise ValueError(
             f"{result}: --drivers needs the results of 'simrisk run', not a "
             f"{results.KIND_NAMES[kind]}"
