@@ -163,13 +163,19 @@ def target_paths(path: str | Path, fmt: str = "auto") -> list[Path]:
     return [path] if fmt == "netcdf" else [path, zarr]
 
 
+def zarr_asked(path: str | Path, fmt: str = "auto") -> bool:
+    """Whether a Zarr store is asked for: ``--format zarr``, or a ``.zarr`` path with the
+    format left to simrisk (``--format netcdf`` writes NetCDF whatever the name)."""
+    return fmt == "zarr" or (fmt == "auto" and Path(path).suffix == ".zarr")
+
+
 def write_results(
     ds: xr.Dataset, path: str | Path, overwrite: bool = False, fmt: str = "auto"
 ) -> Path:
     """NetCDF or Zarr: Zarr when asked (``fmt="zarr"`` or a ``.zarr`` path), NetCDF when
     asked, else by size (Zarr above ZARR_THRESHOLD bytes, where zarr is installed)."""
     path = Path(path)
-    asked = fmt == "zarr" or (fmt == "auto" and path.suffix == ".zarr")
+    asked = zarr_asked(path, fmt)
     # a large result left to simrisk goes to Zarr where zarr is installed; NetCDF-4 holds
     # it too where it is not
     large = fmt == "auto" and ds.nbytes > ZARR_THRESHOLD and find_spec("zarr") is not None

@@ -248,16 +248,16 @@ def fund_flows(fund: Fund, metrics: dict) -> dict[str, np.ndarray]:
     # summed in the order of the deals' names, so that the holdings' order in the fund
     # file changes no bit of the fund's figures
     order = np.argsort([d.name for d in fund.deals], kind="stable")
-    share = np.array([d.share for d in fund.deals])[None, :, None]
-    metrics = {
-        k: metrics[k][:, order] for k in ("investor_drawn", "payments_total", "investor_profit")
-    }
-    share = share[:, order]
+    share = np.array([d.share for d in fund.deals])[order][None, :, None]
+
+    def total(k: str) -> np.ndarray:
+        return (share * metrics[k][:, order]).sum(axis=1)
+
     # what the investor put in: the programme's cost as far as the investor pays it (with
     # investor.overrun = "provider" the provider bears what goes beyond the capital)
-    drawn = (share * metrics["investor_drawn"]).sum(axis=1)
-    repaid = (share * metrics["payments_total"]).sum(axis=1)
-    profit = (share * metrics["investor_profit"]).sum(axis=1)
+    drawn = total("investor_drawn")
+    repaid = total("payments_total")
+    profit = total("investor_profit")
     multiple = finance.moic(repaid, drawn)
     return {"profit": profit, "drawn": drawn, "repaid": repaid, "multiple": multiple}
 
@@ -323,7 +323,7 @@ def summary(fund: Fund, metrics: dict) -> dict:
                 dp = deal_profit[d]
                 rows.append(
                     {
-                        "deal": Path(deal.path).stem,
+                        "deal": deal.name,
                         "capital": deal.capital,
                         "share_of_deal": float(deal.share),
                         "profit_mean": float(dp.mean()),
@@ -393,7 +393,7 @@ def build_dataset(fund: Fund, metrics: dict, mult: np.ndarray) -> xr.Dataset:
         data,
         coords={
             "variant": list(VARIANTS),
-            "deal": [Path(d.path).stem for d in fund.deals],
+            "deal": [d.name for d in fund.deals],
             "scenario": np.arange(fund.n),
         },
     )

@@ -201,15 +201,15 @@ def _prepare_point(
         # a named point's changes of one field apply one after the other (formats.md); a
         # grid's sets would overwrite each other, so its axes must name other fields
         if why is None and loc in ("--grid", "grid"):
-            again = [p for p in paths if tuple(p) in touched]
+            again = [p for p in paths if p in touched]
             if again:
-                first = pt.changes[touched[tuple(again[0])]].path
+                first = pt.changes[touched[again[0]]].path
                 why = (
                     f"'{ch.path}' is given twice in one point"
                     if first == ch.path
                     else f"'{ch.path}' changes {path_text(again[0])}, as '{first}' does"
                 ) + "; give each field one change"
-            touched.update((tuple(p), j) for p in paths)
+            touched.update((p, j) for p in paths)
         if why is not None:
             problems.append((at, why))
             continue

@@ -148,15 +148,15 @@ def not_real(path: str, dumped: dict, where: str = "the deal") -> str:
         return f"{head}: {shown} is {what}"
     node, at = dumped, []
     for part in parts:
-        if part == "*" or (isinstance(part, int) and isinstance(node, list) and part < len(node)):
-            if part == "*" or not isinstance(node, list):
-                break
-            node, at = node[part], [*at, part]
-        elif isinstance(part, int):
-            if isinstance(node, list):
+        if part == "*":
+            break
+        if isinstance(part, int):
+            if not isinstance(node, list):
+                return f"{head}: {path_text(tuple(at)) or 'the deal'} is not a list"
+            if part >= len(node):
                 last = f" ([0] to [{len(node) - 1}])" if node else ""
                 return f"{head}: {path_text(tuple(at))} has {len(node)} element(s){last}"
-            return f"{head}: {path_text(tuple(at)) or 'the deal'} is not a list"
+            node, at = node[part], [*at, part]
         elif isinstance(node, dict) and node.get(part) is not None:
             node, at = node[part], [*at, part]
         else:

@@ -36,10 +36,8 @@ def _backend_problems(workers: int | None, scheduler: str | None) -> list[str]:
 def _format_problems(output: str, fmt: str) -> list[str]:
     """A Zarr output asked for (``--format zarr`` or a ``.zarr`` path) needs zarr: said
     before anything is simulated."""
-    # the rule of results.write_results: --format zarr, or a .zarr path left to simrisk
-    zarr_path = fmt == "auto" and Path(output).suffix == ".zarr"
-    option = "--format" if fmt == "zarr" else "--output" if zarr_path else None
-    if option and not _installed("zarr"):
+    if results.zarr_asked(output, fmt) and not _installed("zarr"):
+        option = "--format" if fmt == "zarr" else "--output"
         return [f"{option}: a Zarr store is asked for, and zarr is not installed ({EXTRA})"]
     return []
 
