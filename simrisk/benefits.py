@@ -110,15 +110,15 @@ DISREGARD_HOURS = 160.0
 def earnings_rules(cfg: DealConfig, name: str) -> list[tuple]:
     """A benefit's earnings rules in order (its own, then its ``earnings_changes``):
     ``(ceiling, path, fields)``, the ceiling benefit and the prefix and field names
-    (disregard, per hour, deduction, ceiling share) under which
+    (disregard, per hour, deduction, ceiling share, limit, deduction above it) under which
     :class:`~simrisk.sampling.Values` reads the rule; :func:`rule_weeks` says when each
     is in force."""
     ben = cfg.economics.benefits[name]
     base = ("economics", "benefits", name)
-    own = ("earnings_disregard", "earnings_disregard_per_hour", "earnings_deduction")
-    rules = [(ben.earnings_ceiling, base, (*own, "earnings_ceiling_share"))]
+    fields = ("disregard", "disregard_per_hour", "deduction", "ceiling_share", "limit",
+              "deduction_above")  # fmt: skip
+    rules = [(ben.earnings_ceiling, base, tuple(f"earnings_{f}" for f in fields))]
     for k, rule in enumerate(ben.earnings_changes):
-        fields = ("disregard", "disregard_per_hour", "deduction", "ceiling_share")
         rules.append((rule.ceiling, (*base, "earnings_changes", k), fields))
     return rules
 
@@ -144,10 +144,12 @@ def kept_shares(
 
     ``none``: nothing. ``hours``: the hours not worked. ``earnings``: the benefit less
     the rule's deduction of the counted earnings above its disregard (a month, plus the
-    hourly disregard for the hours worked, at most :data:`DISREGARD_HOURS`), and at most
-    what brings benefit and counted earnings to the rule's ceiling share of the rate of its
-    ceiling benefit (the krone-for-krone zone); at least nothing. Without a wage
-    (``labour.hours.full_time_wage`` 0) a job ends an earnings-tested benefit."""
+    hourly disregard for the hours worked, at most :data:`DISREGARD_HOURS`) and up to
+    its limit, less its deduction above the limit of the counted earnings beyond it, and
+    at most what brings benefit and counted earnings to the rule's ceiling share of the
+    rate of its ceiling benefit (the krone-for-krone zone); at least nothing. Without a
+    wage (``labour.hours.full_time_wage`` 0) a job ends an earnings-tested benefit, and
+    a full-time job one that says ``full_time_job_ends``."""
     rules = {
         name: earnings_rules(cfg, name) if cfg.economics.benefits[name].partial == "earnings"
         else [None]
@@ -174,14 +176,22 @@ def kept_shares(
             # the wage at the rule's first week: regulated like the rates since the start
             wage = v("labour", "hours", "full_time_wage") * growth[:, week] * counted
             earned = hours * wage[:, None]
-            disregard, per_hour, deduction, share = (v(*path, f)[:, None] for f in fields)
+            disregard, per_hour, deduction, share = (v(*path, f)[:, None] for f in fields[:4])
+            limit = v.optional(*path, fields[4])[:, None]  # inf: no limit
+            above = v(*path, fields[5])[:, None]
             disregard = disregard + per_hour * np.minimum(hours * HOURS_PER_MONTH, DISREGARD_HOURS)
             monthly = rates[:, week][:, None]
-            kept = monthly - deduction * np.maximum(earned - disregard, 0)
+            kept = (
+                monthly
+                - deduction * np.maximum(np.minimum(earned, limit) - disregard, 0)
+                - above * np.maximum(earned - np.maximum(limit, disregard), 0)
+            )
             if ceiling is not None:
                 cap = weekly(cfg, v, ceiling, horizon)[:, week][:, None] * WEEKS_PER_MONTH
                 kept = np.minimum(kept, share * cap - earned)
             kept = np.where(wage[:, None] > 0, kept, 0.0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[:, b, r, :] = np.where(monthly > 0, np.clip(kept / monthly, 0, 1), 0)
+        if ben.full_time_job_ends:
+            out[:, b, :, 0] = 0.0
     return out, in_force

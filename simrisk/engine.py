@@ -45,7 +45,10 @@ def horizons(cfg: DealConfig, st: Structure, v: Values) -> metrics.Horizons:
     if appraisal is None:
         return metrics.Horizons(st.deal_weeks, st.deal_weeks, np.zeros(v.n))
     weeks = min(st.horizon, math.ceil(appraisal.years * WEEKS_PER_YEAR))
-    return metrics.Horizons(st.deal_weeks, weeks, v("economics", "appraisal", "discount_rate"))
+    # deflating the nominal flows by the price growth, then discounting at the real rate
+    real = v("economics", "appraisal", "discount_rate")
+    prices = v("economics", "appraisal", "inflation")
+    return metrics.Horizons(st.deal_weeks, weeks, (1.0 + real) * (1.0 + prices) - 1.0)
 
 
 def run_chunk(

@@ -69,7 +69,8 @@ class InvestorTerms:
 @dataclass
 class Horizons:
     """deal_weeks: the deal's horizon (undiscounted nets are summed over it);
-    appraisal_weeks and appraisal_rate (scenario,): the discounted nets' horizon and rate
+    appraisal_weeks and appraisal_rate (scenario,): the discounted nets' horizon and
+    nominal rate (the real rate and the price growth together)
     (the deal's horizon undiscounted when the deal gives no appraisal)."""
 
     deal_weeks: int

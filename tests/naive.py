@@ -249,7 +249,7 @@ def earnings_rule(cfg, name: str, day: dt.date):
     """The earnings rule of benefit ``name`` in force on ``day`` (the last change dated
     on or before it, else the benefit's own rule): its index, the first day of the first
     week of the deal it is in force in, its ceiling, and the paths of its disregard, hourly
-    disregard, deduction and ceiling share."""
+    disregard, deduction, ceiling share, limit and deduction above the limit."""
     ben = cfg.economics.benefits[name]
     base = ("economics", "benefits", name)
     start = cfg.deal.start_date
@@ -258,18 +258,27 @@ def earnings_rule(cfg, name: str, day: dt.date):
         if rule.valid_from <= day:
             k = j
     if k < 0:
-        own = ("earnings_disregard", "earnings_disregard_per_hour", "earnings_deduction")
-        return (
-            0,
-            start,
-            ben.earnings_ceiling,
-            [(*base, f) for f in (*own, "earnings_ceiling_share")],
+        own = (
+            "earnings_disregard",
+            "earnings_disregard_per_hour",
+            "earnings_deduction",
+            "earnings_ceiling_share",
+            "earnings_limit",
+            "earnings_deduction_above",
         )
+        return 0, start, ben.earnings_ceiling, [(*base, f) for f in own]
     rule = ben.earnings_changes[k]
     first = start
     while first < rule.valid_from:  # the first week that starts on or after its date
         first += dt.timedelta(weeks=1)
-    fields = ("disregard", "disregard_per_hour", "deduction", "ceiling_share")
+    fields = (
+        "disregard",
+        "disregard_per_hour",
+        "deduction",
+        "ceiling_share",
+        "limit",
+        "deduction_above",
+    )
     return k + 1, first, rule.ceiling, [(*base, "earnings_changes", k, f) for f in fields]
 
 
@@ -280,9 +289,11 @@ def kept_share(cfg, v: Leaves, s: int, name: str, full: bool, day: dt.date) -> f
     of the first week of the deal that rule is in force in, the monthly rate less the
     rule's deduction of the counted earnings (``hours x earnings_counted x full-time
     wage``) above its disregard (a month, plus the hourly disregard for the hours worked,
-    37 a week, at most 160 a month), and no more than what brings benefit and counted
+    37 a week, at most 160 a month) and below its limit, and its deduction above the
+    limit of those above both, and no more than what brings benefit and counted
     earnings to the rule's ceiling share of the ceiling benefit's monthly rate; nothing
-    without a wage; ``none``: nothing."""
+    without a wage, or in a full-time job where ``full_time_job_ends``; ``none``:
+    nothing."""
     ben = cfg.economics.benefits[name]
     base = ("economics", "benefits", name)
     hours = 1.0 if full else v(s, "labour", "hours", "part_time_hours")
@@ -291,15 +302,25 @@ def kept_share(cfg, v: Leaves, s: int, name: str, full: bool, day: dt.date) -> f
     if ben.partial != "earnings":
         return 0.0
     wage = v(s, "labour", "hours", "full_time_wage")
-    if wage <= 0:
+    if wage <= 0 or (full and ben.full_time_job_ends):
         return 0.0
-    _, on, ceiling_name, (disregard, per_hour, deduction, share) = earnings_rule(cfg, name, day)
+    _, on, ceiling_name, paths = earnings_rule(cfg, name, day)
+    disregard, per_hour, deduction, share, limit_path, above = paths
     monthly = rate_on(cfg, v, s, name, on) * WEEKS_PER_YEAR / 12.0
     wage = regulated(cfg, v, s, wage, cfg.deal.start_date.year, on.year)  # the wage then
     earned = hours * wage * v(s, *base, "earnings_counted")
     hours_month = min(hours * 37.0 * WEEKS_PER_YEAR / 12.0, 160.0)
     free = v(s, *disregard) + v(s, *per_hour) * hours_month
-    kept = monthly - v(s, *deduction) * max(earned - free, 0.0)
+    node = v.tree
+    for part in limit_path:
+        node = node[part]
+    if node is None:  # no limit: one share of everything above the disregard
+        kept = monthly - v(s, *deduction) * max(earned - free, 0.0)
+    else:
+        limit = v(s, *limit_path)
+        low = max(min(earned, limit) - free, 0.0)  # between the disregard and the limit
+        high = earned - max(limit, free) if earned > max(limit, free) else 0.0
+        kept = monthly - v(s, *deduction) * low - v(s, *above) * high
     if ceiling_name is not None:
         ceiling = rate_on(cfg, v, s, ceiling_name, on) * WEEKS_PER_YEAR / 12.0
         kept = min(kept, v(s, *share) * ceiling - earned)

@@ -12,6 +12,7 @@ import pytest
 
 from simrisk import benefits
 from simrisk.config import parse_deal
+from simrisk.config.load import load_rules
 from simrisk.errors import ConfigError
 from simrisk.sampling import Values
 from simrisk.vocabulary import WEEKS_PER_YEAR
@@ -91,9 +92,12 @@ KEPT_2024 = {
     "a_dagpenge": (0.0, 0.5),
     # no partial rule: a job ends it
     "su": (0.0, 0.0),
-    # earnings, no disregard, krone for krone, no ceiling: full time 12,326 - 19,901.44 < 0;
-    # half time 12,326 - 9,950.72 = 2,375.28
-    "jobafklaring": (0.0, 2375.28 / 12326),
+    # earnings: 30 % of the whole wage (before tax: all of it counted) up to the 2024
+    # limit of 16,323, 55 % above; half time 12,326 - 0.3 x 10,816 = 9,081.2; a
+    # full-time job ends it
+    "jobafklaring": (0.0, 9081.2 / 12326),
+    # a ressourceforløb: nothing deducted up to the limit, which half time stays under
+    "ressourceforloebsydelse": (0.0, 1.0),
     # earnings before July 2025: krone for krone above 30 DKK an hour worked (at most 160
     # hours). Full time: 12,326 - (19,901.44 - 4,800) < 0; half time: 12,326 - (9,950.72 -
     # 30 x 80.442) = 4,788.5...
@@ -112,6 +116,8 @@ KEPT_2025 = {
     # 5,000 and 85 % (17,928.2). Full time: 8,297 - 0.65 x 14,901.44 < 0; half time 8,297 -
     # 0.65 x 4,950.72 = 5,079.032, ceiling 17,928.2 - 9,950.72 = 7,977.48
     "uddannelseshjaelp_away": (0.0, 5079.032 / 8297),
+    # jobafklaring at 12,326 x 1.036 = 12,769.736: half time 12,769.736 - 0.3 x 10,816
+    "jobafklaring": (0.0, (12769.736 - 0.3 * 10816) / 12769.736),
 }
 
 
@@ -188,6 +194,13 @@ def test_earnings_changes_must_be_in_order_and_on_an_earnings_rule():
     own["kh"]["partial_max_weeks"] = 5
     with pytest.raises(ConfigError, match="partial_max_weeks: a job ends this benefit"):
         _deal(benefits_=own)
+    del own["kh"]["partial_max_weeks"]
+    own["kh"]["full_time_job_ends"] = True
+    with pytest.raises(ConfigError, match="full_time_job_ends: every job ends this benefit"):
+        _deal(benefits_=own)
+    own["kh"] |= {"partial": "earnings", "earnings_limit": -1.0}
+    with pytest.raises(ConfigError, match="earnings_limit"):
+        _deal(benefits_=own)
 
 
 def test_kept_share_without_a_ceiling_by_hand():
@@ -209,6 +222,24 @@ def test_kept_share_without_a_ceiling_by_hand():
     own["kh"]["earnings_counted"] = 1.0
     got = _kept(_deal(benefits_=own), ["kh"])
     np.testing.assert_allclose(got, [[0.0, 6920.6 / 12326]], rtol=1e-12)
+
+
+def test_a_wage_above_the_limit_is_deducted_at_the_higher_share():
+    """Jobafklaring with a full-time job allowed to keep it (full_time_job_ends off):
+    counted earnings of 21,632 cross the limit. 2024: 12,326 - 0.3 x 16,323 - 0.55 x
+    5,309 = 4,509.15. 2025 (limit 16,911, rate 12,769.736): 12,769.736 - 5,073.3 - 0.55
+    x 4,721 = 5,099.886. With the flag on, as the shared rules have it, the full-time
+    job ends it."""
+    own = {"jobafklaring": load_rules("denmark")["benefits"]["jobafklaring"]}
+    assert own["jobafklaring"]["full_time_job_ends"] is True
+    own["jobafklaring"]["full_time_job_ends"] = False
+    for start, rate, want in (("2024-03-01", 12326, 4509.15), ("2025-03-01", 12769.736, 5099.886)):
+        got = _kept(_deal(start=start, benefits_=own), ["jobafklaring"])
+        np.testing.assert_allclose(got[0, 0], want / rate, rtol=1e-12, err_msg=start)
+    # a limit below the disregard: everything above the disregard at the higher share
+    own["jobafklaring"] |= {"earnings_disregard": 18000.0, "earnings_changes": []}
+    got = _kept(_deal(benefits_=own), ["jobafklaring"])
+    np.testing.assert_allclose(got[0], [(12326 - 0.55 * 3632) / 12326, 1.0], rtol=1e-12)
 
 
 def test_without_a_wage_a_job_ends_an_earnings_tested_benefit():

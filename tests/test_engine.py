@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import math
 import os
 import subprocess
 import sys
@@ -415,14 +416,18 @@ PINNED = {
 # (4,838,776.97, 3,805,408.75, -550,455.16, 3,311,606.00 before), and when § 6 came to
 # count self-support only after the last placement on the staircase (4,834,533.50,
 # 3,804,687.63, -563,186.12 before; the public total does not move, refusion being a
-# transfer within it). The labour course, payments and NPV are unchanged.
+# transfer within it), and when a part-time job came to keep ressourceforløbsydelse by
+# its own earnings rule (30 % of the wage before tax deducted up to the
+# lønindtægtsgrænse, 55 % above; a ressourceforløb nothing up to it) in place of krone
+# for krone of the wage after AM-bidrag (4,828,837.61, 3,810,383.52, -571,873.17,
+# public_net_pv 3,296,067.14 before). The labour course, payments and NPV are unchanged.
 PINNED_DANISH = {
-    "savings_true": 4828837.610489438,
-    "savings_central_government": 3810383.52078877,
+    "savings_true": 4678746.162557513,
+    "savings_central_government": 3768881.2580319513,
     "payments_total": 6015679.835382569,
     "investor_npv": 35174.768083476134,
-    "municipal_net_pv": -571873.1666088556,
-    "public_net_pv": 3296067.144075896,
+    "municipal_net_pv": -719363.7881826679,
+    "public_net_pv": 3107859.2734306706,
     "fte_years_treatment": 578.371047227926,
 }
 
@@ -438,6 +443,68 @@ def test_pinned_regression(deal, pinned):
     got = {k: float(np.mean(m[k])) for k in pinned}
     for k, v in pinned.items():
         assert got[k] == pytest.approx(v, rel=1e-9), (k, got[k])
+
+
+# --------------------------------------------------------------------------- appraisal
+
+
+def _appraisal(discount_rate: float, inflation: float | None):
+    """Holbæk with the appraisal's real rate and deflator fixed (inflation None: the
+    deal's own spread of the deflator kept)."""
+    raw = load_raw("holbaek")
+    raw["economics"]["appraisal"]["discount_rate"] = discount_rate
+    if inflation is not None:
+        raw["economics"]["appraisal"]["inflation"] = inflation
+        raw["uncertainty"]["parameters"] = [
+            p
+            for p in raw["uncertainty"]["parameters"]
+            if p["path"] != "economics.appraisal.inflation"
+        ]
+    return parse_deal(raw, "holbaek.toml")
+
+
+def test_the_appraisal_deflates_the_flows_then_discounts_them_at_the_real_rate():
+    """A real 3.5 % on flows deflated by 2 % a year is a nominal (1.035)(1.02) - 1 =
+    5.57 %: the present values are those of a run at 5.57 % without a deflator (to
+    rounding), not those at 3.5 % alone, and nothing else moves."""
+    a = engine.run(_appraisal(0.035, 0.02), 3, 40, weekly=False).metrics
+    b = engine.run(_appraisal(0.0557, 0.0), 3, 40, weekly=False).metrics
+    c = engine.run(_appraisal(0.035, 0.0), 3, 40, weekly=False).metrics
+    for k in ("municipal_net_pv", "public_net_pv"):
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-10, atol=1e-4, err_msg=k)
+        assert not np.allclose(a[k], c[k], rtol=1e-4), k
+    for k in a:
+        if k not in ("municipal_net_pv", "public_net_pv"):
+            np.testing.assert_array_equal(a[k], c[k], err_msg=k)
+
+
+def test_an_undeflated_appraisal_is_warned_of():
+    """A real rate on flows left nominal gets a warning naming the field; a deflator set
+    or drawn does not."""
+    (w,) = _appraisal(0.035, 0.0).warnings
+    assert w.startswith("economics.appraisal.inflation: 0, so the nominal flows")
+    assert _appraisal(0.035, 0.02).warnings == []
+    assert _appraisal(0.035, None).warnings == []  # the deal's own spread
+
+
+def test_the_appraisals_drawn_deflator_prices_each_scenario_by_hand():
+    """Twin from the deal: each scenario's municipal appraisal net, recomputed from its
+    weekly savings and payments, the deal's real rate and its own drawn deflator, as
+    sum_t (saved_t [t < 10 years] - paid_t) (1.035 (1 + inflation))^(-t / W)."""
+    cfg = _appraisal(0.035, None)
+    res = engine.run(cfg, 5, 30, detail=True)
+    infl = res.draws[:, res.parameter_names.index("economics.appraisal.inflation")]
+    assert 0.01 <= infl.min() < 0.015 and 0.025 < infl.max() <= 0.03
+    wk = res.weekly
+    saved = wk.detail_flows["savings_weekly"].astype(float)
+    paid = wk.detail_flows["payments_weekly"].astype(float)
+    weeks = np.arange(saved.shape[1])
+    W = 365.25 / 7
+    d = 1.035 ** (-weeks / W)[None, :] * (1.0 + infl[:, None]) ** (-weeks / W)[None, :]
+    A = math.ceil(10 * W)
+    want = (saved[:, :A] * d[:, :A]).sum(axis=1) - (paid * d).sum(axis=1)
+    scale = np.abs(saved).sum(axis=1) + np.abs(paid).sum(axis=1)
+    assert (np.abs(res.metrics["municipal_net_pv"] - want) <= 1e-6 * scale).all()
 
 
 # --------------------------------------------------------------------------- capital

@@ -1124,8 +1124,9 @@ def test_benefit_path_shares_are_binomial():
 def test_the_benefit_path_restarts_with_each_spell():
     """A forced course: 10 weeks on benefit, 5 in a half-time job, again and again. The
     path moves everyone to jobafklaring after 5 weeks on benefit in the spell: weeks 0-4
-    sygedagpenge, 5-9 jobafklaring, the job keeps jobafklaring by earnings (half time:
-    12,326 - 9,950.72 = 2,375.28 of 12,326 a month at the 2024 rates), then sygedagpenge
+    sygedagpenge, 5-9 jobafklaring, the job keeps jobafklaring by earnings (half time,
+    30 % of the wage before tax deducted below the limit: 12,326 - 0.3 x 10,816 =
+    9,081.2 of 12,326 a month at the 2024 rates), then sygedagpenge
     again for weeks 15-19: a new spell starts the path from its beginning."""
     transitions = [
         {"from": "benefit", "to": "employed", "probability": [0.0, 1.0], "from_week": [0, 9]},
@@ -1136,7 +1137,7 @@ def test_the_benefit_path_restarts_with_each_spell():
     cfg = _sick_listed(2, 45, transitions, path, hours=hours)
     st, _, sim, _ = _run(cfg, 3, 0, 1)
     week = np.arange(45) % 15
-    kept = (12326 - 0.5 * 0.92 * 21632) / 12326
+    kept = (12326 - 0.3 * 0.5 * 21632) / 12326
     syg = np.where(week < 5, 2.0, 0.0)
     job = np.where(week < 10, 0.0, 2.0)
     jobaf = np.where((week >= 5) & (week < 10), 2.0, 0.0) + kept * job

@@ -26,6 +26,8 @@ class EarningsRule(Strict):
     deduction: Probability = 1.0
     ceiling: Name | None = None
     ceiling_share: Annotated[float, Field(gt=0.0, le=2.0)] = 1.0
+    limit: NonNegative | None = None
+    deduction_above: Probability = 1.0
     source: Text = ""
 
 
@@ -42,10 +44,15 @@ class Benefit(Strict):
     wage is counted; ``earnings_disregard_per_hour`` more for each hour worked, at most
     160 hours a month), and from where benefit and earnings together reach
     ``earnings_ceiling_share`` of the rate of ``earnings_ceiling`` earnings are deducted
-    krone for krone. ``earnings_changes``: later earnings rules, each in force from its
-    date (:class:`EarningsRule`); a job keeps what the rule in force in its first week
-    leaves. ``partial_max_weeks``: a job keeps the reduced benefit for at most this many
-    weeks of the job spell (None: for the whole spell)."""
+    krone for krone. With ``earnings_limit`` (DKK a month of counted earnings),
+    ``earnings_deduction`` applies to the counted earnings up to the limit and
+    ``earnings_deduction_above`` to those above it (the ressourceforløbsydelse's
+    lønindtægtsgrænse). ``full_time_job_ends``: a full-time job ends the benefit
+    whatever its earnings rule leaves (the citizen is then fit for work); the rule
+    applies to part-time jobs. ``earnings_changes``: later earnings rules, each in force
+    from its date (:class:`EarningsRule`); a job keeps what the rule in force in its
+    first week leaves. ``partial_max_weeks``: a job keeps the reduced benefit for at
+    most this many weeks of the job spell (None: for the whole spell)."""
 
     unit: Literal["week", "month", "year"]
     rates: list[RatePoint] = Field(min_length=1, max_length=1000)
@@ -60,6 +67,9 @@ class Benefit(Strict):
     earnings_counted: Probability = 0.92
     earnings_ceiling: Name | None = None
     earnings_ceiling_share: Annotated[float, Field(gt=0.0, le=2.0)] = 1.0
+    earnings_limit: NonNegative | None = None
+    earnings_deduction_above: Probability = 1.0
+    full_time_job_ends: bool = False
     earnings_changes: list[EarningsRule] = Field(default_factory=list, max_length=100)
     partial_max_weeks: PositiveWeeks | None = None
     source: Text = ""
@@ -76,6 +86,10 @@ class Benefit(Strict):
             raise ValueError(
                 f"earnings_changes: the benefit is reduced by '{self.partial}', not by "
                 'earnings (set partial = "earnings")'
+            )
+        if self.full_time_job_ends and self.partial == "none":
+            raise ValueError(
+                'full_time_job_ends: every job ends this benefit (partial = "none") already'
             )
         if self.partial_max_weeks is not None and self.partial == "none":
             raise ValueError(
@@ -150,9 +164,17 @@ class Tax(Strict):
 
 class Appraisal(Strict):
     """A discounted net over a horizon of up to 10 years from the deal's start (as in
-    Socialstyrelsen's SØM), beside the undiscounted net over the deal's horizon."""
+    Socialstyrelsen's SØM), beside the undiscounted net over the deal's horizon.
+
+    ``discount_rate`` is a real rate (Finansministeriet's is 3.5 %); simrisk's flows are
+    nominal (the rates regulated each year, the tariffs fixed in kroner), so they are
+    first deflated to the start's prices by ``inflation``, the expected yearly growth of
+    consumer prices: a flow in year t is divided by (1 + inflation)^t (1 +
+    discount_rate)^t. ``inflation = 0`` discounts the nominal flows at the real rate
+    as they are, which overstates a present value."""
 
     discount_rate: Annotated[float, Field(ge=0.0, le=0.2)] = 0.035
+    inflation: Annotated[float, Field(ge=-0.05, le=0.2)] = 0.0
     years: int = Field(default=10, ge=1, le=10)
     source: Text = ""
 

@@ -93,8 +93,22 @@ class DealConfig(Strict):
             )
         if problems:
             raise ValueError("\n".join(problems))
-        self._warnings.extend(self._capital_warnings())
+        self._warnings.extend(self._capital_warnings() + self._appraisal_warnings())
         return self
+
+    def _appraisal_warnings(self) -> list[str]:
+        """An appraisal that discounts the nominal flows at its real rate undeflated."""
+        a = self.economics.appraisal
+        drawn = {p.path for p in self.uncertainty.parameters}
+        if a is None or a.inflation != 0 or a.discount_rate == 0:
+            return []
+        if "economics.appraisal.inflation" in drawn:
+            return []
+        return [
+            "economics.appraisal.inflation: 0, so the nominal flows are discounted at the "
+            f"real rate of {a.discount_rate:g} as they are, which makes the present values "
+            "too high; give the expected yearly price growth (the included deals take 0.02)"
+        ]
 
     @property
     def course_cost(self) -> float:
