@@ -111,6 +111,8 @@ _DKK = (
     "amount",
     "full_time_wage",
     "setup_cost",
+    "earnings_limit",
+    "limit",
 )
 _PCT = (
     "share",
@@ -123,6 +125,7 @@ _PCT = (
     "part_time_hours",
     "assumed",
     "discount_rate",
+    "inflation",
     "insured_share",
 )
 

@@ -201,6 +201,18 @@ def test_earnings_changes_must_be_in_order_and_on_an_earnings_rule():
     own["kh"] |= {"partial": "earnings", "earnings_limit": -1.0}
     with pytest.raises(ConfigError, match="earnings_limit"):
         _deal(benefits_=own)
+    # a share above a limit that is not there, and a limit on a rule by hours
+    own["kh"] |= {"earnings_limit": None, "full_time_job_ends": False}
+    own["kh"]["earnings_changes"] = [{"from": dt.date(2025, 7, 1), "deduction_above": 0.5}]
+    with pytest.raises(ConfigError, match=r"earnings_changes\[0\]\.deduction_above: applies"):
+        _deal(benefits_=own)
+    own["kh"] |= {"earnings_changes": [], "earnings_deduction_above": 0.5}
+    with pytest.raises(ConfigError, match="earnings_deduction_above: applies above a limit"):
+        _deal(benefits_=own)
+    own["kh"] = {k: v for k, v in own["kh"].items() if not k.startswith("earnings_")}
+    own["kh"] |= {"partial": "hours", "earnings_limit": 100.0}
+    with pytest.raises(ConfigError, match="earnings_limit: the benefit is reduced by 'hours'"):
+        _deal(benefits_=own)
 
 
 def test_kept_share_without_a_ceiling_by_hand():
@@ -236,6 +248,11 @@ def test_a_wage_above_the_limit_is_deducted_at_the_higher_share():
     for start, rate, want in (("2024-03-01", 12326, 4509.15), ("2025-03-01", 12769.736, 5099.886)):
         got = _kept(_deal(start=start, benefits_=own), ["jobafklaring"])
         np.testing.assert_allclose(got[0, 0], want / rate, rtol=1e-12, err_msg=start)
+    # a ressourceforløb's benefit, kept whole up to the limit: 12,326 - 0.55 x 5,309
+    res = {"ressourceforloebsydelse": load_rules("denmark")["benefits"]["ressourceforloebsydelse"]}
+    res["ressourceforloebsydelse"]["full_time_job_ends"] = False
+    got = _kept(_deal(benefits_=res), ["ressourceforloebsydelse"])
+    np.testing.assert_allclose(got[0], [(12326 - 0.55 * 5309) / 12326, 1.0], rtol=1e-12)
     # a limit below the disregard: everything above the disregard at the higher share
     own["jobafklaring"] |= {"earnings_disregard": 18000.0, "earnings_changes": []}
     got = _kept(_deal(benefits_=own), ["jobafklaring"])

@@ -484,7 +484,13 @@ def test_an_undeflated_appraisal_is_warned_of():
     (w,) = _appraisal(0.035, 0.0).warnings
     assert w.startswith("economics.appraisal.inflation: 0, so the nominal flows")
     assert _appraisal(0.035, 0.02).warnings == []
-    assert _appraisal(0.035, None).warnings == []  # the deal's own spread
+    # drawn (the deal's own spread) with the file's value at 0: no warning
+    raw = load_raw("holbaek")
+    raw["economics"]["appraisal"]["inflation"] = 0.0
+    assert parse_deal(raw, "holbaek.toml").warnings == []
+    # a real rate of 0 on nominal flows overstates as much
+    (w,) = _appraisal(0.0, 0.0).warnings
+    assert "real rate of 0 as they are" in w
 
 
 def test_the_appraisals_drawn_deflator_prices_each_scenario_by_hand():

@@ -47,12 +47,14 @@ class Benefit(Strict):
     krone for krone. With ``earnings_limit`` (DKK a month of counted earnings),
     ``earnings_deduction`` applies to the counted earnings up to the limit and
     ``earnings_deduction_above`` to those above it (the ressourceforløbsydelse's
-    lønindtægtsgrænse). ``full_time_job_ends``: a full-time job ends the benefit
-    whatever its earnings rule leaves (the citizen is then fit for work); the rule
-    applies to part-time jobs. ``earnings_changes``: later earnings rules, each in force
-    from its date (:class:`EarningsRule`); a job keeps what the rule in force in its
-    first week leaves. ``partial_max_weeks``: a job keeps the reduced benefit for at
-    most this many weeks of the job spell (None: for the whole spell)."""
+    lønindtægtsgrænse); a limit below the disregard leaves the first share nothing to
+    deduct, and the second applies above the disregard. ``full_time_job_ends``: a
+    full-time job ends the benefit whatever its earnings rule leaves (the citizen is
+    then fit for work); the rule applies to part-time jobs. ``earnings_changes``: later
+    earnings rules, each in force from its date (:class:`EarningsRule`); a job keeps
+    what the rule in force in its first week leaves. ``partial_max_weeks``: a job keeps
+    the reduced benefit for at most this many weeks of the job spell (None: for the
+    whole spell)."""
 
     unit: Literal["week", "month", "year"]
     rates: list[RatePoint] = Field(min_length=1, max_length=1000)
@@ -87,6 +89,23 @@ class Benefit(Strict):
                 f"earnings_changes: the benefit is reduced by '{self.partial}', not by "
                 'earnings (set partial = "earnings")'
             )
+        # (values, not the fields given: a dumped deal is validated again with every field)
+        if self.partial != "earnings":
+            for f, unset in (("earnings_limit", None), ("earnings_deduction_above", 1.0)):
+                if getattr(self, f) != unset:
+                    raise ValueError(
+                        f"{f}: the benefit is reduced by '{self.partial}', not by earnings "
+                        '(set partial = "earnings")'
+                    )
+        rules = [("earnings_", self.earnings_limit, self.earnings_deduction_above)] + [
+            (f"earnings_changes[{k}].", r.limit, r.deduction_above)
+            for k, r in enumerate(self.earnings_changes)
+        ]
+        for at, limit, above in rules:
+            if limit is None and above != 1.0:
+                raise ValueError(
+                    f"{at}deduction_above: applies above a limit, and no {at}limit is given"
+                )
         if self.full_time_job_ends and self.partial == "none":
             raise ValueError(
                 'full_time_job_ends: every job ends this benefit (partial = "none") already'

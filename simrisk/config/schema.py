@@ -100,7 +100,7 @@ class DealConfig(Strict):
         """An appraisal that discounts the nominal flows at its real rate undeflated."""
         a = self.economics.appraisal
         drawn = {p.path for p in self.uncertainty.parameters}
-        if a is None or a.inflation != 0 or a.discount_rate == 0:
+        if a is None or a.inflation != 0:
             return []
         if "economics.appraisal.inflation" in drawn:
             return []
