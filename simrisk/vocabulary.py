@@ -62,9 +62,11 @@ any of them):
 
 * ``job_entry``, ``education_entry``: the first week in an ordinary job, in education;
 * ``sustained_13``/``26``/``52``: the 13th/26th/52nd week of one job spell;
-* ``declared_fit``: the end of the benefit course for a destination fit for work (a job,
-  education, unemployment benefit or kontanthjælp as unemployed, a job with løntilskud),
-  not for førtidspension, fleksjob or moving away (raskmelding, whatever follows);
+* ``declared_fit``: the end of the benefit course for a destination fit for work (a job
+  that keeps none of the benefit, education, unemployment benefit or kontanthjælp as
+  unemployed, a job with løntilskud), not for førtidspension, fleksjob or moving away
+  (raskmelding, whatever follows); a part-time job that keeps part of the benefit (a
+  gradual return on sygedagpenge) does not end the course;
 * ``off_benefit``: the first week of self-support in the sense of § 6 (no public
   benefit, no løntilskud or fleksjob; SU counts as self-support);
 * ``self_supporting_work``: the first week of self-support in an ordinary job.

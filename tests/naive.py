@@ -695,11 +695,6 @@ def _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes
             ev = EV_JOB if dest == EMPLOYED else EV_EDUCATION
             if events[s, arm, i, ev] < 0 and t + 1 < H:
                 events[s, arm, i, ev] = t + 1
-        # declared fit for work: the benefit course ends for a job, education,
-        # unemployment benefit or løntilskud (not førtidspension, fleksjob, moving)
-        if state == BENEFIT and dest in (EMPLOYED, EDUCATION, UNEMPLOYED, SUBSIDISED):
-            if events[s, arm, i, EV_FIT_NAIVE] < 0 and t + 1 < H:
-                events[s, arm, i, EV_FIT_NAIVE] = t + 1
         if state == EMPLOYED:
             in_job, job_kept, job_hours = 0, None, 1.0
         if dest == EMPLOYED:  # a new job spell: its hours, and what it keeps of a benefit
@@ -708,6 +703,13 @@ def _walk(out, sc, s, i, arm, e, citizen, key, scen, cit, cal, checks_at, btypes
             if state in OUT_OF_WORK and benefit is not None:
                 share = sc.kept_share(benefit, full, t + 1)
                 job_kept = (benefit, share) if share > 0 else None
+        # declared fit for work: the benefit course ends for a job that keeps none of the
+        # benefit, education, unemployment benefit or løntilskud (not førtidspension,
+        # fleksjob, moving; not a job that keeps part of the benefit)
+        if state == BENEFIT and dest in (EMPLOYED, EDUCATION, UNEMPLOYED, SUBSIDISED):
+            ended = dest != EMPLOYED or job_kept is None
+            if ended and events[s, arm, i, EV_FIT_NAIVE] < 0 and t + 1 < H:
+                events[s, arm, i, EV_FIT_NAIVE] = t + 1
         state, dur = dest, 0
         budget = -math.log(lab.uniform())
     if treated:

@@ -268,7 +268,9 @@ def test_a_helper_ends_when_its_run_is_killed_outright(tmp_path):
     while _alive(helper) and time.monotonic() - t0 < 3.0:
         time.sleep(0.1)
     assert not _alive(helper)
-    assert not list(tmp_path.rglob("*.nbi"))  # it was stopped before it wrote a kernel
+    # it was stopped before it wrote the simulation kernel (a small helper function such
+    # as the random-number table may be compiled and cached within the first half second)
+    assert not list(tmp_path.rglob("kernel.simulate_chunk-*.nbi"))
 
 
 def test_a_helper_still_compiling_is_stopped_with_the_run():

@@ -1148,6 +1148,31 @@ def test_the_benefit_path_restarts_with_each_spell():
         np.testing.assert_array_equal(sim.work_fte[0, arm, :, 0], 0.5 * job)
 
 
+def test_a_gradual_return_is_not_declared_fit():
+    """Everyone takes a job after week 0, from sygedagpenge, and keeps it: a full-time
+    job (share 0.6, drawn per spell) ends the sickness benefit, so the citizen is declared
+    fit in week 1 and self-supporting in work from week 1; a half-time job keeps
+    sygedagpenge for the hours not worked (§ 53), so neither. Per citizen the two events
+    agree; the share declared fit is 0.6 within 4 binomial standard errors, and the FTE
+    in work is what those shares say. The twin agrees record for record."""
+    transitions = [{"from": "benefit", "to": "employed", "probability": 1.0}]
+    hours = {"full_time_share": 0.6, "part_time_hours": 0.5, "full_time_wage": 21632.0}
+    size, n = 100, 100
+    cfg = _sick_listed(size, 12, transitions, hours=hours)
+    st, _, sim, _ = _run(cfg, 7, 0, n)
+    ev = sim.events
+    np.testing.assert_array_equal(ev[..., EV_JOB], 1)
+    fit = ev[..., EV_FIT]
+    assert set(np.unique(fit)) == {-1, 1}
+    np.testing.assert_array_equal(fit, ev[..., EV_WORK_SS])
+    full = (fit == 1).sum(axis=2)  # (scenario, arm)
+    np.testing.assert_allclose(sim.work_fte[:, :, 5, 0], full + 0.5 * (size - full), atol=1e-9)
+    N = n * size  # one arm: the arms may share their draws
+    share = (fit[:, 0] == 1).sum() / N
+    assert abs(share - 0.6) < 4 * np.sqrt(0.6 * 0.4 / N), share
+    _assert_twin(cfg, 7, 0, 4)
+
+
 def test_unemployment_benefit_by_insurance_and_weeks():
     """Everyone is declared fit without a job after week 0 (a weekly probability of 1)
     and stays unemployed: an insured citizen (share 0.6, drawn at entry) gets a-dagpenge

@@ -23,9 +23,10 @@ self_supporting        ``window_weeks`` unbroken       such a run completed
                        weeks of self-support up to it
 self_supporting_work   self-support in a job           a first such week
 declared_fit           declared fit (the benefit       the benefit course ended for a
-                       course ended for a job,         destination fit for work
-                       education, unemployment or
-                       løntilskud) and not back on it
+                       course ended for a job that     destination fit for work
+                       keeps none of it, education,
+                       unemployment or løntilskud)
+                       and not back on it
 sustained_13/26/52     in a job spell of 13/26/52      such a spell reached
                        weeks or more
 ever_employed          (= employed, ``ever_by``)

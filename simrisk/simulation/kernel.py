@@ -451,9 +451,7 @@ def simulate_chunk(
                         job_h = 1.0
                     if dest == EMPLOYED or dest == EDUCATION:
                         _entry_event(events, s, arm, i, dest, t_end, H)
-                    if state == BENEFIT and _fit(dest) and events[s, arm, i, EV_FIT] < 0:
-                        if t_end < H:  # declared fit for work: the benefit course ends
-                            events[s, arm, i, EV_FIT] = t_end
+                    fit = state == BENEFIT and _fit(dest) and events[s, arm, i, EV_FIT] < 0
                     if dest == EMPLOYED:
                         spell_start = t_end
                         hst, u = uniform(hst)
@@ -465,6 +463,10 @@ def simulate_chunk(
                             # starts leaves of it
                             rule = led.resid_rule[btype, min(t_end, H - 1)]
                             job_resid = led.resid[s, btype, rule, 0 if full else 1]
+                        # a job that keeps part of the benefit does not end the course
+                        fit = fit and job_resid == 0.0
+                    if fit and t_end < H:  # declared fit for work: the benefit course ends
+                        events[s, arm, i, EV_FIT] = t_end
                     state = dest
                     dur = 0
                     t = t_end
