@@ -66,7 +66,9 @@ any of them):
   that keeps none of the benefit, education, unemployment benefit or kontanthjælp as
   unemployed, a job with løntilskud), not for førtidspension, fleksjob or moving away
   (raskmelding, whatever follows); a part-time job that keeps part of the benefit (a
-  gradual return on sygedagpenge) does not end the course;
+  gradual return on sygedagpenge; from July 2025 also a full-time job that keeps a
+  little kontanthjælp) does not end the course, and when such a job ends in
+  unemployment the outcome is not recorded either (a known limitation);
 * ``off_benefit``: the first week of self-support in the sense of § 6 (no public
   benefit, no løntilskud or fleksjob; SU counts as self-support);
 * ``self_supporting_work``: the first week of self-support in an ordinary job.
